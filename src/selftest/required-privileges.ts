@@ -1,0 +1,64 @@
+/**
+ * The privileges the agent's token needs on `/`: the FelhomAgent role validated on a real host
+ * (seeds 000, "Provisioning the token"). `VM.Config.CPUMemory` is not a real privilege; SDN.Use
+ * is needed to attach guests to a bridge.
+ */
+export const REQUIRED_PRIVILEGES = [
+  "VM.Allocate",
+  "VM.Audit",
+  "VM.Config.Disk",
+  "VM.Config.CPU",
+  "VM.Config.Memory",
+  "VM.Config.Network",
+  "VM.Config.Options",
+  "VM.PowerMgmt",
+  "VM.Snapshot",
+  "VM.Snapshot.Rollback",
+  "VM.Backup",
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.Audit",
+  "Sys.Audit",
+  "SDN.Use",
+] as const;
+
+export type RequiredPrivilege = (typeof REQUIRED_PRIVILEGES)[number];
+
+export const AGENT_ROLE = "FelhomAgent";
+
+export interface PrivilegeVerdict {
+  path: string;
+  granted: RequiredPrivilege[];
+  missing: RequiredPrivilege[];
+  /** `pveum` lines that grant what is missing; empty when nothing is. */
+  fix: string[];
+}
+
+/**
+ * Compares what `GET /access/permissions` reports for `path` with the required set. For a
+ * privilege-separated token PVE reports the intersection of the user's and the token's ACLs
+ * (pve/FACTS.md B.6), so a missing privilege can come from either side: the fix grants the role
+ * to both, which is harmless when one of them already has it.
+ */
+export function evaluatePrivileges(
+  permissions: Record<string, Record<string, unknown>>,
+  tokenId: string,
+  path = "/",
+): PrivilegeVerdict {
+  const at = permissions[path] ?? {};
+  const has = (p: string) => at[p] === 1 || at[p] === true || at[p] === "1";
+  const granted = REQUIRED_PRIVILEGES.filter(has);
+  const missing = REQUIRED_PRIVILEGES.filter((p) => !has(p));
+  const user = tokenId.includes("!") ? tokenId.slice(0, tokenId.indexOf("!")) : tokenId;
+  const fix =
+    missing.length === 0
+      ? []
+      : [
+          `pveum role modify ${AGENT_ROLE} -append 1 -privs "${missing.join(" ")}"`,
+          `pveum acl modify ${path} -user '${user}' -role ${AGENT_ROLE}`,
+          ...(tokenId.includes("!")
+            ? [`pveum acl modify ${path} -token '${tokenId}' -role ${AGENT_ROLE}`]
+            : []),
+        ];
+  return { path, granted, missing, fix };
+}
