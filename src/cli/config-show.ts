@@ -1,0 +1,48 @@
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/errors.ts";
+import type { ConfigFs } from "../config/fs.ts";
+import { loadConfig } from "../config/load.ts";
+import { redactConfig } from "../config/redact.ts";
+import type { CliContext } from "./context.ts";
+import { EXIT_OK, EXIT_USAGE } from "./context.ts";
+
+/**
+ * `felhom-agent config show`: the effective configuration (file + env) with secrets redacted,
+ * as pretty JSON. Exit 2 with the ConfigError when the configuration is unusable.
+ */
+export async function runConfigShow(
+  argv: string[],
+  ctx: CliContext & { fs?: ConfigFs },
+): Promise<number> {
+  let configPath = ctx.configPath;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: "string", short: "c" } },
+      strict: true,
+      allowPositionals: false,
+    });
+    configPath = values.config ?? configPath;
+  } catch (err) {
+    ctx.stderr(
+      `config show: ${(err as Error).message}\nusage: felhom-agent [--config PATH] config show\n`,
+    );
+    return EXIT_USAGE;
+  }
+  try {
+    const cfg = await loadConfig({
+      ...(configPath !== undefined ? { path: configPath, pathExplicit: true } : {}),
+      env: ctx.env,
+      ...(ctx.fs ? { fs: ctx.fs } : {}),
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+    ctx.stdout(`${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(`config error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  }
+}

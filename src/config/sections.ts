@@ -1,0 +1,19 @@
+import { logSection, privilegedSection, stateDirSection } from "./base-sections.ts";
+import { proxmoxSection } from "./proxmox-section.ts";
+import type { ConfigOf } from "./section.ts";
+
+/**
+ * Every top-level key of agent.json. A module that needs settings defines a section (schema,
+ * env rows, resolve, redact, secrets) and adds it here; loading, env overrides, unknown-key
+ * errors, `config show` and log redaction then cover it.
+ */
+export const agentSections = [
+  proxmoxSection,
+  privilegedSection,
+  stateDirSection,
+  logSection,
+] as const;
+
+export type AgentConfig = ConfigOf<typeof agentSections>;
+
+export const DEFAULT_CONFIG_PATH = "/etc/felhom-agent/agent.json";
