@@ -1,0 +1,231 @@
+import type { Logger } from "../log/types.ts";
+import type { Clock } from "../util/clock.ts";
+import type { RetryPolicy } from "./retry.ts";
+import type {
+  ClusterResource,
+  NodeEntry,
+  NodeStatus,
+  PermissionMap,
+  PveVersion,
+} from "./schema-cluster.ts";
+import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
+import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
+import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
+import type { TlsTrust } from "./tls-trust.ts";
+
+/** Task polling backoff: `initialMs`, then ×`factor` per poll, capped at `maxMs`. */
+export interface PollSchedule {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+}
+
+export const defaultPollSchedule: PollSchedule = { initialMs: 250, factor: 1.5, maxMs: 2000 };
+
+export interface TaskProgress {
+  upid: string;
+  status: TaskStatus;
+  polls: number;
+  elapsedMs: number;
+}
+
+export interface WaitTaskOptions {
+  /** Longest time to wait, in ms from the call. The task is not cancelled when it passes. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+  onProgress?: (p: TaskProgress) => void;
+  /** Overrides the client's poll schedule. */
+  schedule?: PollSchedule;
+}
+
+export interface TaskResult {
+  upid: string;
+  /** `OK` or `WARNINGS: N`. */
+  exitstatus: string;
+  /** Text of the task log's `WARN:` lines (FACTS B.2), empty for `OK`. */
+  warnings: string[];
+  polls: number;
+  durationMs: number;
+}
+
+export interface TaskLogPage {
+  lines: TaskLogLine[];
+  /** Total number of lines in the log (FACTS B.3). */
+  total: number;
+}
+
+/** Restore a vzdump archive into a new CT: the primary create path. */
+export interface RestoreLxcParams {
+  vmid: number;
+  /** Backup volume id, e.g. `local:backup/vzdump-lxc-900-….tar.zst`. */
+  archive: string;
+  /** Target storage for the root disk and mount points. */
+  storage?: string;
+  /** New MAC addresses (it renews nothing else; pve/FACTS-provisioning). */
+  unique?: boolean;
+  /** Overwrite an existing CT (needs VM.Backup). */
+  force?: boolean;
+  hostname?: string;
+  memoryMiB?: number;
+  swapMiB?: number;
+  cores?: number;
+  description?: string;
+  /** `net0` … property strings. */
+  net?: Record<string, string>;
+  pool?: string;
+  start?: boolean;
+  unprivileged?: boolean;
+  tags?: string[];
+  /** Further create parameters, sent as given. */
+  extra?: Record<string, string | number | boolean>;
+}
+
+export interface VzdumpParams {
+  vmid: number;
+  storage: string;
+  mode?: "snapshot" | "suspend" | "stop";
+  compress?: "0" | "1" | "gzip" | "lzo" | "zstd";
+  notesTemplate?: string;
+  protected?: boolean;
+  remove?: boolean;
+  extra?: Record<string, string | number | boolean>;
+}
+
+/** A synchronous LXC config update. Units as in LxcConfig. */
+export interface LxcConfigUpdate {
+  hostname?: string;
+  description?: string;
+  memoryMiB?: number;
+  swapMiB?: number;
+  cores?: number;
+  cpulimit?: number;
+  onboot?: boolean;
+  protection?: boolean;
+  tags?: string[];
+  features?: string;
+  /** Container environment, PVE ≥ 9.1. */
+  env?: string;
+  net?: Record<string, string>;
+  mountpoints?: Record<string, string>;
+  /** Keys to remove (sent as `delete`). */
+  delete?: string[];
+  /** Refuse the update if the config changed since this digest was read. */
+  digest?: string;
+  extra?: Record<string, string | number | boolean>;
+}
+
+export interface ResizeParams {
+  /** `rootfs` or `mp0` … `mp255`. */
+  disk: string;
+  /** `[+]N[KMGT]`: absolute, or growth with a leading `+`. */
+  size: string;
+  digest?: string;
+}
+
+export interface DestroyParams {
+  force?: boolean;
+  purge?: boolean;
+  destroyUnreferencedDisks?: boolean;
+}
+
+export interface ListTasksParams {
+  vmid?: number;
+  typefilter?: string;
+  source?: "archive" | "active" | "all";
+  errors?: boolean;
+  limit?: number;
+  since?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The Proxmox VE API as the agent uses it, bound to one node. Every mutating call returns the
+ * task UPID as soon as PVE has forked the worker; wait with `waitTask`. Errors are
+ * ProxmoxApiError, ProxmoxTlsError, ProxmoxNetworkError, ProxmoxDecodeError; task failures
+ * are TaskError, TaskTimeoutError, TaskWaitAbortedError.
+ */
+export interface ProxmoxClient {
+  /** The node this client is bound to. */
+  readonly node: string;
+  /** `user@realm!tokenid` of the token in use (never the secret). */
+  readonly tokenId: string;
+
+  version(o?: CallOptions): Promise<PveVersion>;
+  nodes(o?: CallOptions): Promise<NodeEntry[]>;
+  nodeStatus(o?: CallOptions): Promise<NodeStatus>;
+  listLXC(o?: CallOptions): Promise<LxcStatus[]>;
+  guestStatus(vmid: number, o?: CallOptions): Promise<LxcStatus>;
+  guestConfig(
+    vmid: number,
+    o?: CallOptions & { current?: boolean; snapshot?: string },
+  ): Promise<LxcConfig>;
+  listSnapshots(vmid: number, o?: CallOptions): Promise<SnapshotList>;
+  listStorage(o?: CallOptions & { type?: string }): Promise<StorageConfigEntry[]>;
+  nodeStorage(o?: CallOptions & { content?: string; enabled?: boolean }): Promise<NodeStorage[]>;
+  storageContent(
+    storage: string,
+    o?: CallOptions & { content?: string; vmid?: number },
+  ): Promise<StorageVolume[]>;
+  clusterResources(
+    o?: CallOptions & { type?: "vm" | "storage" | "node" | "sdn" },
+  ): Promise<ClusterResource[]>;
+  /** Next free VMID; with `vmid`, asserts that id is free (400 otherwise). */
+  nextId(o?: CallOptions & { vmid?: number }): Promise<number>;
+  listTasks(p?: ListTasksParams & CallOptions): Promise<TaskSummary[]>;
+  /** The caller's effective privileges, path → privilege → propagate. */
+  permissions(o?: CallOptions & { path?: string }): Promise<PermissionMap>;
+
+  restoreLXC(p: RestoreLxcParams, o?: CallOptions): Promise<string>;
+  vzdump(p: VzdumpParams, o?: CallOptions): Promise<string>;
+  snapshot(vmid: number, name: string, o?: CallOptions & { description?: string }): Promise<string>;
+  rollback(vmid: number, name: string, o?: CallOptions & { start?: boolean }): Promise<string>;
+  deleteSnapshot(
+    vmid: number,
+    name: string,
+    o?: CallOptions & { force?: boolean },
+  ): Promise<string>;
+  start(vmid: number, o?: CallOptions): Promise<string>;
+  stop(vmid: number, o?: CallOptions & { overruleShutdown?: boolean }): Promise<string>;
+  shutdown(
+    vmid: number,
+    o?: CallOptions & { timeoutSec?: number; forceStop?: boolean },
+  ): Promise<string>;
+  resize(vmid: number, p: ResizeParams, o?: CallOptions): Promise<string>;
+  destroy(vmid: number, p?: DestroyParams, o?: CallOptions): Promise<string>;
+  /** Synchronous on LXC (null); a UPID is accepted too (FACTS A.3). */
+  setConfig(vmid: number, p: LxcConfigUpdate, o?: CallOptions): Promise<string | null>;
+
+  taskStatusOnce(upid: string, o?: CallOptions): Promise<TaskStatus>;
+  /** One page of the log: `limit` lines from line `start` (0-based offset). */
+  taskLog(upid: string, start: number, limit: number, o?: CallOptions): Promise<TaskLogPage>;
+  /** The last `lines` lines of the log. */
+  taskLogTail(upid: string, lines?: number, o?: CallOptions): Promise<string[]>;
+  waitTask(upid: string, o: WaitTaskOptions): Promise<TaskResult>;
+
+  /** Drops pooled connections; the client stays usable and reconnects (and re-probes). */
+  close(): void;
+}
+
+export interface ProxmoxClientOptions {
+  /** `https://host:8006`. */
+  endpoint: string;
+  node: string;
+  /** `USER@REALM!TOKENID=SECRET`. */
+  token: string;
+  trust: TlsTrust;
+  logger?: Logger;
+  clock?: Clock;
+  /** Per request, default 30 s (pveproxy's own proxy timeout, FACTS B.4). */
+  requestTimeoutMs?: number;
+  /** Retries for idempotent reads. */
+  retry?: Partial<RetryPolicy>;
+  /** Default task poll schedule. */
+  taskPoll?: Partial<PollSchedule>;
+  /** How long a 400 `no such task` counts as "not visible yet" (FACTS C), default 5 s. */
+  noSuchTaskWindowMs?: number;
+  /** Jitter source for retries, [0, 1). */
+  random?: () => number;
+}

@@ -1,0 +1,405 @@
+import { z } from "zod";
+import { silentLogger } from "../log/types.ts";
+import { systemClock } from "../util/clock.ts";
+import { parseApiToken } from "./api-token.ts";
+import {
+  defaultPollSchedule,
+  type LxcConfigUpdate,
+  type ProxmoxClient,
+  type ProxmoxClientOptions,
+  type TaskLogPage,
+} from "./client-types.ts";
+import { createHttp, type Params } from "./http.ts";
+import { defaultRetryPolicy } from "./retry.ts";
+import {
+  clusterResourceSchema,
+  nextIdSchema,
+  nodeEntrySchema,
+  nodeStatusSchema,
+  permissionsSchema,
+  versionSchema,
+} from "./schema-cluster.ts";
+import { lxcConfigSchema, lxcStatusSchema, snapshotListSchema } from "./schema-guest.ts";
+import { nodeStorageSchema, storageConfigSchema, storageVolumeSchema } from "./schema-storage.ts";
+import {
+  nullOrUpidSchema,
+  taskLogSchema,
+  taskStatusSchema,
+  taskSummarySchema,
+  upidSchema,
+} from "./schema-task.ts";
+import { normalizeTrust } from "./tls-trust.ts";
+import { createTransport } from "./transport.ts";
+import { ProxmoxConfigError, ProxmoxParamError } from "./transport-errors.ts";
+import { parseUpid } from "./upid.ts";
+import { readTail, waitForTask } from "./wait-task.ts";
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_NO_SUCH_TASK_WINDOW_MS = 5_000;
+const NODE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
+// pve-configid, maxLength 40 (pve/FACTS.md A.2).
+const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
+
+/**
+ * Creates the API client. Validates every option up front (bad input changes nothing, and
+ * the token secret is never echoed); no connection is made until the first request.
+ */
+export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
+  const endpoint = parseEndpoint(opts.endpoint);
+  if (typeof opts.node !== "string" || !NODE_NAME.test(opts.node)) {
+    throw new ProxmoxConfigError("node", "must be a host name label, e.g. pve");
+  }
+  const token = parseApiToken(opts.token);
+  const trust = normalizeTrust(opts.trust);
+  const logger = (opts.logger ?? silentLogger).child({ component: "proxmox" });
+  const clock = opts.clock ?? systemClock;
+  const requestTimeoutMs = positive(
+    "requestTimeoutMs",
+    opts.requestTimeoutMs,
+    DEFAULT_REQUEST_TIMEOUT_MS,
+  );
+  const retry = { ...defaultRetryPolicy, ...opts.retry };
+  const schedule = { ...defaultPollSchedule, ...opts.taskPoll };
+  const noSuchTaskWindowMs = opts.noSuchTaskWindowMs ?? DEFAULT_NO_SUCH_TASK_WINDOW_MS;
+  const node = opts.node;
+
+  const transport = createTransport({
+    endpoint,
+    trust,
+    logger,
+    connectTimeoutMs: requestTimeoutMs,
+  });
+  const http = createHttp({
+    endpoint,
+    token,
+    transport,
+    clock,
+    logger,
+    requestTimeoutMs,
+    retry,
+    random: opts.random,
+  });
+
+  const nodePath = `/nodes/${enc(node)}`;
+  const ctPath = (vmid: number) => `${nodePath}/lxc/${vmidOf(vmid)}`;
+  const taskPath = (upid: string) => `/nodes/${enc(parseUpid(upid).node)}/tasks/${enc(upid)}`;
+
+  const get = async <T>(
+    path: string,
+    schema: z.ZodType<T, unknown>,
+    params?: Params,
+    signal?: AbortSignal,
+  ) => (await http.call({ method: "GET", path, schema, params, signal })).data;
+  const task = async (
+    method: "POST" | "PUT" | "DELETE",
+    path: string,
+    params?: Params,
+    signal?: AbortSignal,
+  ) => (await http.call({ method, path, schema: upidSchema, params, signal })).data;
+
+  const taskLog = async (
+    upid: string,
+    start: number,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<TaskLogPage> => {
+    const r = await http.call({
+      method: "GET",
+      path: `${taskPath(upid)}/log`,
+      schema: taskLogSchema,
+      params: { start: Math.max(0, Math.floor(start)), limit: Math.max(1, Math.floor(limit)) },
+      signal,
+    });
+    return { lines: r.data, total: r.total ?? r.data.length };
+  };
+  const taskStatus = (upid: string, signal?: AbortSignal) =>
+    get(`${taskPath(upid)}/status`, taskStatusSchema, undefined, signal);
+
+  return {
+    node,
+    tokenId: token.tokenId,
+
+    version: async (o) => get("/version", versionSchema, undefined, o?.signal),
+    nodes: async (o) => get("/nodes", z.array(nodeEntrySchema), undefined, o?.signal),
+    nodeStatus: async (o) => get(`${nodePath}/status`, nodeStatusSchema, undefined, o?.signal),
+    listLXC: async (o) => get(`${nodePath}/lxc`, z.array(lxcStatusSchema), undefined, o?.signal),
+    guestStatus: async (vmid, o) =>
+      get(`${ctPath(vmid)}/status/current`, lxcStatusSchema, undefined, o?.signal),
+    guestConfig: async (vmid, o) =>
+      get(
+        `${ctPath(vmid)}/config`,
+        lxcConfigSchema,
+        { current: o?.current, snapshot: o?.snapshot },
+        o?.signal,
+      ),
+    listSnapshots: async (vmid, o) =>
+      get(`${ctPath(vmid)}/snapshot`, snapshotListSchema, undefined, o?.signal),
+    listStorage: async (o) =>
+      get("/storage", z.array(storageConfigSchema), { type: o?.type }, o?.signal),
+    nodeStorage: async (o) =>
+      get(
+        `${nodePath}/storage`,
+        z.array(nodeStorageSchema),
+        { content: o?.content, enabled: o?.enabled },
+        o?.signal,
+      ),
+    storageContent: async (storage, o) =>
+      get(
+        `${nodePath}/storage/${enc(storageId(storage))}/content`,
+        z.array(storageVolumeSchema),
+        { content: o?.content, vmid: o?.vmid === undefined ? undefined : vmidOf(o.vmid) },
+        o?.signal,
+      ),
+    clusterResources: async (o) =>
+      get("/cluster/resources", z.array(clusterResourceSchema), { type: o?.type }, o?.signal),
+    nextId: async (o) =>
+      get(
+        "/cluster/nextid",
+        nextIdSchema,
+        { vmid: o?.vmid === undefined ? undefined : vmidOf(o.vmid) },
+        o?.signal,
+      ),
+    listTasks: async (p) =>
+      get(
+        `${nodePath}/tasks`,
+        z.array(taskSummarySchema),
+        {
+          vmid: p?.vmid === undefined ? undefined : vmidOf(p.vmid),
+          typefilter: p?.typefilter,
+          source: p?.source,
+          errors: p?.errors,
+          limit: p?.limit,
+          since: p?.since,
+        },
+        p?.signal,
+      ),
+    permissions: async (o) =>
+      get("/access/permissions", permissionsSchema, { path: o?.path }, o?.signal),
+
+    restoreLXC: async (p, o) =>
+      task(
+        "POST",
+        `${nodePath}/lxc`,
+        {
+          ...p.extra,
+          vmid: vmidOf(p.vmid),
+          ostemplate: nonEmpty("archive", p.archive),
+          restore: true,
+          storage: p.storage,
+          unique: p.unique,
+          force: p.force,
+          hostname: p.hostname,
+          memory: p.memoryMiB,
+          swap: p.swapMiB,
+          cores: p.cores,
+          description: p.description,
+          pool: p.pool,
+          start: p.start,
+          unprivileged: p.unprivileged,
+          tags: p.tags?.join(";"),
+          ...p.net,
+        },
+        o?.signal,
+      ),
+    vzdump: async (p, o) =>
+      task(
+        "POST",
+        `${nodePath}/vzdump`,
+        {
+          ...p.extra,
+          vmid: String(vmidOf(p.vmid)),
+          storage: storageId(p.storage),
+          mode: p.mode,
+          compress: p.compress,
+          "notes-template": p.notesTemplate,
+          protected: p.protected,
+          remove: p.remove,
+        },
+        o?.signal,
+      ),
+    snapshot: async (vmid, name, o) =>
+      task(
+        "POST",
+        `${ctPath(vmid)}/snapshot`,
+        { snapname: snapName(name), description: o?.description },
+        o?.signal,
+      ),
+    rollback: async (vmid, name, o) =>
+      task(
+        "POST",
+        `${ctPath(vmid)}/snapshot/${enc(snapName(name))}/rollback`,
+        { start: o?.start },
+        o?.signal,
+      ),
+    deleteSnapshot: async (vmid, name, o) =>
+      task(
+        "DELETE",
+        `${ctPath(vmid)}/snapshot/${enc(snapName(name))}`,
+        { force: o?.force },
+        o?.signal,
+      ),
+    start: async (vmid, o) => task("POST", `${ctPath(vmid)}/status/start`, undefined, o?.signal),
+    stop: async (vmid, o) =>
+      task(
+        "POST",
+        `${ctPath(vmid)}/status/stop`,
+        { "overrule-shutdown": o?.overruleShutdown },
+        o?.signal,
+      ),
+    shutdown: async (vmid, o) =>
+      task(
+        "POST",
+        `${ctPath(vmid)}/status/shutdown`,
+        { timeout: o?.timeoutSec, forceStop: o?.forceStop },
+        o?.signal,
+      ),
+    resize: async (vmid, p, o) =>
+      task(
+        "PUT",
+        `${ctPath(vmid)}/resize`,
+        { disk: diskId(p.disk), size: diskSize(p.size), digest: p.digest },
+        o?.signal,
+      ),
+    destroy: async (vmid, p, o) =>
+      task(
+        "DELETE",
+        ctPath(vmid),
+        {
+          force: p?.force,
+          purge: p?.purge,
+          "destroy-unreferenced-disks": p?.destroyUnreferencedDisks,
+        },
+        o?.signal,
+      ),
+    setConfig: async (vmid, p, o) =>
+      (
+        await http.call({
+          method: "PUT",
+          path: `${ctPath(vmid)}/config`,
+          schema: nullOrUpidSchema,
+          params: configParams(p),
+          signal: o?.signal,
+        })
+      ).data,
+
+    taskStatusOnce: async (upid, o) => taskStatus(upid, o?.signal),
+    taskLog: async (upid, start, limit, o) => taskLog(upid, start, limit, o?.signal),
+    taskLogTail: async (upid, lines = 50, o) =>
+      readTail({ log: taskLog }, upid, Math.max(1, lines), o?.signal),
+    waitTask: async (upid, o) =>
+      waitForTask(
+        {
+          clock,
+          schedule,
+          noSuchTaskWindowMs,
+          callerTokenId: token.tokenId,
+          status: taskStatus,
+          log: taskLog,
+        },
+        upid,
+        o,
+      ),
+
+    close: () => transport.close(),
+  };
+}
+
+function configParams(p: LxcConfigUpdate): Params {
+  if (p.description !== undefined && p.description.length > 8192) {
+    throw new ProxmoxParamError("description", "longer than 8192 characters (PVE limit)");
+  }
+  const params: Params = {
+    ...p.extra,
+    hostname: p.hostname,
+    description: p.description,
+    memory: p.memoryMiB,
+    swap: p.swapMiB,
+    cores: p.cores,
+    cpulimit: p.cpulimit,
+    onboot: p.onboot,
+    protection: p.protection,
+    tags: p.tags?.join(";"),
+    features: p.features,
+    env: p.env,
+    ...p.net,
+    ...p.mountpoints,
+    delete: p.delete && p.delete.length > 0 ? p.delete.join(",") : undefined,
+    digest: p.digest,
+  };
+  for (const [k, v] of Object.entries(params)) {
+    // Config values must not contain newlines, except the description (FACTS B.9).
+    if (k !== "description" && typeof v === "string" && /[\r\n]/.test(v)) {
+      throw new ProxmoxParamError(k, "contains a newline, which PVE rejects");
+    }
+  }
+  return params;
+}
+
+function parseEndpoint(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ProxmoxConfigError("endpoint", "not a URL (expected https://HOST:8006)");
+  }
+  if (url.protocol !== "https:") throw new ProxmoxConfigError("endpoint", "must use https://");
+  if (url.username || url.password) {
+    throw new ProxmoxConfigError("endpoint", "must not carry credentials; use the token option");
+  }
+  if (url.search || url.hash)
+    throw new ProxmoxConfigError("endpoint", "must not have a query or fragment");
+  return url;
+}
+
+function positive(field: string, v: number | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (!Number.isFinite(v) || v <= 0)
+    throw new ProxmoxConfigError(field, "must be a positive number");
+  return v;
+}
+
+const enc = encodeURIComponent;
+
+function vmidOf(vmid: number): number {
+  if (!Number.isInteger(vmid) || vmid < 100 || vmid > 999_999_999) {
+    throw new ProxmoxParamError("vmid", `${String(vmid)} is not a valid VMID (100–999999999)`);
+  }
+  return vmid;
+}
+
+function snapName(name: string): string {
+  if (typeof name !== "string" || !SNAPSHOT_NAME.test(name)) {
+    throw new ProxmoxParamError(
+      "snapname",
+      "must start with a letter, then letters, digits, _ or -, at most 40",
+    );
+  }
+  return name;
+}
+
+function storageId(s: string): string {
+  if (typeof s !== "string" || !/^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(s)) {
+    throw new ProxmoxParamError("storage", "not a storage id");
+  }
+  return s;
+}
+
+function diskId(d: string): string {
+  if (d !== "rootfs" && !/^mp(?:\d|[1-9]\d|1\d\d|2[0-4]\d|25[0-5])$/.test(d)) {
+    throw new ProxmoxParamError("disk", "must be rootfs or mp0…mp255");
+  }
+  return d;
+}
+
+function diskSize(s: string): string {
+  if (!/^\+?\d+(\.\d+)?[KMGT]?$/.test(s)) {
+    throw new ProxmoxParamError("size", "must look like [+]N[KMGT], e.g. +2G");
+  }
+  return s;
+}
+
+function nonEmpty(field: string, s: string): string {
+  if (typeof s !== "string" || s.trim() === "")
+    throw new ProxmoxParamError(field, "must not be empty");
+  return s;
+}

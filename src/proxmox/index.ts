@@ -1,0 +1,19 @@
+export { type ApiErrorKind, PROXY_STATUS_MEANING, ProxmoxApiError } from "./api-error.ts";
+export { type ApiToken, ApiTokenFormatError, parseApiToken } from "./api-token.ts";
+export { createProxmoxClient } from "./client.ts";
+export * from "./client-types.ts";
+export { normalizeDescription } from "./description.ts";
+export * from "./failure-reason.ts";
+export type { RetryPolicy } from "./retry.ts";
+export type * from "./schema-cluster.ts";
+export type * from "./schema-guest.ts";
+export type * from "./schema-storage.ts";
+export {
+  isTaskSuccess,
+  type TaskLogLine,
+  type TaskStatus,
+  type TaskSummary,
+} from "./schema-task.ts";
+export { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "./task-error.ts";
+export { normalizeTrust, type TlsTrust } from "./tls-trust.ts";
+export * from "./transport-errors.ts";

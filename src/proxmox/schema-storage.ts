@@ -1,0 +1,124 @@
+import { z } from "zod";
+import { lenientBool, lenientInt, lenientNumber } from "./lenient.ts";
+import { splitList } from "./schema-cluster.ts";
+
+/** `GET /storage`: the datacenter storage configuration (filtered by privileges). */
+export interface StorageConfigEntry {
+  storage: string;
+  type?: string;
+  content: string[];
+  shared?: boolean;
+  disabled?: boolean;
+  path?: string;
+  nodes?: string[];
+}
+
+export const storageConfigSchema = z
+  .object({
+    storage: z.string(),
+    type: z.string().optional(),
+    content: z.string().optional(),
+    shared: lenientBool.optional(),
+    disable: lenientBool.optional(),
+    path: z.string().optional(),
+    nodes: z.string().optional(),
+  })
+  .loose()
+  .transform(
+    (s): StorageConfigEntry => ({
+      storage: s.storage,
+      type: s.type,
+      content: splitList(s.content),
+      shared: s.shared,
+      disabled: s.disable,
+      path: s.path,
+      nodes: s.nodes === undefined ? undefined : splitList(s.nodes),
+    }),
+  );
+
+/** `GET /nodes/{node}/storage`: per-node storage status, sizes in bytes. */
+export interface NodeStorage {
+  storage: string;
+  type: string;
+  content: string[];
+  active?: boolean;
+  enabled?: boolean;
+  shared?: boolean;
+  totalBytes?: number;
+  usedBytes?: number;
+  availBytes?: number;
+  usedFraction?: number;
+}
+
+export const nodeStorageSchema = z
+  .object({
+    storage: z.string(),
+    type: z.string(),
+    content: z.string().optional(),
+    active: lenientBool.optional(),
+    enabled: lenientBool.optional(),
+    shared: lenientBool.optional(),
+    total: lenientInt.optional(),
+    used: lenientInt.optional(),
+    avail: lenientInt.optional(),
+    used_fraction: lenientNumber.optional(),
+  })
+  .loose()
+  .transform(
+    (s): NodeStorage => ({
+      storage: s.storage,
+      type: s.type,
+      content: splitList(s.content),
+      active: s.active,
+      enabled: s.enabled,
+      shared: s.shared,
+      totalBytes: s.total,
+      usedBytes: s.used,
+      availBytes: s.avail,
+      usedFraction: s.used_fraction,
+    }),
+  );
+
+/** `GET /nodes/{node}/storage/{storage}/content`: one volume (backup, template, disk…). */
+export interface StorageVolume {
+  volid: string;
+  format: string;
+  sizeBytes: number;
+  content?: string;
+  ctimeSec?: number;
+  vmid?: number;
+  /** First line of the notes only (schema). */
+  notes?: string;
+  protected?: boolean;
+  usedBytes?: number;
+  parent?: string;
+}
+
+export const storageVolumeSchema = z
+  .object({
+    volid: z.string(),
+    format: z.string(),
+    size: lenientInt,
+    content: z.string().optional(),
+    ctime: lenientInt.optional(),
+    vmid: lenientInt.optional(),
+    notes: z.string().optional(),
+    protected: lenientBool.optional(),
+    used: lenientInt.optional(),
+    parent: z.string().optional(),
+  })
+  .loose()
+  .transform(
+    (v): StorageVolume => ({
+      volid: v.volid,
+      format: v.format,
+      sizeBytes: v.size,
+      content: v.content,
+      ctimeSec: v.ctime,
+      vmid: v.vmid,
+      notes: v.notes,
+      protected: v.protected,
+      usedBytes: v.used,
+      parent: v.parent,
+    }),
+  );

@@ -1,0 +1,128 @@
+import type { Clock } from "../util/clock.ts";
+import { ProxmoxApiError } from "./api-error.ts";
+import type { PollSchedule, TaskLogPage, TaskResult, WaitTaskOptions } from "./client-types.ts";
+import { isRetryableRead } from "./http.ts";
+import { isTaskSuccess, type TaskStatus } from "./schema-task.ts";
+import { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "./task-error.ts";
+import { parseUpid } from "./upid.ts";
+
+export interface TaskWaitDeps {
+  clock: Clock;
+  schedule: PollSchedule;
+  noSuchTaskWindowMs: number;
+  callerTokenId?: string;
+  status(upid: string, signal?: AbortSignal): Promise<TaskStatus>;
+  log(upid: string, start: number, limit: number, signal?: AbortSignal): Promise<TaskLogPage>;
+}
+
+/** Lines attached to a TaskError. */
+export const TASK_ERROR_TAIL_LINES = 50;
+/** Upper bound on log lines read to collect warnings. */
+const WARNING_SCAN_LINES = 5000;
+const LOG_PAGE = 500;
+
+/**
+ * Polls a task until it stops. Backoff from ~250 ms to a 2 s cap keeps short tasks (snapshot,
+ * start) snappy and long ones (restore, vzdump) cheap; PVE's own clients poll at a fixed 1–2 s
+ * (pve/FACTS.md C). `OK` and `WARNINGS: N` succeed (FACTS B.2).
+ */
+export async function waitForTask(
+  deps: TaskWaitDeps,
+  upid: string,
+  opts: WaitTaskOptions,
+): Promise<TaskResult> {
+  const parsed = parseUpid(upid);
+  const { clock } = deps;
+  const schedule = opts.schedule ?? deps.schedule;
+  const started = clock.now();
+  const deadline = started + Math.max(0, opts.deadlineMs);
+  let delay = schedule.initialMs;
+  let polls = 0;
+  let seenRunning = false;
+
+  const aborted = (cause: unknown) => new TaskWaitAbortedError(upid, polls, cause);
+
+  for (;;) {
+    if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+    let status: TaskStatus | undefined;
+    try {
+      status = await deps.status(upid, opts.signal);
+    } catch (err) {
+      if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+      // A task is not visible for a moment after its POST returned (FACTS B.1, C: bpg#521).
+      const notYet =
+        err instanceof ProxmoxApiError &&
+        err.isNoSuchTask &&
+        !seenRunning &&
+        clock.now() - started < deps.noSuchTaskWindowMs;
+      // The read already retried transient failures; keep polling until the deadline.
+      if (!notYet && !isRetryableRead(err)) throw err;
+    }
+    polls++;
+    if (status) {
+      seenRunning = true;
+      opts.onProgress?.({ upid, status, polls, elapsedMs: clock.now() - started });
+      if (status.status === "stopped") {
+        const exitstatus = status.exitstatus ?? "unexpected status";
+        if (isTaskSuccess(exitstatus)) {
+          const warnings =
+            exitstatus === "OK"
+              ? []
+              : await collectWarnings(deps, upid, opts.signal).catch(() => []);
+          return { upid, exitstatus, warnings, polls, durationMs: clock.now() - started };
+        }
+        const logTail = await readTail(deps, upid, TASK_ERROR_TAIL_LINES, opts.signal).catch(
+          () => [],
+        );
+        throw new TaskError({
+          upid,
+          node: parsed.node,
+          type: parsed.type,
+          id: parsed.id,
+          exitstatus,
+          logTail,
+          callerTokenId: deps.callerTokenId,
+        });
+      }
+    }
+    const now = clock.now();
+    if (now >= deadline) {
+      throw new TaskTimeoutError(upid, now - started, polls, seenRunning ? "running" : "unknown");
+    }
+    try {
+      await clock.sleep(Math.min(delay, deadline - now), opts.signal);
+    } catch (err) {
+      throw aborted(opts.signal?.reason ?? err);
+    }
+    delay = Math.min(schedule.maxMs, delay * schedule.factor);
+  }
+}
+
+/** The last `n` lines, using `total` to jump straight to the end (FACTS B.3). */
+export async function readTail(
+  deps: Pick<TaskWaitDeps, "log">,
+  upid: string,
+  n: number,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const first = await deps.log(upid, 0, n, signal);
+  if (first.total <= n) return first.lines.map((l) => l.t);
+  const last = await deps.log(upid, first.total - n, n, signal);
+  return last.lines.map((l) => l.t);
+}
+
+async function collectWarnings(
+  deps: Pick<TaskWaitDeps, "log">,
+  upid: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const warnings: string[] = [];
+  for (let start = 0; start < WARNING_SCAN_LINES; start += LOG_PAGE) {
+    const page = await deps.log(upid, start, LOG_PAGE, signal);
+    for (const line of page.lines) {
+      if (line.t.startsWith("WARN: ")) warnings.push(line.t.slice("WARN: ".length));
+    }
+    if (page.lines.length === 0 || start + LOG_PAGE >= page.total) break;
+  }
+  return warnings;
+}
