@@ -30,7 +30,7 @@ export function simClient(sim: PveSimulator) {
       else {
         headers["content-type"] = "application/x-www-form-urlencoded";
         body = new URLSearchParams(
-          Object.entries(opts.params).map(([k, v]) => [k, String(v)]),
+          Object.entries(opts.params).map(([k, v]): [string, string] => [k, String(v)]),
         ).toString();
       }
     }
@@ -38,7 +38,9 @@ export function simClient(sim: PveSimulator) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.json);
     }
-    const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+    const qs = new URLSearchParams(
+      Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]),
+    );
     if ([...qs].length > 0) url += `?${qs}`;
     const res = await session.fetch(url, {
       method,

@@ -1,0 +1,159 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import {
+  FAULT_SPEC_HELP,
+  FaultSpecError,
+  type PveSeed,
+  parseFaultSpec,
+  pveSeedSchema,
+  startPveSimulator,
+} from "../sim/pve/index.ts";
+
+export interface SimIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const HELP = `Usage: felhom-agent sim [options]
+
+Runs a simulated Proxmox VE 9.1 API over HTTPS on loopback, with its own self-signed
+certificate. Prints one JSON line when ready:
+  {"endpoint":"https://127.0.0.1:PORT","node":"pve1","fingerprint":"AA:…","tokens":{…}}
+then serves until SIGINT or SIGTERM.
+
+Options:
+  --listen HOST:PORT   loopback address to listen on (default 127.0.0.1:0, a free port)
+  --seed FILE          JSON seed document (node, storages, guests, access); default built in
+  --task-ms N          how long each task runs, in ms (default 1500)
+  --auth-delay-ms N    delay of 401 answers, in ms (default 3000, as Proxmox does)
+  --faults SPEC        inject faults (grammar below)
+  --random-seed N      seed of the random source behind faults and MACs (default 1)
+  -h, --help           show this help
+
+${FAULT_SPEC_HELP}
+`;
+
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value))
+    throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
+  return Number(value);
+}
+
+function parseListen(text: string): { hostname: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const hostname = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || hostname === undefined || port > 65535) {
+    throw new UsageError(`--listen must be HOST:PORT, got '${text}'`);
+  }
+  // The simulator prints working tokens: it must not be reachable from other machines.
+  if (!/^127\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "::1" && hostname !== "localhost") {
+    throw new UsageError(`--listen must be a loopback address, got '${hostname}'`);
+  }
+  return { hostname, port };
+}
+
+async function loadSeed(file: string): Promise<PveSeed> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read seed file '${file}': ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`seed file '${file}' is not JSON: ${(e as Error).message}`);
+  }
+  const parsed = pveSeedSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join(".") || "(top level)";
+    throw new UsageError(
+      `seed file '${file}' is invalid at ${where}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** `felhom-agent sim`: resolves with the exit code once SIGINT/SIGTERM stopped the server. */
+export async function runSimCommand(argv: string[], io: SimIo): Promise<number> {
+  let options: Parameters<typeof startPveSimulator>[0];
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: "string" },
+        seed: { type: "string" },
+        "task-ms": { type: "string" },
+        "auth-delay-ms": { type: "string" },
+        faults: { type: "string" },
+        "random-seed": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.stdout(HELP);
+      return 0;
+    }
+    const taskMs = nonNegativeInt("--task-ms", values["task-ms"]);
+    const authFailDelayMs = nonNegativeInt("--auth-delay-ms", values["auth-delay-ms"]);
+    const randomSeed = nonNegativeInt("--random-seed", values["random-seed"]);
+    options = {
+      listen: parseListen(values.listen ?? "127.0.0.1:0"),
+      ...(values.seed === undefined ? {} : { seed: await loadSeed(values.seed) }),
+      ...(taskMs === undefined ? {} : { taskMs }),
+      ...(authFailDelayMs === undefined ? {} : { authFailDelayMs }),
+      ...(randomSeed === undefined ? {} : { randomSeed }),
+      ...(values.faults === undefined ? {} : { faults: parseFaultSpec(values.faults) }),
+    };
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof FaultSpecError || isParseArgsError(e)) {
+      io.stderr(
+        `felhom-agent sim: ${(e as Error).message}\nRun 'felhom-agent sim --help' for usage.\n`,
+      );
+      return 2;
+    }
+    throw e;
+  }
+
+  let sim: Awaited<ReturnType<typeof startPveSimulator>>;
+  try {
+    sim = await startPveSimulator(options);
+  } catch (e) {
+    io.stderr(`felhom-agent sim: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      sim.stop().then(resolve, resolve);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  io.stdout(
+    `${JSON.stringify({
+      endpoint: sim.endpoint,
+      node: sim.node,
+      fingerprint: sim.fingerprint,
+      tokens: { agent: sim.tokens.agent, noacl: sim.tokens.noacl, root: sim.tokens.root },
+    })}\n`,
+  );
+  await stopped;
+  return 0;
+}
+
+function isParseArgsError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}
