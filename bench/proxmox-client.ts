@@ -1,11 +1,14 @@
 /**
  * Proxmox client figures: TCP connections per 100 requests (through a counting proxy) and
- * task-wait detection latency and polls for tasks of 0.2 s, 2 s and 20 s. Uses the PVE
- * simulator when it is present, else a local fixture that serves time-based tasks.
- * Run: bun bench/proxmox-client.ts
+ * task-wait detection latency and polls for tasks of 0.2 s, 2 s and 20 s, against the PVE
+ * simulator (or, with --fixture, a bare fixture that serves time-based tasks).
+ * Detection latency = when waitTask returned − when the task was due to end (the simulator's
+ * end is measured from the POST's return, so it slightly overstates the latency).
+ * Run: bun bench/proxmox-client.ts [--fixture]
  */
 import { createProxmoxClient } from "../src/proxmox/client.ts";
 import type { TlsTrust } from "../src/proxmox/tls-trust.ts";
+import { startPveSimulator } from "../src/sim/pve/index.ts";
 import { startCountingProxy } from "../test/proxmox/support/counting-proxy.ts";
 import { notFound, ok, startFixtureServer } from "../test/proxmox/support/fixture-server.ts";
 import { makeUpid } from "../test/proxmox/support/task-script.ts";
@@ -74,6 +77,47 @@ async function fixtureTarget(): Promise<Target> {
   };
 }
 
+/** The simulator, with one task type per measured duration on three seeded CTs. */
+async function simulatorTarget(): Promise<Target> {
+  const plan: Record<number, { type: string; vmid: number }> = {
+    200: { type: "vzsnapshot", vmid: 101 },
+    2000: { type: "vzstart", vmid: 102 },
+    20000: { type: "vzdump", vmid: 103 },
+  };
+  const taskMs: Record<string, number> = { default: 200 };
+  for (const [ms, p] of Object.entries(plan)) taskMs[p.type] = Number(ms);
+  const sim = await startPveSimulator({ taskMs });
+  const url = new URL(sim.endpoint);
+  const admin = createProxmoxClient({
+    endpoint: sim.endpoint,
+    node: sim.node,
+    token: sim.tokens.agent,
+    trust: { kind: "fingerprint", sha256: sim.fingerprint },
+  });
+  return {
+    url: sim.endpoint,
+    port: Number(url.port),
+    fingerprint: sim.fingerprint,
+    caPem: sim.certPem,
+    token: sim.tokens.agent,
+    startTask: async (ms) => {
+      const p = plan[ms];
+      if (!p) throw new Error(`no task planned for ${ms} ms`);
+      const upid =
+        p.type === "vzsnapshot"
+          ? await admin.snapshot(p.vmid, "bench")
+          : p.type === "vzstart"
+            ? await admin.start(p.vmid)
+            : await admin.vzdump({ vmid: p.vmid, storage: "local", mode: "snapshot" });
+      return { upid, endsAt: Date.now() + ms };
+    },
+    stop: async () => {
+      admin.close();
+      await sim.stop();
+    },
+  };
+}
+
 async function connectionsPer100(target: Target, trust: TlsTrust): Promise<number> {
   const proxy = await startCountingProxy(target.port);
   try {
@@ -87,9 +131,10 @@ async function connectionsPer100(target: Target, trust: TlsTrust): Promise<numbe
 }
 
 async function main() {
-  const target = await fixtureTarget();
+  const useFixture = process.argv.includes("--fixture");
+  const target = useFixture ? await fixtureTarget() : await simulatorTarget();
   try {
-    console.log(`target: local fixture ${target.url}`);
+    console.log(`target: ${useFixture ? "local fixture" : "PVE simulator"} ${target.url}`);
     const pinned = await connectionsPer100(target, {
       kind: "fingerprint",
       sha256: target.fingerprint,
