@@ -1,6 +1,7 @@
 import { runConfigShow } from "./config-show.ts";
 import type { CliContext } from "./context.ts";
 import { UsageError } from "./context.ts";
+import { runDemo } from "./demo.ts";
 import type { Command } from "./dispatch.ts";
 import { runSelftest } from "./selftest.ts";
 import { runSimCommand } from "./sim.ts";
@@ -29,6 +30,11 @@ export const COMMANDS: Command[] = [
     name: "config",
     summary: "config show: the effective configuration, secrets redacted",
     run: runConfig,
+  },
+  {
+    name: "demo",
+    summary: "walk through the agent against the embedded Proxmox simulator",
+    run: runDemo,
   },
   {
     name: "sim",

@@ -1,0 +1,55 @@
+import { parseArgs } from "node:util";
+import { runDemoScenario } from "../demo/scenario.ts";
+import { systemClock } from "../util/clock.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+
+const HELP = `Usage: felhom-agent demo [--task-ms N] [--verbose]
+
+Runs the agent against its embedded Proxmox VE simulator on loopback, with no Proxmox host
+needed, and walks through what it does, step by step. Exits 0 when every step behaved.
+
+  --task-ms N   how long each simulated Proxmox task runs (default 700)
+  --verbose     also print the agent's JSON log lines (on stderr)
+`;
+
+export async function runDemo(argv: string[], ctx: CliContext): Promise<number> {
+  let values: { "task-ms"?: string; verbose?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        "task-ms": { type: "string" },
+        verbose: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
+  }
+  const taskText = values["task-ms"];
+  if (taskText !== undefined && !/^\d{1,6}$/.test(taskText)) {
+    throw new UsageError(`--task-ms must be a whole number of milliseconds, got '${taskText}'`);
+  }
+  ctx.stdout("felhom-agent demo: the host agent against a simulated Proxmox VE 9.1 host\n\n");
+  const results = await runDemoScenario(
+    {
+      out: ctx.stdout,
+      clock: systemClock,
+      logSink: values.verbose ? (line) => ctx.stderr(`${line}\n`) : () => {},
+    },
+    taskText !== undefined ? { taskMs: Number(taskText) } : {},
+  );
+  const bad = results.filter((r) => !r.behaved);
+  ctx.stdout(
+    bad.length === 0
+      ? `All ${results.length} steps behaved as expected.\n`
+      : `${bad.length} of ${results.length} steps did NOT behave as expected:\n${bad.map((b) => `  - ${b.title}`).join("\n")}\n`,
+  );
+  return bad.length === 0 ? EXIT_OK : EXIT_FAILURE;
+}
