@@ -64,8 +64,9 @@ export async function loadSections<S extends readonly AnySection[]>(
   const schema = z.strictObject(Object.fromEntries(sections.map((s) => [s.key, s.schema])));
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
+    const missingFile = fileFound ? undefined : path;
     const issues = parsed.error.issues.flatMap((i) =>
-      describeIssue(i, raw, schema, where, envHints),
+      describeIssue(i, raw, schema, where, envHints, missingFile),
     );
     throw new ConfigError(issues as [ConfigIssue, ...ConfigIssue[]], fileFound ? path : undefined);
   }
@@ -167,6 +168,7 @@ function describeIssue(
   schema: z.ZodType,
   where: Where,
   envHints: Map<string, string>,
+  missingFile: string | undefined,
 ): ConfigIssue[] {
   const path = issue.path;
   switch (issue.code) {
@@ -186,7 +188,16 @@ function describeIssue(
       if (value === undefined) {
         const env = envHints.get(path.map(String).join("."));
         return [
-          { ...where(path), message: `is required${env ? ` (in the file, or set ${env})` : ""}` },
+          {
+            ...where(path),
+            message: `is required${
+              missingFile
+                ? ` (no config file at ${missingFile}${env ? `; set ${env}` : ""})`
+                : env
+                  ? ` (in the file, or set ${env})`
+                  : ""
+            }`,
+          },
         ];
       }
       const got = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;

@@ -344,6 +344,17 @@ describe("env", () => {
     );
   });
 
+  test("partial env without a file names what is missing and that there is no file", async () => {
+    const err = await expectConfigError(
+      loadConfig({ env: { FELHOM_AGENT_PROXMOX_TOKEN: TOKEN }, fs: memoryFs({}) }),
+    );
+    expect(err.message).toContain(
+      `proxmox.endpoint: is required (no config file at ${DEFAULT_CONFIG_PATH}; set FELHOM_AGENT_PROXMOX_ENDPOINT)`,
+    );
+    expect(err.message).toContain("proxmox.node: is required");
+    expect(err.message).not.toContain(SECRET);
+  });
+
   test("an explicit path that does not exist is an error even with env", async () => {
     const err = await expectConfigError(
       loadConfig({ env, path: "/tmp/none.json", pathExplicit: true, fs: memoryFs({}) }),
