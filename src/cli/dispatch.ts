@@ -47,6 +47,8 @@ export function parseGlobal(argv: string[]): ParsedGlobal {
       if (argv.some(isSelftestFlag)) {
         out.command = "selftest";
         out.rest = stripConfig(argv);
+        const c = findConfig(argv);
+        if (c !== undefined) out.configPath = c;
         return out;
       }
       throw new UsageError(`unknown option ${a} (command options go after the command)`);
@@ -60,6 +62,19 @@ export function parseGlobal(argv: string[]): ParsedGlobal {
 }
 
 const isSelftestFlag = (a: string) => a === "--selftest" || a.startsWith("--selftest=");
+
+function findConfig(args: string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === "--config" || a === "-c") {
+      found = args[i + 1];
+      if (found === undefined || found.startsWith("-")) throw new UsageError(`${a} needs a path`);
+    } else if (a.startsWith("--config=")) found = a.slice("--config=".length);
+  }
+  if (found === "") throw new UsageError("--config needs a path");
+  return found;
+}
 
 /** The selftest reads --config through the global context, not its own flags. */
 function stripConfig(args: string[]): string[] {
