@@ -139,7 +139,7 @@ describe("--selftest=task", () => {
       expect(report.leftClean).toBe(true);
       expect(report.steps.find((s: { step: string }) => s.step === "rollback").ok).toBe(false);
     } finally {
-      sim.setFaults({ taskfail: [] });
+      sim.setFaults({ taskFail: [] });
     }
     const g = sim.state.guest(102);
     expect([...(g?.snapshots.keys() ?? [])].some((n) => n.startsWith("felhom-selftest-"))).toBe(
