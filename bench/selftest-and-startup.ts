@@ -6,13 +6,13 @@
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { compileBinary } from "../scripts/compile.ts";
 import { createProxmoxClient } from "../src/proxmox/client.ts";
 import { runHealthChecks } from "../src/selftest/health-report.ts";
 import { startPveSimulator } from "../src/sim/pve/index.ts";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 20;
-const root = resolve(import.meta.dir, "..");
 
 function stats(ms: number[]): string {
   const s = [...ms].sort((a, b) => a - b);
@@ -42,22 +42,8 @@ console.log(`selftest (6 checks, fresh pinned client): ${stats(times)}`);
 // 2. The compiled binary.
 const dir = mkdtempSync(join(tmpdir(), "felhom-bench-"));
 const bin = join(dir, "felhom-agent");
-const build = Bun.spawnSync(
-  [
-    process.execPath,
-    "build",
-    join(root, "src/main.ts"),
-    "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
-    "--no-compile-autoload-dotenv",
-    "--no-compile-autoload-bunfig",
-    `--outfile=${bin}`,
-  ],
-  { cwd: root, stdout: "ignore", stderr: "pipe" },
-);
-if (build.exitCode !== 0) throw new Error(build.stderr.toString());
+const build = compileBinary({ outfile: bin });
+if (!build.ok) throw new Error(build.stderr);
 console.log(`binary size: ${(statSync(bin).size / 1024 / 1024).toFixed(1)} MiB`);
 
 const starts: number[] = [];

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { compileBinary } from "./compile.ts";
 
 const root = resolve(import.meta.dir, "..");
 const dist = join(root, "dist");
@@ -36,24 +37,13 @@ await mkdir(dist, { recursive: true });
 const sums: string[] = [];
 for (const t of only) {
   const outfile = join(dist, t.out);
-  const args = [
-    process.execPath,
-    "build",
-    join(root, "src/main.ts"),
-    "--compile",
-    "--minify",
-    "--bytecode",
-    "--format=esm",
-    `--target=${t.target}`,
-    // An installed agent must not pick up a stray .env or bunfig.toml from its working directory.
-    "--no-compile-autoload-dotenv",
-    "--no-compile-autoload-bunfig",
-    `--outfile=${outfile}`,
-  ];
-  if (t.executable) args.push(`--compile-executable-path=${t.executable}`);
-  const proc = Bun.spawnSync(args, { cwd: root, stdout: "inherit", stderr: "inherit" });
-  if (proc.exitCode !== 0) {
-    console.error(`build of ${t.out} failed (exit ${proc.exitCode})`);
+  const r = compileBinary({
+    outfile,
+    target: t.target,
+    ...(t.executable ? { executable: t.executable } : {}),
+  });
+  if (!r.ok) {
+    console.error(`build of ${t.out} failed:\n${r.stderr}`);
     process.exit(1);
   }
   const bytes = await readFile(outfile);

@@ -1,36 +1,22 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { compileBinary } from "../../scripts/compile.ts";
 
 /**
  * The compiled binary works on its own, run from another directory: the build embeds
  * everything (package.json version, the simulator's schema extract) and reads nothing from the
  * source tree at run time.
  */
-const root = resolve(import.meta.dir, "../..");
 let outDir: string;
 let bin: string;
 
 beforeAll(() => {
   outDir = mkdtempSync(join(tmpdir(), "felhom-bin-"));
   bin = join(outDir, "felhom-agent");
-  const build = Bun.spawnSync(
-    [
-      process.execPath,
-      "build",
-      join(root, "src/main.ts"),
-      "--compile",
-      "--minify",
-      "--bytecode",
-      "--format=esm",
-      "--no-compile-autoload-dotenv",
-      "--no-compile-autoload-bunfig",
-      `--outfile=${bin}`,
-    ],
-    { cwd: root, stdout: "pipe", stderr: "pipe" },
-  );
-  if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`);
+  const build = compileBinary({ outfile: bin });
+  if (!build.ok) throw new Error(`build failed: ${build.stderr}`);
 }, 120_000);
 
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { REQUIRED_PRIVILEGES } from "../../selftest/required-privileges.ts";
 
 /**
  * The seed document: what the simulated host holds at start. Validated with zod because the
@@ -93,25 +94,11 @@ export type SeedGuest = z.infer<typeof seedGuest>;
 export type SeedVolume = z.infer<typeof seedVolume>;
 export type SeedStorage = z.infer<typeof seedStorage>;
 
-/** The role the agent's token is meant to hold (the 16 privileges it needs). */
-export const FELHOM_AGENT_PRIVILEGES = [
-  "VM.Allocate",
-  "VM.Audit",
-  "VM.Config.Disk",
-  "VM.Config.CPU",
-  "VM.Config.Memory",
-  "VM.Config.Network",
-  "VM.Config.Options",
-  "VM.PowerMgmt",
-  "VM.Snapshot",
-  "VM.Snapshot.Rollback",
-  "VM.Backup",
-  "Datastore.Allocate",
-  "Datastore.AllocateSpace",
-  "Datastore.Audit",
-  "Sys.Audit",
-  "SDN.Use",
-] as const;
+/**
+ * The role the agent's token is meant to hold: the same 16 privileges the selftest checks for,
+ * so the default seed is a correctly provisioned host.
+ */
+export const FELHOM_AGENT_PRIVILEGES = REQUIRED_PRIVILEGES;
 
 const GiB = 1024 * 1024 * 1024;
 /** 2026-01-15T10:00:00Z, a fixed ctime so seeds are reproducible. */

@@ -1,0 +1,36 @@
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+
+export interface CompileOptions {
+  outfile: string;
+  /** e.g. `bun-linux-x64-baseline`; default: the running platform. */
+  target?: string;
+  /** A Bun runtime to embed instead of downloading one for `target`. */
+  executable?: string;
+}
+
+/**
+ * The one definition of how the agent binary is compiled, used by the release build, the
+ * binary test and the start-up benchmark so they measure and test what ships.
+ */
+export function compileBinary(opts: CompileOptions): { ok: boolean; stderr: string } {
+  const args = [
+    process.execPath,
+    "build",
+    join(root, "src/main.ts"),
+    "--compile",
+    "--minify",
+    "--bytecode",
+    // Top-level await in the entry needs ESM (bun-notes.md §3).
+    "--format=esm",
+    // An installed agent must not pick up a stray .env or bunfig.toml from its working directory.
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    `--outfile=${opts.outfile}`,
+  ];
+  if (opts.target) args.push(`--target=${opts.target}`);
+  if (opts.executable) args.push(`--compile-executable-path=${opts.executable}`);
+  const r = Bun.spawnSync(args, { cwd: root, stdout: "ignore", stderr: "pipe" });
+  return { ok: r.exitCode === 0, stderr: r.stderr.toString() };
+}
