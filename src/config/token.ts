@@ -1,3 +1,5 @@
+import { type ApiToken, ApiTokenFormatError, parseApiToken } from "../proxmox/api-token.ts";
+
 /**
  * The Proxmox API token as configured: `USER@REALM!TOKENID=SECRET` (pve/FACTS.md B.6).
  * `secret` is not enumerable, so JSON.stringify, spreading and inspection of a resolved config
@@ -12,35 +14,28 @@ export interface ProxmoxToken {
   readonly secret: string;
 }
 
-// user: no whitespace, '@', '!', '=' or ':'; realm as PVE realm ids; tokenid per FACTS B.6.
-const USER_AT_REALM = /^[^\s@!=:]+@[A-Za-z][A-Za-z0-9.\-_]*$/;
-const TOKEN_NAME = /^[A-Za-z][A-Za-z0-9.\-_]+$/;
-const SECRET = /^[^\s;=]+$/;
-
 /**
- * Parses the token text. On failure returns a reason that never contains any part of the
- * text: a mistyped token may still hold the real secret.
+ * Parses the token text with the API client's own parser, so the config and the client can
+ * never disagree on what a valid token is. On failure returns a reason that never contains any
+ * part of the text: a mistyped token may still hold the real secret.
  */
 export function parseTokenText(
   text: string,
   from: ProxmoxToken["from"],
 ): { token: ProxmoxToken } | { problem: string } {
-  const t = text.trim();
-  if (t === "") return { problem: "is empty" };
-  // ids cannot contain '='; the server splits at the last '=' (FACTS B.6).
-  const eq = t.lastIndexOf("=");
-  if (eq < 0) return { problem: "has no '=SECRET' part" };
-  const id = t.slice(0, eq);
-  const secret = t.slice(eq + 1);
-  const bang = id.indexOf("!");
-  if (bang < 0) return { problem: "has no '!TOKENID' part" };
-  if (!USER_AT_REALM.test(id.slice(0, bang))) return { problem: "does not start with USER@REALM" };
-  if (!TOKEN_NAME.test(id.slice(bang + 1))) {
-    return { problem: "has a TOKENID that does not match [A-Za-z][A-Za-z0-9._-]+" };
+  let parsed: ApiToken;
+  try {
+    parsed = parseApiToken(text);
+  } catch (err) {
+    if (err instanceof ApiTokenFormatError) return { problem: err.problem };
+    throw err;
   }
-  if (!SECRET.test(secret)) return { problem: "has an empty SECRET or one with whitespace" };
-  const token = { id, from } as ProxmoxToken;
-  Object.defineProperty(token, "secret", { value: secret, enumerable: false });
+  const t = text.trim();
+  const token = { id: parsed.tokenId, from } as ProxmoxToken;
+  Object.defineProperty(token, "secret", {
+    value: t.slice(parsed.tokenId.length + 1),
+    enumerable: false,
+  });
   return { token: Object.freeze(token) };
 }
 

@@ -24,12 +24,13 @@ export class ApiTokenFormatError extends Error {
 // user part: no whitespace, '@', '!' or '='; realm as pve-realm; tokenid per FACTS B.6.
 const USER_ID = /^[^\s@!=:]+@[A-Za-z][A-Za-z0-9.\-_]*$/;
 const TOKEN_NAME = /^[A-Za-z][A-Za-z0-9.\-_]+$/;
-const SECRET = /^[^\s;]+$/;
+const SECRET = /^[^\s;=]+$/;
 
 export function parseApiToken(text: string): ApiToken {
   if (typeof text !== "string" || text.trim() === "") throw new ApiTokenFormatError("empty");
   const t = text.trim();
-  // The server splits at the last '=' (FACTS B.6); ids cannot contain '=', the secret may not.
+  // The server splits at the last '=' (FACTS B.6) and ids cannot contain '=': a secret with '='
+  // would reach PVE as a different id, so it is refused here.
   const eq = t.indexOf("=");
   if (eq < 0) throw new ApiTokenFormatError("no '=' between token id and secret");
   const tokenId = t.slice(0, eq);
