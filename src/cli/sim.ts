@@ -8,6 +8,7 @@ import {
   pveSeedSchema,
   startPveSimulator,
 } from "../sim/pve/index.ts";
+import { UsageError } from "./context.ts";
 
 export interface SimIo {
   stdout: (s: string) => void;
@@ -32,10 +33,6 @@ Options:
 
 ${FAULT_SPEC_HELP}
 `;
-
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
