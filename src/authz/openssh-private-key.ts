@@ -95,7 +95,15 @@ function parse(bytes: Uint8Array, passphrase: Uint8Array | string | undefined): 
   if (count !== 1) {
     throw new PrivateKeyError("unsupported", `file holds ${count} keys; exactly one is supported`);
   }
-  const publicKey = ed25519PublicKeyFromBlob(r.string("public key"));
+  const publicBlob = r.string("public key");
+  const publicType = new SshReader(publicBlob).text("key type");
+  if (publicType !== ED25519_KEY_TYPE) {
+    throw new PrivateKeyError(
+      "unsupported",
+      `key type '${publicType}' is not supported, only ${ED25519_KEY_TYPE}`,
+    );
+  }
+  const publicKey = ed25519PublicKeyFromBlob(publicBlob);
   const sealed = r.string("private section");
   r.end("private key file");
 
