@@ -1,0 +1,246 @@
+import type { Database } from "bun:sqlite";
+import { createHash } from "node:crypto";
+import { isSecretKey } from "../log/secret-keys.ts";
+import type { Clock } from "../util/clock.ts";
+import { canonicalJson } from "./canonical-json.ts";
+import { invalidArgument, StoreError } from "./errors.ts";
+import { checkLimit, checkOptionalText, checkText, checkTimestamp } from "./validate.ts";
+
+export const AUDIT_GENESIS_HASH = "0".repeat(64);
+
+export interface AuditInput {
+  /** Who: `signer:SHA256:…`, `guest:101`, `hub`, `operator`, `agent`. */
+  actor: string;
+  /** What, in the operation vocabulary (`guest.rollback`) or `gate.decision`, `token.mint`. */
+  action: string;
+  /** On what, e.g. `guest:101`; null for host-wide actions. */
+  target?: string | null;
+  /** The decision or result: `allowed`, `accepted`, `pending_signature`, `rejected:replay`, `ok`. */
+  outcome: string;
+  /** Plain JSON. Keys that name a secret are refused (DESIGN §2.7). */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  seq: number;
+  ts: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  /** Canonical JSON text, exactly as hashed. */
+  details: string;
+  prevHash: string;
+  hash: string;
+}
+
+export type ChainVerdict =
+  | { ok: true; count: number; headHash: string }
+  | { ok: false; firstBadSeq: number; reason: string };
+
+interface Row {
+  seq: number;
+  ts: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  outcome: string;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+interface StateRow {
+  head_seq: number;
+  head_hash: string;
+  delivered_seq: number;
+}
+
+/**
+ * The bytes a row's hash covers: every field, in a fixed order, as canonical JSON. `details`
+ * goes in as its stored text, so a change to any byte of it shows.
+ */
+export function auditHash(fields: Omit<AuditRow, "hash">): string {
+  const material = canonicalJson([
+    fields.seq,
+    fields.ts,
+    fields.actor,
+    fields.action,
+    fields.target,
+    fields.outcome,
+    fields.details,
+    fields.prevHash,
+  ]);
+  return createHash("sha256").update(material, "utf8").digest("hex");
+}
+
+function toRow(r: Row): AuditRow {
+  return {
+    seq: r.seq,
+    ts: r.ts,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    outcome: r.outcome,
+    details: r.details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+function refuseSecretKeys(value: unknown, at: string): void {
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      refuseSecretKeys(v, `${at}[${i}]`);
+    });
+    return;
+  }
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (isSecretKey(key))
+      throw invalidArgument(`audit details must not carry secrets: ${at}.${key}`);
+    refuseSecretKeys(v, `${at}.${key}`);
+  }
+}
+
+/**
+ * Append-only, hash-chained audit log (DESIGN §2.8). Triggers refuse UPDATE and DELETE; the
+ * chain and the recorded head make an edit made around them visible to `verifyChain`. The
+ * customer-facing export and the hub feed read the same rows.
+ */
+export class AuditLog {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {}
+
+  append(input: AuditInput): AuditRow {
+    const actor = checkText(input.actor, "audit actor");
+    const action = checkText(input.action, "audit action");
+    const target = checkOptionalText(input.target, "audit target");
+    const outcome = checkText(input.outcome, "audit outcome");
+    const detailsValue = input.details ?? {};
+    if (typeof detailsValue !== "object" || detailsValue === null || Array.isArray(detailsValue)) {
+      throw invalidArgument("audit details must be a JSON object");
+    }
+    refuseSecretKeys(detailsValue, "details");
+    const details = canonicalJson(detailsValue);
+    return this.db
+      .transaction(() => {
+        const state = this.state();
+        const fields = {
+          seq: state.head_seq + 1,
+          ts: this.clock.now(),
+          actor,
+          action,
+          target,
+          outcome,
+          details,
+          prevHash: state.head_hash,
+        };
+        const row: AuditRow = { ...fields, hash: auditHash(fields) };
+        this.db
+          .query(
+            `INSERT INTO audit (seq, ts, actor, action, target, outcome, details, prev_hash, hash)
+             VALUES ($seq, $ts, $actor, $action, $target, $outcome, $details, $prevHash, $hash)`,
+          )
+          .run({ ...row });
+        this.db
+          .query("UPDATE audit_state SET head_seq = $seq, head_hash = $hash WHERE id = 1")
+          .run({ seq: row.seq, hash: row.hash });
+        return row;
+      })
+      .immediate();
+  }
+
+  /** Walks the whole chain from the first row; reports the first row that does not hold. */
+  verifyChain(): ChainVerdict {
+    let expectedSeq = 1;
+    let prevHash = AUDIT_GENESIS_HASH;
+    for (const raw of this.db
+      .query("SELECT * FROM audit ORDER BY seq")
+      .iterate() as Iterable<Row>) {
+      const row = toRow(raw);
+      if (row.seq !== expectedSeq) {
+        return {
+          ok: false,
+          firstBadSeq: expectedSeq,
+          reason: `row ${expectedSeq} is missing (next row is ${row.seq})`,
+        };
+      }
+      if (row.prevHash !== prevHash) {
+        return {
+          ok: false,
+          firstBadSeq: row.seq,
+          reason: `row ${row.seq} does not link to the row before it`,
+        };
+      }
+      if (auditHash(row) !== row.hash) {
+        return {
+          ok: false,
+          firstBadSeq: row.seq,
+          reason: `row ${row.seq} was changed after it was written`,
+        };
+      }
+      prevHash = row.hash;
+      expectedSeq++;
+    }
+    const state = this.state();
+    const lastSeq = expectedSeq - 1;
+    if (state.head_seq !== lastSeq || state.head_hash !== prevHash) {
+      return {
+        ok: false,
+        firstBadSeq: Math.min(lastSeq, state.head_seq) + 1,
+        reason: `the log ends at row ${lastSeq} but its recorded head is row ${state.head_seq}`,
+      };
+    }
+    return { ok: true, count: lastSeq, headHash: prevHash };
+  }
+
+  /** Oldest first. */
+  list(options: { afterSeq?: number; sinceTs?: number; limit?: number } = {}): AuditRow[] {
+    const rows = this.db
+      .query(
+        "SELECT * FROM audit WHERE seq > $afterSeq AND ts >= $sinceTs ORDER BY seq LIMIT $limit",
+      )
+      .all({
+        afterSeq: checkTimestamp(options.afterSeq ?? 0, "afterSeq"),
+        sinceTs: checkTimestamp(options.sinceTs ?? 0, "sinceTs"),
+        limit: checkLimit(options.limit ?? 1000),
+      }) as Row[];
+    return rows.map(toRow);
+  }
+
+  /** Rows the hub has not acknowledged yet, oldest first. */
+  undelivered(limit = 1000): AuditRow[] {
+    return this.list({ afterSeq: this.state().delivered_seq, limit });
+  }
+
+  deliveredSeq(): number {
+    return this.state().delivered_seq;
+  }
+
+  /** The hub has every row up to `uptoSeq`; never moves backwards. */
+  markDelivered(uptoSeq: number): void {
+    this.db
+      .transaction(() => {
+        const state = this.state();
+        if (!Number.isInteger(uptoSeq) || uptoSeq < 0 || uptoSeq > state.head_seq) {
+          throw new StoreError({
+            kind: "invalid_argument",
+            message: `cannot mark audit rows delivered up to ${uptoSeq}: the log ends at ${state.head_seq}`,
+          });
+        }
+        this.db
+          .query("UPDATE audit_state SET delivered_seq = MAX(delivered_seq, $uptoSeq) WHERE id = 1")
+          .run({ uptoSeq });
+      })
+      .immediate();
+  }
+
+  private state(): StateRow {
+    return this.db
+      .query("SELECT head_seq, head_hash, delivered_seq FROM audit_state WHERE id = 1")
+      .get() as StateRow;
+  }
+}

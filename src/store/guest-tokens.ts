@@ -1,0 +1,128 @@
+import type { Database } from "bun:sqlite";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Clock } from "../util/clock.ts";
+import { invalidArgument } from "./errors.ts";
+import { checkText, checkVmid } from "./validate.ts";
+
+/** 32 random bytes: 256 bits, 43 characters of URL-safe base64 without padding. */
+const TOKEN_BYTES = 32;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+/** A request on every few seconds need not cost a durable write each time. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface MintedToken {
+  /** Public handle for list/revoke and logs. */
+  id: string;
+  vmid: number;
+  /** Shown once; only its SHA-256 is kept. */
+  token: string;
+}
+
+export interface ResolvedToken {
+  id: string;
+  vmid: number;
+}
+
+export interface GuestTokenInfo {
+  id: string;
+  vmid: number;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+interface Row {
+  id: string;
+  vmid: number;
+  token_hash: Uint8Array;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+function sha256(token: string): Buffer {
+  return createHash("sha256").update(token, "utf8").digest();
+}
+
+/**
+ * Local-API bearer tokens, one or more per guest (DESIGN §2.6, §4.5). The database holds only
+ * SHA-256 hashes, so a copy of it does not let anyone act as a guest.
+ */
+export class GuestTokens {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+  ) {}
+
+  mint(vmid: number): MintedToken {
+    checkVmid(vmid);
+    const token = randomBytes(TOKEN_BYTES).toString("base64url");
+    const id = `gt-${randomBytes(8).toString("hex")}`;
+    this.db
+      .query(
+        `INSERT INTO guest_tokens (id, vmid, token_hash, created_at)
+         VALUES ($id, $vmid, $hash, $now)`,
+      )
+      .run({ id, vmid, hash: sha256(token), now: this.clock.now() });
+    return { id, vmid, token };
+  }
+
+  /**
+   * The guest a presented token belongs to, or null for an unknown, malformed or revoked one.
+   * The lookup is by hash, so timing reveals nothing about the token; the final comparison is
+   * constant-time anyway so that property does not rest on the index alone.
+   */
+  resolve(token: string): ResolvedToken | null {
+    if (typeof token !== "string" || !TOKEN_SHAPE.test(token)) return null;
+    const presented = sha256(token);
+    const row = this.db
+      .query("SELECT * FROM guest_tokens WHERE token_hash = $hash")
+      .get({ hash: presented }) as Row | null;
+    if (!row) return null;
+    const stored = Buffer.from(row.token_hash);
+    if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return null;
+    if (row.revoked_at !== null) return null;
+    const now = this.clock.now();
+    if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
+      this.db
+        .query("UPDATE guest_tokens SET last_used_at = $now WHERE id = $id")
+        .run({ now, id: row.id });
+    }
+    return { id: row.id, vmid: row.vmid };
+  }
+
+  /**
+   * Revokes one token by id (a string) or every token of a guest (a number); returns how many
+   * were newly revoked.
+   */
+  revoke(target: string | number): number {
+    const now = this.clock.now();
+    if (typeof target === "number") {
+      return this.db
+        .query(
+          "UPDATE guest_tokens SET revoked_at = $now WHERE vmid = $vmid AND revoked_at IS NULL",
+        )
+        .run({ now, vmid: checkVmid(target) }).changes;
+    }
+    if (typeof target !== "string") throw invalidArgument("revoke takes a token id or a vmid");
+    return this.db
+      .query("UPDATE guest_tokens SET revoked_at = $now WHERE id = $id AND revoked_at IS NULL")
+      .run({ now, id: checkText(target, "token id", 64) }).changes;
+  }
+
+  /** Every token ever minted, oldest first; never the token itself. */
+  list(): GuestTokenInfo[] {
+    const rows = this.db
+      .query(
+        "SELECT id, vmid, created_at, last_used_at, revoked_at FROM guest_tokens ORDER BY created_at, id",
+      )
+      .all() as Omit<Row, "token_hash">[];
+    return rows.map((r) => ({
+      id: r.id,
+      vmid: r.vmid,
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at,
+      revokedAt: r.revoked_at,
+    }));
+  }
+}

@@ -1,0 +1,192 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * One forward-only schema step. Its version is its position in MIGRATIONS (first = 1); the SQL
+ * is embedded here so a compiled binary never reads schema files at run time. Never edit or
+ * reorder a released entry: add the next one at the end (the upgrade test then covers it).
+ */
+export interface Migration {
+  readonly name: string;
+  readonly sql: string;
+}
+
+const ORIGINS = "'reconcile', 'localapi', 'job', 'operator'";
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    name: "meta and journal",
+    sql: `
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+
+      CREATE TABLE journal (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vmid INTEGER,
+        op TEXT NOT NULL,
+        params TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN (${ORIGINS})),
+        job_id TEXT,
+        phase TEXT NOT NULL CHECK (phase IN ('intent', 'posted', 'done', 'failed', 'abandoned')),
+        upid TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+        provenance TEXT,
+        resolution TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK (phase <> 'posted' OR upid IS NOT NULL)
+      ) STRICT;
+      CREATE INDEX journal_in_flight ON journal (id) WHERE phase IN ('intent', 'posted');
+      CREATE INDEX journal_vmid ON journal (vmid, id);
+      CREATE INDEX journal_job ON journal (job_id, id) WHERE job_id IS NOT NULL;
+    `,
+  },
+  {
+    name: "nonces and pending operations",
+    sql: `
+      CREATE TABLE nonces (
+        nonce TEXT PRIMARY KEY,
+        consumed_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX nonces_expiry ON nonces (expires_at);
+
+      CREATE TABLE pending_ops (
+        id TEXT PRIMARY KEY,
+        op TEXT NOT NULL,
+        vmid INTEGER,
+        params TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN (${ORIGINS})),
+        job_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'released', 'rejected', 'expired')),
+        reason TEXT,
+        resolution TEXT,
+        journal_id INTEGER REFERENCES journal (id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX pending_ops_job ON pending_ops (job_id) WHERE job_id IS NOT NULL;
+      CREATE INDEX pending_ops_status ON pending_ops (status, created_at);
+    `,
+  },
+  {
+    name: "audit log",
+    sql: `
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome TEXT NOT NULL,
+        details TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE
+      ) STRICT;
+      -- Append-only by construction. The insert guard also stops INSERT OR REPLACE, whose
+      -- implicit delete skips delete triggers unless recursive_triggers is on.
+      CREATE TRIGGER audit_append_only_insert BEFORE INSERT ON audit
+        WHEN NEW.seq <> (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit)
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: seq must follow the last row'); END;
+      CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: UPDATE refused'); END;
+      CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: DELETE refused'); END;
+
+      CREATE TABLE audit_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        head_seq INTEGER NOT NULL,
+        head_hash TEXT NOT NULL,
+        delivered_seq INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO audit_state (id, head_seq, head_hash, delivered_seq)
+        VALUES (1, 0, '${"0".repeat(64)}', 0);
+    `,
+  },
+  {
+    name: "guest tokens",
+    sql: `
+      CREATE TABLE guest_tokens (
+        id TEXT PRIMARY KEY,
+        vmid INTEGER NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX guest_tokens_vmid ON guest_tokens (vmid);
+    `,
+  },
+  {
+    name: "desired-state cache and report outbox",
+    sql: `
+      CREATE TABLE desired_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        document TEXT NOT NULL,
+        source TEXT NOT NULL,
+        etag TEXT,
+        received_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX outbox_kind ON outbox (kind, id);
+    `,
+  },
+];
+
+/** The schema version this build writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function readUserVersion(db: Database): number {
+  const row = db.query("PRAGMA user_version").get() as { user_version: number } | null;
+  return row?.user_version ?? 0;
+}
+
+export interface ApplyOptions {
+  /** Stop after this version (tests build databases at every earlier version). */
+  upTo?: number;
+  /**
+   * Runs inside the transaction that applies migration 1, so a new store never exists without
+   * its initialization marker.
+   */
+  onCreate?: (db: Database) => void;
+}
+
+/**
+ * Applies every migration above the file's `user_version`, each in its own IMMEDIATE
+ * transaction together with its version bump: a crash between two steps leaves a consistent
+ * database at the earlier version, and the next start continues from there.
+ * Returns the versions applied.
+ */
+export function applyMigrations(db: Database, options: ApplyOptions = {}): number[] {
+  const target = options.upTo ?? SCHEMA_VERSION;
+  if (!Number.isInteger(target) || target < 0 || target > SCHEMA_VERSION) {
+    throw new RangeError(`migration target ${target} is outside 0..${SCHEMA_VERSION}`);
+  }
+  const applied: number[] = [];
+  for (;;) {
+    const step = db
+      .transaction(() => {
+        const current = readUserVersion(db);
+        if (current >= target) return undefined;
+        const next = current + 1;
+        const migration = MIGRATIONS[current];
+        if (!migration) return undefined;
+        db.run(migration.sql);
+        if (next === 1) options.onCreate?.(db);
+        // PRAGMA takes no bound parameters; `next` is an integer computed here.
+        db.run(`PRAGMA user_version = ${next}`);
+        return next;
+      })
+      .immediate();
+    if (step === undefined) return applied;
+    applied.push(step);
+  }
+}
