@@ -40,6 +40,11 @@ export const SIMULATED_ENDPOINTS = [
   "GET /nodes/{node}/tasks/{upid}/status",
   "GET /nodes/{node}/tasks/{upid}/log",
   "GET /access/permissions",
+  "POST /nodes/{node}/lxc/{vmid}/status/reboot",
+  "GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
+  "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
+  "DELETE /nodes/{node}/tasks/{upid}",
+  "POST /access/ticket",
 ] as const;
 
 /**

@@ -26,6 +26,7 @@ let sim: Sim;
 
 interface Reply {
   status: number;
+  statusText: string;
   body: { data?: unknown; errors?: Record<string, string>; message?: string } | null;
 }
 
@@ -57,7 +58,11 @@ async function call(
   }
   const res = await fetch(url, init);
   const text = await res.text();
-  return { status: res.status, body: text === "" ? null : (JSON.parse(text) as Reply["body"]) };
+  return {
+    status: res.status,
+    statusText: res.statusText,
+    body: text === "" ? null : (JSON.parse(text) as Reply["body"]),
+  };
 }
 
 /** Real resources to put into path templates, discovered from the simulator. */
@@ -192,6 +197,14 @@ describe.each(PVE_ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))(
     );
   },
 );
+
+test("the 400 reason phrase is the first line of the message (FACTS B.4)", async () => {
+  const r = await call("GET", `/nodes/${world.node}/lxc`, { felhom_bogus: "1" });
+  expect({ status: r.status, statusText: r.statusText }).toEqual({
+    status: 400,
+    statusText: "Parameter verification failed.",
+  });
+});
 
 describe("valid mutating requests return schema-conformant data", () => {
   const expectOk = (method: Method, path: string, r: Reply): void => {

@@ -181,6 +181,20 @@ export const NAMED_FORMATS: ReadonlyMap<string, NamedFormat> = new Map<string, N
     "pve-task-status-type",
     code((v) => (/^(?:ok|error|warning|unknown)$/i.test(v) ? null : `invalid status '${v}'`)),
   ],
+  // pve-access-control: realm ids.
+  [
+    "pve-realm",
+    code((v) =>
+      /^[A-Za-z][A-Za-z0-9.\-_]+$/.test(v) ? null : `value '${v}' does not look like a valid realm`,
+    ),
+  ],
+  // Approximation: upstream looks the name up in its privilege table.
+  [
+    "pve-priv",
+    code((v) =>
+      /^[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)+$/.test(v) ? null : `invalid privilege '${v}'`,
+    ),
+  ],
   // Hash formats: pve-common `PVE/JSONSchema.pm` (prune-backups) and pve-manager
   // `PVE/VZDump/Common.pm` (backup-performance, backup-fleecing); typetexts in apidata.js agree.
   [
