@@ -152,6 +152,8 @@ export function readUserVersion(db: Database): number {
 export interface ApplyOptions {
   /** Stop after this version (tests build databases at every earlier version). */
   upTo?: number;
+  /** The list to apply; MIGRATIONS unless a test needs another. */
+  migrations?: readonly Migration[];
   /**
    * Runs inside the transaction that applies migration 1, so a new store never exists without
    * its initialization marker.
@@ -166,9 +168,10 @@ export interface ApplyOptions {
  * Returns the versions applied.
  */
 export function applyMigrations(db: Database, options: ApplyOptions = {}): number[] {
-  const target = options.upTo ?? SCHEMA_VERSION;
-  if (!Number.isInteger(target) || target < 0 || target > SCHEMA_VERSION) {
-    throw new RangeError(`migration target ${target} is outside 0..${SCHEMA_VERSION}`);
+  const migrations = options.migrations ?? MIGRATIONS;
+  const target = options.upTo ?? migrations.length;
+  if (!Number.isInteger(target) || target < 0 || target > migrations.length) {
+    throw new RangeError(`migration target ${target} is outside 0..${migrations.length}`);
   }
   const applied: number[] = [];
   for (;;) {
@@ -177,7 +180,7 @@ export function applyMigrations(db: Database, options: ApplyOptions = {}): numbe
         const current = readUserVersion(db);
         if (current >= target) return undefined;
         const next = current + 1;
-        const migration = MIGRATIONS[current];
+        const migration = migrations[current];
         if (!migration) return undefined;
         db.run(migration.sql);
         if (next === 1) options.onCreate?.(db);
@@ -189,4 +192,11 @@ export function applyMigrations(db: Database, options: ApplyOptions = {}): numbe
     if (step === undefined) return applied;
     applied.push(step);
   }
+}
+
+/** The marker that tells a store this agent initialized from a database that lost its rows. */
+export function writeInitializationMarker(db: Database, now: number, storeId: string): void {
+  const insert = db.query("INSERT INTO meta (key, value) VALUES ($key, $value)");
+  insert.run({ key: "initialized_at", value: String(now) });
+  insert.run({ key: "store_id", value: storeId });
 }

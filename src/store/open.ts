@@ -16,7 +16,12 @@ import { silentLogger } from "../log/types.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { StoreError } from "./errors.ts";
 import { isBusy, type ProcessLock, tryAcquireLock } from "./lock.ts";
-import { applyMigrations, readUserVersion, SCHEMA_VERSION } from "./migrations.ts";
+import {
+  applyMigrations,
+  readUserVersion,
+  SCHEMA_VERSION,
+  writeInitializationMarker,
+} from "./migrations.ts";
 import type { OutboxOptions } from "./outbox.ts";
 import { Store, type StoreInfo } from "./store.ts";
 
@@ -114,11 +119,7 @@ export function openStore(options: OpenStoreOptions): Store {
     }
 
     const migrated = applyMigrations(db, {
-      onCreate: (d) => {
-        const insert = d.query("INSERT INTO meta (key, value) VALUES ($key, $value)");
-        insert.run({ key: "initialized_at", value: String(clock.now()) });
-        insert.run({ key: "store_id", value: randomBytes(16).toString("hex") });
-      },
+      onCreate: (d) => writeInitializationMarker(d, clock.now(), randomBytes(16).toString("hex")),
     });
     if (migrated.length > 0) {
       logger.info(found === 0 ? "state database created" : "state database migrated", {

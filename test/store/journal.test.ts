@@ -156,22 +156,17 @@ describe("journal", () => {
   });
 
   test("recent, forGuest and forJob", () => {
-    const ids = [
-      intent({ vmid: 101 }),
-      intent({ vmid: 102, jobId: "job-7", origin: "job" }),
-      intent({ vmid: 101 }),
-    ];
-    store.journal.recordIntent({
+    const a = intent({ vmid: 101 });
+    const b = intent({ vmid: 102, jobId: "job-7", origin: "job" });
+    const c = intent({ vmid: 101 });
+    const d = store.journal.recordIntent({
       op: "storage.add",
       params: { storage: "usb1" },
       origin: "operator",
     });
-    expect(store.journal.recent(2).map((e) => e.id)).toEqual([
-      (ids[2] as number) + 1,
-      ids[2] as number,
-    ]);
-    expect(store.journal.forGuest(101).map((e) => e.id)).toEqual([ids[2], ids[0]]);
-    expect(store.journal.forJob("job-7").map((e) => e.id)).toEqual([ids[1]]);
+    expect(store.journal.recent(2).map((e) => e.id)).toEqual([d, c]);
+    expect(store.journal.forGuest(101).map((e) => e.id)).toEqual([c, a]);
+    expect(store.journal.forJob("job-7").map((e) => e.id)).toEqual([b]);
     expect(store.journal.recent(10).find((e) => e.op === "storage.add")?.vmid).toBeNull();
   });
 });

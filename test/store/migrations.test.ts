@@ -1,0 +1,183 @@
+import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { closeSync, openSync } from "node:fs";
+import { AUDIT_GENESIS_HASH, auditHash } from "../../src/store/audit.ts";
+import {
+  applyMigrations,
+  MIGRATIONS,
+  type Migration,
+  readUserVersion,
+  SCHEMA_VERSION,
+  writeInitializationMarker,
+} from "../../src/store/migrations.ts";
+import type { Store } from "../../src/store/store.ts";
+import { TempStateDir } from "./support.ts";
+
+const T0 = Date.UTC(2026, 0, 1);
+const UPID = "UPID:pve:00001234:00005678:6650A0B0:vzsnapshot:101:root@pam:";
+const SEED_TOKEN = "A".repeat(43);
+
+/**
+ * Rows as the agent wrote them at each schema version, in that version's SQL, and what the
+ * current code must read back after upgrading. A new migration adds its entry here; the
+ * upgrade test then starts from every version before it.
+ */
+const SEEDS: Record<number, { write(db: Database): void; check(store: Store): void }> = {
+  1: {
+    write(db) {
+      db.run(
+        `INSERT INTO journal (vmid, op, params, origin, phase, upid, attempts, created_at, updated_at)
+         VALUES (101, 'guest.snapshot', '{"snapname":"pre"}', 'localapi', 'posted', '${UPID}', 1, ${T0}, ${T0}),
+                (102, 'guest.start', '{}', 'reconcile', 'done', NULL, 2, ${T0}, ${T0})`,
+      );
+    },
+    check(store) {
+      expect(store.journal.inFlight()).toMatchObject([
+        { vmid: 101, phase: "posted", upid: UPID, params: { snapname: "pre" } },
+      ]);
+      expect(store.journal.forGuest(102)).toMatchObject([{ phase: "done", attempts: 2 }]);
+    },
+  },
+  2: {
+    write(db) {
+      db.run(
+        `INSERT INTO nonces (nonce, consumed_at, expires_at) VALUES ('seed-nonce', ${T0}, ${T0 + 600_000})`,
+      );
+      db.run(
+        `INSERT INTO pending_ops (id, op, vmid, params, origin, job_id, status, reason, created_at, updated_at)
+         VALUES ('po-seed', 'guest.destroy', 103, '{}', 'job', 'job-seed', 'pending', 'destructive', ${T0}, ${T0})`,
+      );
+    },
+    check(store) {
+      expect(store.nonces.consume("seed-nonce", T0 + 600_000)).toBe(false);
+      expect(store.pending.byJob("job-seed")).toMatchObject({
+        id: "po-seed",
+        status: "pending",
+        vmid: 103,
+      });
+    },
+  },
+  3: {
+    write(db) {
+      let prevHash = AUDIT_GENESIS_HASH;
+      for (const seq of [1, 2]) {
+        const fields = {
+          seq,
+          ts: T0 + seq,
+          actor: "operator",
+          action: "token.mint",
+          target: "guest:101",
+          outcome: "ok",
+          details: "{}",
+          prevHash,
+        };
+        const hash = auditHash(fields);
+        db.query(
+          `INSERT INTO audit (seq, ts, actor, action, target, outcome, details, prev_hash, hash)
+           VALUES ($seq, $ts, $actor, $action, $target, $outcome, $details, $prevHash, $hash)`,
+        ).run({ ...fields, hash });
+        db.query("UPDATE audit_state SET head_seq = $seq, head_hash = $hash").run({ seq, hash });
+        prevHash = hash;
+      }
+    },
+    check(store) {
+      expect(store.audit.verifyChain()).toMatchObject({ ok: true, count: 2 });
+      expect(
+        store.audit.append({ actor: "agent", action: "store.upgrade", outcome: "ok" }).seq,
+      ).toBe(3);
+      expect(store.audit.verifyChain()).toMatchObject({ ok: true, count: 3 });
+    },
+  },
+  4: {
+    write(db) {
+      db.query(
+        `INSERT INTO guest_tokens (id, vmid, token_hash, created_at) VALUES ('gt-seed', 104, $hash, ${T0})`,
+      ).run({ hash: createHash("sha256").update(SEED_TOKEN).digest() });
+    },
+    check(store) {
+      expect(store.guestTokens.resolve(SEED_TOKEN)).toEqual({ id: "gt-seed", vmid: 104 });
+    },
+  },
+  5: {
+    write(db) {
+      db.run(
+        `INSERT INTO desired_state (id, document, source, etag, received_at)
+         VALUES (1, '{"version":1,"guests":{}}', 'hub', '"e1"', ${T0})`,
+      );
+      db.run(`INSERT INTO outbox (kind, body, created_at) VALUES ('audit', '{"seq":1}', ${T0})`);
+    },
+    check(store) {
+      expect(store.desired.get()).toEqual({
+        document: '{"version":1,"guests":{}}',
+        source: "hub",
+        etag: '"e1"',
+        receivedAt: T0,
+      });
+      expect(store.outbox.peek(10)).toMatchObject([{ kind: "audit", body: { seq: 1 } }]);
+    },
+  },
+};
+
+let tmp: TempStateDir;
+beforeEach(() => {
+  tmp = new TempStateDir();
+});
+afterEach(() => tmp.cleanup());
+
+function databaseAt(path: string, version: number): void {
+  closeSync(openSync(path, "w", 0o600));
+  const db = new Database(path, { strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  applyMigrations(db, {
+    upTo: version,
+    onCreate: (d) => writeInitializationMarker(d, T0, "seed-store"),
+  });
+  for (let v = 1; v <= version; v++) SEEDS[v]?.write(db);
+  expect(readUserVersion(db)).toBe(version);
+  db.close();
+}
+
+describe("migrations", () => {
+  test("every migration has a seed for the upgrade test", () => {
+    for (let v = 1; v <= SCHEMA_VERSION; v++) {
+      expect(SEEDS[v], `add SEEDS[${v}] for migration "${MIGRATIONS[v - 1]?.name}"`).toBeDefined();
+    }
+  });
+
+  for (let from = 0; from < SCHEMA_VERSION; from++) {
+    test(`a database at version ${from} upgrades to ${SCHEMA_VERSION} with its rows intact`, () => {
+      databaseAt(tmp.dbPath, from);
+      const store = tmp.open();
+      expect(store.info.migrated).toEqual(
+        Array.from({ length: SCHEMA_VERSION - from }, (_, i) => from + i + 1),
+      );
+      expect(store.info.created).toBe(from === 0);
+      if (from > 0) expect(store.info.storeId).toBe("seed-store");
+      expect(readUserVersion(store.db)).toBe(SCHEMA_VERSION);
+      for (let v = 1; v <= from; v++) SEEDS[v]?.check(store);
+      expect(store.db.query("PRAGMA foreign_key_check").all()).toEqual([]);
+    });
+  }
+
+  test("the current version opens without migrating", () => {
+    databaseAt(tmp.dbPath, SCHEMA_VERSION);
+    const store = tmp.open();
+    expect(store.info.migrated).toEqual([]);
+    for (let v = 1; v <= SCHEMA_VERSION; v++) SEEDS[v]?.check(store);
+  });
+
+  test("a failing migration rolls back entirely and leaves the earlier version", () => {
+    const db = new Database(":memory:", { strict: true });
+    const list: Migration[] = [
+      { name: "ok", sql: "CREATE TABLE a (x INTEGER) STRICT;" },
+      { name: "half", sql: "CREATE TABLE b (x INTEGER) STRICT; INSERT INTO nowhere VALUES (1);" },
+    ];
+    expect(() => applyMigrations(db, { migrations: list })).toThrow("nowhere");
+    expect(readUserVersion(db)).toBe(1);
+    expect(db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([
+      { name: "a" },
+    ]);
+    db.close();
+  });
+});
