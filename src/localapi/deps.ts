@@ -1,0 +1,69 @@
+import type { Logger } from "../log/types.ts";
+import type { OperationSubmitter } from "../ops/types.ts";
+import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { Clock } from "../util/clock.ts";
+
+/** The guest a bearer token stands for; the store's GuestTokens satisfies this. */
+export interface GuestTokenResolver {
+  resolve(token: string): { id: string; vmid: number } | null;
+}
+
+/** Per-guest ceilings from the desired state (`max_cores`, `max_memory_mib`). */
+export interface GuestQuota {
+  maxCores?: number;
+  maxMemoryMiB?: number;
+}
+
+export interface QuotaSource {
+  /** undefined: no quota known for the guest, so it may not grow at all. */
+  quotaFor(vmid: number): GuestQuota | undefined;
+}
+
+/** The backup tier the desired state assigns to a guest. */
+export interface BackupTargetSource {
+  /** PVE storage id backups of this guest go to; undefined when none is configured. */
+  backupStorageFor(vmid: number): string | undefined;
+}
+
+/** Shaped like the store's AuditLog.append, so the audit table plugs in unchanged. */
+export interface AuditSink {
+  append(input: {
+    actor: string;
+    action: string;
+    target?: string | null;
+    outcome: string;
+    details?: Record<string, unknown>;
+  }): unknown;
+}
+
+export interface LocalApiLimits {
+  bodyLimitBytes: number;
+  rateLimit: { perMinute: number; burst: number };
+  readCacheMs: number;
+}
+
+export const defaultLocalApiLimits: LocalApiLimits = {
+  bodyLimitBytes: 16_384,
+  rateLimit: { perMinute: 120, burst: 30 },
+  readCacheMs: 2000,
+};
+
+export interface LocalApiDeps {
+  tokens: GuestTokenResolver;
+  submitter: OperationSubmitter;
+  /** Reads only; every mutation goes through `submitter`. */
+  proxmox: ProxmoxClient;
+  quotas: QuotaSource;
+  backups: BackupTargetSource;
+  audit?: AuditSink;
+  clock: Clock;
+  logger?: Logger;
+  limits?: Partial<LocalApiLimits>;
+  /**
+   * Origins a browser may call from (`https://host:port` of the API itself). Any other
+   * `Origin` is refused (a page on the LAN must not drive a guest's token through a browser).
+   */
+  allowedOrigins?: readonly string[];
+  /** Agent version, for the OpenAPI document. */
+  version?: string;
+}
