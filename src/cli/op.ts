@@ -1,0 +1,281 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { decodeBase64Strict } from "../authz/base64.ts";
+import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
+import { PrivateKeyError, parseOpenSshPrivateKey } from "../authz/openssh-private-key.ts";
+import { isOpName, OP_NAMES } from "../authz/operations.ts";
+import { buildPayload, signEnvelope } from "../authz/sign.ts";
+import { parseSigners, SignersConfigError } from "../authz/signers.ts";
+import { DEFAULT_MAX_TTL_SECONDS, inspectEnvelope } from "../authz/verify.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
+import type { CliContext } from "./context.ts";
+import { EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+
+/** What `op` uses from the outside world besides the context; injectable for tests. */
+export interface OpDeps {
+  clock: Clock;
+  ed25519: Ed25519;
+}
+
+const HELP = `Usage: felhom-agent op <sign|check> [options]
+
+Signed operations (OpenSSH SSHSIG, namespace felhom.op/v1, ssh-ed25519 keys).
+
+  sign    write a signed envelope for one operation to stdout
+  check   verify an envelope and print its payload and the verdict
+
+Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.
+`;
+
+const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op OP --vmid N --host ID [options]
+
+Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The same payload
+bytes signed with 'ssh-keygen -Y sign -n felhom.op/v1 -f KEY' give the same signature.
+
+Options:
+  --key FILE              OpenSSH ed25519 private key (unencrypted, or aes256-ctr/bcrypt)
+  --passphrase-file FILE  passphrase of the key (one trailing newline is ignored)
+  --op OP                 operation, one of:
+                          ${OP_NAMES.join(", ")}
+  --vmid N                guest id (100..999999999)
+  --uid UID               agent-assigned guest uid, binds the signature to that guest
+  --host ID               host id of the agent that will run the operation
+  --params JSON           parameters as a JSON object (default {}); the agent runs exactly these
+  --ttl DURATION          validity, e.g. 90s, 10m (default 10m, at most ${DEFAULT_MAX_TTL_SECONDS / 60}m)
+  --job ID                hub job id the signature approves
+  -h, --help              show this help
+`;
+
+const CHECK_HELP = `Usage: felhom-agent op check FILE --host ID --signers FILE
+
+Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
+action being gated (no binding check) and does not consult or consume the nonce store. Prints
+JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}.
+Exit 0 when valid, 1 when rejected.
+
+Options:
+  --host ID          this agent's host id
+  --signers FILE     JSON array of signers:
+                     [{"name": "alice", "key": "ssh-ed25519 AAAA…", "role": "operational",
+                       "expires": "2027-06-01T00:00:00Z"}]
+  -h, --help         show this help
+`;
+
+export async function runOp(
+  argv: string[],
+  ctx: CliContext,
+  deps: OpDeps = { clock: systemClock, ed25519: createEd25519() },
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "sign") return runSign(rest, ctx, deps);
+  if (sub === "check") return runCheck(rest, ctx, deps);
+  if (sub === "--help" || sub === "-h") {
+    ctx.stdout(HELP);
+    return EXIT_OK;
+  }
+  if (sub === undefined) throw new UsageError("missing subcommand: 'op sign' or 'op check'");
+  throw new UsageError(`unknown op subcommand '${sub}' (try 'op sign' or 'op check')`);
+}
+
+/** node:util parseArgs errors are usage errors. */
+function flags<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`cannot read ${what} '${file}' (${code})`);
+  }
+}
+
+/** `90s`, `10m`, `1h`, or bare seconds. */
+export function parseTtl(text: string): number {
+  const m = /^(\d{1,6})([smh]?)$/.exec(text);
+  if (!m) throw new UsageError(`--ttl must be a duration like 90s or 10m, got '${text}'`);
+  const unit = { "": 1, s: 1, m: 60, h: 3600 }[m[2] as "" | "s" | "m" | "h"];
+  const seconds = Number(m[1]) * unit;
+  if (seconds < 1 || seconds > DEFAULT_MAX_TTL_SECONDS) {
+    throw new UsageError(
+      `--ttl must be between 1s and ${DEFAULT_MAX_TTL_SECONDS}s (agents refuse longer-lived envelopes), got ${seconds}s`,
+    );
+  }
+  return seconds;
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<number> {
+  const { values } = flags(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        key: { type: "string" },
+        "passphrase-file": { type: "string" },
+        op: { type: "string" },
+        vmid: { type: "string" },
+        uid: { type: "string" },
+        host: { type: "string" },
+        params: { type: "string" },
+        ttl: { type: "string" },
+        job: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    ctx.stdout(SIGN_HELP);
+    return EXIT_OK;
+  }
+  const keyFile = required(values.key, "--key");
+  const op = required(values.op, "--op");
+  if (!isOpName(op)) throw new UsageError(`--op '${op}' is not one of: ${OP_NAMES.join(", ")}`);
+  const vmidText = required(values.vmid, "--vmid");
+  const vmid = /^\d{1,9}$/.test(vmidText) ? Number(vmidText) : Number.NaN;
+  if (!(vmid >= 100))
+    throw new UsageError(`--vmid must be an integer 100..999999999, got '${vmidText}'`);
+  const host = required(values.host, "--host");
+  let params: Record<string, unknown> = {};
+  if (values.params !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(values.params);
+    } catch (e) {
+      throw new UsageError(`--params is not JSON: ${(e as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new UsageError("--params must be a JSON object");
+    }
+    params = parsed as Record<string, unknown>;
+  }
+  const ttlSeconds = parseTtl(values.ttl ?? "10m");
+
+  let passphrase: string | undefined;
+  if (values["passphrase-file"] !== undefined) {
+    passphrase = (await readText(values["passphrase-file"], "passphrase file")).replace(
+      /\r?\n$/,
+      "",
+    );
+  }
+  const keyText = await readText(keyFile, "key file");
+  let key: ReturnType<typeof parseOpenSshPrivateKey>;
+  try {
+    key = parseOpenSshPrivateKey(keyText, passphrase);
+  } catch (e) {
+    if (e instanceof PrivateKeyError) {
+      const hint = e.reason === "passphrase_required" ? " (pass --passphrase-file FILE)" : "";
+      throw new UsageError(`key file '${keyFile}': ${e.message}${hint}`);
+    }
+    throw e;
+  }
+
+  let payload: ReturnType<typeof buildPayload>;
+  try {
+    payload = buildPayload({
+      op,
+      host,
+      guest: values.uid === undefined ? { vmid } : { vmid, uid: values.uid },
+      params,
+      ...(values.job === undefined ? {} : { job: values.job }),
+      now: Math.floor(deps.clock.now() / 1000),
+      ttlSeconds,
+    });
+  } catch (e) {
+    const issue = (e as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    if (issue) throw new UsageError(`invalid payload at ${issue.path.join(".")}: ${issue.message}`);
+    throw e;
+  }
+  const envelope = await signEnvelope(deps.ed25519, key, payload);
+  ctx.stdout(`${JSON.stringify(envelope)}\n`);
+  ctx.stderr(
+    `signed ${op} on guest ${vmid} for host ${host} with ${key.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
+  );
+  return EXIT_OK;
+}
+
+async function runCheck(argv: string[], ctx: CliContext, deps: OpDeps): Promise<number> {
+  const { values, positionals } = flags(() =>
+    parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        host: { type: "string" },
+        signers: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }),
+  );
+  if (values.help) {
+    ctx.stdout(CHECK_HELP);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError("op check takes exactly one envelope FILE");
+  const file = positionals[0] as string;
+  // Until the config carries `host_id` and `signers`, both come from flags.
+  const hostId = required(values.host, "--host");
+  const signersFile = required(values.signers, "--signers");
+  let signers: ReturnType<typeof parseSigners>;
+  try {
+    signers = parseSigners(JSON.parse(await readText(signersFile, "signers file")));
+  } catch (e) {
+    if (e instanceof SignersConfigError || e instanceof SyntaxError) {
+      throw new UsageError(`signers file '${signersFile}': ${e.message}`);
+    }
+    throw e;
+  }
+
+  const text = await readText(file, "envelope file");
+  let input: unknown;
+  try {
+    input = JSON.parse(text);
+  } catch {
+    // Not JSON is a malformed envelope: the verifier names it like any other shape problem.
+    input = text;
+  }
+  const result = await inspectEnvelope(input, {
+    hostId,
+    signers,
+    clock: deps.clock,
+    ed25519: deps.ed25519,
+    // op check never consults or consumes the nonce store.
+    isNonceUsed: () => false,
+  });
+  const signer = result.signer;
+  const report = {
+    verdict: result.ok ? "valid" : "rejected",
+    ...(result.ok ? {} : { reason: result.rejection.reason, detail: result.rejection.detail }),
+    signer: signer ? { name: signer.name, key_id: signer.keyId, role: signer.role } : null,
+    payload: result.payload ?? null,
+    ...(result.payload ? {} : { unverified_payload: unverifiedPayload(input) }),
+    binding_checked: false,
+    nonce_checked: false,
+  };
+  ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);
+  return result.ok ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** Best-effort decode for the operator's eyes only; nothing acts on it. */
+function unverifiedPayload(input: unknown): unknown {
+  if (input === null || typeof input !== "object") return null;
+  const payload = (input as { payload?: unknown }).payload;
+  if (typeof payload !== "string") return null;
+  const bytes = decodeBase64Strict(payload);
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return null;
+  }
+}

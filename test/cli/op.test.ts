@@ -1,0 +1,272 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createEd25519 } from "../../src/authz/ed25519.ts";
+import { UsageError } from "../../src/cli/context.ts";
+import { type OpDeps, parseTtl, runOp } from "../../src/cli/op.ts";
+import { FIXTURES, fixedClock, fixture } from "../authz/support.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "felhom-op-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const NOW_MS = 1_800_000_000_000;
+const deps = (ms = NOW_MS): OpDeps => ({ clock: fixedClock(ms), ed25519: createEd25519() });
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    ctx: { env: {}, stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s) },
+    out: () => out.join(""),
+    err: () => err.join(""),
+  };
+}
+
+const operatorKey = join(FIXTURES, "operator_ed25519");
+const lockedKey = join(FIXTURES, "locked_ed25519");
+const signersFile = join(dir, "signers.json");
+writeFileSync(
+  signersFile,
+  JSON.stringify([
+    { name: "alice", key: fixture("operator_ed25519.pub").trim(), role: "operational" },
+    { name: "rescue", key: fixture("locked_ed25519.pub").trim(), role: "recovery" },
+  ]),
+);
+
+async function sign(extra: string[] = [], key = operatorKey, ms = NOW_MS): Promise<string> {
+  const c = capture();
+  const argv = ["sign", "--key", key, "--op", "guest.destroy", "--vmid", "101", "--host", "host-a"];
+  expect(await runOp([...argv, ...extra], c.ctx, deps(ms))).toBe(0);
+  expect(c.err()).toMatch(/^signed [a-z.]+ on guest \d+ for host host-a with SHA256:/);
+  const file = join(dir, `env-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, c.out());
+  return file;
+}
+
+async function check(file: string, host = "host-a", ms = NOW_MS) {
+  const c = capture();
+  const code = await runOp(
+    ["check", file, "--host", host, "--signers", signersFile],
+    c.ctx,
+    deps(ms),
+  );
+  return { code, report: JSON.parse(c.out()), stderr: c.err() };
+}
+
+describe("felhom-agent op", () => {
+  test("--help for op, sign and check", async () => {
+    for (const [argv, text] of [
+      [["--help"], "op <sign|check>"],
+      [["sign", "--help"], "--passphrase-file FILE"],
+      [["check", "--help"], "--signers FILE"],
+    ] as const) {
+      const c = capture();
+      expect(await runOp([...argv], c.ctx, deps())).toBe(0);
+      expect(c.out()).toContain(text);
+    }
+  });
+
+  test("sign writes an envelope that check reports valid, with its payload", async () => {
+    const file = await sign(["--params", '{"purge":1}', "--job", "job-42", "--ttl", "5m"]);
+    const { code, report } = await check(file);
+    expect(code).toBe(0);
+    expect(report.verdict).toBe("valid");
+    expect(report.signer).toMatchObject({ name: "alice", role: "operational" });
+    expect(report.signer.key_id).toMatch(/^SHA256:/);
+    expect(report.payload).toMatchObject({
+      v: 1,
+      op: "guest.destroy",
+      host: "host-a",
+      guest: { vmid: 101 },
+      params: { purge: 1 },
+      job: "job-42",
+      iat: NOW_MS / 1000,
+      exp: NOW_MS / 1000 + 300,
+    });
+    expect(report.nonce_checked).toBe(false);
+    // Checking does not consume the nonce.
+    expect((await check(file)).code).toBe(0);
+  });
+
+  test("a passphrase-protected key signs with --passphrase-file", async () => {
+    const pass = join(dir, "pass");
+    writeFileSync(pass, "fixture passphrase\n");
+    const file = await sign(["--op", "signers.rotate", "--passphrase-file", pass], lockedKey);
+    const { code, report } = await check(file);
+    expect(report.payload.op).toBe("signers.rotate");
+    expect(report.signer.name).toBe("rescue");
+    expect(code).toBe(0);
+  });
+
+  test.each([
+    ["wrong host", "host-b", NOW_MS, "wrong_host"],
+    ["expired", "host-a", NOW_MS + 11 * 60_000, "expired"],
+    ["not yet valid", "host-a", NOW_MS - 5 * 60_000, "not_yet_valid"],
+  ])("check exits 1 with the typed reason: %s", async (_, host, ms, reason) => {
+    const { code, report } = await check(await sign(), host as string, ms as number);
+    expect(code).toBe(1);
+    expect(report.verdict).toBe("rejected");
+    expect(report.reason).toBe(reason);
+  });
+
+  test("check: a recovery key on a destroy is role_denied", async () => {
+    const pass = join(dir, "pass2");
+    writeFileSync(pass, "fixture passphrase");
+    const { code, report } = await check(await sign(["--passphrase-file", pass], lockedKey));
+    expect(code).toBe(1);
+    expect(report.reason).toBe("role_denied");
+  });
+
+  test("check: an unknown signer, a swapped payload, and a non-JSON file", async () => {
+    const ecdsaless = join(dir, "only-rescue.json");
+    writeFileSync(
+      ecdsaless,
+      JSON.stringify([
+        { name: "rescue", key: fixture("locked_ed25519.pub").trim(), role: "recovery" },
+      ]),
+    );
+    const env = await sign();
+    const c = capture();
+    expect(
+      await runOp(["check", env, "--host", "host-a", "--signers", ecdsaless], c.ctx, deps()),
+    ).toBe(1);
+    expect(JSON.parse(c.out()).reason).toBe("unknown_signer");
+
+    const a = JSON.parse(await Bun.file(await sign()).text());
+    const b = JSON.parse(await Bun.file(await sign(["--vmid", "102"])).text());
+    const swapped = join(dir, "swapped.json");
+    writeFileSync(swapped, JSON.stringify({ payload: b.payload, signature: a.signature }));
+    const r = await check(swapped);
+    expect(r.report.reason).toBe("bad_signature");
+    expect(r.report.payload).toBeNull();
+    expect(r.report.unverified_payload.guest.vmid).toBe(102);
+
+    const junk = join(dir, "junk.txt");
+    writeFileSync(junk, "not an envelope");
+    expect((await check(junk)).report.reason).toBe("malformed");
+  });
+
+  test.each([
+    [
+      ["sign", "--key", operatorKey, "--op", "guest.explode", "--vmid", "101", "--host", "h"],
+      "--op 'guest.explode'",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "guest.stop", "--vmid", "99", "--host", "h"],
+      "--vmid must be",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "guest.stop", "--vmid", "1x1", "--host", "h"],
+      "--vmid must be",
+    ],
+    [["sign", "--key", operatorKey, "--op", "guest.stop", "--vmid", "101"], "--host is required"],
+    [["sign", "--op", "guest.stop", "--vmid", "101", "--host", "h"], "--key is required"],
+    [
+      [
+        "sign",
+        "--key",
+        operatorKey,
+        "--op",
+        "guest.stop",
+        "--vmid",
+        "101",
+        "--host",
+        "h",
+        "--params",
+        "[1]",
+      ],
+      "JSON object",
+    ],
+    [
+      [
+        "sign",
+        "--key",
+        operatorKey,
+        "--op",
+        "guest.stop",
+        "--vmid",
+        "101",
+        "--host",
+        "h",
+        "--params",
+        "{",
+      ],
+      "not JSON",
+    ],
+    [
+      [
+        "sign",
+        "--key",
+        operatorKey,
+        "--op",
+        "guest.stop",
+        "--vmid",
+        "101",
+        "--host",
+        "h",
+        "--ttl",
+        "2h",
+      ],
+      "--ttl must be between",
+    ],
+    [
+      ["sign", "--key", lockedKey, "--op", "guest.stop", "--vmid", "101", "--host", "h"],
+      "--passphrase-file",
+    ],
+    [
+      ["sign", "--key", join(dir, "absent"), "--op", "guest.stop", "--vmid", "101", "--host", "h"],
+      "cannot read key file",
+    ],
+    [["sign", "--bogus"], "bogus"],
+    [["check"], "exactly one envelope FILE"],
+    [["check", "x.json", "--host", "h"], "--signers is required"],
+    [["frobnicate"], "unknown op subcommand"],
+    [[], "missing subcommand"],
+  ])("usage error %p", async (argv, text) => {
+    const c = capture();
+    const run = runOp(argv as string[], c.ctx, deps());
+    await expect(run).rejects.toThrow(UsageError);
+    await expect(runOp(argv as string[], c.ctx, deps())).rejects.toThrow(text as string);
+    expect(c.out()).toBe("");
+  });
+
+  test("a wrong passphrase is a usage error that names the problem, not the passphrase", async () => {
+    const pass = join(dir, "wrong");
+    writeFileSync(pass, "guess-123");
+    const c = capture();
+    const argv = [
+      "sign",
+      "--key",
+      lockedKey,
+      "--passphrase-file",
+      pass,
+      "--op",
+      "guest.stop",
+      "--vmid",
+      "101",
+      "--host",
+      "h",
+    ];
+    const err = await runOp(argv, c.ctx, deps()).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toContain("wrong passphrase");
+    expect((err as Error).message).not.toContain("guess-123");
+  });
+
+  test("a bad signers file is a usage error naming the entry", async () => {
+    const bad = join(dir, "bad-signers.json");
+    writeFileSync(bad, JSON.stringify([{ name: "x", key: "ssh-rsa AAAA", role: "operational" }]));
+    await expect(
+      runOp(["check", "e.json", "--host", "h", "--signers", bad], capture().ctx, deps()),
+    ).rejects.toThrow("signers[0].key");
+  });
+
+  test("ttl durations", () => {
+    expect(parseTtl("90s")).toBe(90);
+    expect(parseTtl("10m")).toBe(600);
+    expect(parseTtl("600")).toBe(600);
+    expect(() => parseTtl("0s")).toThrow(UsageError);
+    expect(() => parseTtl("10 m")).toThrow(UsageError);
+  });
+});
