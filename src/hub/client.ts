@@ -1,0 +1,200 @@
+import type { z } from "zod";
+import type { Ed25519 } from "../authz/ed25519.ts";
+import type { Clock } from "../util/clock.ts";
+import { HubHttpError, HubPayloadError, HubUnreachableError } from "./errors.ts";
+import {
+  ackSchema,
+  type EnrollRequest,
+  type EnrollResponse,
+  enrollResponseSchema,
+  HUB_PATHS,
+  hostPath,
+  hubDesiredSchema,
+  hubErrorSchema,
+  hubJobListSchema,
+  type JobResult,
+  type ReportBatch,
+} from "./protocol.ts";
+import { ENROLL_SIGNER, newNonce, signRequest } from "./request-signing.ts";
+import type { HubTransport } from "./transport.ts";
+
+/** The host's durable credentials, from the identity file. */
+export interface HubCredentials {
+  hostId: string;
+  /** Bearer credential. Secret. */
+  credential: string;
+  /** ed25519 seed of the host key. Secret. */
+  seed: Uint8Array;
+}
+
+export interface HubClientDeps {
+  /** Hub base URL without a trailing slash. */
+  baseUrl: string;
+  transport: HubTransport;
+  ed: Ed25519;
+  clock: Clock;
+  requestTimeoutMs: number;
+  /** Random nonces by default; injectable for tests that need a repeat. */
+  nonce?: () => string;
+}
+
+export type Fetched<T> =
+  | { changed: false }
+  | {
+      changed: true;
+      value: T;
+      /** The entity tag to send as If-None-Match next time, when the hub gave one. */
+      etag?: string;
+      /** The body as received (what the desired-state cache keeps). */
+      text: string;
+    };
+
+// Generous for a job list or desired state, small enough that a broken hub cannot exhaust memory.
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** Every call the agent makes to the hub (protocol v1, docs/hub-protocol.md). */
+export interface HubClient {
+  enroll(req: EnrollRequest, seed: Uint8Array): Promise<EnrollResponse>;
+  desired(
+    creds: HubCredentials,
+    etag?: string,
+  ): Promise<Fetched<z.output<typeof hubDesiredSchema>>>;
+  jobs(creds: HubCredentials, etag?: string): Promise<Fetched<z.output<typeof hubJobListSchema>>>;
+  postReports(creds: HubCredentials, batch: ReportBatch): Promise<void>;
+  postJobResults(creds: HubCredentials, results: JobResult[]): Promise<void>;
+}
+
+export function createHubClient(deps: HubClientDeps): HubClient {
+  const base = deps.baseUrl.replace(/\/+$/, "");
+  const basePath = new URL(base).pathname.replace(/\/+$/, "");
+  const nonce = deps.nonce ?? newNonce;
+
+  async function send(
+    method: "GET" | "POST",
+    path: string,
+    signer: { hostId: string; seed: Uint8Array; credential?: string },
+    body?: unknown,
+    etag?: string,
+  ): Promise<{ status: number; text: string; etag?: string }> {
+    const bytes =
+      body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(body));
+    const headers: Record<string, string> = {
+      accept: "application/json",
+      ...(await signRequest(deps.ed, signer.seed, {
+        method,
+        pathAndQuery: basePath + path,
+        hostId: signer.hostId,
+        timestamp: Math.floor(deps.clock.now() / 1000),
+        nonce: nonce(),
+        body: bytes,
+      })),
+    };
+    if (signer.credential !== undefined) headers.authorization = `Bearer ${signer.credential}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (etag !== undefined) headers["if-none-match"] = etag;
+    const signal = AbortSignal.timeout(deps.requestTimeoutMs);
+    const res = await deps.transport.fetch(base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : bytes,
+      signal,
+      redirect: "manual",
+    });
+    let text: string;
+    try {
+      text = await readCapped(res);
+    } catch (err) {
+      if (err instanceof HubPayloadError) throw new HubPayloadError(method, path, err.issues);
+      throw new HubUnreachableError(
+        base,
+        signal.aborted ? "timeout" : "network",
+        "connection broke while reading the answer",
+      );
+    }
+    if (res.status === 304) return { status: 304, text: "" };
+    if (res.status < 200 || res.status >= 300) {
+      const err = hubErrorSchema.safeParse(parseJson(text));
+      throw new HubHttpError(
+        method,
+        path,
+        res.status,
+        err.success ? err.data.error.code : undefined,
+        err.success ? err.data.error.message : undefined,
+      );
+    }
+    const tag = res.headers.get("etag") ?? undefined;
+    return tag === undefined
+      ? { status: res.status, text }
+      : { status: res.status, text, etag: tag };
+  }
+
+  function decode<T>(method: string, path: string, text: string, schema: z.ZodType<T>): T {
+    const json = parseJson(text);
+    if (json === undefined) throw new HubPayloadError(method, path, ["body is not JSON"]);
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new HubPayloadError(
+        method,
+        path,
+        parsed.error.issues.map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`),
+      );
+    }
+    return parsed.data;
+  }
+
+  async function fetchTagged<T>(
+    creds: HubCredentials,
+    template: string,
+    schema: z.ZodType<T>,
+    etag: string | undefined,
+  ): Promise<Fetched<T>> {
+    const path = hostPath(template, creds.hostId);
+    const r = await send("GET", path, creds, undefined, etag);
+    if (r.status === 304) return { changed: false };
+    const value = decode("GET", path, r.text, schema);
+    return r.etag === undefined
+      ? { changed: true, value, text: r.text }
+      : { changed: true, value, text: r.text, etag: r.etag };
+  }
+
+  return {
+    async enroll(req, seed) {
+      const r = await send("POST", HUB_PATHS.enroll, { hostId: ENROLL_SIGNER, seed }, req);
+      return decode("POST", HUB_PATHS.enroll, r.text, enrollResponseSchema);
+    },
+    desired: (creds, etag) => fetchTagged(creds, HUB_PATHS.desired, hubDesiredSchema, etag),
+    jobs: (creds, etag) => fetchTagged(creds, HUB_PATHS.jobs, hubJobListSchema, etag),
+    async postReports(creds, batch) {
+      const path = hostPath(HUB_PATHS.reports, creds.hostId);
+      const r = await send("POST", path, creds, batch);
+      decode("POST", path, r.text, ackSchema);
+    },
+    async postJobResults(creds, results) {
+      const path = hostPath(HUB_PATHS.jobResults, creds.hostId);
+      const r = await send("POST", path, creds, { results });
+      decode("POST", path, r.text, ackSchema);
+    },
+  };
+}
+
+async function readCapped(res: Response): Promise<string> {
+  const declared = Number(res.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) {
+    await res.body?.cancel().catch(() => {});
+    throw new HubPayloadError("", "", [`body larger than ${MAX_BODY_BYTES} bytes`]);
+  }
+  const buf = new Uint8Array(await res.arrayBuffer());
+  if (buf.length > MAX_BODY_BYTES) {
+    throw new HubPayloadError("", "", [`body larger than ${MAX_BODY_BYTES} bytes`]);
+  }
+  return new TextDecoder().decode(buf);
+}
+
+function parseJson(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
