@@ -1,0 +1,215 @@
+import { Database } from "bun:sqlite";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { isSecretKey } from "../../src/log/secret-keys.ts";
+import { AUDIT_GENESIS_HASH, type AuditInput, AuditLog } from "../../src/store/audit.ts";
+import { StoreError } from "../../src/store/errors.ts";
+import { applyMigrations } from "../../src/store/migrations.ts";
+import { ManualClock, thrown } from "./support.ts";
+
+let db: Database;
+let clock: ManualClock;
+let audit: AuditLog;
+
+function freshLog(): void {
+  db = new Database(":memory:", { strict: true });
+  db.run("PRAGMA recursive_triggers = ON");
+  applyMigrations(db);
+  clock = new ManualClock();
+  audit = new AuditLog(db, clock);
+}
+
+beforeEach(freshLog);
+afterEach(() => db.close());
+
+const decision = (outcome: string, extra: Partial<AuditInput> = {}): AuditInput => ({
+  actor: "signer:SHA256:Zm9vYmFy",
+  action: "guest.rollback",
+  target: "guest:101",
+  outcome,
+  details: { snapshot: "pre-deploy", reason: "destructive" },
+  ...extra,
+});
+
+describe("audit log", () => {
+  test("rows chain from the genesis hash; the head is the last row", () => {
+    const a = audit.append(decision("pending_signature"));
+    clock.advance(5);
+    const b = audit.append(decision("accepted"));
+    expect(a).toMatchObject({ seq: 1, prevHash: AUDIT_GENESIS_HASH, ts: clock.now() - 5 });
+    expect(b).toMatchObject({ seq: 2, prevHash: a.hash, ts: clock.now() });
+    expect(a.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(a.details).toBe('{"reason":"destructive","snapshot":"pre-deploy"}');
+    expect(audit.verifyChain()).toEqual({ ok: true, count: 2, headHash: b.hash });
+  });
+
+  test("an empty log verifies", () => {
+    expect(audit.verifyChain()).toEqual({ ok: true, count: 0, headHash: AUDIT_GENESIS_HASH });
+  });
+
+  test("UPDATE, DELETE and INSERT OR REPLACE are refused by the database itself", () => {
+    const row = audit.append(decision("accepted"));
+    expect(() => db.run("UPDATE audit SET outcome = 'allowed' WHERE seq = 1")).toThrow(
+      "append-only",
+    );
+    expect(() => db.run("DELETE FROM audit")).toThrow("append-only");
+    expect(() =>
+      db
+        .query(
+          `INSERT OR REPLACE INTO audit (seq, ts, actor, action, target, outcome, details, prev_hash, hash)
+           VALUES (1, 0, 'x', 'x', NULL, 'ok', '{}', $p, 'f00')`,
+        )
+        .run({ p: AUDIT_GENESIS_HASH }),
+    ).toThrow("append-only");
+    expect(audit.list()).toEqual([row]);
+  });
+
+  test("a row edited around the triggers is detected", () => {
+    for (const outcome of ["pending_signature", "accepted", "ok"]) audit.append(decision(outcome));
+    db.run("DROP TRIGGER audit_append_only_update");
+    db.run("UPDATE audit SET outcome = 'allowed' WHERE seq = 2");
+    expect(audit.verifyChain()).toMatchObject({ ok: false, firstBadSeq: 2 });
+  });
+
+  test("a row removed from the end is detected through the recorded head", () => {
+    for (const outcome of ["pending_signature", "accepted", "ok"]) audit.append(decision(outcome));
+    db.run("DROP TRIGGER audit_append_only_delete");
+    db.run("DELETE FROM audit WHERE seq = 3");
+    expect(audit.verifyChain()).toMatchObject({ ok: false, firstBadSeq: 3 });
+  });
+
+  test("a row removed from the middle is detected", () => {
+    for (const outcome of ["pending_signature", "accepted", "ok"]) audit.append(decision(outcome));
+    db.run("DROP TRIGGER audit_append_only_delete");
+    db.run("DELETE FROM audit WHERE seq = 2");
+    expect(audit.verifyChain()).toMatchObject({ ok: false, firstBadSeq: 2 });
+  });
+
+  test("details that name a secret are refused and nothing is written", () => {
+    for (const details of [
+      { token: "abc" },
+      { nested: { private_key: "x" } },
+      { list: [{ password: "p" }] },
+    ]) {
+      const err = thrown(() => audit.append(decision("ok", { details }))) as StoreError;
+      expect(err).toBeInstanceOf(StoreError);
+      expect(err.kind).toBe("invalid_argument");
+      expect(err.message).toContain("secrets");
+    }
+    expect((thrown(() => audit.append(decision("ok", { actor: "" }))) as StoreError).kind).toBe(
+      "invalid_argument",
+    );
+    expect(audit.list()).toEqual([]);
+    // References to a secret are fine: a token id is how a token is named in the log.
+    expect(
+      audit.append(decision("ok", { details: { tokenId: "gt-1", token_file: "/etc/x" } })).seq,
+    ).toBe(1);
+  });
+
+  test("list pages by seq and time; delivery moves forward only", () => {
+    for (let i = 0; i < 5; i++) {
+      audit.append(decision(`ok-${i}`));
+      clock.advance(1000);
+    }
+    expect(audit.list({ afterSeq: 2, limit: 2 }).map((r) => r.seq)).toEqual([3, 4]);
+    expect(audit.list({ sinceTs: clock.now() - 2000 }).map((r) => r.seq)).toEqual([4, 5]);
+    expect(audit.undelivered().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    audit.markDelivered(3);
+    expect(audit.deliveredSeq()).toBe(3);
+    expect(audit.undelivered(10).map((r) => r.seq)).toEqual([4, 5]);
+    audit.markDelivered(1);
+    expect(audit.deliveredSeq()).toBe(3);
+    expect((thrown(() => audit.markDelivered(6)) as StoreError).kind).toBe("invalid_argument");
+    expect(audit.deliveredSeq()).toBe(3);
+  });
+});
+
+const safeKey = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !isSecretKey(k));
+const jsonLeaf = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+);
+const details = fc.dictionary(safeKey, fc.oneof(jsonLeaf, fc.array(jsonLeaf, { maxLength: 3 })), {
+  maxKeys: 4,
+});
+const text = fc.string({ minLength: 1, maxLength: 24 }).filter((s) => !/\p{Cc}/u.test(s));
+const entry = fc.record({
+  actor: text,
+  action: text,
+  target: fc.option(text, { nil: null }),
+  outcome: text,
+  details,
+  advance: fc.nat({ max: 10_000 }),
+});
+
+const FIELDS = [
+  "seq",
+  "ts",
+  "actor",
+  "action",
+  "target",
+  "outcome",
+  "details",
+  "prev_hash",
+  "hash",
+] as const;
+
+describe("audit chain properties", () => {
+  test("any sequence of appends verifies", () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 20 }), (entries) => {
+        freshLog();
+        for (const { advance, ...e } of entries) {
+          clock.advance(advance);
+          audit.append(e);
+        }
+        const verdict = audit.verifyChain();
+        db.close();
+        return verdict.ok && verdict.count === entries.length;
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("any single-field change of any row fails verification at or before that row", () => {
+    fc.assert(
+      fc.property(
+        fc.array(entry, { minLength: 1, maxLength: 12 }),
+        fc.nat(),
+        fc.constantFrom(...FIELDS),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (entries, pick, field, noise) => {
+          freshLog();
+          for (const { advance, ...e } of entries) {
+            clock.advance(advance);
+            audit.append(e);
+          }
+          const seq = (pick % entries.length) + 1;
+          const row = db.query("SELECT * FROM audit WHERE seq = $seq").get({ seq }) as Record<
+            string,
+            unknown
+          >;
+          db.run("DROP TRIGGER audit_append_only_update");
+          const original = row[field];
+          let changed: unknown;
+          if (field === "seq") changed = seq + entries.length + 1;
+          else if (field === "ts") changed = (original as number) + 1 + noise.length;
+          else if (field === "hash" || field === "prev_hash") {
+            const s = original as string;
+            changed = (s[0] === "0" ? "1" : "0") + s.slice(1);
+          } else changed = original === null ? noise : `${original as string}${noise}`;
+          db.query(`UPDATE audit SET ${field} = $v WHERE seq = $seq`).run({
+            v: changed as string | number,
+            seq,
+          });
+          const verdict = audit.verifyChain();
+          db.close();
+          return !verdict.ok && verdict.firstBadSeq <= seq;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
