@@ -185,8 +185,19 @@ export class PendingOps {
     return this.db
       .transaction(() => {
         const current = this.byId(id);
-        if (!current)
+        if (!current) {
           throw new StoreError({ kind: "not_found", message: `no pending operation ${id}` });
+        }
+        const journalExists =
+          journalId === null ||
+          this.db.query("SELECT 1 AS hit FROM journal WHERE id = $journalId").get({ journalId }) !==
+            null;
+        if (!journalExists) {
+          throw new StoreError({
+            kind: "not_found",
+            message: `no journal entry ${journalId} to record the release of ${id} against`,
+          });
+        }
         if (current.status !== "pending") {
           throw new StoreError({
             kind: "invalid_transition",

@@ -38,7 +38,7 @@ describe("guest tokens", () => {
       "",
       `${a.token}x`,
       a.token.slice(1),
-      "Bearer " + a.token,
+      `Bearer ${a.token}`,
       " ".repeat(43),
     ]) {
       expect(store.guestTokens.resolve(bad)).toBeNull();
