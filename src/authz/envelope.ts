@@ -78,13 +78,22 @@ export function decodeEnvelope(input: unknown): DecodedEnvelope {
   return { ok: true, envelope: parsed.data, payloadBytes };
 }
 
+/**
+ * A signed "__proto__" member would be dropped by object validation, so the agent would run
+ * params other than the signed ones; such a payload is refused instead.
+ */
+function refuseProtoKey(key: string, value: unknown): unknown {
+  if (key === "__proto__") throw new SyntaxError('member "__proto__" is not allowed');
+  return value;
+}
+
 export type ParsedPayload = { ok: true; payload: OpPayload } | { ok: false; problem: string };
 
 /** Strict UTF-8, JSON, then the schema. Call only on bytes whose signature verified. */
 export function parsePayload(bytes: Uint8Array): ParsedPayload {
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes), refuseProtoKey);
   } catch (e) {
     return { ok: false, problem: `payload is not UTF-8 JSON: ${(e as Error).message}` };
   }

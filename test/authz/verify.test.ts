@@ -184,6 +184,13 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     ["exp before iat", JSON.stringify({ ...payload(), exp: NOW - 10, iat: NOW })],
     ["an unknown field", JSON.stringify({ ...payload(), scratch: true })],
     ["vmid as a string", JSON.stringify({ ...payload(), guest: { vmid: "101" } })],
+    [
+      "a __proto__ member in params",
+      JSON.stringify({ ...payload(), params: {} }).replace(
+        '"params":{}',
+        '"params":{"__proto__":{"purge":1}}',
+      ),
+    ],
   ])("malformed payload under a good signature: %s", async (_, text) => {
     const bytes =
       text === "\xff\xfe" ? new Uint8Array([0xff, 0xfe]) : new TextEncoder().encode(text);
