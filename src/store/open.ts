@@ -76,7 +76,7 @@ export function openStore(options: OpenStoreOptions): Store {
       throw new StoreError({
         kind: "missing",
         path,
-        message: `state database ${path} does not exist, but this host has state that needs it; restore it from a backup rather than starting empty`,
+        message: `state database ${path} does not exist or is empty, but this host has state that needs it; restore it from a backup rather than starting empty`,
       });
     }
     if (!existed && !lock) {
