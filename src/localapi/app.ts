@@ -91,9 +91,14 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
     c.body(openapi, 200, { "content-type": "application/json; charset=UTF-8" }),
   );
 
-  for (const path of ["/v1/self", "/v1/self/*"]) {
-    app.use(path, bearerGuest(deps.tokens), rateLimit(buckets), limitBody(limits.bodyLimitBytes));
-  }
+  // Hono's `/v1/self/*` matches `/v1/self` itself too; registering both would run the
+  // middleware twice and charge the rate limit double.
+  app.use(
+    "/v1/self/*",
+    bearerGuest(deps.tokens),
+    rateLimit(buckets),
+    limitBody(limits.bodyLimitBytes),
+  );
   for (const r of GUEST_ROUTES) {
     const handler = HANDLERS[r.id];
     const run = (c: Parameters<typeof handler>[0]) => handler(c, handlerDeps);

@@ -1,0 +1,83 @@
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/errors.ts";
+import { ensureLocalApiCertificate, LocalApiCertError } from "../localapi/certificate.ts";
+import type { NetworkInterfaces } from "../localapi/listen-address.ts";
+import { ListenAddressError } from "../localapi/listen-address.ts";
+import { loadConfigWithLocalApi } from "../localapi/load-config.ts";
+import { LocalApiStartError, resolveListenAddress } from "../localapi/start.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+
+const HELP = `Usage: felhom-agent [--config PATH] localapi pins [--json]
+
+  pins   print the local API certificate's pins for a guest's bootstrap config, making the
+         certificate first if it does not exist yet:
+           leaf_sha256  SHA-256 of the certificate, AA:BB:… (the agent's pin convention)
+           spki_sha256  sha256//BASE64 of the public key, as curl --pinnedpubkey takes it
+  --json print {"leaf_sha256": "…", "spki_sha256": "…"}
+`;
+
+export interface LocalApiCliDeps {
+  interfaces?: NetworkInterfaces;
+}
+
+export async function runLocalApi(
+  argv: string[],
+  ctx: CliContext & { deps?: LocalApiCliDeps },
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || rest.includes("--help")) {
+    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
+    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (sub !== "pins")
+    throw new UsageError(`unknown localapi subcommand '${sub}' (try 'localapi pins')`);
+  let json = false;
+  try {
+    const { values } = parseArgs({
+      args: rest,
+      options: { json: { type: "boolean" } },
+      strict: true,
+      allowPositionals: false,
+    });
+    json = values.json === true;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  try {
+    const cfg = await loadConfigWithLocalApi({
+      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+      env: ctx.env,
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+    const listen = resolveListenAddress(cfg.local_api, ctx.deps?.interfaces);
+    const cert = await ensureLocalApiCertificate({ stateDir: cfg.state_dir, listen });
+    if (cert.created) ctx.stderr(`created ${cert.path}\n`);
+    if (!cert.coversListen) {
+      ctx.stderr(
+        `warning: ${cert.path} does not name ${listen}; pinning clients still accept it\n`,
+      );
+    }
+    if (json) {
+      ctx.stdout(
+        `${JSON.stringify({ leaf_sha256: cert.leafSha256, spki_sha256: cert.spkiSha256 })}\n`,
+      );
+    } else {
+      ctx.stdout(`leaf_sha256 ${cert.leafSha256}\nspki_sha256 ${cert.spkiSha256}\n`);
+    }
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(`config error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof LocalApiStartError || err instanceof ListenAddressError) {
+      ctx.stderr(`localapi pins: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof LocalApiCertError) {
+      ctx.stderr(`localapi pins: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  }
+}

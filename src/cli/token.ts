@@ -1,0 +1,198 @@
+import { parseArgs } from "node:util";
+import { ConfigError } from "../config/errors.ts";
+import { loadConfig } from "../config/load.ts";
+import { StoreError } from "../store/errors.ts";
+import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+
+const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
+       felhom-agent [--config PATH] token list [--json]
+       felhom-agent [--config PATH] token revoke (ID | --vmid N)
+
+Local-API tokens for the controllers inside guests. Each token acts only on its own guest.
+
+  mint --vmid N   make a new token for guest N and print it once, alone on stdout; only its
+                  SHA-256 is stored, so it cannot be shown again
+  list            every token's id, guest, creation, last use and revocation (never the token)
+  revoke ID       revoke one token by its id (gt-…)
+  revoke --vmid N revoke every token of guest N
+
+Works while the daemon runs (the state database is shared in WAL mode).
+`;
+
+/** The parts of the store the command uses; tests inject one. */
+export interface TokenStoreHandle {
+  guestTokens: {
+    mint(vmid: number): MintedToken;
+    list(): GuestTokenInfo[];
+    revoke(target: string | number): number;
+  };
+  audit: {
+    append(input: {
+      actor: string;
+      action: string;
+      target?: string | null;
+      outcome: string;
+      details?: Record<string, unknown>;
+    }): unknown;
+  };
+  close(): void;
+}
+
+export interface TokenCliDeps {
+  openStore?: (stateDir: string) => Promise<TokenStoreHandle> | TokenStoreHandle;
+}
+
+const VMID = /^[1-9][0-9]{2,8}$/;
+
+function parseVmid(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!VMID.test(text))
+    throw new UsageError(`--vmid must be a guest id (100–999999999), got '${text}'`);
+  return Number(text);
+}
+
+async function defaultOpen(stateDir: string): Promise<TokenStoreHandle> {
+  const { openStore, defaultStorePath } = await import("../store/open.ts");
+  // Not exclusive: the daemon holds the store's lock while it runs, and minting must still work.
+  return openStore({ path: defaultStorePath(stateDir), exclusive: false });
+}
+
+const iso = (ms: number | null) => (ms === null ? "-" : new Date(ms).toISOString());
+
+export async function runToken(
+  argv: string[],
+  ctx: CliContext & { deps?: TokenCliDeps },
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || rest.includes("--help")) {
+    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
+    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (sub !== "mint" && sub !== "list" && sub !== "revoke") {
+    throw new UsageError(`unknown token subcommand '${sub}' (mint, list, revoke)`);
+  }
+  let values: { vmid?: string; json?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: rest,
+      options: { vmid: { type: "string" }, json: { type: "boolean" } },
+      strict: true,
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const vmid = parseVmid(values.vmid);
+  if (sub === "mint" && (vmid === undefined || positionals.length > 0)) {
+    throw new UsageError("token mint takes --vmid N and nothing else");
+  }
+  if (sub === "list" && (vmid !== undefined || positionals.length > 0)) {
+    throw new UsageError("token list takes only --json");
+  }
+  if (sub === "revoke") {
+    const targets = positionals.length + (vmid === undefined ? 0 : 1);
+    if (targets !== 1) throw new UsageError("token revoke takes one token id or --vmid N");
+    if (positionals[0] !== undefined && !/^gt-[0-9a-f]{16}$/.test(positionals[0])) {
+      throw new UsageError(`'${positionals[0]}' is not a token id (gt-…; see 'token list')`);
+    }
+  }
+
+  let store: TokenStoreHandle;
+  try {
+    const cfg = await loadConfig({
+      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+      env: ctx.env,
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+    store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(`config error: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof StoreError) {
+      ctx.stderr(`token ${sub}: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  }
+  try {
+    if (sub === "mint") {
+      const minted = store.guestTokens.mint(vmid as number);
+      store.audit.append({
+        actor: "operator",
+        action: "token.mint",
+        target: `guest:${minted.vmid}`,
+        outcome: "ok",
+        details: { token_id: minted.id },
+      });
+      // stdout carries the token alone, so `TOKEN=$(felhom-agent token mint --vmid N)` works.
+      ctx.stdout(`${minted.token}\n`);
+      ctx.stderr(
+        `minted ${minted.id} for guest ${minted.vmid}; the token is shown once and only its hash is kept\n`,
+      );
+      return EXIT_OK;
+    }
+    if (sub === "list") {
+      const rows = store.guestTokens.list();
+      if (values.json) {
+        ctx.stdout(
+          `${JSON.stringify(
+            rows.map((r) => ({
+              id: r.id,
+              vmid: r.vmid,
+              created_at: iso(r.createdAt),
+              last_used_at: r.lastUsedAt === null ? null : iso(r.lastUsedAt),
+              revoked_at: r.revokedAt === null ? null : iso(r.revokedAt),
+            })),
+            null,
+            2,
+          )}\n`,
+        );
+      } else if (rows.length === 0) {
+        ctx.stdout("no tokens\n");
+      } else {
+        const lines = rows.map(
+          (r) =>
+            `${r.id}  ${String(r.vmid).padEnd(9)}  ${iso(r.createdAt)}  ${iso(r.lastUsedAt).padEnd(24)}  ${r.revokedAt === null ? "active" : `revoked ${iso(r.revokedAt)}`}`,
+        );
+        ctx.stdout(
+          `${["ID                   VMID       CREATED                   LAST USED                 STATE", ...lines].join("\n")}\n`,
+        );
+      }
+      return EXIT_OK;
+    }
+    const target: string | number = vmid ?? (positionals[0] as string);
+    const n = store.guestTokens.revoke(target);
+    store.audit.append({
+      actor: "operator",
+      action: "token.revoke",
+      target: typeof target === "number" ? `guest:${target}` : null,
+      outcome: n > 0 ? "ok" : "none",
+      details:
+        typeof target === "number"
+          ? { vmid: target, revoked: n }
+          : { token_id: target, revoked: n },
+    });
+    if (n === 0) {
+      ctx.stderr(
+        typeof target === "number"
+          ? `guest ${target} has no active token\n`
+          : `no active token ${target} (see 'token list')\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    ctx.stdout(`revoked ${n} token${n === 1 ? "" : "s"}\n`);
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof StoreError) {
+      ctx.stderr(`token ${sub}: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw err;
+  } finally {
+    store.close();
+  }
+}
