@@ -36,6 +36,11 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./demo.ts")).runDemo(argv, ctx),
   },
   {
+    name: "op",
+    summary: "op sign | op check: make or inspect a signed operation envelope",
+    run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
+  },
+  {
     name: "sim",
     summary: "run the Proxmox VE API simulator on loopback",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),
