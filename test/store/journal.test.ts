@@ -76,6 +76,19 @@ describe("journal", () => {
     });
   });
 
+  test("a terminal record can name what the task created and how it was resolved", () => {
+    const id = intent();
+    store.journal.recordUpid(id, UPID);
+    store.journal.recordTerminal(id, "done", {
+      provenance: { snapshot: "felhom-pre-deploy-1", createdBy: "agent" },
+      resolution: "recovery: task stopped with OK",
+    });
+    expect(store.journal.byId(id)).toMatchObject({
+      provenance: { snapshot: "felhom-pre-deploy-1", createdBy: "agent" },
+      resolution: "recovery: task stopped with OK",
+    });
+  });
+
   test("inFlight lists intent and posted entries only, oldest first", () => {
     const a = intent();
     const b = intent({ vmid: 102 });

@@ -135,6 +135,15 @@ describe("a second agent on the same database", () => {
     expect(second.journal.inFlight()).toHaveLength(1);
   });
 
+  test("a holder row naming a dead process is not passed off as the holder", () => {
+    const first = tmp.open();
+    first.db.run(`UPDATE meta SET value = '{"pid":2147483646,"since":0}' WHERE key = 'holder'`);
+    const err = storeError(() => openStore({ path: tmp.dbPath }));
+    expect(err.kind).toBe("locked");
+    expect(err.holderPid).toBeUndefined();
+    expect(err.message).toContain("another felhom-agent process;");
+  });
+
   test("in another process: refused naming that process; free again once it dies", async () => {
     tmp.open().close();
     const child = await spawnWriter(tmp.dbPath, "hold");
