@@ -24,6 +24,25 @@ export function runInstall(args: string[], env: Record<string, string> = {}): Ru
   return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
 }
 
+/** The same, without blocking the event loop (for tests that serve files from this process). */
+export async function runInstallAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  const p = Bun.spawn(["/bin/sh", INSTALL_SH, ...args], {
+    env: { ...process.env, ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  return { code, stdout, stderr };
+}
+
 export function which(cmd: string): string | null {
   return Bun.which(cmd, { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" });
 }
