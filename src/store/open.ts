@@ -154,8 +154,7 @@ export function openStore(options: OpenStoreOptions): Store {
       migrated,
       exclusive,
     };
-    const opened = db;
-    return new Store(opened, info, clock, () => lock?.release(), options.outbox);
+    return new Store(db, info, clock, () => lock?.release(), options.outbox);
   } catch (err) {
     db?.close();
     lock?.release();
