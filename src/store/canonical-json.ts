@@ -1,16 +1,14 @@
+import { CanonicalJsonError, canonicalJson as encode } from "../util/canonical-json.ts";
 import { invalidArgument } from "./errors.ts";
 
-const MAX_DEPTH = 64;
-
-/**
- * JSON text with object keys sorted at every level and no whitespace, so equal values always
- * serialise to the same bytes: the audit hash and the operation-binding comparison depend on it.
- * Object properties whose value is `undefined` are left out (as JSON.stringify does); anything
- * JSON cannot carry faithfully (NaN, Infinity, bigint, functions, class instances such as Date,
- * cycles) is refused rather than silently changed.
- */
+/** Canonical JSON (src/util/canonical-json.ts); a value JSON cannot hold is an invalid argument. */
 export function canonicalJson(value: unknown): string {
-  return write(value, 0, "$");
+  try {
+    return encode(value);
+  } catch (e) {
+    if (e instanceof CanonicalJsonError) throw invalidArgument(e.message);
+    throw e;
+  }
 }
 
 /** Parses JSON text and re-serialises it canonically; refuses text that is not JSON. */
@@ -22,44 +20,4 @@ export function canonicalizeJsonText(text: string, what: string): string {
     throw invalidArgument(`${what} is not valid JSON`);
   }
   return canonicalJson(parsed);
-}
-
-function write(value: unknown, depth: number, at: string): string {
-  if (depth > MAX_DEPTH)
-    throw invalidArgument(`JSON value nested deeper than ${MAX_DEPTH} at ${at}`);
-  if (value === null) return "null";
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return JSON.stringify(value);
-    case "number":
-      if (!Number.isFinite(value))
-        throw invalidArgument(`${at} is ${value}, which JSON cannot hold`);
-      return JSON.stringify(value);
-    case "object":
-      break;
-    default:
-      throw invalidArgument(`${at} is a ${typeof value}, which JSON cannot hold`);
-  }
-  if (Array.isArray(value)) {
-    const items = value.map((v, i) => {
-      if (v === undefined) throw invalidArgument(`${at}[${i}] is undefined`);
-      return write(v, depth + 1, `${at}[${i}]`);
-    });
-    return `[${items.join(",")}]`;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) {
-    throw invalidArgument(
-      `${at} is a ${proto?.constructor?.name ?? "non-plain"} object; pass plain JSON`,
-    );
-  }
-  const record = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(record).sort()) {
-    const v = record[key];
-    if (v === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${write(v, depth + 1, `${at}.${key}`)}`);
-  }
-  return `{${parts.join(",")}}`;
 }
