@@ -99,7 +99,10 @@ export async function ensureLocalApiCertificate(opts: {
       ...(opts.now ? { now: opts.now } : {}),
     });
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(tmp, made.key + made.cert, { mode: 0o600, flag: "wx" });
+    writeFileSync(tmp, `${made.key.trimEnd()}\n${made.cert.trimEnd()}\n`, {
+      mode: 0o600,
+      flag: "wx",
+    });
     try {
       // link() refuses to replace: when `run` and `localapi pins` race, the first file wins
       // and both go on with it.
