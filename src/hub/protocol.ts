@@ -195,14 +195,16 @@ export const statusReportSchema = z.strictObject({
 /** A row of the hash-chained audit log (DESIGN.md §2.8); never dropped, delivered in order. */
 export const auditRowSchema = z.strictObject({
   seq: z.number().int().positive(),
-  ts: z.iso.datetime({ offset: true }),
+  /** Milliseconds since the epoch, as hashed. */
+  ts: z.number().int().nonnegative(),
   actor: z.string(),
   action: z.string(),
   target: z.string().nullable(),
   outcome: z.string(),
-  details: z.unknown(),
-  prev_hash: z.string(),
-  hash: z.string(),
+  /** Canonical JSON text exactly as hashed, so the hub can verify the chain byte for byte. */
+  details: z.string(),
+  prev_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
 export const reportBatchSchema = z.strictObject({

@@ -1,0 +1,313 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import type { HubIdentity } from "../../src/hub/identity.ts";
+import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import { FakeSubmitter } from "./fake-submitter.ts";
+import { enrollIn, type LinkHarness, openLink } from "./link-harness.ts";
+import { tempDir } from "./support.ts";
+
+let sim: HubSimulator;
+beforeAll(async () => {
+  sim = await startHubSimulator();
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+let tmp: { dir: string; cleanup: () => Promise<void> };
+let identity: HubIdentity;
+const open: LinkHarness[] = [];
+beforeEach(async () => {
+  sim.setFaults({});
+  await sim.up();
+  tmp = await tempDir();
+  identity = await enrollIn(sim, tmp.dir);
+});
+afterEach(async () => {
+  for (const h of open.splice(0)) h.close();
+  await tmp.cleanup();
+});
+
+async function agent(
+  sub: FakeSubmitter,
+  opts: Parameters<typeof openLink>[4] = {},
+): Promise<LinkHarness> {
+  const h = await openLink(sim, tmp.dir, identity, sub, opts);
+  open.push(h);
+  return h;
+}
+
+function restart(h: LinkHarness): void {
+  h.close();
+  open.splice(open.indexOf(h), 1);
+}
+
+const DOC = {
+  version: 1 as const,
+  guests: { "101": { run: "running" as const, cores: 2, memory_mib: 2048, max_cores: 4 } },
+};
+
+const hostRequests = (suffix: string) =>
+  sim.requests.filter((r) => r.path === `/v1/hosts/${identity.host_id}/${suffix}`);
+
+describe("desired state polling", () => {
+  test("no desired state assigned is not an empty desired state", async () => {
+    const h = await agent(new FakeSubmitter());
+    const r = await h.link.cycle();
+    expect(r.reachable).toBe(true);
+    expect(await h.link.provider.current()).toBeUndefined();
+  });
+
+  test("ETag: a change is fetched and persisted once, then one small 304 per poll", async () => {
+    const etag = sim.setDesired(DOC, identity.host_id);
+    const h = await agent(new FakeSubmitter());
+    const seen: unknown[] = [];
+    h.link.provider.onChange((s) => seen.push(s.doc));
+    expect((await h.link.cycle()).desiredChanged).toBe(true);
+    const snap = await h.link.provider.current();
+    expect(snap?.doc).toEqual(DOC);
+    expect(snap?.etag).toBe(etag);
+    expect((await h.link.cycle()).desiredChanged).toBe(false);
+    expect((await h.link.cycle()).desiredChanged).toBe(false);
+    const reqs = hostRequests("desired");
+    expect(reqs.map((r) => r.status)).toEqual([200, 304, 304]);
+    expect(reqs[1]?.ifNoneMatch).toBe(etag);
+    expect(seen).toEqual([DOC]);
+  });
+
+  test("the ETag survives a restart: the first poll after it is a 304", async () => {
+    sim.setDesired(DOC, identity.host_id);
+    const sub = new FakeSubmitter();
+    const a = await agent(sub);
+    await a.link.cycle();
+    restart(a);
+    const b = await agent(sub);
+    expect((await b.link.provider.current())?.doc).toEqual(DOC);
+    expect((await b.link.cycle()).desiredChanged).toBe(false);
+    expect(hostRequests("desired").at(-1)?.status).toBe(304);
+  });
+
+  test.each(["json", "schema"] as const)(
+    "a malformed (%s) document is logged without values and skipped",
+    async (kind) => {
+      sim.setDesired(DOC, identity.host_id);
+      const h = await agent(new FakeSubmitter());
+      await h.link.cycle();
+      sim.setFaults({ malformedDesired: kind });
+      const r = await h.link.cycle();
+      expect(r.reachable).toBe(true);
+      expect(r.desiredChanged).toBe(false);
+      expect((await h.link.provider.current())?.doc).toEqual(DOC);
+      const warn = h.logs.find((l) => l.msg.startsWith("malformed desired state"));
+      expect(warn).toBeDefined();
+      expect(JSON.stringify(h.logs)).not.toContain("sideways");
+    },
+  );
+});
+
+describe("outage: back-off and recovery", () => {
+  test("down: cycles fail softly with capped exponential back-off; back up: every report and audit row delivered in order", async () => {
+    const sub = new FakeSubmitter();
+    const h = await agent(sub, { reportIntervalMs: 0 });
+    const first = await h.link.cycle();
+    expect(first.reachable).toBe(true);
+    expect(first.nextDelayMs).toBe(1000);
+    expect(first.delivered.reports).toBe(1);
+
+    await sim.down();
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.store.audit.append({
+        actor: "operator",
+        action: "guest.snapshot",
+        target: "guest:101",
+        outcome: "ok",
+        details: { i },
+      });
+      const r = await h.link.cycle();
+      expect(r.reachable).toBe(false);
+      delays.push(r.nextDelayMs);
+    }
+    expect(delays).toEqual([2000, 4000, 8000, 8000, 8000]);
+    expect(h.link.status().consecutiveFailures).toBe(5);
+    expect(h.store.outbox.size()).toBe(5);
+
+    await sim.up();
+    const back = await h.link.cycle();
+    expect(back.reachable).toBe(true);
+    expect(back.nextDelayMs).toBe(1000);
+    expect(h.store.outbox.size()).toBe(0);
+    const reports = sim.state.reports.filter((r) => r.hostId === identity.host_id);
+    expect(reports.length).toBe(7);
+    const seqs = reports.map((r) => r.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    const audit = sim.state.audit.filter((a) => a.hostId === identity.host_id);
+    expect(audit.map((a) => a.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(audit.map((a) => JSON.parse(a.details).i)).toEqual([0, 1, 2, 3, 4]);
+    expect(sim.state.auditGaps).toBe(0);
+    expect(sim.state.duplicateReports).toBe(0);
+    expect(h.store.audit.undelivered()).toEqual([]);
+  });
+
+  test("5xx counts as unreachable; nothing is acknowledged locally until the hub accepts it", async () => {
+    const h = await agent(new FakeSubmitter(), { reportIntervalMs: 0 });
+    sim.setFaults({ status: 503 });
+    const r = await h.link.cycle();
+    expect(r.reachable).toBe(false);
+    expect(h.store.outbox.size()).toBe(1);
+    sim.setFaults({});
+    expect((await h.link.cycle()).reachable).toBe(true);
+    expect(h.store.outbox.size()).toBe(0);
+  });
+
+  test("a hub slower than the request timeout is treated as unreachable", async () => {
+    const h = await agent(new FakeSubmitter(), { requestTimeoutMs: 100 });
+    sim.setFaults({ delayMs: 400 });
+    const r = await h.link.cycle();
+    expect(r.reachable).toBe(false);
+    expect(h.link.status().lastError).toContain("timed out");
+    sim.setFaults({});
+  });
+});
+
+describe("jobs", () => {
+  test("a job is submitted once and its result reported exactly once, across restarts", async () => {
+    const sub = new FakeSubmitter({ async: true });
+    sim.addJob(
+      { id: "job-snap-1", op: "guest.snapshot", vmid: 101, params: { name: "pre-deploy" } },
+      identity.host_id,
+    );
+    const a = await agent(sub);
+    await a.link.cycle();
+    expect(sub.submitted.length).toBe(1);
+    expect(sub.submitted[0]).toMatchObject({
+      op: "guest.snapshot",
+      vmid: 101,
+      origin: "job",
+      jobId: "job-snap-1",
+    });
+    expect(sim.state.results.length).toBe(0);
+    restart(a);
+
+    // The operation finishes while the agent is down; the new process reports it.
+    sub.finish("op-1", "done");
+    const b = await agent(sub);
+    await b.link.cycle();
+    expect(sub.submitted.length).toBe(1);
+    const mine = sim.state.results.filter((r) => r.job_id === "job-snap-1");
+    expect(mine.map((r) => r.state)).toEqual(["ok"]);
+    expect(mine[0]?.operation_id).toBe("op-1");
+    restart(b);
+
+    const c = await agent(sub);
+    await c.link.cycle();
+    await c.link.cycle();
+    expect(sub.submitted.length).toBe(1);
+    expect(sim.state.results.filter((r) => r.job_id === "job-snap-1").length).toBe(1);
+    expect(sim.state.duplicateResults).toBe(0);
+  });
+
+  test("a result reached while the hub is down is delivered once when it returns", async () => {
+    const sub = new FakeSubmitter({ async: true });
+    sim.addJob({ id: "job-start-2", op: "guest.start", vmid: 101, params: {} }, identity.host_id);
+    const h = await agent(sub);
+    await h.link.cycle();
+    await sim.down();
+    sub.finish("op-1", "failed", "CT 101 is locked (backup)");
+    expect((await h.link.cycle()).reachable).toBe(false);
+    expect(h.store.outbox.peek().map((i) => i.kind)).toContain("job_result");
+    await sim.up();
+    await h.link.cycle();
+    await h.link.cycle();
+    const mine = sim.state.results.filter((r) => r.job_id === "job-start-2");
+    expect(mine.map((r) => [r.state, r.reason])).toEqual([["failed", "CT 101 is locked (backup)"]]);
+    expect(sub.submitted.filter((s) => s.jobId === "job-start-2").length).toBe(1);
+  });
+
+  test("destructive job: unsigned → pending_signature reported; signed → executed and reported", async () => {
+    const sub = new FakeSubmitter();
+    sim.addJob(
+      { id: "job-rb-3", op: "guest.rollback", vmid: 101, params: { snapshot: "pre-deploy" } },
+      identity.host_id,
+    );
+    const h = await agent(sub);
+    await h.link.cycle();
+    await h.link.cycle();
+    expect(sim.state.results.filter((r) => r.job_id === "job-rb-3").map((r) => r.state)).toEqual([
+      "pending_signature",
+    ]);
+    expect(sub.submitted.length).toBe(1);
+
+    const envelope = {
+      payload: Buffer.from('{"v":1}').toString("base64"),
+      signature: "-----BEGIN SSH SIGNATURE-----\nx\n-----END SSH SIGNATURE-----",
+    };
+    sim.signJob("job-rb-3", envelope);
+    await h.link.cycle();
+    expect(sub.submitted.length).toBe(2);
+    expect(sub.submitted[1]?.envelope).toEqual(envelope);
+    expect(sim.state.results.filter((r) => r.job_id === "job-rb-3").map((r) => r.state)).toEqual([
+      "pending_signature",
+      "ok",
+    ]);
+    await h.link.cycle();
+    expect(sub.submitted.length).toBe(2);
+    expect(sim.state.duplicateResults).toBe(0);
+  });
+
+  test("a rejected job is reported with the gate's reason", async () => {
+    const sub = new FakeSubmitter({ async: true });
+    sim.addJob(
+      { id: "job-cfg-4", op: "guest.config", vmid: 101, params: { cores: 64 } },
+      identity.host_id,
+    );
+    const h = await agent(sub);
+    await h.link.cycle();
+    sub.finish("op-1", "rejected", "binding_mismatch");
+    await h.link.cycle();
+    const r = sim.state.results.find((x) => x.job_id === "job-cfg-4");
+    expect(r).toMatchObject({ state: "rejected", reason: "binding_mismatch" });
+  });
+
+  test("a malformed job is rejected as malformed and logged without its values; good jobs beside it run", async () => {
+    const sub = new FakeSubmitter();
+    sim.state.jobs.set("job-bad-5", {
+      job: {
+        id: "job-bad-5",
+        op: "guest.explode",
+        params: { secret_sauce: "s3cr3t-value" },
+      } as never,
+      hostId: identity.host_id,
+      open: true,
+    });
+    sim.addJob({ id: "job-ok-6", op: "guest.start", vmid: 101, params: {} }, identity.host_id);
+    const h = await agent(sub);
+    await h.link.cycle();
+    expect(sub.submitted.map((s) => s.jobId)).toEqual(["job-ok-6"]);
+    const bad = sim.state.results.find((r) => r.job_id === "job-bad-5");
+    expect(bad?.state).toBe("rejected");
+    expect(bad?.reason).toStartWith("malformed");
+    expect(JSON.stringify(h.logs)).not.toContain("s3cr3t-value");
+    expect(JSON.stringify(bad)).not.toContain("s3cr3t-value");
+  });
+
+  test("a malformed job list is skipped whole", async () => {
+    const sub = new FakeSubmitter();
+    sim.setFaults({ malformedJobs: "schema" });
+    const h = await agent(sub);
+    const r = await h.link.cycle();
+    expect(r.reachable).toBe(true);
+    expect(sub.submitted.length).toBe(0);
+    expect(h.logs.some((l) => l.msg === "malformed job list from the hub skipped")).toBe(true);
+  });
+});
+
+describe("request authentication", () => {
+  test("every request the agent made carried a valid signature (the simulator refuses others)", async () => {
+    sim.setDesired(DOC, identity.host_id);
+    const h = await agent(new FakeSubmitter(), { reportIntervalMs: 0 });
+    await h.link.cycle();
+    const mine = sim.requests.filter((r) => r.path.includes(identity.host_id));
+    expect(mine.length).toBeGreaterThan(2);
+    expect(mine.every((r) => r.status !== 401)).toBe(true);
+  });
+});
