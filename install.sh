@@ -380,7 +380,8 @@ ensure_sudo() {
   command -v apt-get >/dev/null 2>&1 || die "sudo is not installed and apt-get is not available; install sudo first"
   say "sudo is missing: installing it"
   CHANGES=$((CHANGES + 1))
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q sudo
+  # stdin closed: under `curl | sh` it is the script itself.
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q sudo </dev/null
 }
 
 ensure_user() {
