@@ -8,7 +8,7 @@ import { memoryFs } from "../config/memory-fs.ts";
 const sections = agentSections.some((s) => (s.key as string) === "hub")
   ? agentSections
   : [...agentSections, hubSection];
-const FP = "AB:".repeat(31) + "AB";
+const FP = `${"AB:".repeat(31)}AB`;
 const base = {
   proxmox: {
     endpoint: "https://pve:8006",

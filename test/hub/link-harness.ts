@@ -33,6 +33,7 @@ export async function enrollIn(sim: HubSimulator, dir: string): Promise<HubIdent
     force: false,
     identityPath: join(dir, "hub-identity.json"),
     trust: { kind: "fingerprint", sha256: sim.fingerprint },
+    pin: { fingerprint: sim.fingerprint },
     agentVersion: "0.0.0-test",
     clock: systemClock,
     logger: silentLogger,

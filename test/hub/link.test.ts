@@ -311,3 +311,40 @@ describe("request authentication", () => {
     expect(mine.every((r) => r.status !== 401)).toBe(true);
   });
 });
+
+describe("createHubLink", () => {
+  test("builds a working link from the identity file's URL and pin", async () => {
+    const { createHubLink } = await import("../../src/hub/create-link.ts");
+    const { openStore } = await import("../../src/store/index.ts");
+    const { silentLogger } = await import("../../src/log/types.ts");
+    const { systemClock } = await import("../../src/util/clock.ts");
+    const { join } = await import("node:path");
+    const { fakeReport } = await import("./link-harness.ts");
+    sim.setDesired(DOC, identity.host_id);
+    const store = openStore({ path: join(tmp.dir, "state.db") });
+    const { link, close } = await createHubLink({
+      identity,
+      config: {
+        poll_interval_s: 30,
+        jitter_pct: 20,
+        backoff_max_s: 300,
+        report_interval_s: 60,
+        request_timeout_s: 5,
+      },
+      stateDir: tmp.dir,
+      store,
+      submitter: new FakeSubmitter(),
+      collectReport: async () => fakeReport(),
+      clock: systemClock,
+      logger: silentLogger,
+    });
+    try {
+      const r = await link.cycle();
+      expect(r.reachable).toBe(true);
+      expect((await link.provider.current())?.doc).toEqual(DOC);
+    } finally {
+      close();
+      store.close();
+    }
+  });
+});
