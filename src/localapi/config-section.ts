@@ -57,6 +57,8 @@ export const localApiSection = defineSection({
     { path: ["local_api", "port"], kind: "int" },
     { path: ["local_api", "allow_wildcard"], kind: "bool" },
     { path: ["local_api", "body_limit_bytes"], kind: "int" },
+    { path: ["local_api", "rate_limit", "per_minute"], kind: "int" },
+    { path: ["local_api", "rate_limit", "burst"], kind: "int" },
     { path: ["local_api", "read_cache_ms"], kind: "int" },
   ],
   resolve: (raw: RawLocalApi, ctx): LocalApiConfig => {

@@ -65,9 +65,14 @@ test("a wildcard listen address is refused with the reason, unless allowed (then
 test("env overrides name their variable in errors", async () => {
   const { cfg } = await load(
     {},
-    { FELHOM_AGENT_LOCAL_API_PORT: "9443", FELHOM_AGENT_LOCAL_API_LISTEN: "10.0.0.1" },
+    {
+      FELHOM_AGENT_LOCAL_API_PORT: "9443",
+      FELHOM_AGENT_LOCAL_API_LISTEN: "10.0.0.1",
+      FELHOM_AGENT_LOCAL_API_RATE_LIMIT_BURST: "5",
+    },
   );
   expect(cfg.port).toBe(9443);
+  expect(cfg.rate_limit).toEqual({ per_minute: 120, burst: 5 });
   expect(cfg.listen).toBe("10.0.0.1");
   const err = await load({}, { FELHOM_AGENT_LOCAL_API_LISTEN: "0.0.0.0" }).catch((e) => e);
   expect((err as Error).message).toContain("FELHOM_AGENT_LOCAL_API_LISTEN");
