@@ -41,6 +41,26 @@ export const DEFAULT_PRIVILEGED_PATHS: PrivilegedPaths = {
   fstab: "/etc/fstab",
 };
 
+/**
+ * In `sudo` mode the agent calls the root-owned wrappers install.sh puts here: sudoers allows
+ * exactly these paths, and each wrapper repeats the argument checks as root, because a sudoers
+ * `*` would also match spaces and options. `sensors -j` is allowed as is; fstab is not a command.
+ */
+export const SUDO_WRAPPER_DIR = "/usr/local/lib/felhom-agent/priv";
+
+export function privilegedPathsFor(mode: "sudo" | "direct"): PrivilegedPaths {
+  if (mode === "direct") return DEFAULT_PRIVILEGED_PATHS;
+  return {
+    ...DEFAULT_PRIVILEGED_PATHS,
+    pct: `${SUDO_WRAPPER_DIR}/pct`,
+    findmnt: `${SUDO_WRAPPER_DIR}/findmnt`,
+    mkdir: `${SUDO_WRAPPER_DIR}/mkdir`,
+    mount: `${SUDO_WRAPPER_DIR}/mount`,
+    tee: `${SUDO_WRAPPER_DIR}/tee`,
+    smartctl: `${SUDO_WRAPPER_DIR}/smartctl`,
+  };
+}
+
 export interface PrivilegedOptions {
   runner: Runner;
   paths?: Partial<PrivilegedPaths>;
@@ -413,11 +433,14 @@ function checkMountpoint(mountpoint: string, roots: readonly string[]): void {
   const ok =
     mountpoint.startsWith("/") &&
     segs.slice(1).every((s) => PATH_SEGMENT.test(s)) &&
-    roots.some((root) => mountpoint.startsWith(`${root}/`));
+    roots.some((root) => mountpoint.startsWith(`${root}/`)) &&
+    // Proxmox mounts its own storages under /mnt/pve; a USB disk must never shadow one.
+    mountpoint !== "/mnt/pve" &&
+    !mountpoint.startsWith("/mnt/pve/");
   if (!ok) {
     throw new PrivilegedArgumentError(
       "mount.mountpoint",
-      `must be an absolute path strictly below ${roots.join(" or ")}, segments of [A-Za-z0-9._-] (no '..', no trailing '/')`,
+      `must be an absolute path strictly below ${roots.join(" or ")} and not under /mnt/pve, segments of [A-Za-z0-9._-] (no '..', no trailing '/')`,
     );
   }
 }
