@@ -36,6 +36,16 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./demo.ts")).runDemo(argv, ctx),
   },
   {
+    name: "enroll",
+    summary: "trade a one-time hub code for this host's identity (--hub URL --code CODE)",
+    run: async (argv, ctx) => (await import("./enroll.ts")).runEnroll(argv, ctx),
+  },
+  {
+    name: "fingerprint",
+    summary: "show the TLS certificate an endpoint presents, and its SHA-256 to pin",
+    run: async (argv, ctx) => (await import("./fingerprint.ts")).runFingerprint(argv, ctx),
+  },
+  {
     name: "op",
     summary: "op sign | op check: make or inspect a signed operation envelope",
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),

@@ -1,3 +1,4 @@
+import { hubSection } from "../hub/config-section.ts";
 import { logSection, privilegedSection, stateDirSection } from "./base-sections.ts";
 import { proxmoxSection } from "./proxmox-section.ts";
 import type { ConfigOf } from "./section.ts";
@@ -12,6 +13,7 @@ export const agentSections = [
   privilegedSection,
   stateDirSection,
   logSection,
+  hubSection,
 ] as const;
 
 export type AgentConfig = ConfigOf<typeof agentSections>;

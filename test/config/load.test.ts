@@ -467,6 +467,13 @@ describe("redaction helpers", () => {
       privileged: { mode: "sudo", sudo_path: "/usr/bin/sudo" },
       state_dir: "/var/lib/felhom-agent",
       log: { level: "info" },
+      hub: {
+        poll_interval_s: 30,
+        report_interval_s: 60,
+        jitter_pct: 20,
+        backoff_max_s: 300,
+        request_timeout_s: 30,
+      },
     });
     expect(JSON.stringify(red)).not.toContain(SECRET);
     expect(secretsOf(cfg)).toEqual([SECRET]);
