@@ -1,0 +1,122 @@
+import type { Logger } from "../log/types.ts";
+import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { ReconcileConfig } from "../reconcile/config-section.ts";
+import type { DesiredProvider } from "../reconcile/desired-provider.ts";
+import { Engine, type EngineClient, type EngineHooks } from "../reconcile/engine.ts";
+import type { Gate } from "../reconcile/gate-seam.ts";
+import type { Plan } from "../reconcile/planner.ts";
+import { type PassReport, Reconciler } from "../reconcile/reconciler.ts";
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../util/clock.ts";
+import { WakeSignal } from "./wake-signal.ts";
+
+export interface ReconcileDaemonOptions {
+  store: Store;
+  client: EngineClient & Pick<ProxmoxClient, "listLXC" | "guestConfig">;
+  gate: Gate;
+  desired: DesiredProvider;
+  config: ReconcileConfig;
+  clock: Clock;
+  logger: Logger;
+  /** [0, 1); jitter source. */
+  random?: () => number;
+  hooks?: EngineHooks;
+  onPlan?: (plan: Plan) => void;
+  onPass?: (report: PassReport) => void;
+  /** Called once recovery is complete and before the first pass (the engine takes requests). */
+  onReady?: (engine: Engine) => void;
+}
+
+const RECOVERY_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000] as const;
+
+/**
+ * The daemon's loop: recover every in-flight journal entry before anything mutates, then pass
+ * after pass (interval + jitter, or at once when desired state changes) until `signal`
+ * aborts. On abort the engine stops waiting (journaled UPIDs resume at the next start),
+ * queued work is dropped unstarted, and this resolves.
+ */
+export async function runReconcileDaemon(
+  opts: ReconcileDaemonOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const { clock, logger, config } = opts;
+  const engine = new Engine({
+    store: opts.store,
+    client: opts.client,
+    gate: opts.gate,
+    concurrency: config.concurrency,
+    clock,
+    logger,
+    taskDeadlineMs: config.task_timeout_s * 1000,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
+  const stopEngine = () => void engine.stop();
+  signal.addEventListener("abort", stopEngine, { once: true });
+  try {
+    if (!(await recover(engine, clock, logger, signal))) return;
+    opts.onReady?.(engine);
+    const wake = new WakeSignal();
+    const unsubscribe = opts.desired.onChange(() => wake.wake());
+    const reconciler = new Reconciler({
+      engine,
+      client: opts.client,
+      desired: opts.desired,
+      clock,
+      logger,
+      readConcurrency: config.read_concurrency,
+      retry: { maxAttempts: config.max_attempts, baseDelayMs: 30_000, maxDelayMs: 15 * 60_000 },
+      ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
+    });
+    const random = opts.random ?? Math.random;
+    try {
+      while (!signal.aborted) {
+        try {
+          const report = await reconciler.runPass(signal);
+          opts.onPass?.(report);
+        } catch (err) {
+          if (signal.aborted) break;
+          logger.error("reconcile pass failed", { error: err });
+        }
+        const base = config.interval_s * 1000;
+        const spread = (base * config.jitter_pct) / 100;
+        const delay = Math.max(0, Math.round(base - spread / 2 + random() * spread));
+        await wake.wait(clock, delay, signal);
+      }
+    } finally {
+      unsubscribe();
+    }
+  } finally {
+    signal.removeEventListener("abort", stopEngine);
+    await engine.stop();
+  }
+}
+
+/** Retries until the journal is settled: nothing may mutate while an outcome is unknown. */
+async function recover(
+  engine: Engine,
+  clock: Clock,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<boolean> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      const resolved = await engine.resolve("recovery");
+      logger.info("recovery complete", {
+        resolved: resolved.length,
+        done: resolved.filter((r) => r.kind === "done").length,
+        failed: resolved.filter((r) => r.kind === "failed").length,
+        abandoned: resolved.filter((r) => r.kind === "abandoned").length,
+        resumed: resolved.filter((r) => r.kind === "resume_wait").length,
+      });
+      return true;
+    } catch (err) {
+      const delay = RECOVERY_RETRY_MS[Math.min(attempt, RECOVERY_RETRY_MS.length - 1)] as number;
+      logger.error("recovery could not reach Proxmox; nothing mutates until it succeeds", {
+        error: err,
+        retry_in_ms: delay,
+      });
+      await clock.sleep(delay, signal).catch(() => {});
+    }
+  }
+  return false;
+}

@@ -1,0 +1,28 @@
+/** A guest as read from Proxmox in one pass, in the planner's terms. */
+export interface ActualGuest {
+  vmid: number;
+  /** From the list; anything other than running/stopped is left alone. */
+  status: string;
+  /** The config `lock:` (backup, snapshot, …) while an operation holds the guest (FACTS B.5). */
+  lock?: string;
+  template: boolean;
+  /**
+   * Undefined when not read (nothing managed needs it) or not readable: the run state above
+   * still counts, spec checks are skipped for this pass.
+   */
+  config?: ActualConfig;
+  /** Why the config is missing when it was needed. */
+  configError?: string;
+}
+
+export interface ActualConfig {
+  cores?: number;
+  /** MiB, as PVE stores it (FACTS B.8); undefined means PVE's default. */
+  memoryMiB?: number;
+  /** Raw, with PVE's trailing newline (FACTS B.9); compare through normalizeDescription. */
+  description?: string;
+}
+
+export interface ActualHostState {
+  guests: ReadonlyMap<number, ActualGuest>;
+}

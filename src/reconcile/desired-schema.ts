@@ -1,0 +1,50 @@
+import { z } from "zod";
+
+/**
+ * The desired-state document (docs/desired-state.md), one shape whether it comes from the
+ * operator's `desired_file` or from the hub. Every guest field is optional: an absent field is
+ * unmanaged, so a source pins only what it cares about. This is the trust boundary; inside the
+ * agent the document becomes a DesiredState (desired-state.ts).
+ */
+export const desiredGuestSchema = z
+  .strictObject({
+    run: z.enum(["running", "stopped"]).optional(),
+    cores: z.number().int().min(1).max(8192).optional(),
+    // LXC `memory` is MiB with a minimum of 16 (pve/apischema.json, FACTS B.8).
+    memory_mib: z.number().int().min(16).optional(),
+    /**
+     * Memory in bytes, for sources that think in bytes. Canonicalised to whole MiB (rounded
+     * up) because PVE stores MiB (FACTS B.8): comparing raw bytes would see drift forever.
+     */
+    memory_bytes: z
+      .number()
+      .int()
+      .min(16 * 1024 * 1024)
+      .optional(),
+    // PVE's own limit on description (FACTS B.9).
+    description: z.string().max(8192).optional(),
+    /** Ceiling the in-guest controller may grow cores to through the local API. */
+    max_cores: z.number().int().min(1).max(8192).optional(),
+    /** Ceiling the in-guest controller may grow memory to through the local API. */
+    max_memory_mib: z.number().int().min(16).optional(),
+  })
+  .refine((g) => g.memory_mib === undefined || g.memory_bytes === undefined, {
+    message: "set memory_mib or memory_bytes, not both",
+    path: ["memory_bytes"],
+  });
+
+// Guest ids are `pve-vmid`: 100..999999999 (pve/apischema.json); JSON object keys are strings.
+const vmidKey = z
+  .string()
+  .regex(/^[1-9]\d{2,8}$/, "guest keys are vmids (100..999999999) written as strings");
+
+export const desiredStateSchema = z.strictObject({
+  version: z.literal(1),
+  guests: z.record(vmidKey, desiredGuestSchema),
+});
+
+export type DesiredGuestDocument = z.output<typeof desiredGuestSchema>;
+export type DesiredStateDocument = z.output<typeof desiredStateSchema>;
+/** Names kept for the hub protocol, which validates the same document. */
+export type DesiredGuest = DesiredGuestDocument;
+export type DesiredState = DesiredStateDocument;

@@ -1,0 +1,89 @@
+import { type DesiredStateDocument, desiredStateSchema } from "./desired-schema.ts";
+
+export const MIB = 1024 * 1024;
+
+export type RunState = "running" | "stopped";
+
+/** One guest's target, inside the trust boundary. An absent field is unmanaged. */
+export interface DesiredGuestSpec {
+  vmid: number;
+  run?: RunState;
+  cores?: number;
+  /** Whole MiB, the unit of LXC `memory` (pve/FACTS.md B.8). */
+  memoryMiB?: number;
+  description?: string;
+  maxCores?: number;
+  maxMemoryMiB?: number;
+}
+
+/** The desired state of the host's guests: only the guests it names are managed. */
+export interface DesiredHostState {
+  guests: ReadonlyMap<number, DesiredGuestSpec>;
+}
+
+/**
+ * Bytes to the MiB PVE will store. Rounded up so the guest gets at least what was asked for,
+ * and so that the next pass compares equal: PVE cannot hold a fractional MiB (FACTS B.8).
+ */
+export function canonicalMemoryMiB(bytes: number): number {
+  return Math.ceil(bytes / MIB);
+}
+
+export class DesiredStateError extends Error {
+  override readonly name = "DesiredStateError";
+  constructor(
+    /** Where the document came from (`file:/etc/…`, `hub`, `cache`). */
+    readonly source: string,
+    /** `path: message` per problem found. */
+    readonly issues: readonly string[],
+  ) {
+    super(`desired state from ${source} is invalid: ${issues.join("; ")}`);
+  }
+}
+
+/** Validates a document (already JSON-parsed) and converts it to the internal form. */
+export function parseDesiredDocument(value: unknown, source: string): DesiredHostState {
+  const parsed = desiredStateSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new DesiredStateError(
+      source,
+      parsed.error.issues.map(
+        (i) => `${i.path.map(String).join(".") || "(document)"}: ${i.message}`,
+      ),
+    );
+  }
+  return fromDocument(parsed.data);
+}
+
+/** Parses JSON text (a file, the store's cache) into the internal form. */
+export function parseDesiredText(text: string, source: string): DesiredHostState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new DesiredStateError(source, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseDesiredDocument(value, source);
+}
+
+function fromDocument(doc: DesiredStateDocument): DesiredHostState {
+  const guests = new Map<number, DesiredGuestSpec>();
+  for (const [key, g] of Object.entries(doc.guests)) {
+    const vmid = Number(key);
+    const spec: DesiredGuestSpec = { vmid };
+    if (g.run !== undefined) spec.run = g.run;
+    if (g.cores !== undefined) spec.cores = g.cores;
+    if (g.memory_mib !== undefined) spec.memoryMiB = g.memory_mib;
+    if (g.memory_bytes !== undefined) spec.memoryMiB = canonicalMemoryMiB(g.memory_bytes);
+    if (g.description !== undefined) spec.description = g.description;
+    if (g.max_cores !== undefined) spec.maxCores = g.max_cores;
+    if (g.max_memory_mib !== undefined) spec.maxMemoryMiB = g.max_memory_mib;
+    guests.set(vmid, spec);
+  }
+  return { guests };
+}
+
+/** True when the guest's target needs its config read (anything beyond the run state). */
+export function needsConfig(spec: DesiredGuestSpec): boolean {
+  return spec.cores !== undefined || spec.memoryMiB !== undefined || spec.description !== undefined;
+}

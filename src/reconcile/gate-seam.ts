@@ -1,0 +1,104 @@
+import type { OperationRequest } from "../ops/types.ts";
+import type { AuditLog } from "../store/audit.ts";
+import type { Journal } from "../store/journal.ts";
+import type { PendingOps } from "../store/pending.ts";
+
+export type GateOutcome = "allowed" | "accepted" | "pending_signature" | "rejected";
+
+export interface GateDecision {
+  outcome: GateOutcome;
+  /** Why: the classifier's reason, or the typed rejection (`binding_mismatch`, …). */
+  reason?: string;
+  /** For `pending_signature`: the held operation's id in the store's pending table. */
+  pendingId?: string;
+}
+
+/**
+ * What the gate may consult besides the request: provenance comes only from the journal
+ * (DESIGN §2.4); claims in params from the hub or a guest are ignored.
+ */
+export interface GateContext {
+  journal: Pick<Journal, "byId" | "forGuest" | "forJob">;
+}
+
+/**
+ * Fronts every mutation (DESIGN §2.4): the engine executes only `allowed` (benign) and
+ * `accepted` (destructive, proven by a signature) requests. The classifier + signature gate
+ * implements this same interface.
+ */
+export interface Gate {
+  decide(req: OperationRequest, ctx: GateContext): Promise<GateDecision>;
+}
+
+/** `guest.config` keys that change no customer data and are undone by setting them back. */
+const BENIGN_CONFIG_KEYS = new Set(["cores", "memoryMiB", "description"]);
+
+function isBenign(req: OperationRequest): boolean {
+  switch (req.op) {
+    case "guest.start":
+    case "guest.stop":
+    case "guest.shutdown":
+      return true;
+    case "guest.config": {
+      const keys = Object.keys(req.params);
+      return keys.length > 0 && keys.every((k) => BENIGN_CONFIG_KEYS.has(k));
+    }
+    default:
+      return false;
+  }
+}
+
+function actorOf(req: OperationRequest): string {
+  switch (req.origin) {
+    case "localapi":
+      return req.vmid === undefined ? "guest" : `guest:${req.vmid}`;
+    case "job":
+      return "hub";
+    case "operator":
+      return "operator";
+    default:
+      return "agent";
+  }
+}
+
+/**
+ * The conservative gate used until the classifier and signature verification front the queue:
+ * run-state changes and cores/memory/description are allowed; everything else — unknown
+ * included — is held as `pending_signature` (recorded in the pending table) and never executed.
+ * Every decision is audited (DESIGN §2.8).
+ */
+export function benignOnlyGate(store: { pending: PendingOps; audit: AuditLog }): Gate {
+  return {
+    async decide(req) {
+      const target = req.vmid === undefined ? null : `guest:${req.vmid}`;
+      const jobDetail = req.jobId ? { job: req.jobId } : {};
+      if (isBenign(req)) {
+        store.audit.append({
+          actor: actorOf(req),
+          action: req.op,
+          target,
+          outcome: "allowed",
+          details: { origin: req.origin, ...jobDetail },
+        });
+        return { outcome: "allowed" };
+      }
+      const reason = "not a benign operation; an operator's signature is required";
+      const { op } = store.pending.hold({
+        op: req.op,
+        vmid: req.vmid ?? null,
+        params: req.params,
+        origin: req.origin,
+        jobId: req.jobId ?? null,
+        reason,
+      });
+      store.audit.append({
+        actor: actorOf(req),
+        action: req.op,
+        target,
+        outcome: "pending_signature",
+        details: { origin: req.origin, pending: op.id, ...jobDetail },
+      });
+      return { outcome: "pending_signature", reason, pendingId: op.id };
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import { ProxmoxApiError } from "../proxmox/api-error.ts";
+import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import { isTaskSuccess } from "../proxmox/schema-task.ts";
+import { TaskError } from "../proxmox/task-error.ts";
+import { parseUpid } from "../proxmox/upid.ts";
+import type { Journal, JournalEntry } from "../store/journal.ts";
+import { RECOVERY_ACTION } from "../store/journal.ts";
+import { isActionOp } from "./actions.ts";
+import { EXECUTORS, type ExecClient } from "./executors.ts";
+import { classifyFailure } from "./failure.ts";
+import { findPostedTask } from "./find-task.ts";
+
+export type ResolveClient = ExecClient & Pick<ProxmoxClient, "listTasks" | "taskStatusOnce">;
+
+/**
+ * How an in-flight journal entry was settled. Every kind but `resume_wait` has been written
+ * to the journal as a terminal phase; `resume_wait` means the task is still running and its
+ * UPID is (now) recorded: the caller waits for it.
+ */
+export type Resolution =
+  | { kind: "done" | "failed" | "abandoned"; entryId: number; how: string }
+  | { kind: "resume_wait"; entryId: number; upid: string; how: string };
+
+/**
+ * Settles a journal entry left `intent` or `posted` by a crash or by a POST whose answer was
+ * lost, from Proxmox's real state (STYLE: one recovery action per persisted phase,
+ * store RECOVERY_ACTION). Never re-sends the POST: a missing task means it never ran, and the
+ * next pass re-plans from actual state. Network failures propagate, leaving the entry in
+ * flight (its guest stays blocked) for the next attempt.
+ */
+export async function resolveInFlight(
+  client: ResolveClient,
+  journal: Journal,
+  entry: JournalEntry,
+  label: string,
+): Promise<Resolution> {
+  if (RECOVERY_ACTION[entry.phase as "intent" | "posted"] === "resume_wait") {
+    if (entry.upid === null) {
+      return terminal(journal, entry.id, "abandoned", `${label}: posted without a UPID`);
+    }
+    return checkTask(client, journal, entry.id, entry.upid, `${label}: task ${entry.upid}`);
+  }
+  const exec = isActionOp(entry.op) ? EXECUTORS[entry.op] : undefined;
+  if (exec === undefined || entry.vmid === null) {
+    return terminal(
+      journal,
+      entry.id,
+      "abandoned",
+      `${label}: ${entry.op} cannot be checked by this agent; nothing was re-sent`,
+    );
+  }
+  if (exec.taskType !== null) {
+    const task = await findPostedTask(client, journal, entry, exec.taskType);
+    if (task === undefined) {
+      return terminal(
+        journal,
+        entry.id,
+        "abandoned",
+        `${label}: no ${exec.taskType} task was started, so the request never reached Proxmox; re-planned from actual state`,
+      );
+    }
+    journal.recordUpid(entry.id, task.upid);
+    return checkTask(
+      client,
+      journal,
+      entry.id,
+      task.upid,
+      `${label}: found task ${task.upid} in the task list`,
+    );
+  }
+  let inEffect: boolean;
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: params were validated when journaled
+    inEffect = await exec.inEffect(client, entry.vmid, exec.parseParams(entry.params) as any);
+  } catch (err) {
+    if (err instanceof ProxmoxApiError && err.kind === "not_found_ct") {
+      return terminal(journal, entry.id, "abandoned", `${label}: the guest no longer exists`);
+    }
+    if (err instanceof Error && err.name === "ZodError") {
+      return terminal(journal, entry.id, "abandoned", `${label}: stored params are invalid`);
+    }
+    throw err;
+  }
+  return inEffect
+    ? terminal(journal, entry.id, "done", `${label}: the change is in effect`)
+    : terminal(
+        journal,
+        entry.id,
+        "abandoned",
+        `${label}: the change is not in effect, so the request never took; re-planned from actual state`,
+      );
+}
+
+async function checkTask(
+  client: ResolveClient,
+  journal: Journal,
+  entryId: number,
+  upid: string,
+  how: string,
+): Promise<Resolution> {
+  let status: Awaited<ReturnType<ResolveClient["taskStatusOnce"]>>;
+  try {
+    status = await client.taskStatusOnce(upid);
+  } catch (err) {
+    // The node was rebooted or the task log rotated away: its outcome cannot be known.
+    if (err instanceof ProxmoxApiError && err.isNoSuchTask) {
+      return terminal(journal, entryId, "abandoned", `${how}: Proxmox no longer knows the task`);
+    }
+    throw err;
+  }
+  if (status.status === "running") {
+    return { kind: "resume_wait", entryId, upid, how: `${how}: still running, waiting resumed` };
+  }
+  const exitstatus = status.exitstatus ?? "unexpected status";
+  if (isTaskSuccess(exitstatus)) {
+    return terminal(journal, entryId, "done", `${how}: ended ${exitstatus}`);
+  }
+  const parsed = parseUpid(upid);
+  const failure = classifyFailure(
+    new TaskError({
+      upid,
+      node: parsed.node,
+      type: parsed.type,
+      id: parsed.id,
+      exitstatus,
+      logTail: [],
+    }),
+  );
+  return terminal(journal, entryId, "failed", `${how}: ended with an error`, {
+    class: failure.class,
+    cause: failure.cause,
+    ...failure.detail,
+  });
+}
+
+function terminal(
+  journal: Journal,
+  entryId: number,
+  kind: "done" | "failed" | "abandoned",
+  how: string,
+  error?: Record<string, unknown>,
+): Resolution {
+  journal.recordTerminal(entryId, kind, {
+    resolution: how.slice(0, 1024),
+    ...(error ? { error } : {}),
+  });
+  return { kind, entryId, how };
+}

@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Logger } from "../../src/log/types.ts";
+import { silentLogger } from "../../src/log/types.ts";
+import { createProxmoxClient } from "../../src/proxmox/client.ts";
+import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
+import { cachedDesiredProvider } from "../../src/reconcile/desired-provider.ts";
+import { Engine, type EngineHooks } from "../../src/reconcile/engine.ts";
+import { benignOnlyGate, type Gate } from "../../src/reconcile/gate-seam.ts";
+import { Reconciler } from "../../src/reconcile/reconciler.ts";
+import {
+  type PveSimOptions,
+  type PveSimulator,
+  startPveSimulator,
+} from "../../src/sim/pve/index.ts";
+import { openStore } from "../../src/store/open.ts";
+import type { Store } from "../../src/store/store.ts";
+import { systemClock } from "../../src/util/clock.ts";
+
+/** A simulator, a pinned agent client, a fresh store, and an engine + reconciler on them. */
+export class Rig {
+  readonly dir = mkdtempSync(join(tmpdir(), "felhom-reconcile-"));
+  store: Store;
+  readonly client: ProxmoxClient;
+  engine: Engine;
+  reconciler: Reconciler;
+  readonly desired: ReturnType<typeof cachedDesiredProvider>;
+
+  private constructor(
+    readonly sim: PveSimulator,
+    private readonly opts: { concurrency: number; hooks?: EngineHooks; gate?: Gate },
+    readonly logger: Logger,
+  ) {
+    this.store = openStore({ path: join(this.dir, "state.db") });
+    this.client = createProxmoxClient({
+      endpoint: sim.endpoint,
+      node: sim.node,
+      token: sim.tokens.agent,
+      trust: { kind: "fingerprint", sha256: sim.fingerprint },
+      taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
+    });
+    this.desired = cachedDesiredProvider(this.store.desired);
+    this.engine = this.makeEngine();
+    this.reconciler = this.makeReconciler();
+  }
+
+  static async start(
+    simOpts: PveSimOptions = {},
+    opts: { concurrency?: number; hooks?: EngineHooks; gate?: Gate; logger?: Logger } = {},
+  ): Promise<Rig> {
+    const sim = await startPveSimulator({ taskMs: 60, authFailDelayMs: 0, ...simOpts });
+    return new Rig(
+      sim,
+      { concurrency: opts.concurrency ?? 4, ...opts },
+      opts.logger ?? silentLogger,
+    );
+  }
+
+  makeEngine(hooks?: EngineHooks): Engine {
+    return new Engine({
+      store: this.store,
+      client: this.client,
+      gate: this.opts.gate ?? benignOnlyGate(this.store),
+      concurrency: this.opts.concurrency,
+      clock: systemClock,
+      logger: this.logger,
+      taskDeadlineMs: 20_000,
+      ...((hooks ?? this.opts.hooks) ? { hooks: hooks ?? this.opts.hooks } : {}),
+    });
+  }
+
+  makeReconciler(): Reconciler {
+    return new Reconciler({
+      engine: this.engine,
+      client: this.client,
+      desired: this.desired,
+      clock: systemClock,
+      logger: this.logger,
+      readConcurrency: 8,
+      retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+    });
+  }
+
+  setDesired(doc: unknown): void {
+    this.store.desired.put({ document: JSON.stringify(doc), source: "test" });
+  }
+
+  async close(): Promise<void> {
+    await this.engine.stop();
+    this.client.close();
+    this.store.close();
+    await this.sim.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
