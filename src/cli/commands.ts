@@ -46,6 +46,11 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./fingerprint.ts")).runFingerprint(argv, ctx),
   },
   {
+    name: "localapi",
+    summary: "localapi pins [--json]: the local API certificate's pins for a guest's config",
+    run: async (argv, ctx) => (await import("./localapi.ts")).runLocalApi(argv, ctx),
+  },
+  {
     name: "op",
     summary: "op sign | op check: make or inspect a signed operation envelope",
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
@@ -54,6 +59,11 @@ export const COMMANDS: Command[] = [
     name: "sim",
     summary: "run the Proxmox VE API simulator on loopback",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),
+  },
+  {
+    name: "token",
+    summary: "local-API tokens for guests: token mint --vmid N, token list, token revoke",
+    run: async (argv, ctx) => (await import("./token.ts")).runToken(argv, ctx),
   },
   {
     name: "version",

@@ -1,9 +1,9 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
+import { loadConfig } from "../config/load.ts";
 import { ensureLocalApiCertificate, LocalApiCertError } from "../localapi/certificate.ts";
 import type { NetworkInterfaces } from "../localapi/listen-address.ts";
 import { ListenAddressError } from "../localapi/listen-address.ts";
-import { loadConfigWithLocalApi } from "../localapi/load-config.ts";
 import { LocalApiStartError, resolveListenAddress } from "../localapi/start.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 
@@ -44,7 +44,7 @@ export async function runLocalApi(
     throw new UsageError((err as Error).message);
   }
   try {
-    const cfg = await loadConfigWithLocalApi({
+    const cfg = await loadConfig({
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),

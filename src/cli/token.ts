@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
-import { loadConfigWithLocalApi } from "../localapi/load-config.ts";
+import { loadConfig } from "../config/load.ts";
 import { StoreError } from "../store/errors.ts";
 import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
@@ -101,7 +101,7 @@ export async function runToken(
 
   let store: TokenStoreHandle;
   try {
-    const cfg = await loadConfigWithLocalApi({
+    const cfg = await loadConfig({
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),

@@ -1,4 +1,5 @@
 import { hubSection } from "../hub/config-section.ts";
+import { localApiSection } from "../localapi/config-section.ts";
 import { logSection, privilegedSection, stateDirSection } from "./base-sections.ts";
 import { proxmoxSection } from "./proxmox-section.ts";
 import type { ConfigOf } from "./section.ts";
@@ -14,6 +15,7 @@ export const agentSections = [
   stateDirSection,
   logSection,
   hubSection,
+  localApiSection,
 ] as const;
 
 export type AgentConfig = ConfigOf<typeof agentSections>;

@@ -17,7 +17,6 @@ export type {
 } from "./deps.ts";
 export { type FieldError, LocalApiError } from "./errors.ts";
 export { checkListenAddress, ListenAddressError } from "./listen-address.ts";
-export { loadConfigWithLocalApi } from "./load-config.ts";
 export { buildOpenApiDocument } from "./openapi.ts";
 export { GUEST_ROUTES, type RouteSpec } from "./route-table.ts";
 export { type LocalApiServer, type LocalApiServerOptions, startLocalApiServer } from "./server.ts";

@@ -474,6 +474,15 @@ describe("redaction helpers", () => {
         backoff_max_s: 300,
         request_timeout_s: 30,
       },
+      local_api: {
+        enabled: true,
+        bridge: "vmbr0",
+        port: 8443,
+        allow_wildcard: false,
+        body_limit_bytes: 16384,
+        rate_limit: { per_minute: 120, burst: 30 },
+        read_cache_ms: 2000,
+      },
     });
     expect(JSON.stringify(red)).not.toContain(SECRET);
     expect(secretsOf(cfg)).toEqual([SECRET]);
