@@ -40,6 +40,7 @@ export async function runReconcileDaemon(
   signal: AbortSignal,
 ): Promise<void> {
   const { clock, logger, config } = opts;
+  const wake = new WakeSignal();
   const engine = new Engine({
     store: opts.store,
     client: opts.client,
@@ -49,13 +50,14 @@ export async function runReconcileDaemon(
     logger,
     taskDeadlineMs: config.task_timeout_s * 1000,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    // A finished operation changed actual state: look again now rather than after the interval.
+    onSettled: () => wake.wake(),
   });
   const stopEngine = () => void engine.stop();
   signal.addEventListener("abort", stopEngine, { once: true });
   try {
     if (!(await recover(engine, clock, logger, signal))) return;
     opts.onReady?.(engine);
-    const wake = new WakeSignal();
     const unsubscribe = opts.desired.onChange(() => wake.wake());
     const reconciler = new Reconciler({
       engine,

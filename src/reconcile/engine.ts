@@ -43,6 +43,8 @@ export interface EngineOptions {
   /** Longest wait for one task; the task is not cancelled when it passes. Default 15 min. */
   taskDeadlineMs?: number;
   hooks?: EngineHooks;
+  /** Runs when an operation reaches a terminal state (the daemon then passes again soon). */
+  onSettled?: (status: OperationStatus) => void;
 }
 
 export interface Submitted {
@@ -365,6 +367,7 @@ export class Engine implements OperationSubmitter {
     status.state = state;
     if (reason !== undefined) status.reason = reason;
     status.updatedAt = new Date(this.opts.clock.now()).toISOString();
+    if (TERMINAL_STATES.has(state)) this.opts.onSettled?.({ ...status });
   }
 
   private nextId(): string {
