@@ -1,0 +1,422 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { type ClassifiedAction, classify } from "../../src/gate/classify.ts";
+import type { AgentOrigin, ProvenanceFacts } from "../../src/gate/provenance.ts";
+import { OP_NAMES } from "../../src/ops/types.ts";
+
+const none: ProvenanceFacts = {};
+const origin = (o: Partial<AgentOrigin>): AgentOrigin => ({
+  journalId: 7,
+  sameTransaction: false,
+  scratch: false,
+  ...o,
+});
+const txnSnap: ProvenanceFacts = { snapshot: origin({ sameTransaction: true }) };
+const scratchSnap: ProvenanceFacts = { snapshot: origin({ scratch: true }) };
+const txnGuest: ProvenanceFacts = { guest: origin({ sameTransaction: true }) };
+const scratchGuest: ProvenanceFacts = { guest: origin({ scratch: true }) };
+// Created by the agent, but neither in this compound operation nor as scratch: the customer's.
+const plainAgentSnap: ProvenanceFacts = { snapshot: origin({}) };
+const plainAgentGuest: ProvenanceFacts = { guest: origin({}) };
+
+type Row = [string, ClassifiedAction, ProvenanceFacts, "benign" | "destructive", string];
+const g = (op: string, params: Record<string, unknown> = {}, vmid = 101): ClassifiedAction => ({
+  op,
+  vmid,
+  params,
+});
+
+const TABLE: Row[] = [
+  // run state
+  ["start", g("guest.start"), none, "benign", "run_state"],
+  ["stop", g("guest.stop"), none, "benign", "run_state"],
+  [
+    "shutdown",
+    g("guest.shutdown", { timeoutSec: 30, forceStop: true }),
+    none,
+    "benign",
+    "run_state",
+  ],
+  [
+    "start with an unknown param",
+    g("guest.start", { skiplock: 1 }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  // resources
+  ["cores", g("guest.config", { cores: 4 }), none, "benign", "resources"],
+  ["memory down", g("guest.config", { memoryMiB: 512 }), none, "benign", "resources"],
+  ["description", g("guest.config", { description: "web" }), none, "benign", "resources"],
+  [
+    "delete description",
+    g("guest.config", { delete: ["description"] }),
+    none,
+    "benign",
+    "resources",
+  ],
+  [
+    "delete env (bootstrap code)",
+    g("guest.config", { delete: ["env"] }),
+    none,
+    "benign",
+    "resources",
+  ],
+  ["mp0 removal", g("guest.config", { delete: ["mp0"] }), none, "destructive", "volume_change"],
+  [
+    "unused volume removal",
+    g("guest.config", { delete: ["unused3"] }),
+    none,
+    "destructive",
+    "volume_change",
+  ],
+  ["rootfs change", g("guest.config", { rootfs: "local:8" }), none, "destructive", "volume_change"],
+  [
+    "mount point replaced",
+    g("guest.config", { mp1: "local:vm-101-disk-2,mp=/srv" }),
+    none,
+    "destructive",
+    "volume_change",
+  ],
+  [
+    "delete onboot (not listed)",
+    g("guest.config", { delete: ["onboot"] }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "hostname (not listed)",
+    g("guest.config", { hostname: "x" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "cores as a string",
+    g("guest.config", { cores: "4,mp0=local:1" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  ["empty config change", g("guest.config", {}), none, "destructive", "unknown_params"],
+  ["digest alone", g("guest.config", { digest: "abc" }), none, "destructive", "unknown_params"],
+  // disks
+  ["grow rootfs", g("guest.resize", { disk: "rootfs", size: "+2G" }), none, "benign", "disk_grow"],
+  ["grow mp3", g("guest.resize", { disk: "mp3", size: "+512M" }), none, "benign", "disk_grow"],
+  [
+    "absolute size",
+    g("guest.resize", { disk: "rootfs", size: "8G" }),
+    none,
+    "destructive",
+    "absolute_resize",
+  ],
+  [
+    "odd disk",
+    g("guest.resize", { disk: "unused0", size: "+1G" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "negative growth",
+    g("guest.resize", { disk: "rootfs", size: "+-1G" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  // snapshots
+  [
+    "snapshot create",
+    g("guest.snapshot", { name: "ctl-deploy-1", description: "x" }),
+    none,
+    "benign",
+    "snapshot_create",
+  ],
+  [
+    "snapshot with a reserved name",
+    g("guest.snapshot", { name: "current" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  ["rollback", g("guest.rollback", { name: "ctl-deploy-1" }), none, "destructive", "rollback"],
+  [
+    "rollback: same transaction",
+    g("guest.rollback", { name: "s1" }),
+    txnSnap,
+    "benign",
+    "own_snapshot",
+  ],
+  [
+    "rollback: scratch snapshot is still destructive",
+    g("guest.rollback", { name: "s1" }),
+    scratchSnap,
+    "destructive",
+    "rollback",
+  ],
+  [
+    "rollback: agent-made, other transaction",
+    g("guest.rollback", { name: "s1" }),
+    plainAgentSnap,
+    "destructive",
+    "rollback",
+  ],
+  [
+    "rollback on a scratch guest",
+    g("guest.rollback", { name: "s1" }),
+    scratchGuest,
+    "benign",
+    "own_snapshot",
+  ],
+  [
+    "rollback on a guest made in this transaction",
+    g("guest.rollback", { name: "s1" }),
+    txnGuest,
+    "benign",
+    "own_snapshot",
+  ],
+  [
+    "snapshot delete",
+    g("guest.snapshot.delete", { name: "ctl-deploy-1" }),
+    none,
+    "destructive",
+    "snapshot_delete",
+  ],
+  [
+    "snapshot delete: same transaction",
+    g("guest.snapshot.delete", { name: "s1" }),
+    txnSnap,
+    "benign",
+    "own_snapshot",
+  ],
+  [
+    "snapshot delete: scratch",
+    g("guest.snapshot.delete", { name: "s1" }),
+    scratchSnap,
+    "benign",
+    "own_snapshot",
+  ],
+  [
+    "snapshot delete: agent-made, other transaction",
+    g("guest.snapshot.delete", { name: "s1" }),
+    plainAgentSnap,
+    "destructive",
+    "snapshot_delete",
+  ],
+  [
+    "snapshot delete on a scratch guest",
+    g("guest.snapshot.delete", { name: "s1" }),
+    scratchGuest,
+    "benign",
+    "own_snapshot",
+  ],
+  // backups
+  [
+    "backup",
+    g("guest.backup", { storage: "usb1", mode: "snapshot" }),
+    none,
+    "benign",
+    "backup_run",
+  ],
+  [
+    "backup that prunes",
+    g("guest.backup", { storage: "usb1", remove: true }),
+    none,
+    "destructive",
+    "backup_prune",
+  ],
+  [
+    "backup with extra",
+    g("guest.backup", { storage: "usb1", extra: { remove: 1 } }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  // guests
+  [
+    "provision new",
+    g("guest.provision", { archive: "local:backup/golden.tar.zst", hostname: "c1" }),
+    none,
+    "benign",
+    "provision_new",
+  ],
+  [
+    "provision with force",
+    g("guest.provision", { archive: "a", force: true }),
+    none,
+    "destructive",
+    "restore_over",
+  ],
+  [
+    "provision with a rootfs volume",
+    g("guest.provision", { archive: "a", rootfs: "local:vm-100-disk-0" }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "restore",
+    g("guest.restore", { archive: "a", force: true }),
+    none,
+    "destructive",
+    "restore_over",
+  ],
+  [
+    "restore over a scratch guest",
+    g("guest.restore", { archive: "a", force: true }),
+    scratchGuest,
+    "benign",
+    "own_guest",
+  ],
+  ["destroy", g("guest.destroy", { purge: true }), none, "destructive", "destroy"],
+  ["destroy: agent-made long ago", g("guest.destroy"), plainAgentGuest, "destructive", "destroy"],
+  ["destroy: made in this transaction", g("guest.destroy"), txnGuest, "benign", "own_guest"],
+  [
+    "destroy: scratch guest",
+    g("guest.destroy", { force: true }),
+    scratchGuest,
+    "benign",
+    "own_guest",
+  ],
+  // provenance claims in params are not provenance
+  [
+    "destroy with a scratch claim",
+    g("guest.destroy", { scratch: true }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "destroy with a scratch claim on a scratch guest",
+    g("guest.destroy", { scratch: true }),
+    scratchGuest,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "snapshot delete with a provenance claim",
+    g("guest.snapshot.delete", { name: "s1", provenance: { v: 1, scratch: true } }),
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  // host level
+  [
+    "storage remove",
+    { op: "storage.remove", params: { storage: "usb1" } },
+    none,
+    "destructive",
+    "storage_remove",
+  ],
+  [
+    "storage add",
+    { op: "storage.add", params: { storage: "usb1" } },
+    none,
+    "destructive",
+    "host_change",
+  ],
+  ["signers rotate", { op: "signers.rotate", params: {} }, none, "destructive", "host_change"],
+  ["agent update", { op: "agent.update", params: {} }, none, "destructive", "host_change"],
+  // unknown
+  ["unknown op", g("guest.migrate", {}), none, "destructive", "unknown_op"],
+  ["unknown op despite provenance", g("guest.wipe", {}), scratchGuest, "destructive", "unknown_op"],
+  ["guest op without a guest", { op: "guest.start", params: {} }, none, "destructive", "no_guest"],
+  [
+    "params not an object",
+    { op: "guest.start", vmid: 101, params: [] },
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+];
+
+describe("classifier table", () => {
+  for (const [name, action, facts, verdict, rule] of TABLE) {
+    test(`${name} → ${verdict} (${rule})`, () => {
+      const c = classify(action, facts);
+      expect({ verdict: c.verdict, rule: c.rule }).toEqual({ verdict, rule });
+      expect(c.reason.length).toBeGreaterThan(0);
+    });
+  }
+
+  test("every operation of the vocabulary has a row, and the table covers both verdicts", () => {
+    const covered = new Set(TABLE.map(([, a]) => a.op));
+    for (const op of OP_NAMES) expect(covered.has(op)).toBe(true);
+  });
+
+  test("a benign removal names the journal entry that proved it", () => {
+    const c = classify(g("guest.destroy"), { guest: origin({ journalId: 42, scratch: true }) });
+    expect(c.provenanceJournalId).toBe(42);
+  });
+
+  test("an unknown parameter is named in the reason", () => {
+    const c = classify(g("guest.destroy", { scratch: true }), none);
+    expect(c.reason).toContain("'scratch'");
+  });
+});
+
+describe("classifier properties", () => {
+  const anyFacts = fc.record(
+    {
+      guest: fc.record({
+        journalId: fc.nat(),
+        sameTransaction: fc.boolean(),
+        scratch: fc.boolean(),
+      }),
+      snapshot: fc.record({
+        journalId: fc.nat(),
+        sameTransaction: fc.boolean(),
+        scratch: fc.boolean(),
+      }),
+    },
+    { requiredKeys: [] },
+  );
+
+  test("an operation outside the vocabulary is destructive whatever the facts", () => {
+    fc.assert(
+      fc.property(
+        fc.string().filter((s) => !(OP_NAMES as readonly string[]).includes(s)),
+        fc.dictionary(fc.string(), fc.jsonValue()),
+        anyFacts,
+        (op, params, facts) => classify({ op, vmid: 101, params }, facts).verdict === "destructive",
+      ),
+    );
+  });
+
+  test("an extra parameter never makes an operation benign", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...TABLE.map(([, a]) => a)),
+        fc.string({ minLength: 1 }).filter((k) => !["delete", "__proto__"].includes(k)),
+        fc.jsonValue(),
+        anyFacts,
+        (action, key, value, facts) => {
+          const params = action.params as Record<string, unknown>;
+          if (Array.isArray(params) || key in params) return true;
+          const before = classify(action, facts);
+          const after = classify({ ...action, params: { ...params, [key]: value } }, facts);
+          // Unknown keys are refused; known ones may change the verdict only towards destructive.
+          return after.verdict === "destructive" || before.verdict === "benign";
+        },
+      ),
+    );
+  });
+
+  test("the classifier never throws", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...OP_NAMES, "x.y"),
+        fc.option(fc.integer(), { nil: undefined }),
+        fc.anything(),
+        anyFacts,
+        (op, vmid, params, facts) => {
+          const action: ClassifiedAction =
+            vmid === undefined ? { op, params } : { op, vmid, params };
+          const c = classify(action, facts);
+          return c.verdict === "benign" || c.verdict === "destructive";
+        },
+      ),
+    );
+  });
+});
