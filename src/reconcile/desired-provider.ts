@@ -23,7 +23,10 @@ export function cachedDesiredProvider(cache: DesiredCache): DesiredProvider & {
     async current() {
       const cached = cache.get();
       if (cached === undefined) return undefined;
-      return parseDesiredText(cached.document, `cache (${cached.source})`);
+      return {
+        ...parseDesiredText(cached.document, `cache (${cached.source})`),
+        receivedAt: cached.receivedAt,
+      };
     },
     onChange(cb) {
       listeners.add(cb);

@@ -19,6 +19,11 @@ export interface DesiredGuestSpec {
 /** The desired state of the host's guests: only the guests it names are managed. */
 export interface DesiredHostState {
   guests: ReadonlyMap<number, DesiredGuestSpec>;
+  /**
+   * When this document was received (ms). A newer document lifts every give-up: actions the
+   * reconciler stopped retrying are tried afresh against it.
+   */
+  receivedAt?: number;
 }
 
 /**
@@ -47,9 +52,15 @@ export function parseDesiredDocument(value: unknown, source: string): DesiredHos
   if (!parsed.success) {
     throw new DesiredStateError(
       source,
-      parsed.error.issues.map(
-        (i) => `${i.path.map(String).join(".") || "(document)"}: ${i.message}`,
-      ),
+      parsed.error.issues.map((i) => {
+        const at = i.path.map(String).join(".") || "(document)";
+        // zod reports a bad record key without the key schema's own message.
+        const message =
+          i.code === "invalid_key"
+            ? "guest keys are vmids (100..999999999) written as strings"
+            : i.message;
+        return `${at}: ${message}`;
+      }),
     );
   }
   return fromDocument(parsed.data);

@@ -75,6 +75,7 @@ export class Reconciler {
         action.params,
         now,
         this.opts.retry ?? defaultRetryPolicy,
+        desired?.receivedAt ?? 0,
       );
       if (verdict.kind === "gave_up") {
         held.push({ action, verdict: "gave_up", detail: verdict.reason });

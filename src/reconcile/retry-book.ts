@@ -22,9 +22,9 @@ export type RetryVerdict =
 
 /**
  * Whether the reconciler may try an action again, read from the journal so it survives a
- * restart. The key is guest + op + exact params: a changed desired state is a new action and
- * starts afresh, while a doomed one stops after `maxAttempts` (or at once when only an operator
- * can fix it) instead of being retried forever.
+ * restart. The key is guest + op + exact params, counted since the current desired state was
+ * received: a doomed action stops after `maxAttempts` (or at once when only an operator can fix
+ * it) instead of being retried forever, and a new desired-state document starts it afresh.
  */
 export function retryVerdict(
   journal: Pick<Journal, "forGuest">,
@@ -33,11 +33,13 @@ export function retryVerdict(
   params: unknown,
   now: number,
   policy: RetryPolicy,
+  /** Attempts before this instant (an older desired state) do not count. */
+  since = 0,
 ): RetryVerdict {
   const key = canonicalJson(params);
   const last = journal
     .forGuest(vmid, 50)
-    .find((e) => e.op === op && canonicalJson(e.params) === key);
+    .find((e) => e.op === op && e.createdAt >= since && canonicalJson(e.params) === key);
   if (last === undefined || last.phase === "done") return { kind: "go", attempt: 1 };
   if (last.phase === "intent" || last.phase === "posted") {
     return { kind: "backoff", attempt: last.attempts, untilMs: now };
