@@ -46,7 +46,7 @@ Options:
   -h, --help              show this help
 `;
 
-const CHECK_HELP = `Usage: felhom-agent op check FILE --host ID --signers FILE
+const CHECK_HELP = `Usage: felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]
 
 Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
 action being gated (no binding check) and does not consult or consume the nonce store. Prints
@@ -54,8 +54,8 @@ JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", .
 Exit 0 when valid, 1 when rejected.
 
 Options:
-  --host ID          this agent's host id
-  --signers FILE     JSON array of signers:
+  --host ID          this agent's host id (default: the config's host_id)
+  --signers FILE     JSON array of signers (default: the config's signers):
                      [{"name": "alice", "key": "ssh-ed25519 AAAA…", "role": "operational",
                        "expires": "2027-06-01T00:00:00Z"}]
   -h, --help         show this help
@@ -204,6 +204,26 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
   return EXIT_OK;
 }
 
+/** The config's host id and signers; a config that cannot be read names the missing flag. */
+async function configForCheck(
+  ctx: CliContext,
+  missing: string,
+): Promise<{ host_id: string | undefined; signers: ReturnType<typeof parseSigners> }> {
+  const { loadConfigWithGate } = await import("../gate/load-config.ts");
+  const { ConfigError } = await import("../config/errors.ts");
+  try {
+    return await loadConfigWithGate({
+      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+      env: ctx.env,
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      throw new UsageError(`${missing} is required when the config cannot be read: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
 async function runCheck(argv: string[], ctx: CliContext, deps: OpDeps): Promise<number> {
   const { values, positionals } = flags(() =>
     parseArgs({
@@ -223,17 +243,29 @@ async function runCheck(argv: string[], ctx: CliContext, deps: OpDeps): Promise<
   }
   if (positionals.length !== 1) throw new UsageError("op check takes exactly one envelope FILE");
   const file = positionals[0] as string;
-  // Until the config carries `host_id` and `signers`, both come from flags.
-  const hostId = required(values.host, "--host");
-  const signersFile = required(values.signers, "--signers");
-  let signers: ReturnType<typeof parseSigners>;
-  try {
-    signers = parseSigners(JSON.parse(await readText(signersFile, "signers file")));
-  } catch (e) {
-    if (e instanceof SignersConfigError || e instanceof SyntaxError) {
-      throw new UsageError(`signers file '${signersFile}': ${e.message}`);
+  // Flags win; what they leave out comes from the config (`host_id`, `signers`).
+  let hostId = values.host === "" ? undefined : values.host;
+  let signers: ReturnType<typeof parseSigners> | undefined;
+  if (values.signers !== undefined) {
+    const signersFile = required(values.signers, "--signers");
+    try {
+      signers = parseSigners(JSON.parse(await readText(signersFile, "signers file")));
+    } catch (e) {
+      if (e instanceof SignersConfigError || e instanceof SyntaxError) {
+        throw new UsageError(`signers file '${signersFile}': ${e.message}`);
+      }
+      throw e;
     }
-    throw e;
+  }
+  if (hostId === undefined || signers === undefined) {
+    const missing = hostId === undefined ? "--host" : "--signers";
+    const cfg = await configForCheck(ctx, missing);
+    hostId ??= cfg.host_id;
+    signers ??= cfg.signers;
+    if (hostId === undefined) {
+      throw new UsageError("--host is required: the config has no host_id (set it, or enroll)");
+    }
+    if (signers.length === 0) ctx.stderr("note: the config lists no signers\n");
   }
 
   const text = await readText(file, "envelope file");
