@@ -21,6 +21,11 @@ async function runConfig(argv: string[], ctx: CliContext): Promise<number> {
  */
 export const COMMANDS: Command[] = [
   {
+    name: "run",
+    summary: "the daemon: recover the journal, then converge guests to the desired state",
+    run: async (argv, ctx) => (await import("./run.ts")).runDaemon(argv, ctx),
+  },
+  {
     name: "selftest",
     summary: "read-only health report (also --selftest, --selftest=task)",
     run: async (argv, ctx) => (await import("./selftest.ts")).runSelftest(argv, ctx),

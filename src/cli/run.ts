@@ -6,7 +6,6 @@ import { agentSections } from "../config/sections.ts";
 import { runReconcileDaemon } from "../daemon/reconcile-daemon.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
-import { desiredFileSection, reconcileSection } from "../reconcile/config-section.ts";
 import {
   cachedDesiredProvider,
   type DesiredProvider,
@@ -33,8 +32,8 @@ resumed at the next start; exit 0.
 Exit codes: 0 stopped by a signal, 1 start-up failure, 2 usage or configuration error.
 `;
 
-/** The sections `run` reads; they join agentSections once listed in config/sections.ts. */
-export const RUN_SECTIONS = [...agentSections, desiredFileSection, reconcileSection] as const;
+/** The sections `run` reads: the whole agent configuration. */
+export const RUN_SECTIONS = agentSections;
 
 export interface RunDeps {
   clock?: Clock;

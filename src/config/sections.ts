@@ -1,5 +1,6 @@
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
+import { desiredFileSection, reconcileSection } from "../reconcile/config-section.ts";
 import { logSection, privilegedSection, stateDirSection } from "./base-sections.ts";
 import { proxmoxSection } from "./proxmox-section.ts";
 import type { ConfigOf } from "./section.ts";
@@ -16,6 +17,8 @@ export const agentSections = [
   logSection,
   hubSection,
   localApiSection,
+  desiredFileSection,
+  reconcileSection,
 ] as const;
 
 export type AgentConfig = ConfigOf<typeof agentSections>;

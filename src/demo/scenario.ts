@@ -5,13 +5,14 @@ import { createLogger } from "../log/logger.ts";
 import { createProxmoxClient } from "../proxmox/client.ts";
 import { startPveSimulator } from "../sim/pve/index.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
+import { RECONCILE_STEPS } from "./steps/reconcile.ts";
 import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
 
 /**
  * The walkthrough `felhom-agent demo` runs against the embedded simulator, in order. Each
  * area of the agent contributes its steps from src/demo/steps/.
  */
-export const DEMO_STEPS: DemoStep[] = [...PROXMOX_BASICS];
+export const DEMO_STEPS: DemoStep[] = [...PROXMOX_BASICS, ...RECONCILE_STEPS];
 
 export async function runDemoScenario(
   io: DemoIo,
