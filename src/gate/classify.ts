@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { OpOrigin } from "../ops/types.ts";
 import {
   backupParams,
   destroyParams,
@@ -34,6 +35,11 @@ export interface ClassifiedAction {
   op: string;
   vmid?: number;
   params: unknown;
+  /**
+   * Who asks, as set by agent code (the local API sets `localapi` with the vmid of the
+   * caller's token); never a field the requester sends.
+   */
+  origin?: OpOrigin;
 }
 
 const benign = (rule: string, reason: string, origin?: AgentOrigin): Classification => ({
@@ -107,6 +113,22 @@ function ownedRemoval(
 const sameTxnOrScratch = (o: AgentOrigin) => o.sameTransaction || o.scratch;
 
 /**
+ * The guest's own local-API snapshot, acted on by that guest through the local API. `facts`
+ * are for `action.vmid`, so the snapshot belongs to the guest that asks.
+ */
+function ownGuestSnapshot(
+  action: ClassifiedAction,
+  facts: ProvenanceFacts,
+): Classification | undefined {
+  if (action.origin !== "localapi" || !facts.snapshot?.guestRequest) return undefined;
+  return benign(
+    "guest_own_snapshot",
+    "the guest acts on a snapshot the agent took at that guest's own request",
+    facts.snapshot,
+  );
+}
+
+/**
  * Benign or destructive, by what the operation does to customer data (DESIGN §2.4) and by
  * provenance the journal recorded (`facts`), never by anything the requester says about
  * itself. Pure: the same action and facts always give the same answer.
@@ -123,9 +145,12 @@ const sameTxnOrScratch = (o: AgentOrigin) => o.sameTransaction || o.scratch;
  *    scratch (or on such a guest),
  *  - rollback only to a snapshot created in the same compound operation, or on a scratch guest.
  *    A rollback discards what was written since the snapshot, and that is the customer's even
- *    when the snapshot is the agent's; so a guest's own rollback to its own local-API snapshot
- *    (`ctl-…`, separate requests, no shared compound operation) is destructive and waits for
- *    an operator's signature.
+ *    when the snapshot is the agent's;
+ *  - except that a guest may roll back to, or delete, a snapshot the agent made at that same
+ *    guest's own request through the local API (issue 6: snapshot before a deploy, roll back
+ *    when it fails). The guest's controller acts for the customer whose data it is; the same
+ *    rollback asked by the hub or anyone else stays destructive, so a compromised hub cannot
+ *    use a guest's snapshots to throw its data away.
  */
 export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Classification {
   const { op } = action;
@@ -224,6 +249,8 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
       // The snapshot's scratch flag does not count here: what a rollback discards is the data
       // written after the snapshot, and that is the customer's. A guest made in the same
       // compound operation, or as scratch, holds nothing of the customer's.
+      const own = ownGuestSnapshot(action, facts);
+      if (own) return own;
       const snapshot = facts.snapshot?.sameTransaction ? facts.snapshot : undefined;
       return ownedRemoval(
         [snapshot, facts.guest],
@@ -236,6 +263,8 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
     case "guest.snapshot.delete": {
       const problem = paramProblem(snapshotDeleteParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      const own = ownGuestSnapshot(action, facts);
+      if (own) return own;
       return ownedRemoval(
         [facts.snapshot, facts.guest],
         sameTxnOrScratch,

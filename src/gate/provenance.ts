@@ -13,6 +13,9 @@ import type { JournalEntry } from "../store/journal.ts";
  *   compound operation touches nothing the customer has had.
  * - `scratch`: the created objects are the agent's own working copies, never handed to the
  *   customer (a test restore, a safety snapshot the agent deletes itself).
+ * - `guest_request`: the agent made the object because the guest itself asked for it through
+ *   the local API (a controller's snapshot before a deploy). That guest may roll back to it or
+ *   delete it without a signature (issue 6); nobody else may.
  */
 export const PROVENANCE_VERSION = 1;
 
@@ -30,6 +33,7 @@ export const agentProvenanceSchema = z.strictObject({
   v: z.literal(PROVENANCE_VERSION),
   txn: z.string().min(1).max(128).optional(),
   scratch: z.boolean().optional(),
+  guest_request: z.boolean().optional(),
   created: z.array(createdObjectSchema).max(64),
 });
 
@@ -40,12 +44,14 @@ export function agentProvenance(input: {
   created: readonly CreatedObject[];
   txn?: string;
   scratch?: boolean;
+  guestRequest?: boolean;
 }): AgentProvenance {
   return agentProvenanceSchema.parse({
     v: PROVENANCE_VERSION,
     created: [...input.created],
     ...(input.txn === undefined ? {} : { txn: input.txn }),
     ...(input.scratch === undefined ? {} : { scratch: input.scratch }),
+    ...(input.guestRequest === undefined ? {} : { guest_request: input.guestRequest }),
   });
 }
 
@@ -55,6 +61,8 @@ export interface AgentOrigin {
   /** Created by a step of the compound operation the gated request belongs to. */
   sameTransaction: boolean;
   scratch: boolean;
+  /** Made at the request of the guest it belongs to, through the local API. */
+  guestRequest: boolean;
 }
 
 /** What the journal proves about the objects a request acts on; empty = nothing proven. */
@@ -95,6 +103,7 @@ function originOf(
     journalId: entry.id,
     sameTransaction: transaction !== undefined && provenance.txn === transaction,
     scratch: provenance.scratch === true,
+    guestRequest: provenance.guest_request === true,
   };
 }
 

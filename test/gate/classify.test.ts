@@ -9,6 +9,7 @@ const origin = (o: Partial<AgentOrigin>): AgentOrigin => ({
   journalId: 7,
   sameTransaction: false,
   scratch: false,
+  guestRequest: false,
   ...o,
 });
 const txnSnap: ProvenanceFacts = { snapshot: origin({ sameTransaction: true }) };
@@ -18,6 +19,14 @@ const scratchGuest: ProvenanceFacts = { guest: origin({ scratch: true }) };
 // Created by the agent, but neither in this compound operation nor as scratch: the customer's.
 const plainAgentSnap: ProvenanceFacts = { snapshot: origin({}) };
 const plainAgentGuest: ProvenanceFacts = { guest: origin({}) };
+// Taken by the agent at the guest's own request through the local API (issue 6).
+const guestOwnSnap: ProvenanceFacts = { snapshot: origin({ guestRequest: true }) };
+const fromGuest = (op: string, params: Record<string, unknown>): ClassifiedAction => ({
+  op,
+  vmid: 101,
+  params,
+  origin: "localapi",
+});
 
 type Row = [string, ClassifiedAction, ProvenanceFacts, "benign" | "destructive", string];
 const g = (op: string, params: Record<string, unknown> = {}, vmid = 101): ClassifiedAction => ({
@@ -141,6 +150,34 @@ const TABLE: Row[] = [
     "unknown_params",
   ],
   ["rollback", g("guest.rollback", { name: "ctl-deploy-1" }), none, "destructive", "rollback"],
+  [
+    "the guest rolls back to its own local-API snapshot",
+    fromGuest("guest.rollback", { name: "ctl-deploy-1" }),
+    guestOwnSnap,
+    "benign",
+    "guest_own_snapshot",
+  ],
+  [
+    "the guest deletes its own local-API snapshot",
+    fromGuest("guest.snapshot.delete", { name: "ctl-deploy-1" }),
+    guestOwnSnap,
+    "benign",
+    "guest_own_snapshot",
+  ],
+  [
+    "the hub rolls back to a guest's local-API snapshot",
+    { ...g("guest.rollback", { name: "ctl-deploy-1" }), origin: "job" },
+    guestOwnSnap,
+    "destructive",
+    "rollback",
+  ],
+  [
+    "the guest rolls back to a snapshot the agent did not take for it",
+    fromGuest("guest.rollback", { name: "nightly" }),
+    none,
+    "destructive",
+    "rollback",
+  ],
   [
     "rollback: same transaction",
     g("guest.rollback", { name: "s1" }),
@@ -363,11 +400,13 @@ describe("classifier properties", () => {
         journalId: fc.nat(),
         sameTransaction: fc.boolean(),
         scratch: fc.boolean(),
+        guestRequest: fc.boolean(),
       }),
       snapshot: fc.record({
         journalId: fc.nat(),
         sameTransaction: fc.boolean(),
         scratch: fc.boolean(),
+        guestRequest: fc.boolean(),
       }),
     },
     { requiredKeys: [] },

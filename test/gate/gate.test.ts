@@ -330,8 +330,9 @@ describe("provenance", () => {
     expect((await h.gate.decide(rb, h.ctx)).outcome).toBe("pending_signature");
   });
 
-  test("a guest's own rollback of its ctl- snapshot is destructive (separate requests)", async () => {
+  test("a guest's rollback of a snapshot it did not get through the agent is destructive", async () => {
     h = new GateHarness();
+    // Journaled without the agent's provenance record: not provably the guest's own.
     const id = h.store.journal.recordIntent({
       op: "guest.snapshot",
       vmid: 101,
@@ -351,5 +352,38 @@ describe("provenance", () => {
     );
     expect(v.outcome).toBe("pending_signature");
     expect(lastAudit(h)?.actor).toBe("guest:101");
+  });
+
+  test("a guest may roll back to and delete its own local-API snapshot; the hub may not", async () => {
+    h = new GateHarness();
+    const id = h.store.journal.recordIntent({
+      op: "guest.snapshot",
+      vmid: 101,
+      params: { name: "ctl-deploy-1" },
+      origin: "localapi",
+      provenance: agentProvenance({
+        created: [{ kind: "snapshot", vmid: 101, name: "ctl-deploy-1" }],
+        guestRequest: true,
+      }),
+    });
+    h.store.journal.recordTerminal(id, "done");
+    const ask = (op: "guest.rollback" | "guest.snapshot.delete", origin: "localapi" | "job") =>
+      h.gate.decide(
+        {
+          op,
+          vmid: 101,
+          params: { name: "ctl-deploy-1" },
+          origin,
+          priority: origin === "job" ? "background" : "interactive",
+          ...(origin === "job" ? { jobId: `job-${op}` } : {}),
+        },
+        h.ctx,
+      );
+    const own = await ask("guest.rollback", "localapi");
+    expect(own.outcome).toBe("allowed");
+    expect(own.classification.rule).toBe("guest_own_snapshot");
+    expect((await ask("guest.snapshot.delete", "localapi")).outcome).toBe("allowed");
+    // The same snapshot named by the hub: a compromised hub must not discard the guest's data.
+    expect((await ask("guest.rollback", "job")).outcome).toBe("pending_signature");
   });
 });

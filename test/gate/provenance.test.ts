@@ -48,6 +48,7 @@ describe("snapshot provenance", () => {
       journalId: 1,
       sameTransaction: false,
       scratch: true,
+      guestRequest: false,
     });
   });
 
