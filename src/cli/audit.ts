@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
-import { loadConfigWithGate } from "../gate/load-config.ts";
+import { loadConfig } from "../config/load.ts";
 import type { AuditRow, ChainVerdict } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -159,7 +159,7 @@ export async function runAudit(
 
   let store: AuditStoreHandle;
   try {
-    const cfg = await loadConfigWithGate({
+    const cfg = await loadConfig({
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),

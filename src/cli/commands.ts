@@ -31,6 +31,11 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./selftest.ts")).runSelftest(argv, ctx),
   },
   {
+    name: "audit",
+    summary: "the audit log: list (text or --json export) and verify its hash chain",
+    run: async (argv, ctx) => (await import("./audit.ts")).runAudit(argv, ctx),
+  },
+  {
     name: "config",
     summary: "config show: the effective configuration, secrets redacted",
     run: runConfig,

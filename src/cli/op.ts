@@ -209,10 +209,10 @@ async function configForCheck(
   ctx: CliContext,
   missing: string,
 ): Promise<{ host_id: string | undefined; signers: ReturnType<typeof parseSigners> }> {
-  const { loadConfigWithGate } = await import("../gate/load-config.ts");
+  const { loadConfig } = await import("../config/load.ts");
   const { ConfigError } = await import("../config/errors.ts");
   try {
-    return await loadConfigWithGate({
+    return await loadConfig({
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
     });

@@ -1,3 +1,4 @@
+import { gateSections } from "../gate/config-section.ts";
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
 import { desiredFileSection, reconcileSection } from "../reconcile/config-section.ts";
@@ -19,6 +20,7 @@ export const agentSections = [
   localApiSection,
   desiredFileSection,
   reconcileSection,
+  ...gateSections,
 ] as const;
 
 export type AgentConfig = ConfigOf<typeof agentSections>;
