@@ -1,9 +1,8 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
-import { loadConfig } from "../config/load.ts";
 import type { AuditRow, ChainVerdict } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] audit [list] [--json] [--after SEQ] [--since WHEN] [--limit N] [--verify]
@@ -157,19 +156,12 @@ export async function runAudit(
     throw new UsageError("audit verify always walks the whole chain; it takes only --json");
   }
 
+  const cfg = await loadConfigOrReport(ctx);
+  if (!cfg) return EXIT_USAGE;
   let store: AuditStoreHandle;
   try {
-    const cfg = await loadConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
     store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`config error: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
     if (err instanceof StoreError) {
       ctx.stderr(`audit ${sub}: ${err.message}\n`);
       return EXIT_FAILURE;

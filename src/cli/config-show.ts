@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
 import type { ConfigFs } from "../config/fs.ts";
-import { loadConfig } from "../config/load.ts";
 import { redactConfig } from "../config/redact.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_OK, EXIT_USAGE } from "./context.ts";
 
@@ -29,20 +28,11 @@ export async function runConfigShow(
     );
     return EXIT_USAGE;
   }
-  try {
-    const cfg = await loadConfig({
-      ...(configPath !== undefined ? { path: configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      ...(ctx.fs ? { fs: ctx.fs } : {}),
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
-    ctx.stdout(`${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
-    return EXIT_OK;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`config error: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw err;
-  }
+  const cfg = await loadConfigOrReport(ctx, {
+    ...(configPath !== undefined ? { path: configPath } : {}),
+    ...(ctx.fs ? { fs: ctx.fs } : {}),
+  });
+  if (!cfg) return EXIT_USAGE;
+  ctx.stdout(`${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
+  return EXIT_OK;
 }

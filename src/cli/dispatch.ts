@@ -1,3 +1,4 @@
+import { ConfigError } from "../config/errors.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_USAGE, UsageError } from "./context.ts";
 
@@ -150,6 +151,10 @@ export async function dispatch(
       ctx.stderr(
         `felhom-agent ${cmd.name}: ${err.message}\nRun 'felhom-agent ${cmd.name} --help' for usage.\n`,
       );
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      ctx.stderr(`felhom-agent ${cmd.name}: configuration error\n${err.message}\n`);
       return EXIT_USAGE;
     }
     throw err;

@@ -1,10 +1,9 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
-import { loadConfig } from "../config/load.ts";
 import { ensureLocalApiCertificate, LocalApiCertError } from "../localapi/certificate.ts";
 import type { NetworkInterfaces } from "../localapi/listen-address.ts";
 import { ListenAddressError } from "../localapi/listen-address.ts";
 import { LocalApiStartError, resolveListenAddress } from "../localapi/start.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] localapi pins [--json]
@@ -43,12 +42,9 @@ export async function runLocalApi(
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const cfg = await loadConfigOrReport(ctx);
+  if (!cfg) return EXIT_USAGE;
   try {
-    const cfg = await loadConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
     const listen = resolveListenAddress(cfg.local_api, ctx.deps?.interfaces);
     const cert = await ensureLocalApiCertificate({ stateDir: cfg.state_dir, listen });
     if (cert.created) ctx.stderr(`created ${cert.path}\n`);
@@ -66,10 +62,6 @@ export async function runLocalApi(
     }
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`config error: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
     if (err instanceof LocalApiStartError || err instanceof ListenAddressError) {
       ctx.stderr(`localapi pins: ${err.message}\n`);
       return EXIT_USAGE;

@@ -1,6 +1,4 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
-import { loadConfig } from "../config/load.ts";
 import { secretsOf } from "../config/redact.ts";
 import type { AgentConfig } from "../config/sections.ts";
 import { createLogger } from "../log/logger.ts";
@@ -15,6 +13,7 @@ import {
 } from "../selftest/render.ts";
 import { runTaskExercise } from "../selftest/task-exercise.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
@@ -99,20 +98,8 @@ export async function runSelftest(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  let cfg: AgentConfig;
-  try {
-    cfg = await loadConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`felhom-agent: configuration error\n${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw err;
-  }
+  const cfg = await loadConfigOrReport(ctx);
+  if (!cfg) return EXIT_USAGE;
   const clock = deps.clock ?? systemClock;
   const client = deps.makeClient
     ? deps.makeClient(cfg, ctx)

@@ -1,8 +1,7 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
-import { loadConfig } from "../config/load.ts";
 import { StoreError } from "../store/errors.ts";
 import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
@@ -99,19 +98,12 @@ export async function runToken(
     }
   }
 
+  const cfg = await loadConfigOrReport(ctx);
+  if (!cfg) return EXIT_USAGE;
   let store: TokenStoreHandle;
   try {
-    const cfg = await loadConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
     store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`config error: ${err.message}\n`);
-      return EXIT_USAGE;
-    }
     if (err instanceof StoreError) {
       ctx.stderr(`token ${sub}: ${err.message}\n`);
       return EXIT_FAILURE;

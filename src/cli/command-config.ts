@@ -1,0 +1,32 @@
+import { ConfigError } from "../config/errors.ts";
+import type { ConfigFs } from "../config/fs.ts";
+import { loadConfig } from "../config/load.ts";
+import type { AgentConfig } from "../config/sections.ts";
+import type { CliContext } from "./context.ts";
+
+/**
+ * The agent configuration as every command loads it: `--config` when given (then a missing file
+ * is an error), else the default path, with FELHOM_AGENT_* overrides; warnings go to stderr.
+ * A configuration error is printed the same way for every command and gives `undefined`: the
+ * caller exits 2 (DESIGN.md §4.1).
+ */
+export async function loadConfigOrReport(
+  ctx: CliContext,
+  opts: { path?: string; fs?: ConfigFs } = {},
+): Promise<AgentConfig | undefined> {
+  const path = opts.path ?? ctx.configPath;
+  try {
+    return await loadConfig({
+      ...(path !== undefined ? { path, pathExplicit: true } : {}),
+      env: ctx.env,
+      ...(opts.fs ? { fs: opts.fs } : {}),
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(`config error: ${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
