@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import type { AuditSink } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
 import { loadConfigOrReport } from "./command-config.ts";
@@ -26,15 +27,7 @@ export interface TokenStoreHandle {
     list(): GuestTokenInfo[];
     revoke(target: string | number): number;
   };
-  audit: {
-    append(input: {
-      actor: string;
-      action: string;
-      target?: string | null;
-      outcome: string;
-      details?: Record<string, unknown>;
-    }): unknown;
-  };
+  audit: AuditSink;
   close(): void;
 }
 

@@ -1,3 +1,5 @@
+import type { AuditRow } from "../store/audit.ts";
+
 /**
  * What the hub link needs from the state store, as narrow structural interfaces: the store's
  * DesiredCache, Outbox and AuditLog satisfy them as they are, and tests can pass either those
@@ -14,17 +16,7 @@ export interface OutboxPort {
   ack(ids: readonly number[]): number;
 }
 
-export interface AuditRowPort {
-  seq: number;
-  ts: number;
-  actor: string;
-  action: string;
-  target: string | null;
-  outcome: string;
-  details: string;
-  prevHash: string;
-  hash: string;
-}
+export type AuditRowPort = AuditRow;
 
 export interface AuditFeedPort {
   undelivered(limit?: number): AuditRowPort[];

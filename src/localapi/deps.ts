@@ -1,6 +1,7 @@
 import type { Logger } from "../log/types.ts";
 import type { OperationSubmitter } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { AuditSink } from "../store/audit.ts";
 import type { Clock } from "../util/clock.ts";
 
 /** The guest a bearer token stands for; the store's GuestTokens satisfies this. */
@@ -25,16 +26,8 @@ export interface BackupTargetSource {
   backupStorageFor(vmid: number): string | undefined;
 }
 
-/** Shaped like the store's AuditLog.append, so the audit table plugs in unchanged. */
-export interface AuditSink {
-  append(input: {
-    actor: string;
-    action: string;
-    target?: string | null;
-    outcome: string;
-    details?: Record<string, unknown>;
-  }): unknown;
-}
+/** The store's AuditLog plugs in unchanged. */
+export type { AuditSink };
 
 export interface LocalApiLimits {
   bodyLimitBytes: number;

@@ -21,6 +21,11 @@ export interface AuditInput {
   details?: Record<string, unknown>;
 }
 
+/** Where audit rows go: the AuditLog itself, or a fake in tests of its callers. */
+export interface AuditSink {
+  append(input: AuditInput): unknown;
+}
+
 export interface AuditRow {
   seq: number;
   ts: number;
