@@ -6,6 +6,11 @@ export interface GuestConfigParams {
   memoryMiB?: number;
   /** `""` removes it: an empty description is not stored by PVE (FACTS B.9). */
   description?: string;
+  swapMiB?: number;
+  /** Keys to remove: `description`, or `env` once the bootstrap code was traded (DESIGN §4.8). */
+  delete?: ("description" | "env")[];
+  /** Refuse the change if the config changed since this digest was read. */
+  digest?: string;
 }
 
 export interface ShutdownParams {

@@ -7,16 +7,23 @@ import type {
 } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { TaskWaitAbortedError } from "../proxmox/task-error.ts";
+import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
-import { type ActionOp, isActionOp } from "./actions.ts";
-import { EXECUTORS, type OpExecutor } from "./executors.ts";
+import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
-import type { Gate } from "./gate-seam.ts";
+import type { Gate, GateDecision } from "./gate-seam.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError } from "./guest-queue.ts";
+import {
+  journalOperationId,
+  parseOperationId,
+  resolutionWithResult,
+  statusFromJournal,
+  statusFromPending,
+} from "./operation-ids.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
-/** Operation statuses kept in memory for `status(id)`; the journal keeps the history. */
+/** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
 const MAX_TRACKED = 10_000;
 const TERMINAL_STATES = new Set<OperationState>(["done", "failed", "rejected"]);
 
@@ -55,8 +62,9 @@ export interface Submitted {
 
 /**
  * The one seam every mutation enters through (OperationSubmitter): params validated, the gate
- * decides, then the per-guest queue runs it as journal intent → POST → UPID → wait → terminal,
- * each step durable before the next (DESIGN §2.3).
+ * decides, the intent is journaled at once (its journal id is the operation's durable id),
+ * then the per-guest queue runs it as POST → UPID → wait → terminal, each step durable before
+ * the next (DESIGN §2.3).
  */
 export class Engine implements OperationSubmitter {
   readonly queue: GuestQueue;
@@ -74,9 +82,27 @@ export class Engine implements OperationSubmitter {
     return (await this.enqueue(req)).status;
   }
 
+  /**
+   * Live operations from memory; everything else from the store, so an id handed out before
+   * a restart still answers. A held operation's id follows its execution once released.
+   */
   status(id: string): OperationStatus | undefined {
-    const s = this.ops.get(id);
-    return s ? { ...s } : undefined;
+    const live = this.ops.get(id);
+    if (live) return { ...live };
+    const parsed = parseOperationId(id);
+    if (parsed === undefined || parsed.kind === "transient") return undefined;
+    const { store } = this.opts;
+    if (parsed.kind === "journal") {
+      const entry = store.journal.byId(parsed.journalId);
+      return entry ? statusFromJournal(entry, id) : undefined;
+    }
+    const row = store.pending.byId(parsed.pendingId);
+    if (row === undefined) return undefined;
+    if (row.status === "released" && row.journalId !== null) {
+      const followed = this.status(journalOperationId(row.journalId));
+      if (followed) return { ...followed, id };
+    }
+    return statusFromPending(row);
   }
 
   /** Guests with work queued or running here, or left in flight in the journal. */
@@ -95,8 +121,9 @@ export class Engine implements OperationSubmitter {
   }
 
   /**
-   * Stops taking work: queued operations are dropped (never started, nothing journaled), and
-   * running ones stop waiting once their UPID is journaled, so the next start resumes them.
+   * Stops taking work: queued operations are dropped (never started; their journaled intent
+   * ends `abandoned`), and running ones stop waiting once their UPID is journaled, so the next
+   * start resumes them.
    */
   async stop(): Promise<void> {
     this.stopping.abort(new Error("felhom-agent is shutting down"));
@@ -112,25 +139,20 @@ export class Engine implements OperationSubmitter {
       createdAt: new Date(now).toISOString(),
       updatedAt: new Date(now).toISOString(),
     };
-    const exec = isActionOp(req.op)
-      ? (EXECUTORS[req.op] as unknown as OpExecutor<ActionOp>)
-      : undefined;
+    const same = this.sameJob(req);
+    if (same) return { status: same, settled: this.settledOf(same) };
+    const exec = executorFor(req.op);
     let params: Record<string, unknown> = req.params;
     if (exec !== undefined) {
-      const problem = this.checkParams(exec, req);
-      if (typeof problem === "string") return this.finished(base, "rejected", problem);
-      params = problem;
+      const checked = this.checkParams(exec, req);
+      if (typeof checked === "string") return this.finished(base, "rejected", checked);
+      params = checked;
     }
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
     if (decision.outcome === "pending_signature") {
-      const status: OperationStatus = {
-        ...base,
-        id: decision.pendingId ?? this.nextId(),
-        state: "pending_signature",
-        ...(decision.reason ? { reason: decision.reason } : {}),
-      };
-      this.ops.set(status.id, status);
-      return { status: { ...status }, settled: Promise.resolve({ ...status }) };
+      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
+      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
+      return this.finished(base, "rejected", "held, but the gate named no held operation");
     }
     if (decision.outcome === "rejected") {
       return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
@@ -139,17 +161,35 @@ export class Engine implements OperationSubmitter {
       return this.finished(base, "rejected", `unsupported_operation: ${req.op}`);
     }
     if (this.stopped) return this.finished(base, "failed", "shutting_down");
-    const status: OperationStatus = { ...base, id: this.nextId(), state: "queued" };
-    this.ops.set(status.id, status);
     const vmid = req.vmid;
+    const journalId = this.journalIntent(decision, {
+      vmid,
+      op: req.op,
+      params,
+      origin: req.origin,
+      jobId: req.jobId ?? null,
+      attempts: attempt,
+      ...(exec.provenance
+        ? { provenance: exec.provenance(vmid, params as never, { origin: req.origin }) }
+        : {}),
+    });
+    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
+    const status: OperationStatus = {
+      ...base,
+      id: journalOperationId(journalId),
+      state: "queued",
+    };
+    this.track(status);
     const lane = req.priority === "interactive" ? "interactive" : "background";
     const settled = this.queue
-      .run(vmid ?? HOST_KEY, lane, () =>
-        this.execute(status, exec, { ...req, params }, vmid, attempt),
-      )
+      .run(vmid, lane, () => this.execute(status, exec, journalId, { ...req, params }, vmid))
       .catch((err: unknown) => {
-        if (err instanceof QueueClosedError) this.update(status, "failed", "shutting_down");
-        else this.update(status, "failed", (err as Error).message);
+        if (err instanceof QueueClosedError) {
+          this.abandonUnstarted(journalId);
+          this.update(status, "failed", "shutting_down");
+        } else {
+          this.update(status, "failed", (err as Error).message);
+        }
         return { ...status };
       });
     return { status: { ...status }, settled };
@@ -174,56 +214,98 @@ export class Engine implements OperationSubmitter {
         resolution: r.kind,
         how: r.how,
       });
-      if (r.kind === "resume_wait") {
-        const status: OperationStatus = {
-          id: this.nextId(),
-          op: entry.op as ActionOp,
-          ...(entry.vmid !== null ? { vmid: entry.vmid } : {}),
-          state: "running",
-          upid: r.upid,
-          createdAt: new Date(entry.createdAt).toISOString(),
-          updatedAt: new Date(this.opts.clock.now()).toISOString(),
-        };
-        this.ops.set(status.id, status);
-        void this.queue
-          .run(entry.vmid ?? HOST_KEY, "interactive", () =>
-            this.waitAndRecord(status, entry.id, r.upid, r.how),
-          )
-          .catch(() => {});
+      const id = journalOperationId(entry.id);
+      if (r.kind !== "resume_wait") {
+        const settled = this.status(id);
+        if (settled) this.opts.onSettled?.(settled);
+        continue;
       }
+      const status = statusFromJournal({ ...entry, phase: "posted", upid: r.upid }, id);
+      if (status === undefined) continue;
+      status.state = "running";
+      this.track(status);
+      const exec = executorFor(entry.op);
+      const params = entry.params as Record<string, unknown>;
+      void this.queue
+        .run(entry.vmid ?? HOST_KEY, "interactive", () =>
+          this.waitAndRecord(status, entry.id, r.upid, r.how, exec, entry.vmid, params),
+        )
+        .catch(() => {});
     }
     return out;
   }
 
+  /**
+   * A request with a hub job id that this store already knows is that same job (the hub sends
+   * a job again after an agent crash, and again with a signed envelope for a held one): it
+   * answers with the job's existing operation and starts nothing new. Only a held job that
+   * now carries an envelope goes on to the gate, which releases the held row.
+   */
+  private sameJob(req: OperationRequest): OperationStatus | undefined {
+    if (req.jobId === undefined) return undefined;
+    const { store } = this.opts;
+    const entries = store.journal.forJob(req.jobId);
+    const last = entries.at(-1);
+    if (last) return this.status(journalOperationId(last.id));
+    const held = store.pending.byJob(req.jobId);
+    if (held === undefined) return undefined;
+    if (held.status === "pending" && req.envelope !== undefined) return undefined;
+    return this.status(held.id);
+  }
+
+  /** Live operations settle through the queue; anything else is as settled as it gets. */
+  private settledOf(status: OperationStatus): Promise<OperationStatus> {
+    return Promise.resolve({ ...status });
+  }
+
+  /** The intent, durable before anything is queued; a string is why it was refused. */
+  private journalIntent(decision: GateDecision, intent: IntentInput): number | string {
+    const { gate, store } = this.opts;
+    try {
+      if (decision.outcome === "allowed" && gate.recordIntent === undefined) {
+        return store.journal.recordIntent(intent);
+      }
+      if (gate.recordIntent === undefined) {
+        return "this gate cannot journal a signed operation; refused";
+      }
+      const r = gate.recordIntent(decision, intent);
+      return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
+    } catch (err) {
+      return `not_recorded: ${(err as Error).message}`;
+    }
+  }
+
+  private abandonUnstarted(journalId: number): void {
+    try {
+      this.opts.store.journal.recordTerminal(journalId, "abandoned", {
+        resolution: "the agent stopped before the operation started; nothing was sent",
+      });
+    } catch {
+      // The store is closing; recovery at the next start finds no task and abandons it.
+    }
+  }
+
   private async execute(
     status: OperationStatus,
-    exec: OpExecutor<ActionOp>,
+    exec: OpExecutor<ExecOp>,
+    id: number,
     req: OperationRequest,
     vmid: number,
-    attempt: number,
   ): Promise<OperationStatus> {
     if (this.stopped) {
+      this.abandonUnstarted(id);
       this.update(status, "failed", "shutting_down");
       return { ...status };
     }
     const { journal } = this.opts.store;
     const log = this.opts.logger.child({ op: req.op, vmid, origin: req.origin });
-    const id = journal.recordIntent({
-      vmid,
-      op: req.op,
-      params: req.params,
-      origin: req.origin,
-      jobId: req.jobId ?? null,
-      attempts: attempt,
-    });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
     let upid: string | null;
     try {
-      // biome-ignore lint/suspicious/noExplicitAny: params were parsed by this executor
-      upid = await exec.post(this.opts.client, vmid, req.params as any);
+      upid = await exec.post(this.opts.client, vmid, req.params as never);
     } catch (err) {
-      return this.postFailed(status, id, exec, err, log);
+      return this.postFailed(status, id, exec, err, log, vmid, req.params);
     }
     await this.opts.hooks?.at?.("post_returned", id);
     if (upid === null) {
@@ -235,15 +317,17 @@ export class Engine implements OperationSubmitter {
     journal.recordUpid(id, upid);
     status.upid = upid;
     await this.opts.hooks?.at?.("upid", id);
-    return this.waitAndRecord(status, id, upid, "task");
+    return this.waitAndRecord(status, id, upid, "task", exec, vmid, req.params);
   }
 
   private async postFailed(
     status: OperationStatus,
     id: number,
-    exec: OpExecutor<ActionOp>,
+    exec: OpExecutor<ExecOp>,
     err: unknown,
     log: Logger,
+    vmid: number,
+    params: Record<string, unknown>,
   ): Promise<OperationStatus> {
     const { journal } = this.opts.store;
     if (exec.alreadyDone(err)) {
@@ -276,7 +360,7 @@ export class Engine implements OperationSubmitter {
       }
       if (r.kind === "resume_wait") {
         status.upid = r.upid;
-        return this.waitAndRecord(status, id, r.upid, r.how);
+        return this.waitAndRecord(status, id, r.upid, r.how, exec, vmid, params);
       }
       this.update(status, r.kind === "done" ? "done" : "failed", r.how);
       return { ...status };
@@ -294,6 +378,9 @@ export class Engine implements OperationSubmitter {
     id: number,
     upid: string,
     how: string,
+    exec: OpExecutor<ExecOp> | undefined,
+    vmid: number | null,
+    params: Record<string, unknown>,
   ): Promise<OperationStatus> {
     const { journal } = this.opts.store;
     status.upid = upid;
@@ -304,9 +391,16 @@ export class Engine implements OperationSubmitter {
         signal: this.stopping.signal,
       });
       await this.opts.hooks?.at?.("task_done", id);
+      const outcome =
+        exec?.result && vmid !== null
+          ? await exec
+              .result(this.opts.client, vmid, exec.parseParams(params), upid)
+              .catch(() => undefined)
+          : undefined;
       journal.recordTerminal(id, "done", {
-        resolution: `${how}: ended ${result.exitstatus}`.slice(0, 1024),
+        resolution: resolutionWithResult(`${how}: ended ${result.exitstatus}`, outcome),
       });
+      if (outcome) status.result = outcome;
       this.update(status, "done");
     } catch (err) {
       if (err instanceof TaskWaitAbortedError) {
@@ -339,11 +433,11 @@ export class Engine implements OperationSubmitter {
   }
 
   private checkParams(
-    exec: OpExecutor<ActionOp>,
+    exec: OpExecutor<ExecOp>,
     req: OperationRequest,
   ): Record<string, unknown> | string {
     try {
-      return exec.parseParams(req.params) as Record<string, unknown>;
+      return exec.parseParams(req.params) as unknown as Record<string, unknown>;
     } catch (err) {
       const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
       const text = issues
@@ -353,13 +447,16 @@ export class Engine implements OperationSubmitter {
     }
   }
 
+  /** Refused before anything was recorded: the id is known to this process only. */
   private finished(
     base: Omit<OperationStatus, "id" | "state">,
     state: OperationState,
     reason: string,
   ): Submitted {
-    const status: OperationStatus = { ...base, id: this.nextId(), state, reason };
-    this.ops.set(status.id, status);
+    this.seq++;
+    const id = `rj-${this.opts.clock.now().toString(36)}-${this.seq}`;
+    const status: OperationStatus = { ...base, id, state, reason };
+    this.track(status);
     return { status: { ...status }, settled: Promise.resolve({ ...status }) };
   }
 
@@ -370,13 +467,13 @@ export class Engine implements OperationSubmitter {
     if (TERMINAL_STATES.has(state)) this.opts.onSettled?.({ ...status });
   }
 
-  private nextId(): string {
-    this.seq++;
-    if (this.ops.size > MAX_TRACKED) this.forgetOldest();
-    return `op-${this.opts.clock.now().toString(36)}-${this.seq}`;
+  private track(status: OperationStatus): void {
+    if (this.ops.size >= MAX_TRACKED) this.forgetSettled();
+    this.ops.set(status.id, status);
   }
 
-  private forgetOldest(): void {
+  /** Settled operations leave memory first; the store still answers for journaled ones. */
+  private forgetSettled(): void {
     for (const [id, s] of this.ops) {
       if (this.ops.size <= MAX_TRACKED / 2) break;
       if (TERMINAL_STATES.has(s.state)) this.ops.delete(id);

@@ -1,50 +1,215 @@
 import { z } from "zod";
+import { type AgentProvenance, agentProvenance } from "../gate/provenance.ts";
+import type { OpOrigin } from "../ops/types.ts";
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { LxcConfigUpdate, ProxmoxClient } from "../proxmox/client-types.ts";
 import { normalizeDescription } from "../proxmox/description.ts";
-import type { ActionOp, ParamsOf } from "./actions.ts";
+import { parseUpid } from "../proxmox/upid.ts";
+import type { GuestConfigParams, ShutdownParams } from "./actions.ts";
 import { PVE_DEFAULT_MEMORY_MIB } from "./planner.ts";
 
 export type ExecClient = Pick<
   ProxmoxClient,
-  "start" | "stop" | "shutdown" | "setConfig" | "guestConfig" | "guestStatus"
+  | "start"
+  | "stop"
+  | "shutdown"
+  | "setConfig"
+  | "guestConfig"
+  | "guestStatus"
+  | "snapshot"
+  | "rollback"
+  | "deleteSnapshot"
+  | "vzdump"
+  | "resize"
+  | "destroy"
+  | "restoreLXC"
+  | "storageContent"
+  | "taskLogTail"
 >;
+
+export interface SnapshotParams {
+  name: string;
+  description?: string;
+}
+
+export interface SnapshotDeleteParams {
+  name: string;
+  /** Removes a snapshot stuck half-deleted (snapstate `delete`, FACTS B.9). */
+  force?: boolean;
+}
+
+export interface BackupParams {
+  storage: string;
+  mode?: "snapshot" | "suspend" | "stop";
+  compress?: "0" | "1" | "gzip" | "lzo" | "zstd";
+  notesTemplate?: string;
+  protected?: boolean;
+  /** Prune older backups by the storage's retention: the gate treats it as destructive. */
+  remove?: boolean;
+}
+
+export interface ResizeGrowParams {
+  disk: string;
+  /** Growth only: `+N[KMGT]` (FACTS B.8). */
+  size: string;
+  digest?: string;
+}
+
+export interface DestroyGuestParams {
+  force?: boolean;
+  purge?: boolean;
+  destroyUnreferencedDisks?: boolean;
+}
+
+/** A guest from a vzdump archive (FACTS-provisioning); `guest.restore` replaces an existing one. */
+export interface ProvisionParams {
+  archive: string;
+  storage?: string;
+  hostname?: string;
+  unique?: boolean;
+  start?: boolean;
+  unprivileged?: boolean;
+  pool?: string;
+  cores?: number;
+  memoryMiB?: number;
+  swapMiB?: number;
+  description?: string;
+  net?: Record<string, string>;
+  tags?: string[];
+  force?: boolean;
+}
+
+/** The params of every operation this agent can execute, by operation name. */
+export interface OpParams {
+  "guest.start": Record<string, never>;
+  "guest.stop": Record<string, never>;
+  "guest.shutdown": ShutdownParams;
+  "guest.config": GuestConfigParams;
+  "guest.snapshot": SnapshotParams;
+  "guest.rollback": { name: string };
+  "guest.snapshot.delete": SnapshotDeleteParams;
+  "guest.backup": BackupParams;
+  "guest.resize": ResizeGrowParams;
+  "guest.destroy": DestroyGuestParams;
+  "guest.provision": ProvisionParams;
+  "guest.restore": ProvisionParams;
+}
+
+export type ExecOp = keyof OpParams;
+
+/** What an executor learns about the request besides its params. */
+export interface ExecContext {
+  origin: OpOrigin;
+}
 
 /**
  * How one operation kind is carried out against Proxmox. Recovery relies on `taskType` (to
  * find a task whose POST answer was lost) and `inEffect` (to learn whether a synchronous call
  * that left no task took effect), so no operation is ever re-POSTed blindly.
  */
-export interface OpExecutor<K extends ActionOp> {
+export interface OpExecutor<K extends ExecOp> {
   /** Validates params from any origin (planner, local API, hub job); throws ZodError. */
-  parseParams(raw: unknown): ParamsOf<K>;
-  /** The PVE task type of the worker it forks; null for a synchronous call (FACTS B.7). */
+  parseParams(raw: unknown): OpParams[K];
+  /** The PVE task type of the worker it forks (FACTS B.1); null for a synchronous call (B.7). */
   taskType: string | null;
   /** The POST; a UPID for a task, null when PVE answered synchronously. */
   post(
     client: ExecClient,
     vmid: number,
-    params: ParamsOf<K>,
+    params: OpParams[K],
     signal?: AbortSignal,
   ): Promise<string | null>;
-  /** Whether actual state already shows the change. */
-  inEffect(client: ExecClient, vmid: number, params: ParamsOf<K>): Promise<boolean>;
+  /** Whether actual state already shows the change; needed when `taskType` is null. */
+  inEffect?(client: ExecClient, vmid: number, params: OpParams[K]): Promise<boolean>;
   /** A synchronous refusal that means the guest is already as asked (FACTS B.5). */
   alreadyDone(err: unknown): boolean;
+  /**
+   * What the agent itself creates, journaled with the intent so the gate can later tell the
+   * agent's own objects from the customer's (gate/provenance.ts). Never taken from params
+   * claims: only the operation's own effect is recorded.
+   */
+  provenance?(vmid: number, params: OpParams[K], ctx: ExecContext): AgentProvenance;
+  /** After the task ended well: what the requester is told (snapshot name, archive volid). */
+  result?(
+    client: ExecClient,
+    vmid: number,
+    params: OpParams[K],
+    upid: string,
+  ): Promise<Record<string, unknown>>;
 }
 
 const empty = z.strictObject({});
+// PVE `pve-configid`-style names; `current` and `vzdump` are refused synchronously (FACTS B.5).
+const snapshotName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "not a snapshot name")
+  .refine((n) => n !== "current" && n !== "vzdump", "reserved snapshot name");
+const storageId = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "not a storage id");
+const digest = z.string().regex(/^[0-9a-f]{1,64}$/, "not a config digest");
 const configParams = z
   .strictObject({
     cores: z.number().int().min(1).max(8192).optional(),
     memoryMiB: z.number().int().min(16).optional(),
+    swapMiB: z.number().int().min(0).optional(),
     description: z.string().max(8192).optional(),
+    // `env` carries the one-time bootstrap code and is removed once traded (DESIGN §4.8).
+    delete: z
+      .array(z.enum(["description", "env"]))
+      .min(1)
+      .max(8)
+      .optional(),
+    digest: digest.optional(),
   })
-  .refine((p) => Object.keys(p).length > 0, "guest.config needs at least one change");
+  .refine(
+    (p) => Object.keys(p).some((k) => k !== "digest"),
+    "guest.config needs at least one change",
+  );
 const shutdownParams = z.strictObject({
   timeoutSec: z.number().int().min(0).max(3600).optional(),
   forceStop: z.boolean().optional(),
 });
+const snapshotParams = z.strictObject({
+  name: snapshotName,
+  description: z.string().max(8192).optional(),
+});
+const rollbackParams = z.strictObject({ name: snapshotName });
+const snapshotDeleteParams = z.strictObject({ name: snapshotName, force: z.boolean().optional() });
+const backupParams = z.strictObject({
+  storage: storageId,
+  mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
+  compress: z.enum(["0", "1", "gzip", "lzo", "zstd"]).optional(),
+  notesTemplate: z.string().max(1024).optional(),
+  protected: z.boolean().optional(),
+  remove: z.boolean().optional(),
+});
+const resizeParams = z.strictObject({
+  disk: z.string().regex(/^(rootfs|mp\d{1,3})$/, "not a disk (rootfs, mp0…mp255)"),
+  // Growth only: an absolute size could shrink (FACTS B.8 `[+]N[KMGT]`).
+  size: z.string().regex(/^\+\d{1,12}(\.\d{1,6})?[KMGT]?$/, "not a growth ('+N[KMGT]')"),
+  digest: digest.optional(),
+});
+const destroyParams = z.strictObject({
+  force: z.boolean().optional(),
+  purge: z.boolean().optional(),
+  destroyUnreferencedDisks: z.boolean().optional(),
+});
+const provisionFields = {
+  archive: z.string().min(1).max(512),
+  storage: storageId.optional(),
+  hostname: z.string().max(253).optional(),
+  unique: z.boolean().optional(),
+  start: z.boolean().optional(),
+  unprivileged: z.boolean().optional(),
+  pool: z.string().max(64).optional(),
+  cores: z.number().int().min(1).max(8192).optional(),
+  memoryMiB: z.number().int().min(16).optional(),
+  swapMiB: z.number().int().min(0).optional(),
+  description: z.string().max(8192).optional(),
+  net: z.record(z.string().regex(/^net\d{1,2}$/), z.string().max(512)).optional(),
+  tags: z.array(z.string().max(64)).max(32).optional(),
+};
+const provisionParams = z.strictObject({ ...provisionFields, force: z.literal(false).optional() });
+const restoreParams = z.strictObject({ ...provisionFields, force: z.boolean().optional() });
 
 function syncRefusal(err: unknown, text: RegExp): boolean {
   return err instanceof ProxmoxApiError && err.status === 500 && text.test(err.pveMessage);
@@ -53,20 +218,59 @@ function syncRefusal(err: unknown, text: RegExp): boolean {
 const isRunning = async (c: ExecClient, vmid: number) =>
   (await c.guestStatus(vmid)).status === "running";
 
-/** A mapped type: adding an Action variant without an executor does not compile. */
-export const EXECUTORS: { [K in ActionOp]: OpExecutor<K> } = {
+const opts = (signal?: AbortSignal) => (signal ? { signal } : {});
+
+function restoreCall(
+  c: ExecClient,
+  vmid: number,
+  p: ProvisionParams,
+  force: boolean,
+  signal?: AbortSignal,
+): Promise<string> {
+  const { force: _ignored, ...rest } = p;
+  return c.restoreLXC({ vmid, ...rest, ...(force ? { force: true } : {}) }, opts(signal));
+}
+
+/**
+ * The archive a vzdump task wrote: named in its log (`creating vzdump archive '…/<file>'`),
+ * then looked up in the storage's content by that file name; else the newest backup of the
+ * guest that appeared after the task started. Undefined when neither finds it.
+ */
+async function findArchive(
+  c: ExecClient,
+  vmid: number,
+  storage: string,
+  upid: string,
+): Promise<string | undefined> {
+  const log = await c.taskLogTail(upid, 50).catch(() => [] as string[]);
+  const named = log
+    .map((line) => /creating vzdump archive '(?:[^']*\/)?([^'/]+)'/.exec(line)?.[1])
+    .find((f) => f !== undefined);
+  const volumes = await c.storageContent(storage, { content: "backup", vmid });
+  if (named !== undefined) {
+    const hit = volumes.find((v) => v.volid.endsWith(`/${named}`) || v.volid.endsWith(`:${named}`));
+    if (hit) return hit.volid;
+  }
+  const since = parseUpid(upid).starttime - 2;
+  return volumes
+    .filter((v) => v.vmid === vmid && (v.ctimeSec ?? 0) >= since)
+    .sort((a, b) => (b.ctimeSec ?? 0) - (a.ctimeSec ?? 0))[0]?.volid;
+}
+
+/** A mapped type: adding an operation without an executor does not compile. */
+export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
   "guest.start": {
-    parseParams: (raw) => empty.parse(raw) as ParamsOf<"guest.start">,
+    parseParams: (raw) => empty.parse(raw) as OpParams["guest.start"],
     taskType: "vzstart",
-    post: (c, vmid, _p, signal) => c.start(vmid, signal ? { signal } : {}),
+    post: (c, vmid, _p, signal) => c.start(vmid, opts(signal)),
     inEffect: (c, vmid) => isRunning(c, vmid),
     // `CT <vmid> already running` is a synchronous 500 (FACTS B.5).
     alreadyDone: (err) => syncRefusal(err, /already running/),
   },
   "guest.stop": {
-    parseParams: (raw) => empty.parse(raw) as ParamsOf<"guest.stop">,
+    parseParams: (raw) => empty.parse(raw) as OpParams["guest.stop"],
     taskType: "vzstop",
-    post: (c, vmid, _p, signal) => c.stop(vmid, signal ? { signal } : {}),
+    post: (c, vmid, _p, signal) => c.stop(vmid, opts(signal)),
     inEffect: async (c, vmid) => !(await isRunning(c, vmid)),
     alreadyDone: (err) => syncRefusal(err, /not running/),
   },
@@ -77,25 +281,29 @@ export const EXECUTORS: { [K in ActionOp]: OpExecutor<K> } = {
       c.shutdown(vmid, {
         ...(p.timeoutSec !== undefined ? { timeoutSec: p.timeoutSec } : {}),
         ...(p.forceStop !== undefined ? { forceStop: p.forceStop } : {}),
-        ...(signal ? { signal } : {}),
+        ...opts(signal),
       }),
     inEffect: async (c, vmid) => !(await isRunning(c, vmid)),
     alreadyDone: (err) => syncRefusal(err, /not running/),
   },
   "guest.config": {
-    parseParams: (raw) => configParams.parse(raw) as ParamsOf<"guest.config">,
+    parseParams: (raw) => configParams.parse(raw) as OpParams["guest.config"],
     taskType: null,
     post: (c, vmid, p, signal) => {
       const update: LxcConfigUpdate = {};
+      const remove = new Set(p.delete ?? []);
       if (p.cores !== undefined) update.cores = p.cores;
       if (p.memoryMiB !== undefined) update.memoryMiB = p.memoryMiB;
+      if (p.swapMiB !== undefined) update.swapMiB = p.swapMiB;
       if (p.description !== undefined) {
         // An empty description is not stored; it is removed with `delete` (FACTS B.9).
         const text = normalizeDescription(p.description);
-        if (text === "") update.delete = ["description"];
+        if (text === "") remove.add("description");
         else update.description = text;
       }
-      return c.setConfig(vmid, update, signal ? { signal } : {});
+      if (remove.size > 0) update.delete = [...remove];
+      if (p.digest !== undefined) update.digest = p.digest;
+      return c.setConfig(vmid, update, opts(signal));
     },
     inEffect: async (c, vmid, p) => {
       const cfg = await c.guestConfig(vmid);
@@ -103,14 +311,124 @@ export const EXECUTORS: { [K in ActionOp]: OpExecutor<K> } = {
       if (p.memoryMiB !== undefined && (cfg.memoryMiB ?? PVE_DEFAULT_MEMORY_MIB) !== p.memoryMiB) {
         return false;
       }
+      if (p.swapMiB !== undefined && cfg.swapMiB !== p.swapMiB) return false;
       if (
         p.description !== undefined &&
         normalizeDescription(cfg.description) !== normalizeDescription(p.description)
       ) {
         return false;
       }
-      return true;
+      return (p.delete ?? []).every((key) => cfg.raw[key] === undefined);
     },
     alreadyDone: () => false,
   },
+  "guest.snapshot": {
+    parseParams: (raw) => snapshotParams.parse(raw),
+    taskType: "vzsnapshot",
+    post: (c, vmid, p, signal) =>
+      c.snapshot(vmid, p.name, {
+        ...(p.description !== undefined ? { description: p.description } : {}),
+        ...opts(signal),
+      }),
+    // Name clashes and locks fail inside the task, never synchronously (FACTS B.5).
+    alreadyDone: () => false,
+    // A guest's own safety snapshot (local API) is its scratch: deleting it is benign; what a
+    // rollback to it discards stays the customer's, so that is still gated (gate/README.md).
+    provenance: (vmid, p, ctx) =>
+      agentProvenance({
+        created: [{ kind: "snapshot", vmid, name: p.name }],
+        ...(ctx.origin === "localapi" ? { scratch: true } : {}),
+      }),
+    result: async (_c, _vmid, p) => ({ snapshot: p.name }),
+  },
+  "guest.rollback": {
+    parseParams: (raw) => rollbackParams.parse(raw),
+    taskType: "vzrollback",
+    post: async (c, vmid, p, signal) => {
+      // PVE stops a running CT to roll it back; `start` brings it back up afterwards.
+      const start = await isRunning(c, vmid);
+      return c.rollback(vmid, p.name, { ...(start ? { start: true } : {}), ...opts(signal) });
+    },
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ snapshot: p.name }),
+  },
+  "guest.snapshot.delete": {
+    parseParams: (raw) => snapshotDeleteParams.parse(raw),
+    taskType: "vzdelsnapshot",
+    post: (c, vmid, p, signal) =>
+      c.deleteSnapshot(vmid, p.name, {
+        ...(p.force !== undefined ? { force: p.force } : {}),
+        ...opts(signal),
+      }),
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ snapshot: p.name }),
+  },
+  "guest.backup": {
+    parseParams: (raw) => backupParams.parse(raw),
+    taskType: "vzdump",
+    post: (c, vmid, p, signal) =>
+      c.vzdump(
+        {
+          vmid,
+          storage: p.storage,
+          ...(p.mode !== undefined ? { mode: p.mode } : {}),
+          ...(p.compress !== undefined ? { compress: p.compress } : {}),
+          ...(p.notesTemplate !== undefined ? { notesTemplate: p.notesTemplate } : {}),
+          ...(p.protected !== undefined ? { protected: p.protected } : {}),
+          ...(p.remove !== undefined ? { remove: p.remove } : {}),
+        },
+        opts(signal),
+      ),
+    alreadyDone: () => false,
+    result: async (c, vmid, p, upid) => {
+      const archive = await findArchive(c, vmid, p.storage, upid).catch(() => undefined);
+      return { storage: p.storage, ...(archive !== undefined ? { archive } : {}) };
+    },
+  },
+  "guest.resize": {
+    parseParams: (raw) => resizeParams.parse(raw),
+    taskType: "resize",
+    post: (c, vmid, p, signal) =>
+      c.resize(
+        vmid,
+        { disk: p.disk, size: p.size, ...(p.digest !== undefined ? { digest: p.digest } : {}) },
+        opts(signal),
+      ),
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ disk: p.disk, grown_by: p.size.slice(1) }),
+  },
+  "guest.destroy": {
+    parseParams: (raw) => destroyParams.parse(raw),
+    taskType: "vzdestroy",
+    post: (c, vmid, p, signal) => c.destroy(vmid, p, opts(signal)),
+    // A guest that is gone is what was asked for (its config file missing, FACTS B.4).
+    alreadyDone: (err) => syncRefusal(err, /does not exist/),
+  },
+  "guest.provision": {
+    parseParams: (raw) => provisionParams.parse(raw) as OpParams["guest.provision"],
+    taskType: "vzrestore",
+    // Never `force`: PVE then refuses an id in use ("CT <vmid> already exists", FACTS B.5).
+    post: (c, vmid, p, signal) => restoreCall(c, vmid, p, false, signal),
+    alreadyDone: () => false,
+    provenance: (vmid) => agentProvenance({ created: [{ kind: "guest", vmid }] }),
+    result: async (_c, vmid) => ({ vmid }),
+  },
+  "guest.restore": {
+    parseParams: (raw) => restoreParams.parse(raw) as OpParams["guest.restore"],
+    taskType: "vzrestore",
+    // Over an existing guest by definition, which PVE allows only with `force`.
+    post: (c, vmid, p, signal) => restoreCall(c, vmid, p, true, signal),
+    alreadyDone: () => false,
+    provenance: (vmid) => agentProvenance({ created: [{ kind: "guest", vmid }] }),
+    result: async (_c, vmid) => ({ vmid }),
+  },
 };
+
+export function isExecOp(op: string): op is ExecOp {
+  return Object.hasOwn(EXECUTORS, op);
+}
+
+/** The executor of `op`, widened for code that handles every kind alike. */
+export function executorFor(op: string): OpExecutor<ExecOp> | undefined {
+  return isExecOp(op) ? (EXECUTORS[op] as unknown as OpExecutor<ExecOp>) : undefined;
+}

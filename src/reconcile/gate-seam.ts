@@ -1,7 +1,8 @@
 import type { OperationRequest } from "../ops/types.ts";
 import type { AuditLog } from "../store/audit.ts";
-import type { Journal } from "../store/journal.ts";
+import type { IntentInput, Journal } from "../store/journal.ts";
 import type { PendingOps } from "../store/pending.ts";
+import type { SignedIntentResult } from "../store/signed-intent.ts";
 
 export type GateOutcome = "allowed" | "accepted" | "pending_signature" | "rejected";
 
@@ -19,6 +20,11 @@ export interface GateDecision {
  */
 export interface GateContext {
   journal: Pick<Journal, "byId" | "forGuest" | "forJob">;
+  /**
+   * The compound operation the request is a step of; set only by agent code for compound
+   * operations it runs itself, never from a request field.
+   */
+  transaction?: string;
 }
 
 /**
@@ -28,6 +34,13 @@ export interface GateContext {
  */
 export interface Gate {
   decide(req: OperationRequest, ctx: GateContext): Promise<GateDecision>;
+  /**
+   * Journals the execution of a decision that permits it. For `accepted` this must consume the
+   * signature's nonce, record the intent and release the held operation in ONE transaction
+   * (DESIGN §4.4); `replay` means the nonce went meanwhile and nothing was written. A gate
+   * without it can only allow: the engine journals `allowed` itself and refuses `accepted`.
+   */
+  recordIntent?(decision: GateDecision, intent: IntentInput): SignedIntentResult;
 }
 
 /** `guest.config` keys that change no customer data and are undone by setting them back. */

@@ -5,8 +5,7 @@ import { TaskError } from "../proxmox/task-error.ts";
 import { parseUpid } from "../proxmox/upid.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
 import { RECOVERY_ACTION } from "../store/journal.ts";
-import { isActionOp } from "./actions.ts";
-import { EXECUTORS, type ExecClient } from "./executors.ts";
+import { type ExecClient, executorFor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import { findPostedTask } from "./find-task.ts";
 
@@ -40,7 +39,7 @@ export async function resolveInFlight(
     }
     return checkTask(client, journal, entry.id, entry.upid, `${label}: task ${entry.upid}`);
   }
-  const exec = isActionOp(entry.op) ? EXECUTORS[entry.op] : undefined;
+  const exec = executorFor(entry.op);
   if (exec === undefined || entry.vmid === null) {
     return terminal(
       journal,
@@ -68,10 +67,17 @@ export async function resolveInFlight(
       `${label}: found task ${task.upid} in the task list`,
     );
   }
+  if (exec.inEffect === undefined) {
+    return terminal(
+      journal,
+      entry.id,
+      "abandoned",
+      `${label}: ${entry.op} cannot be checked by this agent; nothing was re-sent`,
+    );
+  }
   let inEffect: boolean;
   try {
-    // biome-ignore lint/suspicious/noExplicitAny: params were validated when journaled
-    inEffect = await exec.inEffect(client, entry.vmid, exec.parseParams(entry.params) as any);
+    inEffect = await exec.inEffect(client, entry.vmid, exec.parseParams(entry.params));
   } catch (err) {
     if (err instanceof ProxmoxApiError && err.kind === "not_found_ct") {
       return terminal(journal, entry.id, "abandoned", `${label}: the guest no longer exists`);
