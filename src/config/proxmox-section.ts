@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { describeFsError } from "./fs.ts";
 import { defineSection, REDACTED, type ResolveContext } from "./section.ts";
+import { requireAbsolutePath, resolveCaFileField, resolveFingerprintField } from "./tls-fields.ts";
 import { type ProxmoxToken, parseTokenText, TOKEN_SHAPE_HINT } from "./token.ts";
 
 /**
@@ -125,12 +125,6 @@ function resolveEndpoint(text: string, ctx: ResolveContext): string {
   return url.origin;
 }
 
-function requireAbsolute(ctx: ResolveContext, path: readonly string[], value: string): void {
-  if (!value.startsWith("/") || value.includes("\0")) {
-    ctx.fail(path, "must be an absolute path");
-  }
-}
-
 async function resolveToken(raw: RawProxmox, ctx: ResolveContext): Promise<ProxmoxToken> {
   const tokenPath = [...P, "token"];
   const filePath = [...P, "token_file"];
@@ -153,7 +147,7 @@ async function resolveToken(raw: RawProxmox, ctx: ResolveContext): Promise<Proxm
     );
   }
   const file = raw.token_file;
-  requireAbsolute(ctx, filePath, file);
+  requireAbsolutePath(ctx, filePath, file);
   let info: { mode: number; isFile(): boolean };
   try {
     info = await ctx.fs.stat(file);
@@ -205,30 +199,8 @@ async function resolveTrust(raw: RawProxmox["tls"], ctx: ResolveContext): Promis
       `more than one trust mode is set (${given.map((p) => ctx.label(p)).join(", ")}); set exactly one`,
     );
   }
-  if (raw.fingerprint !== undefined) {
-    const sha256 = normalizeFingerprint(raw.fingerprint);
-    if (!sha256) {
-      return ctx.fail(
-        fpPath,
-        "is not a SHA-256 fingerprint; expected 32 hex pairs AA:BB:… or 64 hex digits",
-      );
-    }
-    return { kind: "fingerprint", sha256 };
-  }
-  if (raw.ca_file !== undefined) {
-    const caFile = raw.ca_file;
-    requireAbsolute(ctx, caPath, caFile);
-    let caPem: string;
-    try {
-      caPem = await ctx.fs.readFile(caFile);
-    } catch (err) {
-      return ctx.fail(caPath, `${caFile} ${describeFsError(err)}`);
-    }
-    if (!caPem.includes("-----BEGIN CERTIFICATE-----")) {
-      ctx.fail(caPath, `${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-    }
-    return { kind: "ca", caFile, caPem };
-  }
+  if (raw.fingerprint !== undefined) return resolveFingerprintField(ctx, fpPath, raw.fingerprint);
+  if (raw.ca_file !== undefined) return resolveCaFileField(ctx, caPath, raw.ca_file);
   ctx.warn(
     insecurePath,
     "is true: the Proxmox certificate is NOT verified, so anyone on the network path can " +

@@ -1,8 +1,7 @@
 import { join } from "node:path";
 import { z } from "zod";
-import { describeFsError } from "../config/fs.ts";
 import { defineSection, type ResolveContext } from "../config/section.ts";
-import { normalizeFingerprint } from "../tls/fingerprint.ts";
+import { resolveCaFileField, resolveFingerprintField } from "../config/tls-fields.ts";
 
 /**
  * How the hub's certificate is trusted. Unlike Proxmox (self-signed per host) the hub normally
@@ -125,31 +124,8 @@ async function resolveHubTrust(
       `both ${ctx.label(fpPath)} and ${ctx.label(caPath)} are set; set at most one (neither = system CAs)`,
     );
   }
-  if (raw.fingerprint !== undefined) {
-    const sha256 = normalizeFingerprint(raw.fingerprint);
-    if (!sha256) {
-      return ctx.fail(
-        fpPath,
-        "is not a SHA-256 fingerprint; expected 32 hex pairs AA:BB:… or 64 hex digits",
-      );
-    }
-    return { kind: "fingerprint", sha256 };
-  }
-  if (raw.ca_file !== undefined) {
-    const caFile = raw.ca_file;
-    if (!caFile.startsWith("/") || caFile.includes("\0"))
-      ctx.fail(caPath, "must be an absolute path");
-    let caPem: string;
-    try {
-      caPem = await ctx.fs.readFile(caFile);
-    } catch (err) {
-      return ctx.fail(caPath, `${caFile} ${describeFsError(err)}`);
-    }
-    if (!caPem.includes("-----BEGIN CERTIFICATE-----")) {
-      ctx.fail(caPath, `${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-    }
-    return { kind: "ca", caFile, caPem };
-  }
+  if (raw.fingerprint !== undefined) return resolveFingerprintField(ctx, fpPath, raw.fingerprint);
+  if (raw.ca_file !== undefined) return resolveCaFileField(ctx, caPath, raw.ca_file);
   return undefined;
 }
 
