@@ -25,11 +25,16 @@ export class Rig {
   readonly client: ProxmoxClient;
   engine: Engine;
   reconciler: Reconciler;
-  readonly desired: ReturnType<typeof cachedDesiredProvider>;
+  desired: ReturnType<typeof cachedDesiredProvider>;
 
   private constructor(
     readonly sim: PveSimulator,
-    private readonly opts: { concurrency: number; hooks?: EngineHooks; gate?: Gate },
+    private readonly opts: {
+      concurrency: number;
+      hooks?: EngineHooks;
+      gate?: Gate;
+      makeGate?: (store: Store) => Gate;
+    },
     readonly logger: Logger,
   ) {
     this.store = openStore({ path: join(this.dir, "state.db") });
@@ -47,7 +52,14 @@ export class Rig {
 
   static async start(
     simOpts: PveSimOptions = {},
-    opts: { concurrency?: number; hooks?: EngineHooks; gate?: Gate; logger?: Logger } = {},
+    opts: {
+      concurrency?: number;
+      hooks?: EngineHooks;
+      gate?: Gate;
+      /** A gate over the current store, made again by restart(). */
+      makeGate?: (store: Store) => Gate;
+      logger?: Logger;
+    } = {},
   ): Promise<Rig> {
     const sim = await startPveSimulator({ taskMs: 60, authFailDelayMs: 0, ...simOpts });
     return new Rig(
@@ -61,7 +73,7 @@ export class Rig {
     return new Engine({
       store: this.store,
       client: this.client,
-      gate: this.opts.gate ?? benignOnlyGate(this.store),
+      gate: this.opts.makeGate?.(this.store) ?? this.opts.gate ?? benignOnlyGate(this.store),
       concurrency: this.opts.concurrency,
       clock: systemClock,
       logger: this.logger,
@@ -80,6 +92,16 @@ export class Rig {
       readConcurrency: 8,
       retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
     });
+  }
+
+  /** What a restart leaves: the engine stops, the database is reopened, a new engine. */
+  async restart(): Promise<void> {
+    await this.engine.stop();
+    this.store.close();
+    this.store = openStore({ path: join(this.dir, "state.db") });
+    this.desired = cachedDesiredProvider(this.store.desired);
+    this.engine = this.makeEngine();
+    this.reconciler = this.makeReconciler();
   }
 
   setDesired(doc: unknown): void {
