@@ -1,9 +1,9 @@
 import type { Logger } from "../log/types.ts";
 import type { OperationSubmitter } from "../ops/types.ts";
+import { cachedDesiredProvider, type DesiredProvider } from "../reconcile/desired-provider.ts";
 import type { Clock } from "../util/clock.ts";
 import { nextPollDelay, type PollTiming } from "./backoff.ts";
 import type { HubClient, HubCredentials } from "./client.ts";
-import { HubDesiredProvider } from "./desired-provider.ts";
 import { HubHttpError, HubPayloadError, isRetryableHubError } from "./errors.ts";
 import type { JobLedger } from "./job-ledger.ts";
 import { JobRunner } from "./jobs.ts";
@@ -59,14 +59,15 @@ const AUDIT_BATCH = 500;
  * never throws: an unreachable hub means back-off and a later cycle, never a crash or restart.
  */
 export class HubLink {
-  readonly provider: HubDesiredProvider;
+  /** Feeds the reconciler: the document last persisted from the hub, and a change signal. */
+  readonly provider: DesiredProvider & { notify(): void };
   private readonly jobs: JobRunner;
   private jobsEtag: string | undefined;
   private lastReportAt: number | undefined;
   private readonly st: HubLinkStatus = { consecutiveFailures: 0 };
 
   constructor(private readonly deps: HubLinkDeps) {
-    this.provider = new HubDesiredProvider(deps.desiredCache, deps.logger);
+    this.provider = cachedDesiredProvider(deps.desiredCache);
     this.jobs = new JobRunner({
       submitter: deps.submitter,
       ledger: deps.ledger,
@@ -164,7 +165,10 @@ export class HubLink {
   private async pollDesired(out: CycleResult): Promise<void> {
     let fetched: Awaited<ReturnType<HubClient["desired"]>>;
     try {
-      fetched = await this.deps.client.desired(this.deps.creds, this.provider.etag());
+      fetched = await this.deps.client.desired(
+        this.deps.creds,
+        this.deps.desiredCache.get()?.etag ?? undefined,
+      );
     } catch (err) {
       if (err instanceof HubPayloadError) {
         this.deps.logger.warn(
@@ -180,7 +184,13 @@ export class HubLink {
       throw err;
     }
     if (!fetched.changed) return;
-    this.provider.accept(fetched.text, fetched.etag);
+    // Persisted before anyone is told, so a restart plans against it too.
+    this.deps.desiredCache.put({
+      document: fetched.text,
+      source: "hub",
+      etag: fetched.etag ?? null,
+    });
+    this.provider.notify();
     out.desiredChanged = true;
     this.deps.logger.info("new desired state from the hub", {
       etag: fetched.etag,

@@ -1,6 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Logger } from "../log/types.ts";
-import type { DesiredCache } from "../store/desired-cache.ts";
 import type { Clock } from "../util/clock.ts";
 import { type DesiredHostState, DesiredStateError, parseDesiredText } from "./desired-state.ts";
 
@@ -14,8 +13,23 @@ export interface DesiredProvider {
   onChange(cb: () => void): () => void;
 }
 
-/** The last persisted document, whoever stored it (the hub poller writes the same cache). */
-export function cachedDesiredProvider(cache: DesiredCache): DesiredProvider & {
+/** The store's desired cache as providers read it (src/store DesiredCache satisfies it). */
+export interface DesiredCacheReader {
+  get(): { document: string; source?: string; etag: string | null; receivedAt: number } | undefined;
+}
+
+/** Its writing side too, for providers that persist what they receive. */
+export interface DesiredCacheStore extends DesiredCacheReader {
+  put(input: { document: string; source: string; etag?: string | null }): unknown;
+}
+
+/**
+ * The last persisted document, whoever stored it: the hub poller and the file provider write
+ * the store's cache and call `notify()`; the reconciler reads it back. One provider for every
+ * source, so a restart plans against the last document received, and a fresh store plans
+ * nothing (DESIGN §2.5).
+ */
+export function cachedDesiredProvider(cache: DesiredCacheReader): DesiredProvider & {
   notify(): void;
 } {
   const listeners = new Set<() => void>();
@@ -24,8 +38,10 @@ export function cachedDesiredProvider(cache: DesiredCache): DesiredProvider & {
       const cached = cache.get();
       if (cached === undefined) return undefined;
       return {
-        ...parseDesiredText(cached.document, `cache (${cached.source})`),
+        ...parseDesiredText(cached.document, `cache (${cached.source ?? "store"})`),
         receivedAt: cached.receivedAt,
+        ...(cached.source !== undefined ? { source: cached.source } : {}),
+        ...(cached.etag !== null ? { etag: cached.etag } : {}),
       };
     },
     onChange(cb) {
@@ -33,14 +49,20 @@ export function cachedDesiredProvider(cache: DesiredCache): DesiredProvider & {
       return () => listeners.delete(cb);
     },
     notify() {
-      for (const cb of listeners) cb();
+      for (const cb of listeners) {
+        try {
+          cb();
+        } catch {
+          // One listener's failure must not keep the others from hearing of the change.
+        }
+      }
     },
   };
 }
 
 export interface FileDesiredProviderOptions {
   path: string;
-  cache: DesiredCache;
+  cache: DesiredCacheStore;
   logger: Logger;
   clock: Clock;
 }

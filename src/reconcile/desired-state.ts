@@ -24,6 +24,10 @@ export interface DesiredHostState {
    * reconciler stopped retrying are tried afresh against it.
    */
   receivedAt?: number;
+  /** Where the persisted document came from (`hub`, `file:/etc/…`), when read from the cache. */
+  source?: string;
+  /** The hub's ETag of the document, when it came from the hub. */
+  etag?: string;
 }
 
 /**
