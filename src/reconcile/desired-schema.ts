@@ -6,6 +6,11 @@ import { z } from "zod";
  * unmanaged, so a source pins only what it cares about. This is the trust boundary; inside the
  * agent the document becomes a DesiredState (desired-state.ts).
  */
+/** A PVE storage id (`pve-storage-id`), e.g. `local` or `nas-backup`. */
+const storageIdSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "must be a Proxmox storage id");
+
 export const desiredGuestSchema = z
   .strictObject({
     run: z.enum(["running", "stopped"]).optional(),
@@ -27,6 +32,8 @@ export const desiredGuestSchema = z
     max_cores: z.number().int().min(1).max(8192).optional(),
     /** Ceiling the in-guest controller may grow memory to through the local API. */
     max_memory_mib: z.number().int().min(16).optional(),
+    /** Where this guest's backups go (a storage with content `backup`); overrides the host's. */
+    backup_storage: storageIdSchema.optional(),
   })
   .refine((g) => g.memory_mib === undefined || g.memory_bytes === undefined, {
     message: "set memory_mib or memory_bytes, not both",
@@ -41,6 +48,8 @@ const vmidKey = z
 export const desiredStateSchema = z.strictObject({
   version: z.literal(1),
   guests: z.record(vmidKey, desiredGuestSchema),
+  /** Where backups go for guests that name none; absent = the first node storage for backups. */
+  backup_storage: storageIdSchema.optional(),
 });
 
 export type DesiredGuestDocument = z.output<typeof desiredGuestSchema>;

@@ -14,11 +14,15 @@ export interface DesiredGuestSpec {
   description?: string;
   maxCores?: number;
   maxMemoryMiB?: number;
+  /** Storage id for this guest's backups (overrides the host-level one). */
+  backupStorage?: string;
 }
 
 /** The desired state of the host's guests: only the guests it names are managed. */
 export interface DesiredHostState {
   guests: ReadonlyMap<number, DesiredGuestSpec>;
+  /** Storage id for backups of guests that name none. */
+  backupStorage?: string;
   /**
    * When this document was received (ms). A newer document lifts every give-up: actions the
    * reconciler stopped retrying are tried afresh against it.
@@ -93,9 +97,13 @@ function fromDocument(doc: DesiredStateDocument): DesiredHostState {
     if (g.description !== undefined) spec.description = g.description;
     if (g.max_cores !== undefined) spec.maxCores = g.max_cores;
     if (g.max_memory_mib !== undefined) spec.maxMemoryMiB = g.max_memory_mib;
+    if (g.backup_storage !== undefined) spec.backupStorage = g.backup_storage;
     guests.set(vmid, spec);
   }
-  return { guests };
+  return {
+    guests,
+    ...(doc.backup_storage !== undefined ? { backupStorage: doc.backup_storage } : {}),
+  };
 }
 
 /** True when the guest's target needs its config read (anything beyond the run state). */
