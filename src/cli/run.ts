@@ -1,33 +1,31 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../config/errors.ts";
-import { loadSections } from "../config/load.ts";
 import { secretsOfSections } from "../config/redact.ts";
 import { agentSections } from "../config/sections.ts";
-import { runReconcileDaemon } from "../daemon/reconcile-daemon.ts";
+import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
-import {
-  cachedDesiredProvider,
-  type DesiredProvider,
-  FileDesiredProvider,
-} from "../reconcile/desired-provider.ts";
 import type { EngineHooks } from "../reconcile/engine.ts";
-import { benignOnlyGate } from "../reconcile/gate-seam.ts";
+import type { PassReport } from "../reconcile/reconciler.ts";
 import { StoreError } from "../store/errors.ts";
 import { defaultStorePath, openStore } from "../store/open.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import { AGENT_VERSION } from "../version.ts";
+import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] run
 
 Runs the agent daemon: opens the state database, settles every operation a previous run left
-in flight (from Proxmox's real task status; nothing is re-sent blindly), then converges the
-guests named in desired state, one journaled operation per guest at a time.
+in flight (from Proxmox's real task status; nothing is re-sent blindly), then
+  - converges the guests named in desired state, one journaled operation per guest at a time;
+  - serves the local API to in-guest controllers (local_api, unless local_api.enabled is false);
+  - when enrolled (felhom-agent enroll), polls the hub for desired state and jobs and reports.
+Every mutation passes the reversibility gate: destructive ones wait for an operator's signature.
 
-Desired state comes from desired_file (see docs/desired-state.md) or from the hub. Until one
-has been received, nothing is changed. SIGTERM/SIGINT: in-flight tasks are journaled and
-resumed at the next start; exit 0.
+Desired state comes from the hub when enrolled, else from desired_file (docs/desired-state.md).
+Until one has been received, nothing is changed. SIGTERM/SIGINT: in-flight tasks are journaled
+and resumed at the next start; exit 0.
 
 Exit codes: 0 stopped by a signal, 1 start-up failure, 2 usage or configuration error.
 `;
@@ -43,6 +41,9 @@ export interface RunDeps {
   hooks?: EngineHooks;
   /** Stops the daemon instead of SIGTERM/SIGINT (tests, the demo). */
   signal?: AbortSignal;
+  /** Once recovery is done and the local API and hub link run (tests, the demo). */
+  onReady?: (ready: AgentReady) => void;
+  onPass?: (report: PassReport) => void;
 }
 
 export async function runDaemon(
@@ -66,20 +67,8 @@ export async function runDaemon(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  let cfg: Awaited<ReturnType<typeof loadSections<typeof RUN_SECTIONS>>>;
-  try {
-    cfg = await loadSections(RUN_SECTIONS, {
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(`felhom-agent: configuration error\n${err.message}\n`);
-      return EXIT_USAGE;
-    }
-    throw err;
-  }
+  const cfg = await loadConfigOrReport(ctx);
+  if (cfg === undefined) return EXIT_USAGE;
   const clock = deps.clock ?? systemClock;
   const logger = createLogger({
     level: cfg.log.level,
@@ -109,49 +98,43 @@ export async function runDaemon(
   const onInt = onSignal("SIGINT");
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);
-  deps.signal?.addEventListener("abort", () => stop.abort(deps.signal?.reason), { once: true });
-  let desired: DesiredProvider;
-  let watching: Promise<void> = Promise.resolve();
-  if (cfg.desired_file !== undefined) {
-    const file = new FileDesiredProvider({
-      path: cfg.desired_file,
-      cache: store.desired,
-      logger,
-      clock,
-    });
-    watching = file.watch(stop.signal);
-    desired = file;
-  } else {
-    desired = cachedDesiredProvider(store.desired);
-  }
+  const onDepsAbort = () => stop.abort(deps.signal?.reason);
+  if (deps.signal?.aborted) stop.abort(deps.signal.reason);
+  deps.signal?.addEventListener("abort", onDepsAbort, { once: true });
   logger.info("felhom-agent daemon starting", {
+    version: AGENT_VERSION,
     store: store.info.path,
     store_created: store.info.created,
-    desired_source: cfg.desired_file ?? "hub (cached)",
     interval_s: cfg.reconcile.interval_s,
     concurrency: cfg.reconcile.concurrency,
+    local_api: cfg.local_api.enabled,
   });
   try {
-    await runReconcileDaemon(
+    await runAgentDaemon(
       {
+        config: cfg,
         store,
         client,
-        gate: benignOnlyGate(store),
-        desired,
-        config: cfg.reconcile,
         clock,
         logger,
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
+        ...(deps.onReady ? { onReady: deps.onReady } : {}),
+        ...(deps.onPass ? { onPass: deps.onPass } : {}),
       },
       stop.signal,
     );
-    stop.abort();
-    await watching;
     logger.info("felhom-agent daemon stopped");
     return EXIT_OK;
+  } catch (err) {
+    if (err instanceof AgentStartError) {
+      ctx.stderr(`felhom-agent: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw err;
   } finally {
     process.off("SIGTERM", onTerm);
     process.off("SIGINT", onInt);
+    deps.signal?.removeEventListener("abort", onDepsAbort);
     client.close();
     store.close();
   }

@@ -23,6 +23,8 @@ export interface ReconcileDaemonOptions {
   hooks?: EngineHooks;
   onPlan?: (plan: Plan) => void;
   onPass?: (report: PassReport) => void;
+  /** A pass that could not complete (Proxmox unreachable, …); the loop goes on. */
+  onPassError?: (err: unknown) => void;
   /** Called once recovery is complete and before the first pass (the engine takes requests). */
   onReady?: (engine: Engine) => void;
 }
@@ -78,6 +80,7 @@ export async function runReconcileDaemon(
         } catch (err) {
           if (signal.aborted) break;
           logger.error("reconcile pass failed", { error: err });
+          opts.onPassError?.(err);
         }
         const base = config.interval_s * 1000;
         const spread = (base * config.jitter_pct) / 100;

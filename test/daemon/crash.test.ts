@@ -112,6 +112,7 @@ function setup(desired: unknown): { configPath: string; dbPath: string } {
       desired_file: desiredPath,
       log: { level: "info" },
       reconcile: { interval_s: 1, jitter_pct: 0 },
+      local_api: { enabled: false },
     }),
   );
   return { configPath, dbPath: join(dir, "state", "state.db") };

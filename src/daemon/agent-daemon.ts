@@ -1,0 +1,267 @@
+import { createEd25519 } from "../authz/ed25519.ts";
+import type { AgentConfig } from "../config/sections.ts";
+import { ReversibilityGate } from "../gate/gate.ts";
+import { hubIdentityPath } from "../hub/config-section.ts";
+import { createHubLink } from "../hub/create-link.ts";
+import { type HubIdentity, identityExists, readIdentity } from "../hub/identity.ts";
+import type { HubLink } from "../hub/link.ts";
+import {
+  collectStatusReport,
+  type PendingSignatureInfo,
+  type ReconcileHealth,
+} from "../hub/report-collector.ts";
+import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
+import type { Logger } from "../log/types.ts";
+import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
+import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import {
+  cachedDesiredProvider,
+  type DesiredProvider,
+  FileDesiredProvider,
+} from "../reconcile/desired-provider.ts";
+import type { Engine, EngineHooks } from "../reconcile/engine.ts";
+import type { Plan } from "../reconcile/planner.ts";
+import type { PassReport } from "../reconcile/reconciler.ts";
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../util/clock.ts";
+import { AGENT_VERSION } from "../version.ts";
+import { DesiredLookups } from "./desired-lookups.ts";
+import { runReconcileDaemon } from "./reconcile-daemon.ts";
+import { effectiveHostId, effectiveSigners } from "./trust.ts";
+
+/** The daemon could not start one of its parts; the message says which and why. */
+export class AgentStartError extends Error {
+  override readonly name = "AgentStartError";
+}
+
+/** What is running once recovery is done (the demo and tests drive it through these). */
+export interface AgentReady {
+  engine: Engine;
+  gate: ReversibilityGate;
+  localApi?: StartedLocalApi;
+  hub?: HubLink;
+  health(): ReconcileHealth;
+}
+
+export interface AgentDaemonOptions {
+  config: AgentConfig;
+  store: Store;
+  client: ProxmoxClient;
+  clock: Clock;
+  logger: Logger;
+  hooks?: EngineHooks;
+  random?: () => number;
+  onReady?: (ready: AgentReady) => void;
+  onPlan?: (plan: Plan) => void;
+  onPass?: (report: PassReport) => void;
+}
+
+/**
+ * Hands requests to the engine once it exists and is not stopping. Before and after, a
+ * request is refused with an error rather than answered `failed`: a hub job then stays open
+ * and is taken again on the next poll instead of being reported failed by a restart.
+ */
+class LateSubmitter implements OperationSubmitter {
+  engine: Engine | undefined;
+
+  async submit(req: OperationRequest): Promise<OperationStatus> {
+    if (this.engine === undefined || this.engine.stopped) {
+      throw new Error("the agent is starting or stopping; the request was not taken");
+    }
+    return this.engine.submit(req);
+  }
+
+  status(id: string): OperationStatus | undefined {
+    return this.engine?.status(id);
+  }
+}
+
+async function enrolledIdentity(
+  cfg: AgentConfig,
+  logger: Logger,
+): Promise<HubIdentity | undefined> {
+  const path = hubIdentityPath(cfg.hub, cfg.state_dir);
+  try {
+    if (!(await identityExists(path))) {
+      logger.info("not enrolled with a hub; desired state comes from desired_file or the cache", {
+        identity_file: path,
+      });
+      return undefined;
+    }
+    return await readIdentity(path);
+  } catch (err) {
+    throw new AgentStartError((err as Error).message);
+  }
+}
+
+/**
+ * The whole daemon (`felhom-agent run`): recovery first, then the reconcile loop, the local
+ * API (when `local_api.enabled`) and the hub link (when enrolled), all on the one engine that
+ * fronts every mutation with the gate and the journal. Resolves when `signal` aborts and every
+ * part has stopped; throws AgentStartError when a part cannot start.
+ */
+export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal): Promise<void> {
+  const { config: cfg, store, client, clock, logger } = o;
+  const identity = await enrolledIdentity(cfg, logger);
+  const gate = new ReversibilityGate({
+    store,
+    hostId: effectiveHostId(cfg.host_id, identity, logger),
+    signers: effectiveSigners(cfg.signers, identity, logger),
+    clock,
+    ed25519: createEd25519(),
+    skewSeconds: cfg.gate.skew_s,
+    maxTtlSeconds: cfg.gate.max_ttl_s,
+    logger: logger.child({ component: "gate" }),
+  });
+  const lookups = new DesiredLookups(store.desired, logger);
+  const health: ReconcileHealth = { failures: 0 };
+  const submitter = new LateSubmitter();
+  const life = new AbortController();
+  const onAbort = () => life.abort(signal.reason);
+  if (signal.aborted) life.abort(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+
+  let hub: { link: HubLink; close(): void } | undefined;
+  let desired: DesiredProvider;
+  let watching: Promise<void> = Promise.resolve();
+  if (identity !== undefined) {
+    hub = await createHubLink({
+      identity,
+      config: cfg.hub,
+      stateDir: cfg.state_dir,
+      store,
+      submitter,
+      collectReport: () =>
+        collectStatusReport({
+          proxmox: client,
+          agentVersion: AGENT_VERSION,
+          reconcileHealth: () => ({ ...health }),
+          pendingSignatures: () => pendingSignatures(store),
+          now: () => clock.now(),
+        }),
+      clock,
+      logger,
+    });
+    desired = hub.link.provider;
+    if (cfg.desired_file !== undefined) {
+      logger.warn(
+        "this host is enrolled: desired state comes from the hub; desired_file is not read",
+        {
+          desired_file: cfg.desired_file,
+        },
+      );
+    }
+  } else if (cfg.desired_file !== undefined) {
+    const file = new FileDesiredProvider({
+      path: cfg.desired_file,
+      cache: store.desired,
+      logger,
+      clock,
+    });
+    watching = file.watch(life.signal);
+    desired = file;
+  } else {
+    desired = cachedDesiredProvider(store.desired);
+  }
+
+  let startFailure: Error | undefined;
+  let localApi: StartedLocalApi | undefined;
+  let linkRun: Promise<void> = Promise.resolve();
+  let started: Promise<void> = Promise.resolve();
+  const startServices = async (engine: Engine): Promise<void> => {
+    submitter.engine = engine;
+    await lookups.refreshDefaultBackupStorage(client, life.signal);
+    if (life.signal.aborted) return;
+    if (cfg.local_api.enabled) {
+      try {
+        localApi = await startLocalApi({
+          config: cfg.local_api,
+          stateDir: cfg.state_dir,
+          deps: {
+            tokens: store.guestTokens,
+            submitter,
+            proxmox: client,
+            quotas: lookups,
+            backups: lookups,
+            audit: store.audit,
+            clock,
+            logger: logger.child({ component: "localapi" }),
+            version: AGENT_VERSION,
+          },
+          logger,
+        });
+      } catch (err) {
+        startFailure = new AgentStartError(`local API: ${(err as Error).message}`);
+        logger.error("the local API could not start; stopping", {
+          error: (err as Error).message,
+        });
+        life.abort(startFailure);
+        return;
+      }
+    }
+    if (hub !== undefined) linkRun = hub.link.run(life.signal);
+    o.onReady?.({
+      engine,
+      gate,
+      ...(localApi ? { localApi } : {}),
+      ...(hub ? { hub: hub.link } : {}),
+      health: () => ({ ...health }),
+    });
+  };
+
+  try {
+    await runReconcileDaemon(
+      {
+        store,
+        client,
+        gate,
+        desired,
+        config: cfg.reconcile,
+        clock,
+        logger,
+        ...(o.random ? { random: o.random } : {}),
+        ...(o.hooks ? { hooks: o.hooks } : {}),
+        ...(o.onPlan ? { onPlan: o.onPlan } : {}),
+        onReady: (engine) => {
+          started = startServices(engine);
+        },
+        onPass: (report) => {
+          health.lastPassAt = clock.now();
+          health.lastPassOk = report.failed === 0;
+          health.failures = report.failed === 0 ? 0 : health.failures + 1;
+          const failed = report.results.find((r) => r.state !== "done");
+          if (failed?.reason !== undefined) health.lastError = failed.reason;
+          gate.expirePending(cfg.gate.pending_ttl_s * 1000);
+          void lookups.refreshDefaultBackupStorage(client, life.signal);
+          o.onPass?.(report);
+        },
+        onPassError: (err) => {
+          health.lastPassAt = clock.now();
+          health.lastPassOk = false;
+          health.failures++;
+          health.lastError = (err as Error)?.message ?? String(err);
+        },
+      },
+      life.signal,
+    );
+  } finally {
+    life.abort();
+    signal.removeEventListener("abort", onAbort);
+    await started.catch(() => {});
+    await linkRun.catch(() => {});
+    await localApi?.server.stop().catch(() => {});
+    hub?.close();
+    await watching.catch(() => {});
+  }
+  if (startFailure) throw startFailure;
+}
+
+function pendingSignatures(store: Store): PendingSignatureInfo[] {
+  return store.pending.list({ status: "pending", limit: 100 }).map((p) => ({
+    id: p.id,
+    op: p.op,
+    ...(p.vmid !== null ? { vmid: p.vmid } : {}),
+    ...(p.jobId !== null ? { jobId: p.jobId } : {}),
+    since: p.createdAt,
+  }));
+}

@@ -1,0 +1,49 @@
+import { type Signer, signerEntrySchema, toSigners } from "../authz/signers.ts";
+import type { HubIdentity } from "../hub/identity.ts";
+import type { Logger } from "../log/types.ts";
+
+/**
+ * Who may approve destructive operations on this host: the `signers` of the config, then the
+ * operator signers the hub handed over at enrollment (recorded once in the identity file, with
+ * the operator present; later hub traffic cannot add any). A key or name already configured is
+ * not taken twice, so the config's role and expiry win.
+ */
+export function effectiveSigners(
+  configured: readonly Signer[],
+  identity: HubIdentity | undefined,
+  logger: Logger,
+): Signer[] {
+  const out = [...configured];
+  for (const s of identity?.signers ?? []) {
+    const entry = signerEntrySchema.safeParse({
+      name: s.name,
+      key: s.public_key,
+      role: s.role,
+      ...(s.expires_at !== undefined ? { expires: s.expires_at } : {}),
+    });
+    if (!entry.success) {
+      logger.warn("an enrolled signer is not usable; it is ignored", { signer: s.name });
+      continue;
+    }
+    const [signer] = toSigners([entry.data]);
+    if (signer === undefined) continue;
+    if (out.some((o) => o.keyId === signer.keyId || o.name === signer.name)) continue;
+    out.push(signer);
+  }
+  return out;
+}
+
+/** The host id envelopes must name: `host_id` from the config, else the enrolled one. */
+export function effectiveHostId(
+  configured: string | undefined,
+  identity: HubIdentity | undefined,
+  logger: Logger,
+): string | undefined {
+  if (configured !== undefined && identity !== undefined && configured !== identity.host_id) {
+    logger.warn("host_id in the config differs from the enrolled host id; the config's is used", {
+      host_id: configured,
+      enrolled_host_id: identity.host_id,
+    });
+  }
+  return configured ?? identity?.host_id;
+}
