@@ -332,12 +332,13 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       }),
     // Name clashes and locks fail inside the task, never synchronously (FACTS B.5).
     alreadyDone: () => false,
-    // A guest's own safety snapshot (local API) is its scratch: deleting it is benign; what a
-    // rollback to it discards stays the customer's, so that is still gated (gate/README.md).
+    // A snapshot the guest asked for through the local API is recorded as taken at its own
+    // request: that guest (and only it) may roll back to it or delete it unsigned (issue 6,
+    // gate/README.md). It is not scratch: the hub deleting it would still need a signature.
     provenance: (vmid, p, ctx) =>
       agentProvenance({
         created: [{ kind: "snapshot", vmid, name: p.name }],
-        ...(ctx.origin === "localapi" ? { scratch: true } : {}),
+        ...(ctx.origin === "localapi" ? { guestRequest: true } : {}),
       }),
     result: async (_c, _vmid, p) => ({ snapshot: p.name }),
   },

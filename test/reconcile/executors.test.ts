@@ -85,7 +85,7 @@ describe("executors against the simulator, behind the real gate", () => {
     expect(EXECUTORS["guest.provision"].taskType).toBe("vzrestore");
   });
 
-  test("a local-API snapshot is journaled as the guest's own scratch, and deleting it is benign", async () => {
+  test("a local-API snapshot is journaled as taken at the guest's request; that guest may delete it", async () => {
     const r = await start();
     const sub = await r.engine.enqueue(req("guest.snapshot", 101, { name: "ctl-deploy1" }));
     expect(sub.status.id).toMatch(/^op-\d+$/);
@@ -96,7 +96,7 @@ describe("executors against the simulator, behind the real gate", () => {
     const entry = r.store.journal.byId(Number(sub.status.id.slice(3)));
     expect(entry?.provenance).toEqual({
       v: 1,
-      scratch: true,
+      guest_request: true,
       created: [{ kind: "snapshot", vmid: 101, name: "ctl-deploy1" }],
     });
 
@@ -205,7 +205,10 @@ describe("durable operation ids", () => {
     const r = await start();
     const snap = await (await r.engine.enqueue(req("guest.snapshot", 103, { name: "ctl-keep" })))
       .settled;
-    const held = await r.engine.submit(req("guest.rollback", 103, { name: "ctl-keep" }));
+    // The hub asking to roll back the guest's snapshot is held (only the guest itself may).
+    const held = await r.engine.submit(
+      req("guest.rollback", 103, { name: "ctl-keep" }, { origin: "job", jobId: "job-keep" }),
+    );
     expect(held.state).toBe("pending_signature");
     await r.restart();
     expect(r.engine.status(snap.id)).toMatchObject({
