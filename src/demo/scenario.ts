@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createLogger } from "../log/logger.ts";
 import { createProxmoxClient } from "../proxmox/client.ts";
 import { startPveSimulator } from "../sim/pve/index.ts";
+import { daemonSteps } from "./steps/daemon.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
 import { RECONCILE_STEPS } from "./steps/reconcile.ts";
 import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
@@ -12,7 +13,9 @@ import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
  * The walkthrough `felhom-agent demo` runs against the embedded simulator, in order. Each
  * area of the agent contributes its steps from src/demo/steps/.
  */
-export const DEMO_STEPS: DemoStep[] = [...PROXMOX_BASICS, ...RECONCILE_STEPS];
+export function demoSteps(): DemoStep[] {
+  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps()];
+}
 
 export async function runDemoScenario(
   io: DemoIo,
@@ -23,11 +26,13 @@ export async function runDemoScenario(
   const sim = await startPveSimulator({ taskMs: opts.taskMs ?? 700, authFailDelayMs: 200 });
   io.out(`  endpoint    ${sim.endpoint} (node ${sim.node})\n  fingerprint ${sim.fingerprint}\n\n`);
   const workDir = mkdtempSync(join(tmpdir(), "felhom-demo-"));
+  const deferred: Array<() => Promise<void> | void> = [];
   const env: DemoEnv = {
     sim,
     io,
     logger,
     workDir,
+    defer: (fn) => deferred.unshift(fn),
     client: (token, fingerprint) =>
       createProxmoxClient({
         endpoint: sim.endpoint,
@@ -40,7 +45,7 @@ export async function runDemoScenario(
   };
   const results: DemoStepResult[] = [];
   try {
-    for (const [i, step] of (opts.steps ?? DEMO_STEPS).entries()) {
+    for (const [i, step] of (opts.steps ?? demoSteps()).entries()) {
       io.out(`${i + 1}. ${step.title}\n`);
       let outcome: { behaved: boolean; note: string };
       try {
@@ -52,6 +57,13 @@ export async function runDemoScenario(
       io.out(`   => ${outcome.behaved ? "as expected" : "NOT AS EXPECTED"}: ${outcome.note}\n\n`);
     }
   } finally {
+    for (const fn of deferred) {
+      try {
+        await fn();
+      } catch (err) {
+        io.out(`   (cleanup: ${(err as Error).message})\n`);
+      }
+    }
     await sim.stop();
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -25,6 +25,8 @@ export interface DemoEnv {
   client(token: string, fingerprint?: string): ProxmoxClient;
   /** A fresh directory for this demo run (state dir, config files); removed afterwards. */
   workDir: string;
+  /** Runs `fn` when the demo ends, whatever happened (newest first), before the work dir goes. */
+  defer(fn: () => Promise<void> | void): void;
 }
 
 /**

@@ -9,10 +9,13 @@ test("the demo walkthrough behaves at every step and says so", async () => {
     { out: (t) => out.push(t), clock: systemClock, logSink: (l) => logs.push(l) },
     { taskMs: 30 },
   );
-  expect(results.length).toBeGreaterThanOrEqual(4);
+  expect(results.length).toBeGreaterThanOrEqual(11);
   for (const r of results)
     expect({ step: r.title, behaved: r.behaved }).toEqual({ step: r.title, behaved: true });
   const text = out.join("");
   expect(text).toContain("HTTP requests that reached the simulator: 0");
   expect(text).toContain("guest 101 afterwards: running, snapshot left: no");
+  expect(text).toContain("POST /v1/self/snapshots/ctl-deploy-42/rollback -> 202, done");
+  expect(text).toContain("results the hub received for job-7: pending_signature, ok");
+  expect(text).toMatch(/chain: verified, \d+ rows/);
 });

@@ -1,0 +1,345 @@
+import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { createEd25519 } from "../../authz/ed25519.ts";
+import type { Ed25519PrivateKey } from "../../authz/openssh-private-key.ts";
+import { buildPayload, signEnvelope } from "../../authz/sign.ts";
+import { ed25519PublicKeyFromRaw, formatSshPublicKey } from "../../authz/ssh-public-key.ts";
+import { runDaemon } from "../../cli/run.ts";
+import type { AgentReady } from "../../daemon/agent-daemon.ts";
+import { enrollHost } from "../../hub/enroll.ts";
+import type { HubIdentity } from "../../hub/identity.ts";
+import { createProxmoxClient } from "../../proxmox/client.ts";
+import { type HubSimulator, startHubSimulator } from "../../sim/hub/index.ts";
+import { openStore } from "../../store/open.ts";
+import type { DemoEnv, DemoStep } from "../types.ts";
+
+/** What the daemon steps share: built by the first step, torn down by `env.defer`. */
+interface Live {
+  hub: HubSimulator;
+  identity: HubIdentity;
+  operator: Ed25519PrivateKey;
+  stateDir: string;
+  guestToken: string;
+  agent: AgentReady;
+  logs: string[];
+  /** Rollback tasks on the guest before the hub job arrived. */
+  rollbacksBefore?: number;
+}
+
+const GUEST = 101;
+const ed = createEd25519();
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `probe` every `everyMs` until it gives a value, for at most 30 s. */
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  everyMs = 50,
+): Promise<T> {
+  for (let waited = 0; waited < 30_000; waited += everyMs) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function need(live: Live | undefined): Live {
+  if (!live) throw new Error("the daemon did not start in the first step");
+  return live;
+}
+
+/** A request to the local API as the guest's controller makes it: bearer token, pinned leaf. */
+async function asGuest(live: Live, method: string, path: string, body?: unknown) {
+  const local = live.agent.localApi;
+  if (!local) throw new Error("the local API is not running");
+  const res = await fetch(`${local.server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${live.guestToken}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    tls: {
+      ca: local.certificate.cert,
+      checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
+        peer.fingerprint256 === local.certificate.leafSha256
+          ? undefined
+          : new Error("local API pin mismatch"),
+    },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Polls the operation as a controller would: gently, since every token is rate limited. */
+async function settle(live: Live, id: string): Promise<Record<string, unknown>> {
+  return until(
+    `operation ${id}`,
+    async () => {
+      const r = await asGuest(live, "GET", `/v1/self/operations/${id}`);
+      const state = r.body.state;
+      return state === "done" || state === "failed" ? r.body : undefined;
+    },
+    250,
+  );
+}
+
+const opId = (body: Record<string, unknown>) => (body.operation as { id: string }).id;
+
+/**
+ * The whole agent as `felhom-agent run` runs it, against the Proxmox simulator and a hub
+ * simulator: enrollment, desired state from the hub, the local API for a guest's controller,
+ * the signature gate on a destructive hub job, and the audit log.
+ */
+export function daemonSteps(): DemoStep[] {
+  let live: Live | undefined;
+  return [
+    {
+      title: "Enroll with the hub, then start the daemon (felhom-agent run)",
+      async run(env) {
+        live = await startAgent(env);
+        const id = live.identity;
+        env.io.out(
+          `    host id ${id.host_id}; operator signers from the hub: ${id.signers.length}\n`,
+        );
+        env.io.out(`    local API ${live.agent.localApi?.server.url}\n`);
+        env.io.out(`      pin leaf_sha256 ${live.agent.localApi?.certificate.leafSha256}\n`);
+        const l = live;
+        await until("guest 103 converged to the hub's desired state", () => {
+          const g = env.sim.state.guest(103);
+          return g?.config.cores === 3 ? true : undefined;
+        });
+        env.io.out("    desired state from the hub: guest 103 cores 2 -> 3: converged\n");
+        return {
+          behaved: l.agent.hub !== undefined && l.agent.localApi !== undefined,
+          note: "enrolled, recovered, polling the hub, local API up, desired state converged",
+        };
+      },
+    },
+    {
+      title: "Snapshot before a deploy through the local API; the deploy fails; roll back",
+      async run(env) {
+        const l = need(live);
+        const snap = await asGuest(l, "POST", "/v1/self/snapshots", { name: "deploy-42" });
+        const snapDone = await settle(l, opId(snap.body));
+        env.io.out(`    POST /v1/self/snapshots -> ${snap.status}, ${snapDone.state}\n`);
+        env.io.out("    (the controller deploys, the new version fails its health check)\n");
+        const rb = await asGuest(l, "POST", "/v1/self/snapshots/ctl-deploy-42/rollback");
+        const rbDone = rb.status === 202 ? await settle(l, opId(rb.body)) : rb.body;
+        env.io.out(
+          `    POST /v1/self/snapshots/ctl-deploy-42/rollback -> ${rb.status}, ${rbDone.state}\n`,
+        );
+        const other = await asGuest(l, "POST", "/v1/self/snapshots/before-upgrade/rollback");
+        env.io.out(
+          `    POST /v1/self/snapshots/before-upgrade/rollback -> ${other.status} (${String(other.body.error ?? other.body.state ?? "")}): not a snapshot the guest asked the agent for\n`,
+        );
+        const del = await asGuest(l, "DELETE", "/v1/self/snapshots/ctl-deploy-42");
+        const delDone = await settle(l, opId(del.body));
+        const g = env.sim.state.guest(GUEST);
+        return {
+          behaved:
+            snapDone.state === "done" &&
+            rbDone.state === "done" &&
+            other.status === 403 &&
+            delDone.state === "done" &&
+            g?.running === true &&
+            !g.snapshots.has("ctl-deploy-42"),
+          note: "own snapshot rolled back and cleaned up; another snapshot's rollback refused",
+        };
+      },
+    },
+    {
+      title: "An unsigned destructive hub job waits as pending_signature",
+      async run(env) {
+        const l = need(live);
+        l.rollbacksBefore = rollbacksOf(env);
+        l.hub.addJob(
+          { id: "job-7", op: "guest.rollback", vmid: GUEST, params: { name: "before-upgrade" } },
+          l.identity.host_id,
+        );
+        env.io.out("    hub job job-7: guest.rollback 101 to 'before-upgrade', no signature\n");
+        await until("the held job reported", () =>
+          l.hub.state.results.find((r) => r.job_id === "job-7" && r.state === "pending_signature"),
+        );
+        const ran = rollbacksOf(env) - (l.rollbacksBefore ?? 0);
+        env.io.out("    reported to the hub: pending_signature; rollback tasks run: 0\n");
+        return { behaved: ran === 0, note: "held, visible to the hub, never executed" };
+      },
+    },
+    {
+      title: "The operator signs it (SSHSIG, as ssh-keygen -Y sign would); it runs once",
+      async run(env) {
+        const l = need(live);
+        const payload = buildPayload({
+          op: "guest.rollback",
+          host: l.identity.host_id,
+          guest: { vmid: GUEST },
+          params: { name: "before-upgrade" },
+          job: "job-7",
+          now: Math.floor(env.io.clock.now() / 1000),
+          ttlSeconds: 600,
+        });
+        l.hub.signJob("job-7", await signEnvelope(ed, l.operator, payload));
+        env.io.out(`    signed by ${l.operator.publicKey.fingerprint} (role operational)\n`);
+        await until("the signed job reported ok", () =>
+          l.hub.state.results.find((r) => r.job_id === "job-7" && r.state === "ok"),
+        );
+        const states = l.hub.state.results.filter((r) => r.job_id === "job-7").map((r) => r.state);
+        env.io.out(`    results the hub received for job-7: ${states.join(", ")}\n`);
+        return {
+          behaved:
+            rollbacksOf(env) - (l.rollbacksBefore ?? 0) === 1 &&
+            states.join() === "pending_signature,ok",
+          note: "accepted, executed exactly once, reported exactly once",
+        };
+      },
+    },
+    {
+      title: "The audit log (what the customer can read), and its hash chain",
+      async run(env) {
+        const l = need(live);
+        const store = openStore({ path: join(l.stateDir, "state.db"), exclusive: false });
+        try {
+          const rows = store.audit.list({ limit: 1000 });
+          for (const r of rows.filter((x) => x.action.startsWith("guest."))) {
+            env.io.out(
+              `    #${String(r.seq).padEnd(3)} ${r.actor.padEnd(18)} ${r.action.padEnd(22)} ${(r.target ?? "").padEnd(10)} ${r.outcome}\n`,
+            );
+          }
+          const chain = store.audit.verifyChain();
+          env.io.out(`    chain: ${chain.ok ? `verified, ${chain.count} rows` : "BROKEN"}\n`);
+          const secrets = [l.guestToken, l.identity.credential, secretOf(env.sim.tokens.agent)];
+          const leaked = secrets.some((s) => l.logs.some((line) => line.includes(s)));
+          return {
+            behaved: chain.ok && !leaked,
+            note: "every decision audited, chain verified, no secret in any log line",
+          };
+        } finally {
+          store.close();
+        }
+      },
+    },
+  ];
+}
+
+const secretOf = (token: string) => token.slice(token.lastIndexOf("=") + 1);
+
+/** Rollback tasks the simulated host has run on the demo guest, ever. */
+function rollbacksOf(env: DemoEnv): number {
+  return env.sim.state
+    .tasks()
+    .filter((t) => t.parts.type === "vzrollback" && t.parts.id === String(GUEST)).length;
+}
+
+async function startAgent(env: DemoEnv): Promise<Live> {
+  const seed = crypto.getRandomValues(new Uint8Array(32));
+  const operator: Ed25519PrivateKey = {
+    seed,
+    publicKey: ed25519PublicKeyFromRaw(await ed.publicKey(seed)),
+    comment: "operator@demo",
+  };
+  const hub = await startHubSimulator({
+    signers: [
+      {
+        name: "operator",
+        public_key: formatSshPublicKey(operator.publicKey, operator.comment),
+        role: "operational",
+      },
+    ],
+  });
+  env.defer(() => hub.stop());
+  const stateDir = join(env.workDir, "agent-state");
+  const identity = await enrollHost({
+    hubUrl: hub.url,
+    code: hub.issueCode(),
+    force: false,
+    identityPath: join(stateDir, "hub-identity.json"),
+    trust: { kind: "fingerprint", sha256: hub.fingerprint },
+    pin: { fingerprint: hub.fingerprint },
+    agentVersion: "demo",
+    clock: env.io.clock,
+    logger: env.logger,
+  });
+  const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
+  const guestToken = store.guestTokens.mint(GUEST).token;
+  store.close();
+  hub.setDesired(
+    {
+      version: 1,
+      guests: { "101": { max_cores: 4, max_memory_mib: 4096 }, "103": { cores: 3 } },
+      backup_storage: "local",
+    },
+    identity.host_id,
+  );
+  const configPath = join(env.workDir, "agent.json");
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      proxmox: {
+        endpoint: env.sim.endpoint,
+        node: env.sim.node,
+        token: env.sim.tokens.agent,
+        tls: { fingerprint: env.sim.fingerprint },
+      },
+      state_dir: stateDir,
+      log: { level: "info" },
+      reconcile: { interval_s: 1, jitter_pct: 0 },
+      hub: { poll_interval_s: 1, jitter_pct: 0, report_interval_s: 1, backoff_max_s: 2 },
+      local_api: { listen: "127.0.0.1", port: await freePort() },
+    }),
+    { mode: 0o600 },
+  );
+  const logs: string[] = [];
+  const stop = new AbortController();
+  let ready: AgentReady | undefined;
+  const exit = runDaemon(
+    ["run"],
+    {
+      configPath,
+      env: {},
+      stdout: () => {},
+      stderr: (t) => {
+        logs.push(t);
+        env.io.logSink(t.trimEnd());
+      },
+    },
+    {
+      signal: stop.signal,
+      clock: env.io.clock,
+      makeClient: () =>
+        createProxmoxClient({
+          endpoint: env.sim.endpoint,
+          node: env.sim.node,
+          token: env.sim.tokens.agent,
+          trust: { kind: "fingerprint", sha256: env.sim.fingerprint },
+          taskPoll: { initialMs: 50, factor: 1.5, maxMs: 300 },
+        }),
+      onReady: (r) => {
+        ready = r;
+      },
+    },
+  );
+  env.defer(async () => {
+    stop.abort();
+    await exit;
+  });
+  const agent = await until("the daemon to be ready", async () => {
+    if (ready) return ready;
+    // A daemon that exits before it is ready (bad config) would otherwise be waited on forever.
+    const early = await Promise.race([exit, Bun.sleep(0).then(() => undefined)]);
+    if (early !== undefined) throw new Error(`the daemon exited with ${early}: ${logs.join("")}`);
+    return undefined;
+  });
+  return { hub, identity, operator, stateDir, guestToken, agent, logs };
+}
