@@ -25,9 +25,17 @@ export interface ReportSources {
   reconcileHealth?: () => ReconcileHealth;
   pendingSignatures?: () => PendingSignatureInfo[];
   now: () => number;
+  /**
+   * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
+   * before it polls, and a hung pveproxy would otherwise hold it for every retry of every read.
+   */
+  deadlineMs?: number;
 }
 
 const MIB = 1024 * 1024;
+const DEFAULT_DEADLINE_MS = 15_000;
+
+const errorText = (err: unknown) => ((err as Error)?.message ?? String(err)).slice(0, 500);
 
 /**
  * One status snapshot of the host. A Proxmox failure is part of the report (host unreachable,
@@ -38,12 +46,14 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   const host: StatusReportBody["host"] = { node, reachable: true };
   let storage: StatusReportBody["storage"] = [];
   let guests: StatusReportBody["guests"] = [];
+  const deadlineMs = s.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const signal = AbortSignal.timeout(deadlineMs);
   try {
     const [status, version, stores, lxcs] = await Promise.all([
-      s.proxmox.nodeStatus(),
-      s.proxmox.version(),
-      s.proxmox.nodeStorage(),
-      s.proxmox.listLXC(),
+      s.proxmox.nodeStatus({ signal }),
+      s.proxmox.version({ signal }),
+      s.proxmox.nodeStorage({ signal }),
+      s.proxmox.listLXC({ signal }),
     ]);
     if (status.uptimeSec !== undefined) host.uptime_s = status.uptimeSec;
     if (status.cpuFraction !== undefined) host.cpu = status.cpuFraction;
@@ -75,28 +85,50 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
       }));
   } catch (err) {
     host.reachable = false;
-    host.error = ((err as Error)?.message ?? String(err)).slice(0, 500);
+    host.error = signal.aborted ? `Proxmox did not answer within ${deadlineMs} ms` : errorText(err);
   }
-  const health = s.reconcileHealth?.() ?? { failures: 0 };
   const iso = (ms: number) => new Date(ms).toISOString();
+  // The agent's own sources failing (a store error, say) must not silence the report either;
+  // the contract has no field of its own for that, so it is told in the reconcile section.
+  const unavailable: string[] = [];
+  let reconcile: StatusReportBody["reconcile"];
+  try {
+    const health = s.reconcileHealth?.() ?? { failures: 0 };
+    reconcile = {
+      failures: health.failures,
+      ...(health.lastPassAt !== undefined ? { last_pass_at: iso(health.lastPassAt) } : {}),
+      ...(health.lastPassOk !== undefined ? { last_pass_ok: health.lastPassOk } : {}),
+      ...(health.lastError !== undefined ? { last_error: health.lastError.slice(0, 500) } : {}),
+    };
+  } catch (err) {
+    reconcile = { failures: 0 };
+    unavailable.push(`reconcile health unavailable: ${errorText(err)}`);
+  }
+  let pending: StatusReportBody["pending_signatures"] = [];
+  try {
+    pending = (s.pendingSignatures?.() ?? []).map((p) => ({
+      id: p.id,
+      op: p.op,
+      ...(p.vmid !== undefined ? { vmid: p.vmid } : {}),
+      ...(p.jobId !== undefined ? { job_id: p.jobId } : {}),
+      ...(p.since !== undefined ? { since: iso(p.since) } : {}),
+    }));
+  } catch (err) {
+    unavailable.push(`pending signatures unavailable: ${errorText(err)}`);
+  }
+  if (unavailable.length > 0) {
+    reconcile.last_error = [...unavailable, reconcile.last_error]
+      .filter((e) => e !== undefined)
+      .join("; ")
+      .slice(0, 1000);
+  }
   return {
     at: iso(s.now()),
     agent: { version: s.agentVersion },
     host,
     storage,
     guests,
-    reconcile: {
-      failures: health.failures,
-      ...(health.lastPassAt !== undefined ? { last_pass_at: iso(health.lastPassAt) } : {}),
-      ...(health.lastPassOk !== undefined ? { last_pass_ok: health.lastPassOk } : {}),
-      ...(health.lastError !== undefined ? { last_error: health.lastError.slice(0, 500) } : {}),
-    },
-    pending_signatures: (s.pendingSignatures?.() ?? []).map((p) => ({
-      id: p.id,
-      op: p.op,
-      ...(p.vmid !== undefined ? { vmid: p.vmid } : {}),
-      ...(p.jobId !== undefined ? { job_id: p.jobId } : {}),
-      ...(p.since !== undefined ? { since: iso(p.since) } : {}),
-    })),
+    reconcile,
+    pending_signatures: pending,
   };
 }
