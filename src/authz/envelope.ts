@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { decodeBase64Strict } from "./base64.ts";
-import { opNameSchema } from "./operations.ts";
+import { isGuestOp, opNameSchema } from "./operations.ts";
 
 /**
  * The signed-operation envelope and its payload (DESIGN.md §4.4):
@@ -42,19 +42,34 @@ export const guestRefSchema = z.strictObject({
 
 export type GuestRef = z.infer<typeof guestRefSchema>;
 
+/**
+ * `guest` is present exactly for `guest.*` operations. A host-level operation (`storage.*`,
+ * `signers.rotate`, `agent.update`) acts on no guest, and a signature must not be readable as
+ * approving it "on" one; a guest operation without a guest would approve it on any. Either
+ * mismatch is a property of the signed bytes alone, so it is `malformed` (also for `op check`,
+ * which has no action to bind to), never a `binding_mismatch`.
+ */
 export const opPayloadSchema = z
   .strictObject({
     v: z.literal(1),
     op: opNameSchema,
     host: z.string().min(1).max(253),
-    guest: guestRefSchema,
+    guest: guestRefSchema.optional(),
     params: z.record(z.string(), z.json()),
     iat: seconds,
     exp: seconds,
     nonce: nonceSchema,
     job: z.string().min(1).max(128).optional(),
   })
-  .refine((p) => p.exp > p.iat, { message: "exp must be after iat", path: ["exp"] });
+  .refine((p) => p.exp > p.iat, { message: "exp must be after iat", path: ["exp"] })
+  .refine((p) => !isGuestOp(p.op) || p.guest !== undefined, {
+    message: "a guest.* operation must name its guest",
+    path: ["guest"],
+  })
+  .refine((p) => isGuestOp(p.op) || p.guest === undefined, {
+    message: "a host-level operation must not name a guest",
+    path: ["guest"],
+  });
 
 export type OpPayload = z.infer<typeof opPayloadSchema>;
 

@@ -18,7 +18,14 @@ export {
   type PrivateKeyErrorReason,
   parseOpenSshPrivateKey,
 } from "./openssh-private-key.ts";
-export { isOpName, OP_NAMES, type OpName, opNameSchema } from "./operations.ts";
+export {
+  HOST_OP_NAMES,
+  isGuestOp,
+  isOpName,
+  OP_NAMES,
+  type OpName,
+  opNameSchema,
+} from "./operations.ts";
 export { REJECTION_REASONS, type RejectionReason, SignatureRejection } from "./rejection.ts";
 export { roleAllows, SIGNER_ROLES, type SignerRole } from "./roles.ts";
 export { buildPayload, newNonce, type OpRequest, signEnvelope, signPayloadBytes } from "./sign.ts";

@@ -18,7 +18,8 @@ function randomBytes(n: number): Uint8Array {
 export interface OpRequest {
   op: OpName;
   host: string;
-  guest: GuestRef;
+  /** The guest of a `guest.*` operation; absent for host-level operations (and required so). */
+  guest?: GuestRef;
   params?: Record<string, unknown>;
   job?: string;
   /** Seconds since the epoch. */
@@ -27,13 +28,16 @@ export interface OpRequest {
   nonce?: string;
 }
 
-/** The payload an operator signs, checked against the same schema the verifier uses. */
+/**
+ * The payload an operator signs, checked against the same schema the verifier uses; throws
+ * its ZodError when, among others, a guest operation names no guest or a host-level one does.
+ */
 export function buildPayload(req: OpRequest): OpPayload {
   const payload = {
     v: 1,
     op: req.op,
     host: req.host,
-    guest: req.guest,
+    ...(req.guest === undefined ? {} : { guest: req.guest }),
     params: req.params ?? {},
     iat: req.now,
     exp: req.now + req.ttlSeconds,

@@ -27,6 +27,8 @@ import { OP_NAMESPACE, parseArmoredSshsig, SshsigFormatError, verifySshsig } fro
  *  7. host                                           → wrong_host
  *  8. binding to the action being gated (op, guest, canonical params)
  *                                                    → binding_mismatch
+ *     A host-level action has no guest; its payload must name none (a payload whose guest
+ *     presence contradicts its own op already failed step 4 as malformed).
  *  9. role permits the op                            → role_denied
  * 10. nonce not used before                          → replay
  *     Last, because it asks the store; only an envelope that is otherwise valid reaches it,
@@ -53,7 +55,8 @@ export interface VerifyContext {
 /** The action the gate is about to run; a valid envelope must describe exactly this. */
 export interface ExpectedAction {
   op: OpName;
-  guest: GuestRef;
+  /** The guest acted on; absent for host-level operations (storage.*, signers.*, agent.*). */
+  guest?: GuestRef;
   params: Record<string, unknown>;
 }
 
@@ -190,13 +193,20 @@ async function run(
 /** Why the payload does not describe the expected action, or null when it does. */
 function bindingMismatch(payload: OpPayload, expected: ExpectedAction): string | null {
   if (payload.op !== expected.op) return `signed op ${payload.op}, action is ${expected.op}`;
-  if (payload.guest.vmid !== expected.guest.vmid) {
-    return `signed for guest ${payload.guest.vmid}, action is on guest ${expected.guest.vmid}`;
-  }
-  // A signed uid pins one guest incarnation: the same vmid reused by a new guest is another
-  // guest. Without a signed uid the vmid alone binds.
-  if (payload.guest.uid !== undefined && payload.guest.uid !== expected.guest.uid) {
-    return `signed for guest uid ${payload.guest.uid}, action is on ${expected.guest.uid ?? "a guest without uid"}`;
+  const signed = payload.guest;
+  const acting = expected.guest;
+  if (signed === undefined || acting === undefined) {
+    if (signed !== undefined) return `signed for guest ${signed.vmid}, action is on no guest`;
+    if (acting !== undefined) return `signed for no guest, action is on guest ${acting.vmid}`;
+  } else {
+    if (signed.vmid !== acting.vmid) {
+      return `signed for guest ${signed.vmid}, action is on guest ${acting.vmid}`;
+    }
+    // A signed uid pins one guest incarnation: the same vmid reused by a new guest is another
+    // guest. Without a signed uid the vmid alone binds.
+    if (signed.uid !== undefined && signed.uid !== acting.uid) {
+      return `signed for guest uid ${signed.uid}, action is on ${acting.uid ?? "a guest without uid"}`;
+    }
   }
   let want: string;
   try {

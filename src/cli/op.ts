@@ -2,8 +2,9 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { decodeBase64Strict } from "../authz/base64.ts";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
+import type { GuestRef } from "../authz/envelope.ts";
 import { PrivateKeyError, parseOpenSshPrivateKey } from "../authz/openssh-private-key.ts";
-import { isOpName, OP_NAMES } from "../authz/operations.ts";
+import { HOST_OP_NAMES, isGuestOp, isOpName, OP_NAMES, type OpName } from "../authz/operations.ts";
 import { buildPayload, signEnvelope } from "../authz/sign.ts";
 import { parseSigners, SignersConfigError } from "../authz/signers.ts";
 import { DEFAULT_MAX_TTL_SECONDS, inspectEnvelope } from "../authz/verify.ts";
@@ -27,7 +28,8 @@ Signed operations (OpenSSH SSHSIG, namespace felhom.op/v1, ssh-ed25519 keys).
 Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.
 `;
 
-const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op OP --vmid N --host ID [options]
+const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]
+       felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)
 
 Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The same payload
 bytes signed with 'ssh-keygen -Y sign -n felhom.op/v1 -f KEY' give the same signature.
@@ -37,7 +39,8 @@ Options:
   --passphrase-file FILE  passphrase of the key (one trailing newline is ignored)
   --op OP                 operation, one of:
                           ${OP_NAMES.join(", ")}
-  --vmid N                guest id (100..999999999)
+  --vmid N                guest id (100..999999999); required for guest.* operations and
+                          refused for host-level ones (${HOST_OP_NAMES.join(", ")})
   --uid UID               agent-assigned guest uid, binds the signature to that guest
   --host ID               host id of the agent that will run the operation
   --params JSON           parameters as a JSON object (default {}); the agent runs exactly these
@@ -141,10 +144,7 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
   const keyFile = required(values.key, "--key");
   const op = required(values.op, "--op");
   if (!isOpName(op)) throw new UsageError(`--op '${op}' is not one of: ${OP_NAMES.join(", ")}`);
-  const vmidText = required(values.vmid, "--vmid");
-  const vmid = /^\d{1,9}$/.test(vmidText) ? Number(vmidText) : Number.NaN;
-  if (!(vmid >= 100))
-    throw new UsageError(`--vmid must be an integer 100..999999999, got '${vmidText}'`);
+  const guest = guestFlags(op, values.vmid, values.uid);
   const host = required(values.host, "--host");
   let params: Record<string, unknown> = {};
   if (values.params !== undefined) {
@@ -185,7 +185,7 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
     payload = buildPayload({
       op,
       host,
-      guest: values.uid === undefined ? { vmid } : { vmid, uid: values.uid },
+      ...(guest === undefined ? {} : { guest }),
       params,
       ...(values.job === undefined ? {} : { job: values.job }),
       now: Math.floor(deps.clock.now() / 1000),
@@ -199,9 +199,38 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
   const envelope = await signEnvelope(deps.ed25519, key, payload);
   ctx.stdout(`${JSON.stringify(envelope)}\n`);
   ctx.stderr(
-    `signed ${op} on guest ${vmid} for host ${host} with ${key.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
+    `signed ${op}${guest === undefined ? "" : ` on guest ${guest.vmid}`} for host ${host} with ${key.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
   );
   return EXIT_OK;
+}
+
+/**
+ * `--vmid` (and `--uid`) name the guest of a `guest.*` operation; a host-level operation acts
+ * on no guest and its payload must name none (DESIGN.md §4.4), so they are refused there.
+ */
+function guestFlags(
+  op: OpName,
+  vmidText: string | undefined,
+  uid: string | undefined,
+): GuestRef | undefined {
+  if (!isGuestOp(op)) {
+    const flag = vmidText !== undefined ? "--vmid" : uid !== undefined ? "--uid" : undefined;
+    if (flag) {
+      throw new UsageError(
+        `${flag} applies to guest.* operations only; ${op} acts on the host and names no guest`,
+      );
+    }
+    return undefined;
+  }
+  if (vmidText === undefined || vmidText === "") {
+    throw new UsageError(`--vmid is required for ${op}`);
+  }
+  const vmid = /^\d{1,9}$/.test(vmidText) ? Number(vmidText) : Number.NaN;
+  if (!(vmid >= 100)) {
+    throw new UsageError(`--vmid must be an integer 100..999999999, got '${vmidText}'`);
+  }
+  if (uid === "") throw new UsageError("--uid must not be empty");
+  return uid === undefined ? { vmid } : { vmid, uid };
 }
 
 /** The config's host id and signers; a config that cannot be read names the missing flag. */

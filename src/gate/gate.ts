@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Ed25519 } from "../authz/ed25519.ts";
+import type { GuestRef } from "../authz/envelope.ts";
 import { SignatureRejection } from "../authz/rejection.ts";
 import type { Signer } from "../authz/signers.ts";
 import { type ExpectedAction, type VerifyResult, verifyEnvelope } from "../authz/verify.ts";
@@ -365,18 +366,15 @@ export class ReversibilityGate implements Gate {
         `job ${held.row.jobId} is held as ${held.row.op} with other params; a job does not change`,
       );
     }
-    if (req.vmid === undefined) {
-      // Payload v1 binds a guest (DESIGN §4.4); a host-level action has none to bind.
-      return refuse("binding_mismatch", `${req.op} acts on no guest; payload v1 cannot bind it`);
-    }
     const hostId = this.o.hostId;
     if (!hostId) {
       return refuse("wrong_host", "this agent has no host id yet (set host_id, or enroll)");
     }
-    const uid = this.o.guestUid?.(req.vmid);
+    // A host-level action (no vmid) binds a payload without a guest, and a guest action one
+    // with exactly its guest; the verifier refuses any other pairing as binding_mismatch.
     const expected: ExpectedAction = {
       op: req.op,
-      guest: uid === undefined ? { vmid: req.vmid } : { vmid: req.vmid, uid },
+      ...(req.vmid === undefined ? {} : { guest: this.guestRef(req.vmid) }),
       params: req.params,
     };
     return verifyEnvelope(
@@ -392,6 +390,11 @@ export class ReversibilityGate implements Gate {
       },
       expected,
     );
+  }
+
+  private guestRef(vmid: number): GuestRef {
+    const uid = this.o.guestUid?.(vmid);
+    return uid === undefined ? { vmid } : { vmid, uid };
   }
 
   private audit(

@@ -3,10 +3,16 @@ import fc from "fast-check";
 import { decodeBase64Strict, encodeBase64 } from "../../src/authz/base64.ts";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { Envelope } from "../../src/authz/envelope.ts";
+import { isGuestOp, OP_NAMES } from "../../src/authz/operations.ts";
 import type { RejectionReason } from "../../src/authz/rejection.ts";
-import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
+import { buildPayload, signEnvelope, signPayloadBytes } from "../../src/authz/sign.ts";
 import { encodeSshsigBlob, parseArmoredSshsig } from "../../src/authz/sshsig.ts";
-import { type ExpectedAction, type VerifyContext, verifyEnvelope } from "../../src/authz/verify.ts";
+import {
+  type ExpectedAction,
+  inspectEnvelope,
+  type VerifyContext,
+  verifyEnvelope,
+} from "../../src/authz/verify.ts";
 import { fixedClock, keyFromSeed, signerFor } from "./support.ts";
 
 const NOW = 1_800_000_000;
@@ -119,6 +125,32 @@ describe("envelope fuzzing", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  test("a signed payload with or without a guest, for any op: valid exactly when guest ⇔ guest.*", async () => {
+    const guest = fc.option(fc.record({ vmid: fc.integer({ min: 100, max: 999_999_999 }) }), {
+      nil: undefined,
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...OP_NAMES), guest, async (op, g) => {
+        const base = buildPayload({
+          op: "agent.update",
+          host: "host-a",
+          now: NOW,
+          ttlSeconds: 300,
+        });
+        const body = { ...base, op, ...(g === undefined ? {} : { guest: g }) };
+        const env = await signPayloadBytes(
+          ed,
+          alice,
+          new TextEncoder().encode(JSON.stringify(body)),
+        );
+        const r = await inspectEnvelope(env, ctx);
+        const reason = r.ok ? "accepted" : r.rejection.reason;
+        expect(reason).toBe((g !== undefined) === isGuestOp(op) ? "accepted" : "malformed");
+      }),
+      { numRuns: 100 },
     );
   });
 

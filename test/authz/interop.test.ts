@@ -136,6 +136,40 @@ describe.skipIf(keygen === null)("OpenSSH interoperability (real ssh-keygen)", (
     expect(env.signature).toBe(readFileSync(`${msgFile}.sig`, "utf8"));
   });
 
+  test("a host-level envelope (no guest) round-trips both ways", async () => {
+    const { file, pub } = keypair("erin");
+    const signers = parseSigners([{ name: "alice", key: pub, role: "operational" }]);
+    const ctx = {
+      hostId: "host-a",
+      signers,
+      clock: fixedClock(NOW * 1000),
+      ed25519: ed,
+      isNonceUsed: () => false,
+    };
+    const action = { op: "storage.remove" as const, params: { storage: "usb1" } };
+    const payload = buildPayload({ ...action, host: "host-a", now: NOW, ttlSeconds: 300 });
+    expect(payload).not.toHaveProperty("guest");
+
+    // Ours → ssh-keygen -Y verify.
+    const key = parseOpenSshPrivateKey(readFileSync(file, "utf8"));
+    const ours = await signEnvelope(ed, key, payload);
+    const bytes = decodeBase64Strict(ours.payload) as Uint8Array;
+    const good = verifyWithKeygen(pub, bytes, ours.signature);
+    expect(good.status).toBe(0);
+    expect(good.stdout).toContain('Good "felhom.op/v1" signature for alice');
+
+    // ssh-keygen -Y sign → ours, bound to the host-level action and to nothing else.
+    const msgFile = join(dir, "host-op.json");
+    writeFileSync(msgFile, bytes);
+    expect(run(["-q", "-Y", "sign", "-n", "felhom.op/v1", "-f", file, msgFile]).status).toBe(0);
+    const theirs = { payload: ours.payload, signature: readFileSync(`${msgFile}.sig`, "utf8") };
+    const r = await verifyEnvelope(theirs, ctx, action);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.payload).toMatchObject({ op: "storage.remove", host: "host-a" });
+    const onGuest = await verifyEnvelope(theirs, ctx, { ...action, guest: { vmid: 101 } });
+    expect(onGuest.ok ? "accepted" : onGuest.rejection.reason).toBe("binding_mismatch");
+  });
+
   test("our key ids are the fingerprints ssh-keygen -l prints", () => {
     const { file, pub } = keypair("dave");
     const listed = run(["-l", "-f", `${file}.pub`]);

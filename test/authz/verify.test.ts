@@ -3,6 +3,7 @@ import { encodeBase64 } from "../../src/authz/base64.ts";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { Envelope, OpPayload } from "../../src/authz/envelope.ts";
 import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
+import { HOST_OP_NAMES, isGuestOp, OP_NAMES, type OpName } from "../../src/authz/operations.ts";
 import { REJECTION_REASONS, type RejectionReason } from "../../src/authz/rejection.ts";
 import { buildPayload, signEnvelope, signPayloadBytes } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
@@ -42,6 +43,12 @@ function context(over: Partial<VerifyContext> = {}, used: Set<string> = new Set(
 }
 
 const destroy101: ExpectedAction = { op: "guest.destroy", guest: { vmid: 101 }, params: {} };
+const removeUsb1: ExpectedAction = { op: "storage.remove", params: { storage: "usb1" } };
+
+/** A host-level payload: no guest (DESIGN.md §4.4). */
+function hostPayload(op: OpName, params: Record<string, unknown> = {}): OpPayload {
+  return buildPayload({ op, host: HOST, params, now: NOW, ttlSeconds: 600, job: "job-h" });
+}
 
 function payload(over: Partial<OpPayload> = {}): OpPayload {
   return {
@@ -113,12 +120,21 @@ describe("verifyEnvelope accepts", () => {
     );
   });
 
-  test("recovery and operational keys may both sign key rotation", async () => {
-    const rotate: ExpectedAction = { op: "signers.rotate", guest: { vmid: 101 }, params: {} };
+  test("recovery and operational keys may both sign key rotation (a host-level op)", async () => {
+    const rotate: ExpectedAction = { op: "signers.rotate", params: {} };
     for (const key of [alice, rescue]) {
-      const env = await envelope(key, payload({ op: "signers.rotate" }));
-      expect(reason(await verifyEnvelope(env, context(), rotate))).toBe("accepted");
+      const env = await envelope(key, hostPayload("signers.rotate"));
+      const r = await verifyEnvelope(env, context(), rotate);
+      expect(reason(r)).toBe("accepted");
+      if (r.ok) expect(r.payload.guest).toBeUndefined();
     }
+  });
+
+  test("a host-level op with its params and no guest", async () => {
+    const p = hostPayload("storage.remove", { storage: "usb1" });
+    const r = await verifyEnvelope(await envelope(alice, p), context(), removeUsb1);
+    expect(reason(r)).toBe("accepted");
+    if (r.ok) expect(r.payload).not.toHaveProperty("guest");
   });
 
   test("a signed uid must match, an unsigned one is not required", async () => {
@@ -184,6 +200,16 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     ["exp before iat", JSON.stringify({ ...payload(), exp: NOW - 10, iat: NOW })],
     ["an unknown field", JSON.stringify({ ...payload(), scratch: true })],
     ["vmid as a string", JSON.stringify({ ...payload(), guest: { vmid: "101" } })],
+    ["a guest op without a guest", JSON.stringify({ ...payload(), guest: undefined })],
+    ["a guest op with guest null", JSON.stringify({ ...payload(), guest: null })],
+    [
+      "a host-level op naming a guest",
+      JSON.stringify({ ...hostPayload("storage.remove"), guest: { vmid: 101 } }),
+    ],
+    [
+      "signers.rotate naming a guest",
+      JSON.stringify({ ...hostPayload("signers.rotate"), guest: { vmid: 101 } }),
+    ],
     [
       "a __proto__ member in params",
       JSON.stringify({ ...payload(), params: {} }).replace(
@@ -247,6 +273,26 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     },
   );
 
+  test.each([
+    ["a guest where none was signed", { ...removeUsb1, guest: { vmid: 101 } }],
+    ["another host-level op", { ...removeUsb1, op: "storage.add" }],
+    ["other params", { ...removeUsb1, params: { storage: "local" } }],
+    ["no params", { ...removeUsb1, params: {} }],
+  ] as [string, ExpectedAction][])("binding_mismatch, host-level: %s", async (_, action) => {
+    const env = await envelope(alice, hostPayload("storage.remove", { storage: "usb1" }));
+    const r = await verifyEnvelope(env, context(), action);
+    expect(reason(r)).toBe("binding_mismatch");
+  });
+
+  test("binding_mismatch: a guest signature on an action that names no guest", async () => {
+    const r = await verifyEnvelope(await envelope(), context(), {
+      op: "guest.destroy",
+      params: {},
+    });
+    expect(reason(r)).toBe("binding_mismatch");
+    if (!r.ok) expect(r.rejection.detail).toBe("signed for guest 101, action is on no guest");
+  });
+
   test("binding_mismatch: a signed uid on a guest with another uid (vmid reused)", async () => {
     const p = payload({ guest: { vmid: 101, uid: "g-old" } });
     const action = { ...destroy101, guest: { vmid: 101, uid: "g-new" } };
@@ -267,6 +313,14 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     expect(reason(r)).toBe("role_denied");
     if (!r.ok) expect(r.signer?.role).toBe("recovery");
   });
+
+  test.each(["storage.add", "storage.remove", "agent.update"] as const)(
+    "role_denied: a recovery key on host-level %s",
+    async (op) => {
+      const env = await envelope(rescue, hostPayload(op));
+      expect(reason(await verifyEnvelope(env, context(), { op, params: {} }))).toBe("role_denied");
+    },
+  );
 
   test("replay: the nonce was already consumed", async () => {
     const env = await envelope();
@@ -339,5 +393,49 @@ describe("inspectEnvelope", () => {
       "replay",
     );
     expect(reason(await inspectEnvelope(await envelope(rescue), context()))).toBe("role_denied");
+  });
+
+  test("host-level envelopes inspect like guest ones", async () => {
+    const env = await envelope(alice, hostPayload("storage.remove", { storage: "usb1" }));
+    const r = await inspectEnvelope(env, context());
+    expect(reason(r)).toBe("accepted");
+    if (r.ok)
+      expect(r.payload).toMatchObject({ op: "storage.remove", params: { storage: "usb1" } });
+    const rotate = await envelope(rescue, hostPayload("signers.rotate"));
+    expect(reason(await inspectEnvelope(rotate, context()))).toBe("accepted");
+    const update = await envelope(rescue, hostPayload("agent.update"));
+    expect(reason(await inspectEnvelope(update, context()))).toBe("role_denied");
+  });
+});
+
+describe("buildPayload: guest exactly for guest.* operations", () => {
+  test.each(OP_NAMES.map((op) => [op, isGuestOp(op)] as const))(
+    "%s (guest op: %p)",
+    (op, guestOp) => {
+      const build = (guest?: { vmid: number }) =>
+        buildPayload({
+          op,
+          host: HOST,
+          ...(guest ? { guest } : {}),
+          now: NOW,
+          ttlSeconds: 60,
+        });
+      if (guestOp) {
+        expect(build({ vmid: 101 }).guest).toEqual({ vmid: 101 });
+        expect(() => build()).toThrow("a guest.* operation must name its guest");
+      } else {
+        expect(build()).not.toHaveProperty("guest");
+        expect(() => build({ vmid: 101 })).toThrow("a host-level operation must not name a guest");
+      }
+    },
+  );
+
+  test("the host-level operations are the non-guest nouns of the vocabulary", () => {
+    expect([...HOST_OP_NAMES].sort()).toEqual([
+      "agent.update",
+      "signers.rotate",
+      "storage.add",
+      "storage.remove",
+    ]);
   });
 });

@@ -39,9 +39,24 @@ async function sign(extra: string[] = [], key = operatorKey, ms = NOW_MS): Promi
   const argv = ["sign", "--key", key, "--op", "guest.destroy", "--vmid", "101", "--host", "host-a"];
   expect(await runOp([...argv, ...extra], c.ctx, deps(ms))).toBe(0);
   expect(c.err()).toMatch(/^signed [a-z.]+ on guest \d+ for host host-a with SHA256:/);
+  return save(c.out());
+}
+
+function save(text: string): string {
   const file = join(dir, `env-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, c.out());
+  writeFileSync(file, text);
   return file;
+}
+
+/** A host-level operation: no --vmid. */
+async function signHost(op: string, extra: string[] = [], key = operatorKey): Promise<string> {
+  const c = capture();
+  const argv = ["sign", "--key", key, "--op", op, "--host", "host-a", ...extra];
+  expect(await runOp(argv, c.ctx, deps())).toBe(0);
+  expect(c.err()).toMatch(
+    new RegExp(`^signed ${op.replace(".", "\\.")} for host host-a with SHA256:`),
+  );
+  return save(c.out());
 }
 
 async function check(file: string, host = "host-a", ms = NOW_MS) {
@@ -92,11 +107,45 @@ describe("felhom-agent op", () => {
   test("a passphrase-protected key signs with --passphrase-file", async () => {
     const pass = join(dir, "pass");
     writeFileSync(pass, "fixture passphrase\n");
-    const file = await sign(["--op", "signers.rotate", "--passphrase-file", pass], lockedKey);
-    const { code, report } = await check(file);
-    expect(report.payload.op).toBe("signers.rotate");
+    const file = await sign(["--op", "guest.stop", "--passphrase-file", pass], lockedKey);
+    const { report } = await check(file);
+    expect(report.payload.op).toBe("guest.stop");
     expect(report.signer.name).toBe("rescue");
+  });
+
+  test("host-level ops sign without --vmid; the payload names no guest", async () => {
+    const file = await signHost("storage.remove", [
+      "--params",
+      '{"storage":"usb1"}',
+      "--job",
+      "j-9",
+    ]);
+    const { code, report } = await check(file);
     expect(code).toBe(0);
+    expect(report.verdict).toBe("valid");
+    expect(report.payload).toMatchObject({
+      op: "storage.remove",
+      host: "host-a",
+      params: { storage: "usb1" },
+      job: "j-9",
+    });
+    expect(report.payload).not.toHaveProperty("guest");
+  });
+
+  test("the recovery key: signers.rotate is valid, storage.remove is role_denied", async () => {
+    const pass = join(dir, "pass-rotate");
+    writeFileSync(pass, "fixture passphrase\n");
+    const rotate = await check(
+      await signHost("signers.rotate", ["--passphrase-file", pass], lockedKey),
+    );
+    expect(rotate.code).toBe(0);
+    expect(rotate.report.signer).toMatchObject({ name: "rescue", role: "recovery" });
+    expect(rotate.report.payload).not.toHaveProperty("guest");
+    const remove = await check(
+      await signHost("storage.remove", ["--passphrase-file", pass], lockedKey),
+    );
+    expect(remove.code).toBe(1);
+    expect(remove.report.reason).toBe("role_denied");
   });
 
   test.each([
@@ -217,6 +266,22 @@ describe("felhom-agent op", () => {
     [
       ["sign", "--key", join(dir, "absent"), "--op", "guest.stop", "--vmid", "101", "--host", "h"],
       "cannot read key file",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "storage.remove", "--vmid", "101", "--host", "h"],
+      "--vmid applies to guest.* operations only; storage.remove acts on the host",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "signers.rotate", "--uid", "g-1", "--host", "h"],
+      "--uid applies to guest.* operations only",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "guest.destroy", "--host", "h"],
+      "--vmid is required for guest.destroy",
+    ],
+    [
+      ["sign", "--key", operatorKey, "--op", "guest.destroy", "--vmid", "101", "--uid", ""],
+      "--uid must not be empty",
     ],
     [["sign", "--bogus"], "bogus"],
     [["check"], "exactly one envelope FILE"],

@@ -93,3 +93,39 @@ test("unsigned destroy is held and badly signed destroy is refused; neither reac
   ]);
   expect(rig.store.audit.verifyChain().ok).toBe(true);
 });
+
+test("a signed host-level operation is accepted by the gate, then ends unsupported: no executor runs it", async () => {
+  rig = await start();
+  signer = new GateHarness();
+  signer.clock.t = Date.now();
+  const before = rig.sim.requestCount;
+  const unsigned = await rig.engine.submit({
+    op: "storage.remove",
+    params: { storage: "usb1" },
+    origin: "operator",
+    priority: "interactive",
+  });
+  expect(unsigned.state).toBe("pending_signature");
+  const envelope = await signer.sign({ op: "storage.remove", params: { storage: "usb1" } });
+  const signed = await rig.engine.submit({
+    op: "storage.remove",
+    params: { storage: "usb1" },
+    origin: "operator",
+    envelope,
+    priority: "interactive",
+  });
+  expect(signed).toMatchObject({
+    state: "rejected",
+    reason: "unsupported_operation: storage.remove",
+  });
+  expect(signed.vmid).toBeUndefined();
+  expect(rig.sim.requestCount).toBe(before);
+  expect(rig.store.journal.recent()).toEqual([]);
+  // Never journaled, so its nonce was not consumed either.
+  const nonce = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")).nonce;
+  expect(rig.store.nonces.isConsumed(nonce)).toBe(false);
+  expect(rig.store.audit.list().map((r) => [r.action, r.target, r.outcome])).toEqual([
+    ["storage.remove", null, "pending_signature"],
+    ["storage.remove", null, "accepted"],
+  ]);
+});

@@ -215,22 +215,6 @@ describe("adversarial matrix: typed rejections", () => {
     expect(junk).toMatchObject({ outcome: "rejected", reason: "malformed" });
   });
 
-  test("a host-level destructive operation cannot be bound by a v1 payload", async () => {
-    h = new GateHarness();
-    const envelope = await h.sign({ op: "storage.remove" });
-    const v = await h.gate.decide(
-      {
-        op: "storage.remove",
-        params: { storage: "usb1" },
-        origin: "operator",
-        envelope,
-        priority: "interactive",
-      },
-      h.ctx,
-    );
-    expect(v).toMatchObject({ outcome: "rejected", reason: "binding_mismatch" });
-  });
-
   test("a rejected signature never names the embedded key's owner as the actor", async () => {
     h = new GateHarness();
     const bytes = new TextEncoder().encode("{}");

@@ -1,6 +1,7 @@
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { Envelope } from "../../src/authz/envelope.ts";
 import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
+import { isGuestOp } from "../../src/authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
 import { type GateOptions, ReversibilityGate } from "../../src/gate/gate.ts";
@@ -28,6 +29,7 @@ export function signersAt(nowMs: number): Signer[] {
 export interface SignOptions {
   key?: Ed25519PrivateKey;
   op?: OpName;
+  /** The signed guest of a guest.* op (default 101); host-level ops sign none. */
   vmid?: number;
   uid?: string;
   params?: Record<string, unknown>;
@@ -77,11 +79,13 @@ export class GateHarness {
 
   async sign(o: SignOptions = {}): Promise<Envelope> {
     const now = Math.floor(this.clock.now() / 1000) + (o.iatOffset ?? 0);
+    const op = o.op ?? "guest.destroy";
     const vmid = o.vmid ?? 101;
     const payload = buildPayload({
-      op: o.op ?? "guest.destroy",
+      op,
       host: o.host ?? HOST,
-      guest: o.uid === undefined ? { vmid } : { vmid, uid: o.uid },
+      // Host-level operations name no guest (DESIGN §4.4).
+      ...(isGuestOp(op) ? { guest: o.uid === undefined ? { vmid } : { vmid, uid: o.uid } } : {}),
       params: o.params ?? {},
       now,
       ttlSeconds: o.ttl ?? 600,
