@@ -222,6 +222,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
         ...(o.random ? { random: o.random } : {}),
         ...(o.hooks ? { hooks: o.hooks } : {}),
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
+        desiredGuest: (vmid) => lookups.specFor(vmid),
         onReady: (engine) => {
           started = startServices(engine);
         },

@@ -2,11 +2,16 @@ import type { BackupTargetSource, GuestQuota, QuotaSource } from "../localapi/de
 import type { Logger } from "../log/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { DesiredCacheReader } from "../reconcile/desired-provider.ts";
-import { type DesiredHostState, parseDesiredText } from "../reconcile/desired-state.ts";
+import {
+  type DesiredGuestSpec,
+  type DesiredHostState,
+  parseDesiredText,
+} from "../reconcile/desired-state.ts";
 
 /**
- * What the local API reads from desired state, synchronously per request: the quota a guest
- * may grow to and where its backups go. Parsed once per persisted document. A storage for
+ * What the local API and the engine read from desired state, synchronously per request: the
+ * quota a guest may grow to, where its backups go, and the spec a guest's own grow is recorded
+ * against. Parsed once per persisted document. A storage for
  * backups that desired state does not name is the node's first enabled, active storage with
  * content `backup`, re-read by `refreshDefaultBackupStorage` (each pass).
  */
@@ -27,6 +32,11 @@ export class DesiredLookups implements QuotaSource, BackupTargetSource {
       ...(spec.maxCores !== undefined ? { maxCores: spec.maxCores } : {}),
       ...(spec.maxMemoryMiB !== undefined ? { maxMemoryMiB: spec.maxMemoryMiB } : {}),
     };
+  }
+
+  /** The guest's persisted desired spec: what a local-API grow is recorded against. */
+  specFor(vmid: number): DesiredGuestSpec | undefined {
+    return this.current()?.guests.get(vmid);
   }
 
   backupStorageFor(vmid: number): string | undefined {

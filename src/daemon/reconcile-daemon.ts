@@ -2,12 +2,15 @@ import type { Logger } from "../log/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { ReconcileConfig } from "../reconcile/config-section.ts";
 import type { DesiredProvider } from "../reconcile/desired-provider.ts";
+import type { DesiredGuestSpec } from "../reconcile/desired-state.ts";
 import { Engine, type EngineClient, type EngineHooks } from "../reconcile/engine.ts";
 import type { Gate } from "../reconcile/gate-seam.ts";
+import { storeOverrideBook } from "../reconcile/override-book.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import { type PassReport, Reconciler } from "../reconcile/reconciler.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
+import { DesiredLookups } from "./desired-lookups.ts";
 import { WakeSignal } from "./wake-signal.ts";
 
 export interface ReconcileDaemonOptions {
@@ -21,6 +24,11 @@ export interface ReconcileDaemonOptions {
   /** [0, 1); jitter source. */
   random?: () => number;
   hooks?: EngineHooks;
+  /**
+   * The guest's persisted desired spec, read when a local-API grow is journaled (the guest's
+   * own request is recorded against it). Default: parsed from the store's desired cache.
+   */
+  desiredGuest?: (vmid: number) => DesiredGuestSpec | undefined;
   onPlan?: (plan: Plan) => void;
   onPass?: (report: PassReport) => void;
   /** A pass that could not complete (Proxmox unreachable, …); the loop goes on. */
@@ -52,6 +60,7 @@ export async function runReconcileDaemon(
     logger,
     taskDeadlineMs: config.task_timeout_s * 1000,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    desiredGuest: opts.desiredGuest ?? defaultDesiredGuest(opts.store, logger),
     // A finished operation changed actual state: look again now rather than after the interval.
     onSettled: () => wake.wake(),
   });
@@ -69,6 +78,7 @@ export async function runReconcileDaemon(
       logger,
       readConcurrency: config.read_concurrency,
       retry: { maxAttempts: config.max_attempts, baseDelayMs: 30_000, maxDelayMs: 15 * 60_000 },
+      overrides: storeOverrideBook(opts.store, logger),
       ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
     });
     const random = opts.random ?? Math.random;
@@ -94,6 +104,14 @@ export async function runReconcileDaemon(
     signal.removeEventListener("abort", stopEngine);
     await engine.stop();
   }
+}
+
+function defaultDesiredGuest(
+  store: Store,
+  logger: Logger,
+): (vmid: number) => DesiredGuestSpec | undefined {
+  const lookups = new DesiredLookups(store.desired, logger);
+  return (vmid) => lookups.specFor(vmid);
 }
 
 /** Retries until the journal is settled: nothing may mutate while an outcome is unknown. */

@@ -7,9 +7,11 @@ import type {
 } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { TaskWaitAbortedError } from "../proxmox/task-error.ts";
+import type { OverrideInput } from "../store/guest-overrides.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
+import type { DesiredGuestSpec } from "./desired-state.ts";
 import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import type { Gate, GateDecision } from "./gate-seam.ts";
@@ -21,6 +23,7 @@ import {
   statusFromJournal,
   statusFromPending,
 } from "./operation-ids.ts";
+import { growOverrides } from "./overrides.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
@@ -52,6 +55,12 @@ export interface EngineOptions {
   hooks?: EngineHooks;
   /** Runs when an operation reaches a terminal state (the daemon then passes again soon). */
   onSettled?: (status: OperationStatus) => void;
+  /**
+   * A guest's desired state right now, read when a local-API grow is journaled: the grow is
+   * recorded as the guest's own request against it (issue 6), in the intent's transaction.
+   * Without it no override is recorded and the reconciler treats every grow as drift.
+   */
+  desiredGuest?: (vmid: number) => DesiredGuestSpec | undefined;
 }
 
 export interface Submitted {
@@ -162,17 +171,24 @@ export class Engine implements OperationSubmitter {
     }
     if (this.stopped) return this.finished(base, "failed", "shutting_down");
     const vmid = req.vmid;
-    const journalId = this.journalIntent(decision, {
-      vmid,
-      op: req.op,
-      params,
-      origin: req.origin,
-      jobId: req.jobId ?? null,
-      attempts: attempt,
-      ...(exec.provenance
-        ? { provenance: exec.provenance(vmid, params as never, { origin: req.origin }) }
-        : {}),
-    });
+    const grows = this.opts.desiredGuest
+      ? growOverrides(req, params, this.opts.desiredGuest(vmid))
+      : [];
+    const journalId = this.journalIntent(
+      decision,
+      {
+        vmid,
+        op: req.op,
+        params,
+        origin: req.origin,
+        jobId: req.jobId ?? null,
+        attempts: attempt,
+        ...(exec.provenance
+          ? { provenance: exec.provenance(vmid, params as never, { origin: req.origin }) }
+          : {}),
+      },
+      grows,
+    );
     if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
     const status: OperationStatus = {
       ...base,
@@ -258,21 +274,40 @@ export class Engine implements OperationSubmitter {
     return Promise.resolve({ ...status });
   }
 
-  /** The intent, durable before anything is queued; a string is why it was refused. */
-  private journalIntent(decision: GateDecision, intent: IntentInput): number | string {
-    const { gate, store } = this.opts;
+  /**
+   * The intent, durable before anything is queued, with the guest's own grows it carries in
+   * the same transaction (a crash cannot keep one without the other); a string is why it was
+   * refused.
+   */
+  private journalIntent(
+    decision: GateDecision,
+    intent: IntentInput,
+    grows: readonly Omit<OverrideInput, "journalId">[],
+  ): number | string {
+    const { store } = this.opts;
     try {
-      if (decision.outcome === "allowed" && gate.recordIntent === undefined) {
-        return store.journal.recordIntent(intent);
-      }
-      if (gate.recordIntent === undefined) {
-        return "this gate cannot journal a signed operation; refused";
-      }
-      const r = gate.recordIntent(decision, intent);
-      return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
+      return store.transaction(() => {
+        const id = this.recordIntent(decision, intent);
+        if (typeof id === "number") {
+          for (const g of grows) store.guestOverrides.record({ ...g, journalId: id });
+        }
+        return id;
+      });
     } catch (err) {
       return `not_recorded: ${(err as Error).message}`;
     }
+  }
+
+  private recordIntent(decision: GateDecision, intent: IntentInput): number | string {
+    const { gate, store } = this.opts;
+    if (decision.outcome === "allowed" && gate.recordIntent === undefined) {
+      return store.journal.recordIntent(intent);
+    }
+    if (gate.recordIntent === undefined) {
+      return "this gate cannot journal a signed operation; refused";
+    }
+    const r = gate.recordIntent(decision, intent);
+    return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
   }
 
   private abandonUnstarted(journalId: number): void {

@@ -2,9 +2,12 @@ import { normalizeDescription } from "../proxmox/description.ts";
 import type { Action, GuestConfigParams } from "./actions.ts";
 import type { ActualGuest, ActualHostState } from "./actual-state.ts";
 import type { DesiredGuestSpec, DesiredHostState } from "./desired-state.ts";
+import { judgeOverrides, type OverrideFacts, type OverrideVerdicts } from "./overrides.ts";
 
 /** LXC memory when the config has no `memory` key: status derives maxmem from 512 (FACTS B.8). */
 export const PVE_DEFAULT_MEMORY_MIB = 512;
+
+const OWN_GROW = " as the guest grew it";
 
 export type SkipReason =
   | "absent"
@@ -26,7 +29,15 @@ export interface Plan {
   skipped: PlanSkip[];
   /** False when no desired state has ever been received: nothing may be planned. */
   haveDesired: boolean;
+  /**
+   * The guests' own grows: standing ones are the target of their field; void ones were
+   * overtaken by the desired state, and the caller forgets them.
+   */
+  overrides: OverrideVerdicts;
 }
+
+/** A standing override per guest field, by vmid. */
+type StandingByGuest = ReadonlyMap<number, Partial<Record<OverrideFacts["field"], OverrideFacts>>>;
 
 /**
  * The next batch of actions that moves actual toward desired. Pure: state in, actions out.
@@ -35,13 +46,28 @@ export interface Plan {
  * - A guest missing from desired state is never stopped or destroyed; a desired guest that
  *   does not exist is not created here (provisioning is its own, gated, operation).
  * - A guest with work in flight is skipped: the next pass sees the result (level-triggered).
+ * - A guest's own grow (an override in force) is the target of its field for as long as it
+ *   stands (overrides.ts judgeOverrides): the reconciler keeps it instead of undoing it.
  */
 export function planActions(
   desired: DesiredHostState | undefined,
   actual: ActualHostState,
   inFlight: ReadonlySet<number>,
+  overrides: readonly OverrideFacts[] = [],
 ): Plan {
-  if (desired === undefined) return { actions: [], skipped: [], haveDesired: false };
+  if (desired === undefined) {
+    // Nothing to judge them against: every override stays as it is.
+    return {
+      actions: [],
+      skipped: [],
+      haveDesired: false,
+      overrides: { standing: [...overrides], voided: [] },
+    };
+  }
+  const verdicts = judgeOverrides(desired, overrides);
+  const standing = new Map<number, Partial<Record<OverrideFacts["field"], OverrideFacts>>>();
+  for (const o of verdicts.standing)
+    standing.set(o.vmid, { ...standing.get(o.vmid), [o.field]: o });
   const actions: Action[] = [];
   const skipped: PlanSkip[] = [];
   const vmids = [...desired.guests.keys()].sort((a, b) => a - b);
@@ -65,18 +91,19 @@ export function planActions(
       skipped.push({ vmid, reason: "locked", detail: guest.lock });
       continue;
     }
-    const config = planConfig(spec, guest, skipped);
+    const config = planConfig(spec, guest, skipped, standing);
     if (config) actions.push(config);
     const run = planRun(spec, guest, skipped);
     if (run) actions.push(run);
   }
-  return { actions, skipped, haveDesired: true };
+  return { actions, skipped, haveDesired: true, overrides: verdicts };
 }
 
 function planConfig(
   spec: DesiredGuestSpec,
   guest: ActualGuest,
   skipped: PlanSkip[],
+  standing: StandingByGuest,
 ): Action | undefined {
   const managed =
     spec.cores !== undefined || spec.memoryMiB !== undefined || spec.description !== undefined;
@@ -92,14 +119,20 @@ function planConfig(
   }
   const params: GuestConfigParams = {};
   const why: string[] = [];
-  if (spec.cores !== undefined && spec.cores !== config.cores) {
-    params.cores = spec.cores;
-    why.push(`cores ${config.cores ?? "unset"} -> ${spec.cores}`);
+  // A standing override only ever replaces a managed field's value (it stands only while
+  // desired still says what it said when the guest grew it); an unmanaged field stays so.
+  const own = standing.get(spec.vmid);
+  const cores = spec.cores === undefined ? undefined : (own?.cores?.value ?? spec.cores);
+  if (cores !== undefined && cores !== config.cores) {
+    params.cores = cores;
+    why.push(`cores ${config.cores ?? "unset"} -> ${cores}${own?.cores ? OWN_GROW : ""}`);
   }
   const memoryNow = config.memoryMiB ?? PVE_DEFAULT_MEMORY_MIB;
-  if (spec.memoryMiB !== undefined && spec.memoryMiB !== memoryNow) {
-    params.memoryMiB = spec.memoryMiB;
-    why.push(`memory ${memoryNow} MiB -> ${spec.memoryMiB} MiB`);
+  const memory =
+    spec.memoryMiB === undefined ? undefined : (own?.memory_mib?.value ?? spec.memoryMiB);
+  if (memory !== undefined && memory !== memoryNow) {
+    params.memoryMiB = memory;
+    why.push(`memory ${memoryNow} MiB -> ${memory} MiB${own?.memory_mib ? OWN_GROW : ""}`);
   }
   // PVE reads a description back with a newline after every line (FACTS B.9).
   if (

@@ -1,10 +1,13 @@
 import type { Logger } from "../log/types.ts";
 import type { OperationStatus } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { GuestOverride } from "../store/guest-overrides.ts";
 import type { Clock } from "../util/clock.ts";
 import { type Action, actionToRequest, describeAction } from "./actions.ts";
 import type { DesiredProvider } from "./desired-provider.ts";
 import type { Engine } from "./engine.ts";
+import type { OverrideBook } from "./override-book.ts";
+import type { OverrideVoid } from "./overrides.ts";
 import { type Plan, type PlanSkip, planActions } from "./planner.ts";
 import { readActualState } from "./read-actual.ts";
 import { defaultRetryPolicy, type RetryPolicy, retryVerdict } from "./retry-book.ts";
@@ -18,6 +21,11 @@ export interface ReconcilerOptions {
   /** Parallel config reads while gathering actual state. */
   readConcurrency: number;
   retry?: RetryPolicy;
+  /**
+   * The guests' own grows through the local API; without it every grow is drift and is
+   * planned back to desired state.
+   */
+  overrides?: OverrideBook;
   /** Sees each plan before it is submitted (the demo prints it). */
   onPlan?: (plan: Plan) => void;
 }
@@ -38,6 +46,8 @@ export interface PassReport {
   /** Actions the retry book kept back (backing off, or given up on until desired changes). */
   held: HeldAction[];
   results: OperationStatus[];
+  /** The guests' own grows: kept this pass, or withdrawn because desired state moved on. */
+  overrides: { standing: GuestOverride[]; voided: OverrideVoid[] };
   done: number;
   failed: number;
   durationMs: number;
@@ -61,8 +71,13 @@ export class Reconciler {
       concurrency: this.opts.readConcurrency,
       ...(signal ? { signal } : {}),
     });
-    const plan = planActions(desired, read.actual, engine.busyGuests());
+    // Busy guests first, then the overrides: a grow that is no longer busy has its journal
+    // entry settled already, so its override is read here rather than undone as drift.
+    const busy = engine.busyGuests();
+    const inForce = this.opts.overrides?.inForce() ?? [];
+    const plan = planActions(desired, read.actual, busy, inForce);
     this.opts.onPlan?.(plan);
+    const overrides = this.settleOverrides(plan, inForce);
     const held: HeldAction[] = [];
     const submitted: Promise<OperationStatus>[] = [];
     const now = clock.now();
@@ -111,6 +126,7 @@ export class Reconciler {
       skipped: plan.skipped,
       held,
       results,
+      overrides,
       done: results.filter((r) => r.state === "done").length,
       failed: results.filter((r) => r.state !== "done").length,
       durationMs: clock.now() - started,
@@ -125,8 +141,22 @@ export class Reconciler {
       failed: report.failed,
       held: held.length,
       skipped: report.skipped.length,
+      overrides_standing: overrides.standing.length,
+      overrides_withdrawn: overrides.voided.length,
       duration_ms: report.durationMs,
     });
     return report;
+  }
+
+  /** Void overrides are forgotten before their field is planned back; standing ones reported. */
+  private settleOverrides(plan: Plan, inForce: GuestOverride[]): PassReport["overrides"] {
+    const book = this.opts.overrides;
+    if (book === undefined) return { standing: [], voided: [] };
+    const key = (o: { journalId: number; field: string }) => `${o.journalId}:${o.field}`;
+    const kept = new Set(plan.overrides.standing.map(key));
+    const standing = inForce.filter((o) => kept.has(key(o)));
+    for (const v of plan.overrides.voided) book.withdraw(v);
+    for (const o of standing) book.standing(o);
+    return { standing, voided: plan.overrides.voided };
   }
 }

@@ -10,6 +10,13 @@ export { canonicalJson } from "./canonical-json.ts";
 export { type CachedDesiredState, DesiredCache, type DesiredInput } from "./desired-cache.ts";
 export { StoreError, type StoreErrorKind } from "./errors.ts";
 export {
+  type GuestOverride,
+  GuestOverrides,
+  OVERRIDE_FIELDS,
+  type OverrideField,
+  type OverrideInput,
+} from "./guest-overrides.ts";
+export {
   type GuestTokenInfo,
   GuestTokens,
   type MintedToken,

@@ -139,6 +139,25 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX outbox_kind ON outbox (kind, id);
     `,
   },
+  {
+    name: "guest overrides",
+    sql: `
+      -- A guest's own grow through the local API (issue 6), one row per field of the
+      -- guest.config that asked for it. In force only once that journal entry is done; the
+      -- desired value it was measured against decides when the desired state has moved on.
+      CREATE TABLE guest_overrides (
+        journal_id INTEGER NOT NULL REFERENCES journal (id),
+        vmid INTEGER NOT NULL,
+        field TEXT NOT NULL CHECK (field IN ('cores', 'memory_mib')),
+        value INTEGER NOT NULL CHECK (value >= 1),
+        desired_value INTEGER CHECK (desired_value IS NULL OR desired_value >= 1),
+        created_at INTEGER NOT NULL,
+        reported_at INTEGER,
+        PRIMARY KEY (journal_id, field)
+      ) STRICT;
+      CREATE INDEX guest_overrides_field ON guest_overrides (vmid, field, journal_id);
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import type { Clock } from "../util/clock.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
+import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
@@ -37,6 +38,7 @@ export class Store {
   readonly desired: DesiredCache;
   readonly outbox: Outbox;
   readonly pending: PendingOps;
+  readonly guestOverrides: GuestOverrides;
   private closed = false;
 
   constructor(
@@ -54,6 +56,7 @@ export class Store {
     this.desired = new DesiredCache(db, clock);
     this.outbox = new Outbox(db, clock, outboxOptions);
     this.pending = new PendingOps(db, clock);
+    this.guestOverrides = new GuestOverrides(db, clock);
   }
 
   /**

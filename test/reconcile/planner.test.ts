@@ -1,11 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { describeAction } from "../../src/reconcile/actions.ts";
 import type { ActualGuest, ActualHostState } from "../../src/reconcile/actual-state.ts";
 import {
   type DesiredGuestSpec,
   type DesiredHostState,
   parseDesiredDocument,
 } from "../../src/reconcile/desired-state.ts";
+import { growOverrides, type OverrideFacts } from "../../src/reconcile/overrides.ts";
 import { planActions } from "../../src/reconcile/planner.ts";
 
 function actual(...guests: ActualGuest[]): ActualHostState {
@@ -150,5 +152,160 @@ describe("planActions", () => {
     const snapshot = JSON.stringify([...a.guests.values()]);
     expect(planActions(d, a, none)).toEqual(planActions(d, a, none));
     expect(JSON.stringify([...a.guests.values()])).toBe(snapshot);
+  });
+});
+
+describe("planActions with the guests' own grows (overrides)", () => {
+  const grown = (
+    vmid: number,
+    field: OverrideFacts["field"],
+    value: number,
+    desiredValue: number | null,
+    journalId = 7,
+  ): OverrideFacts => ({ journalId, vmid, field, value, desiredValue });
+  const cases: {
+    name: string;
+    desired: DesiredHostState | undefined;
+    actual: ActualHostState;
+    overrides: OverrideFacts[];
+    busy?: Set<number>;
+    actions: string[];
+    standing: string[];
+    voided: string[];
+  }[] = [
+    {
+      name: "kept: desired still says what it said when the guest grew, nothing is planned back",
+      desired: desired({ vmid: 101, cores: 2, maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: [],
+      standing: ["101 cores 4"],
+      voided: [],
+    },
+    {
+      name: "kept: drift away from the grown value is planned back to it, not to desired",
+      desired: desired({ vmid: 101, cores: 2, maxCores: 4 }),
+      actual: actual(running(101, { cores: 1 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: ['guest.config 101 {"cores":4} (cores 1 -> 4 as the guest grew it)'],
+      standing: ["101 cores 4"],
+      voided: [],
+    },
+    {
+      name: "voided: the hub changed cores, desired wins",
+      desired: desired({ vmid: 101, cores: 3, maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: ['guest.config 101 {"cores":3} (cores 4 -> 3)'],
+      standing: [],
+      voided: ["101 cores: desired cores is now 3 (it was 2 when the guest grew it)"],
+    },
+    {
+      name: "kept per field: memory stands while a cores change is planned",
+      desired: desired({ vmid: 101, cores: 3, memoryMiB: 1024, maxMemoryMiB: 4096 }),
+      actual: actual(running(101, { cores: 2, memoryMiB: 2048 })),
+      overrides: [grown(101, "memory_mib", 2048, 1024)],
+      actions: ['guest.config 101 {"cores":3} (cores 2 -> 3)'],
+      standing: ["101 memory_mib 2048"],
+      voided: [],
+    },
+    {
+      name: "unmanaged field: the grow stands and nothing is planned",
+      desired: desired({ vmid: 101, run: "running", maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, null)],
+      actions: [],
+      standing: ["101 cores 4"],
+      voided: [],
+    },
+    {
+      name: "an unmanaged field becoming managed voids the grow",
+      desired: desired({ vmid: 101, cores: 2, maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, null)],
+      actions: ['guest.config 101 {"cores":2} (cores 4 -> 2)'],
+      standing: [],
+      voided: ["101 cores: desired cores is now 2 (it was unmanaged when the guest grew it)"],
+    },
+    {
+      name: "a managed field becoming unmanaged voids the grow and plans nothing",
+      desired: desired({ vmid: 101, run: "running", maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: [],
+      standing: [],
+      voided: ["101 cores: desired cores is no longer managed (it was 2 when the guest grew it)"],
+    },
+    {
+      name: "a quota dropped below the grown value: desired wins",
+      desired: desired({ vmid: 101, memoryMiB: 1024, maxMemoryMiB: 1536 }),
+      actual: actual(running(101, { memoryMiB: 2048 })),
+      overrides: [grown(101, "memory_mib", 2048, 1024)],
+      actions: ['guest.config 101 {"memoryMiB":1024} (memory 2048 MiB -> 1024 MiB)'],
+      standing: [],
+      voided: ["101 memory_mib: memory_mib 2048 is over max_memory_mib 1536"],
+    },
+    {
+      name: "a quota taken away: desired wins",
+      desired: desired({ vmid: 101, cores: 2 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: ['guest.config 101 {"cores":2} (cores 4 -> 2)'],
+      standing: [],
+      voided: ["101 cores: desired state no longer sets max_cores"],
+    },
+    {
+      name: "a guest no longer in desired state: void, and the guest is left alone",
+      desired: desired({ vmid: 102, run: "running" }),
+      actual: actual(running(101, { cores: 4 }), running(102)),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: [],
+      standing: [],
+      voided: ["101 cores: the guest is no longer in the desired state"],
+    },
+    {
+      name: "a busy guest is skipped, its overrides are still judged",
+      desired: desired({ vmid: 101, cores: 3, maxCores: 4 }),
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      busy: new Set([101]),
+      actions: [],
+      standing: [],
+      voided: ["101 cores: desired cores is now 3 (it was 2 when the guest grew it)"],
+    },
+    {
+      name: "no desired state: nothing planned, nothing voided",
+      desired: undefined,
+      actual: actual(running(101, { cores: 4 })),
+      overrides: [grown(101, "cores", 4, 2)],
+      actions: [],
+      standing: ["101 cores 4"],
+      voided: [],
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const plan = planActions(c.desired, c.actual, c.busy ?? none, c.overrides);
+      expect(plan.actions.map(describeAction)).toEqual(c.actions);
+      expect(plan.overrides.standing.map((o) => `${o.vmid} ${o.field} ${o.value}`)).toEqual(
+        c.standing,
+      );
+      expect(
+        plan.overrides.voided.map((v) => `${v.override.vmid} ${v.override.field}: ${v.reason}`),
+      ).toEqual(c.voided);
+    });
+  }
+
+  test("the grow recorded for a local-API guest.config is measured against desired state", () => {
+    const spec: DesiredGuestSpec = { vmid: 101, cores: 2, maxCores: 4, maxMemoryMiB: 4096 };
+    const req = { op: "guest.config" as const, origin: "localapi" as const, vmid: 101 };
+    expect(growOverrides(req, { cores: 4, memoryMiB: 2048 }, spec)).toEqual([
+      { vmid: 101, field: "cores", value: 4, desiredValue: 2 },
+      { vmid: 101, field: "memory_mib", value: 2048, desiredValue: null },
+    ]);
+    expect(growOverrides({ ...req, origin: "reconcile" }, { cores: 4 }, spec)).toEqual([]);
+    expect(growOverrides({ ...req, origin: "job" }, { cores: 4 }, spec)).toEqual([]);
+    expect(growOverrides({ ...req, op: "guest.start" }, { cores: 4 }, spec)).toEqual([]);
+    expect(growOverrides(req, { description: "x" }, spec)).toEqual([]);
   });
 });

@@ -117,6 +117,42 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       expect(store.outbox.peek(10)).toMatchObject([{ kind: "audit", body: { seq: 1 } }]);
     },
   },
+  6: {
+    write(db) {
+      db.run(
+        `INSERT INTO journal (id, vmid, op, params, origin, phase, attempts, created_at, updated_at)
+         VALUES (60, 105, 'guest.config', '{"cores":4,"memoryMiB":2048}', 'localapi', 'done', 1, ${T0}, ${T0 + 5})`,
+      );
+      db.run(
+        `INSERT INTO guest_overrides (journal_id, vmid, field, value, desired_value, created_at)
+         VALUES (60, 105, 'cores', 4, 2, ${T0}), (60, 105, 'memory_mib', 2048, NULL, ${T0})`,
+      );
+    },
+    check(store) {
+      expect(store.guestOverrides.inForce()).toEqual([
+        {
+          journalId: 60,
+          vmid: 105,
+          field: "cores",
+          value: 4,
+          desiredValue: 2,
+          createdAt: T0,
+          since: T0 + 5,
+          reportedAt: null,
+        },
+        {
+          journalId: 60,
+          vmid: 105,
+          field: "memory_mib",
+          value: 2048,
+          desiredValue: null,
+          createdAt: T0,
+          since: T0 + 5,
+          reportedAt: null,
+        },
+      ]);
+    },
+  },
 };
 
 let tmp: TempStateDir;
