@@ -6,8 +6,10 @@ import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { cachedDesiredProvider } from "../../src/reconcile/desired-provider.ts";
+import { parseDesiredText } from "../../src/reconcile/desired-state.ts";
 import { Engine, type EngineHooks } from "../../src/reconcile/engine.ts";
 import { benignOnlyGate, type Gate } from "../../src/reconcile/gate-seam.ts";
+import { storeOverrideBook } from "../../src/reconcile/override-book.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
 import {
   type PveSimOptions,
@@ -78,6 +80,10 @@ export class Rig {
       clock: systemClock,
       logger: this.logger,
       taskDeadlineMs: 20_000,
+      desiredGuest: (vmid) => {
+        const cached = this.store.desired.get();
+        return cached ? parseDesiredText(cached.document, "test").guests.get(vmid) : undefined;
+      },
       ...((hooks ?? this.opts.hooks) ? { hooks: hooks ?? this.opts.hooks } : {}),
     });
   }
@@ -91,6 +97,7 @@ export class Rig {
       logger: this.logger,
       readConcurrency: 8,
       retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+      overrides: storeOverrideBook(this.store, this.logger),
     });
   }
 
