@@ -111,7 +111,7 @@ test("enroll → converge → local API → held hub job → signed → executed
     {
       version: 1,
       guests: {
-        "101": { max_cores: 4, max_memory_mib: 4096 },
+        "101": { cores: 2, max_cores: 4, max_memory_mib: 4096 },
         "102": { run: "running", cores: 3 },
       },
       backup_storage: "local",
@@ -208,6 +208,19 @@ test("enroll → converge → local API → held hub job → signed → executed
     expect(grow.status).toBe(202);
     await settle((grow.body.operation as { id: string }).id);
     expect(pve.state.guest(101)?.config.cores).toBe(4);
+    // The grow is the guest's own request: the reconciler keeps it although desired state says
+    // 2, and the hub hears of it through the audit feed.
+    const passAfterGrow = agent.health().lastPassAt ?? 0;
+    await until("a pass well after the grow", () =>
+      (agent.health().lastPassAt ?? 0) > passAfterGrow + 1000 ? true : undefined,
+    );
+    expect(pve.state.guest(101)?.config.cores).toBe(4);
+    await until("the standing grow in the hub's audit feed", () =>
+      hub.state.audit.find(
+        (a) =>
+          a.action === "guest.override" && a.outcome === "standing" && a.target === "guest:101",
+      ),
+    );
     const backup = await api("POST", "/v1/self/backups", {});
     expect(backup.status).toBe(202);
     const backupDone = await settle((backup.body.operation as { id: string }).id);
@@ -255,6 +268,25 @@ test("enroll → converge → local API → held hub job → signed → executed
     expect(lastReport?.reconcile.last_pass_at).toBeDefined();
     expect(lastReport?.pending_signatures.some((p) => p.job_id === "job-rb-1")).toBe(false);
     expect(agent.health().lastPassAt).toBeDefined();
+
+    // The hub changes cores for 101: its word wins over the guest's earlier grow.
+    hub.setDesired(
+      {
+        version: 1,
+        guests: {
+          "101": { cores: 3, max_cores: 4, max_memory_mib: 4096 },
+          "102": { run: "running", cores: 3 },
+        },
+        backup_storage: "local",
+      },
+      identity.host_id,
+    );
+    await until("guest 101 at the hub's 3 cores", () =>
+      pve.state.guest(101)?.config.cores === 3 ? true : undefined,
+    );
+    await until("the withdrawn grow in the hub's audit feed", () =>
+      hub.state.audit.find((a) => a.action === "guest.override.withdraw" && a.outcome === "void"),
+    );
   } finally {
     stop.abort();
   }
