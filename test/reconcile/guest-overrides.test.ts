@@ -105,4 +105,47 @@ describe("a guest's own grow against the simulator", () => {
     expect(r.sim.state.guest(101)?.config.cores).toBe(2);
     expect(r.store.guestOverrides.forGuest(101)).toEqual([]);
   });
+
+  test("a grow that Proxmox refused never counts and is forgotten", async () => {
+    const r = await Rig.start();
+    rig = r;
+    r.setDesired({ version: 1, guests: { "109": { cores: 2, max_cores: 4 } } });
+    const sub = await r.engine.enqueue({ ...grow({ cores: 4 }), vmid: 109 });
+    expect((await sub.settled).state).toBe("failed");
+    expect(r.store.guestOverrides.inForce()).toEqual([]);
+    expect(r.store.guestOverrides.forGuest(109)).toHaveLength(1);
+    const pass = await r.reconciler.runPass();
+    expect(pass.overrides).toEqual({ standing: [], voided: [] });
+    expect(r.store.guestOverrides.forGuest(109)).toEqual([]);
+  });
+
+  test("a grow whose answer was lost in a crash counts once recovery finds it in effect", async () => {
+    const r = await Rig.start();
+    rig = r;
+    r.setDesired({ version: 1, guests: { "101": { cores: 2, max_cores: 4 } } });
+    // What the engine leaves behind when the process dies after the PUT took effect: the
+    // intent and its override, written together, and no terminal phase.
+    const journalId = r.store.journal.recordIntent({
+      vmid: 101,
+      op: "guest.config",
+      params: { cores: 4 },
+      origin: "localapi",
+    });
+    r.store.guestOverrides.record({
+      journalId,
+      vmid: 101,
+      field: "cores",
+      value: 4,
+      desiredValue: 2,
+    });
+    const guest = r.sim.state.guest(101);
+    if (guest === undefined) throw new Error("the simulator has no guest 101");
+    guest.config.cores = 4;
+    await r.restart();
+    expect((await r.engine.resolve("recovery")).map((x) => x.kind)).toEqual(["done"]);
+    const pass = await r.reconciler.runPass();
+    expect(pass.planned).toEqual([]);
+    expect(pass.overrides.standing).toMatchObject([{ journalId, value: 4 }]);
+    expect(r.sim.state.guest(101)?.config.cores).toBe(4);
+  });
 });
