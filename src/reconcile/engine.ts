@@ -1,3 +1,4 @@
+import { requestActor, targetOf } from "../gate/actor.ts";
 import type { Logger } from "../log/types.ts";
 import type {
   OperationRequest,
@@ -151,12 +152,21 @@ export class Engine implements OperationSubmitter {
     const same = this.sameJob(req);
     if (same) return { status: same, settled: this.settledOf(same) };
     const exec = executorFor(req.op);
-    let params: Record<string, unknown> = req.params;
-    if (exec !== undefined) {
-      const checked = this.checkParams(exec, req);
-      if (typeof checked === "string") return this.finished(base, "rejected", checked);
-      params = checked;
+    if (exec === undefined || (req.op.startsWith("guest.") && req.vmid === undefined)) {
+      // Refused before the gate: a signature for an operation this agent cannot run must not
+      // be recorded as accepted, nor its nonce spent. The refusal is audited all the same.
+      const reason = `unsupported_operation: ${req.op}`;
+      this.opts.store.audit.append({
+        actor: requestActor(req),
+        action: req.op,
+        target: targetOf(req.vmid),
+        outcome: "rejected:unsupported_operation",
+        details: { origin: req.origin, ...(req.jobId !== undefined ? { job: req.jobId } : {}) },
+      });
+      return this.finished(base, "rejected", reason);
     }
+    const params = this.checkParams(exec, req);
+    if (typeof params === "string") return this.finished(base, "rejected", params);
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
     if (decision.outcome === "pending_signature") {
       const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
@@ -166,7 +176,7 @@ export class Engine implements OperationSubmitter {
     if (decision.outcome === "rejected") {
       return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
     }
-    if (exec === undefined || req.vmid === undefined) {
+    if (req.vmid === undefined) {
       return this.finished(base, "rejected", `unsupported_operation: ${req.op}`);
     }
     if (this.stopped) return this.finished(base, "failed", "shutting_down");

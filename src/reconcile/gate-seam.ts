@@ -1,3 +1,4 @@
+import { requestActor } from "../gate/actor.ts";
 import type { OperationRequest } from "../ops/types.ts";
 import type { AuditLog } from "../store/audit.ts";
 import type { IntentInput, Journal } from "../store/journal.ts";
@@ -61,19 +62,6 @@ function isBenign(req: OperationRequest): boolean {
   }
 }
 
-function actorOf(req: OperationRequest): string {
-  switch (req.origin) {
-    case "localapi":
-      return req.vmid === undefined ? "guest" : `guest:${req.vmid}`;
-    case "job":
-      return "hub";
-    case "operator":
-      return "operator";
-    default:
-      return "agent";
-  }
-}
-
 /**
  * The conservative gate used until the classifier and signature verification front the queue:
  * run-state changes and cores/memory/description are allowed; everything else — unknown
@@ -87,7 +75,7 @@ export function benignOnlyGate(store: { pending: PendingOps; audit: AuditLog }):
       const jobDetail = req.jobId ? { job: req.jobId } : {};
       if (isBenign(req)) {
         store.audit.append({
-          actor: actorOf(req),
+          actor: requestActor(req),
           action: req.op,
           target,
           outcome: "allowed",
@@ -105,7 +93,7 @@ export function benignOnlyGate(store: { pending: PendingOps; audit: AuditLog }):
         reason,
       });
       store.audit.append({
-        actor: actorOf(req),
+        actor: requestActor(req),
         action: req.op,
         target,
         outcome: "pending_signature",

@@ -94,7 +94,7 @@ test("unsigned destroy is held and badly signed destroy is refused; neither reac
   expect(rig.store.audit.verifyChain().ok).toBe(true);
 });
 
-test("a signed host-level operation is accepted by the gate, then ends unsupported: no executor runs it", async () => {
+test("a host-level operation this agent cannot run is refused before the gate, signed or not", async () => {
   rig = await start();
   signer = new GateHarness();
   signer.clock.t = Date.now();
@@ -105,7 +105,11 @@ test("a signed host-level operation is accepted by the gate, then ends unsupport
     origin: "operator",
     priority: "interactive",
   });
-  expect(unsigned.state).toBe("pending_signature");
+  // Not held: a signature could never make it run here.
+  expect(unsigned).toMatchObject({
+    state: "rejected",
+    reason: "unsupported_operation: storage.remove",
+  });
   const envelope = await signer.sign({ op: "storage.remove", params: { storage: "usb1" } });
   const signed = await rig.engine.submit({
     op: "storage.remove",
@@ -124,8 +128,10 @@ test("a signed host-level operation is accepted by the gate, then ends unsupport
   // Never journaled, so its nonce was not consumed either.
   const nonce = JSON.parse(Buffer.from(envelope.payload, "base64").toString("utf8")).nonce;
   expect(rig.store.nonces.isConsumed(nonce)).toBe(false);
+  // Audited as refused; never recorded as accepted.
   expect(rig.store.audit.list().map((r) => [r.action, r.target, r.outcome])).toEqual([
-    ["storage.remove", null, "pending_signature"],
-    ["storage.remove", null, "accepted"],
+    ["storage.remove", null, "rejected:unsupported_operation"],
+    ["storage.remove", null, "rejected:unsupported_operation"],
   ]);
+  expect(rig.store.pending.list()).toEqual([]);
 });
