@@ -190,6 +190,23 @@ export const statusReportSchema = z.strictObject({
       since: z.iso.datetime({ offset: true }).optional(),
     }),
   ),
+  /**
+   * A guest's own grows through the local API that the reconciler keeps while the desired
+   * state still says what it said when the guest grew (docs/desired-state.md). Optional:
+   * reports from agents before this field have none.
+   */
+  guest_overrides: z
+    .array(
+      z.strictObject({
+        vmid: z.number().int(),
+        field: z.enum(["cores", "memory_mib"]),
+        value: z.number().int().positive(),
+        /** What the desired state said for the field when the guest grew it; null = unmanaged. */
+        desired_value: z.number().int().positive().nullable(),
+        since: z.iso.datetime({ offset: true }),
+      }),
+    )
+    .optional(),
 });
 
 /** A row of the hash-chained audit log (DESIGN.md §2.8); never dropped, delivered in order. */
