@@ -137,6 +137,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           agentVersion: AGENT_VERSION,
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
+          guestOverrides: () => store.guestOverrides.inForce(),
           now: () => clock.now(),
         }),
       clock,

@@ -1,4 +1,5 @@
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { GuestOverride } from "../store/guest-overrides.ts";
 import type { StatusReport } from "./protocol.ts";
 
 /** A status report before the outbox gives it its sequence number. */
@@ -24,6 +25,8 @@ export interface ReportSources {
   agentVersion: string;
   reconcileHealth?: () => ReconcileHealth;
   pendingSignatures?: () => PendingSignatureInfo[];
+  /** The guests' own grows the reconciler keeps (the store's guestOverrides.inForce). */
+  guestOverrides?: () => GuestOverride[];
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -116,6 +119,18 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`pending signatures unavailable: ${errorText(err)}`);
   }
+  let overrides: StatusReportBody["guest_overrides"] = [];
+  try {
+    overrides = (s.guestOverrides?.() ?? []).map((o) => ({
+      vmid: o.vmid,
+      field: o.field,
+      value: o.value,
+      desired_value: o.desiredValue,
+      since: iso(o.since),
+    }));
+  } catch (err) {
+    unavailable.push(`guest overrides unavailable: ${errorText(err)}`);
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -130,5 +145,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     guests,
     reconcile,
     pending_signatures: pending,
+    guest_overrides: overrides,
   };
 }

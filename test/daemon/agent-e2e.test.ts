@@ -221,6 +221,11 @@ test("enroll → converge → local API → held hub job → signed → executed
           a.action === "guest.override" && a.outcome === "standing" && a.target === "guest:101",
       ),
     );
+    await until("the standing grow in a status report", () =>
+      hub.state.reports.find((r) =>
+        r.guest_overrides?.some((o) => o.vmid === 101 && o.field === "cores" && o.value === 4),
+      ),
+    );
     const backup = await api("POST", "/v1/self/backups", {});
     expect(backup.status).toBe(202);
     const backupDone = await settle((backup.body.operation as { id: string }).id);

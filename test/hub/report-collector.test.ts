@@ -123,6 +123,36 @@ describe("status report from a healthy host", () => {
     asSent(r);
     expect(r.reconcile).toEqual({ failures: 0 });
     expect(r.pending_signatures).toEqual([]);
+    expect(r.guest_overrides).toEqual([]);
+  });
+
+  test("the guests' own grows the reconciler keeps", async () => {
+    const r = await collectStatusReport(
+      sources(client(), {
+        guestOverrides: () => [
+          {
+            journalId: 9,
+            vmid: 101,
+            field: "cores",
+            value: 4,
+            desiredValue: 2,
+            createdAt: NOW - 60_000,
+            since: NOW - 50_000,
+            reportedAt: null,
+          },
+        ],
+      }),
+    );
+    asSent(r);
+    expect(r.guest_overrides).toEqual([
+      {
+        vmid: 101,
+        field: "cores",
+        value: 4,
+        desired_value: 2,
+        since: new Date(NOW - 50_000).toISOString(),
+      },
+    ]);
   });
 
   test("a guest's run state as Proxmox has it now", async () => {
