@@ -145,26 +145,25 @@ describe.each(PVE_ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))(
         ([, p]) => p.type === "integer" || p.type === "boolean" || p.type === "number",
       ) ?? Object.entries(props).find(([n, p]) => PATH_PARAMS.has(n) && p.type === "integer");
 
-    test.skipIf(allowsExtra)(
-      "an unknown parameter is refused with JSONSchema.pm's text",
-      async () => {
+    // Only the cases that apply to an endpoint are generated for it.
+    if (!allowsExtra)
+      test("an unknown parameter is refused with JSONSchema.pm's text", async () => {
         const r = await call(method, fill(route.path), { felhom_bogus: "1" });
         expect(r.status).toBe(400);
         expect(r.body?.message).toBe("Parameter verification failed.\n");
         expect(r.body?.errors?.felhom_bogus).toBe(UNKNOWN);
-      },
-    );
+      });
 
     // A token never reaches parameter validation on allowtoken: 0 endpoints (FACTS B.4).
-    test.skipIf(!tokenOnly)("refuses API tokens before validating parameters", async () => {
-      const r = await call(method, fill(route.path), { felhom_bogus: "1" });
-      expect(r.status).toBe(403);
-      expect(r.body?.message ?? "").toStartWith("Permission check failed (URI ");
-    });
+    if (tokenOnly)
+      test("refuses API tokens before validating parameters", async () => {
+        const r = await call(method, fill(route.path), { felhom_bogus: "1" });
+        expect(r.status).toBe(403);
+        expect(r.body?.message ?? "").toStartWith("Permission check failed (URI ");
+      });
 
-    test.skipIf(typed === undefined || tokenOnly)(
-      "a parameter of the wrong type is refused",
-      async () => {
+    if (typed !== undefined && !tokenOnly)
+      test("a parameter of the wrong type is refused", async () => {
         const [name, p] = typed as [string, PropSchema];
         const isPath = PATH_PARAMS.has(name);
         const r = await call(
@@ -174,27 +173,22 @@ describe.each(PVE_ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))(
         );
         expect(r.status).toBe(400);
         expect(r.body?.errors?.[name]).toBe(`type check ('${p.type}') failed - got 'abc'`);
-      },
-    );
+      });
 
-    test.skipIf(required.length === 0 || tokenOnly)(
-      "a missing required parameter is refused",
-      async () => {
+    if (required.length > 0 && !tokenOnly)
+      test("a missing required parameter is refused", async () => {
         const r = await call(method, fill(route.path), {});
         expect(r.status).toBe(400);
         for (const name of required) expect(r.body?.errors?.[name]).toBe(MISSING);
-      },
-    );
+      });
 
-    test.skipIf(method !== "GET" || tokenOnly)(
-      "a valid request returns data matching the schema",
-      async () => {
+    if (method === "GET" && !tokenOnly)
+      test("a valid request returns data matching the schema", async () => {
         const over = route.path.includes("{snapname}") ? { snapname: "confsnap" } : {};
         const r = await call(method, fill(route.path, over));
         expect(r.status).toBe(200);
         expect(validateReturns(method, route.path, r.body?.data)).toEqual([]);
-      },
-    );
+      });
   },
 );
 
