@@ -234,6 +234,9 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           const failed = report.results.find((r) => r.state !== "done");
           if (failed?.reason !== undefined) health.lastError = failed.reason;
           gate.expirePending(cfg.gate.pending_ttl_s * 1000);
+          // An envelope past exp + skew is refused as expired before its nonce is looked up
+          // (src/authz/verify.ts), so its nonce need not be kept any longer.
+          store.nonces.prune(cfg.gate.skew_s * 1000);
           void lookups.refreshDefaultBackupStorage(client, life.signal);
           o.onPass?.(report);
         },
