@@ -1,7 +1,7 @@
-import { parseArgs } from "node:util";
 import { runDemoScenario } from "../demo/scenario.ts";
 import { systemClock } from "../util/clock.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { parseFlags } from "./flags.ts";
 
 const HELP = `Usage: felhom-agent demo [--task-ms N] [--verbose]
 
@@ -13,21 +13,11 @@ needed, and walks through what it does, step by step. Exits 0 when every step be
 `;
 
 export async function runDemo(argv: string[], ctx: CliContext): Promise<number> {
-  let values: { "task-ms"?: string; verbose?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        "task-ms": { type: "string" },
-        verbose: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    "task-ms": { type: "string" },
+    verbose: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     ctx.stdout(HELP);
     return EXIT_OK;

@@ -1,6 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
-import { parseArgs } from "node:util";
 import { ConfigError } from "../config/errors.ts";
 import { loadSections } from "../config/load.ts";
 import { agentSections, DEFAULT_CONFIG_PATH } from "../config/sections.ts";
@@ -18,6 +17,7 @@ import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { parseFlags } from "./flags.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] enroll --hub URL --code CODE [options]
 
@@ -47,35 +47,16 @@ export async function runEnroll(
   argv: string[],
   ctx: CliContext & { clock?: Clock },
 ): Promise<number> {
-  let values: {
-    hub?: string;
-    code?: string;
-    fingerprint?: string;
-    "ca-file"?: string;
-    "identity-file"?: string;
-    force?: boolean;
-    json?: boolean;
-    help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        hub: { type: "string" },
-        code: { type: "string" },
-        fingerprint: { type: "string" },
-        "ca-file": { type: "string" },
-        "identity-file": { type: "string" },
-        force: { type: "boolean" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    hub: { type: "string" },
+    code: { type: "string" },
+    fingerprint: { type: "string" },
+    "ca-file": { type: "string" },
+    "identity-file": { type: "string" },
+    force: { type: "boolean" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     ctx.stdout(HELP);
     return EXIT_OK;

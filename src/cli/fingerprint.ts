@@ -1,8 +1,8 @@
 import { X509Certificate } from "node:crypto";
-import { parseArgs } from "node:util";
 import { probeLeaf, TlsProbeError } from "../proxmox/tls-probe.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { parseFlags } from "./flags.ts";
 
 const DEFAULT_CONFIG = "/etc/felhom-agent/agent.json";
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -40,22 +40,12 @@ export interface PresentedCertificate {
 
 /** `felhom-agent fingerprint`: shows the leaf certificate an endpoint presents, for pinning. */
 export async function runFingerprint(argv: string[], ctx: CliContext): Promise<number> {
-  let values: { endpoint?: string; json?: boolean; "timeout-ms"?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        endpoint: { type: "string" },
-        json: { type: "boolean" },
-        "timeout-ms": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    endpoint: { type: "string" },
+    json: { type: "boolean" },
+    "timeout-ms": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     ctx.stdout(HELP);
     return EXIT_OK;
