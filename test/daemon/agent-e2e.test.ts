@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
@@ -16,6 +15,7 @@ import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
 
 /**
@@ -34,17 +34,6 @@ let pve: PveSimulator;
 let hub: HubSimulator;
 let identity: HubIdentity;
 let guestToken: string;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
   for (let i = 0; i < 300; i++) {
@@ -89,7 +78,7 @@ afterAll(async () => {
 });
 
 test("enroll → converge → local API → held hub job → signed → executed once → audit verifies", async () => {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const configPath = join(dir, "agent.json");
   writeFileSync(
     configPath,

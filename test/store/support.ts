@@ -4,23 +4,11 @@ import { join } from "node:path";
 import type { Logger } from "../../src/log/types.ts";
 import { type OpenStoreOptions, openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
-import type { Clock } from "../../src/util/clock.ts";
 
-/** A clock that moves only when told to. */
-export class ManualClock implements Clock {
-  constructor(public t = Date.UTC(2026, 5, 1, 12, 0, 0)) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    this.t += ms;
-    return Promise.resolve();
-  }
-}
+// The same manual clock the simulator tests use.
+import { FakeClock as ManualClock } from "../sim/fake-clock.ts";
+
+export { ManualClock };
 
 /** A temporary state dir; `cleanup()` closes every store opened through it and removes it. */
 export class TempStateDir {

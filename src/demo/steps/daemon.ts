@@ -1,5 +1,4 @@
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createEd25519 } from "../../authz/ed25519.ts";
 import type { Ed25519PrivateKey } from "../../authz/openssh-private-key.ts";
@@ -12,6 +11,7 @@ import type { HubIdentity } from "../../hub/identity.ts";
 import { createProxmoxClient } from "../../proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../../sim/hub/index.ts";
 import { openStore } from "../../store/open.ts";
+import { freeLoopbackPort } from "../../util/free-port.ts";
 import type { DemoEnv, DemoStep } from "../types.ts";
 
 /** What the daemon steps share: built by the first step, torn down by `env.defer`. */
@@ -29,17 +29,6 @@ interface Live {
 
 const GUEST = 101;
 const ed = createEd25519();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `probe` every `everyMs` until it gives a value, for at most 30 s. */
 async function until<T>(
@@ -296,7 +285,7 @@ async function startAgent(env: DemoEnv): Promise<Live> {
       log: { level: "info" },
       reconcile: { interval_s: 1, jitter_pct: 0 },
       hub: { poll_interval_s: 1, jitter_pct: 0, report_interval_s: 1, backoff_max_s: 2 },
-      local_api: { listen: "127.0.0.1", port: await freePort() },
+      local_api: { listen: "127.0.0.1", port: await freeLoopbackPort() },
     }),
     { mode: 0o600 },
   );
