@@ -141,12 +141,52 @@ async function load(): Promise<void> {
         `p50 ${q(0.5).toFixed(2)} ms, p99 ${q(0.99).toFixed(2)} ms, ${failed} non-200`,
     );
     session.close();
+    await withWrk(url, ready.token, seconds, concurrency);
   } finally {
     clearTimeout(kill);
     child.stdin.end();
     await Promise.race([child.exited, Bun.sleep(5000)]);
     child.kill("SIGKILL");
   }
+}
+
+/**
+ * The same load from wrk (Debian's `wrk`), a second opinion that is not Bun measuring itself.
+ * wrk does not verify the server certificate; that is fine on loopback against our own server,
+ * and the pinned figure above is the one a controller sees. Skipped when wrk is not installed.
+ */
+async function withWrk(url: string, token: string, seconds: number, concurrency: number) {
+  const wrk = Bun.which("wrk");
+  if (!wrk) {
+    console.log("wrk not installed (apt-get install wrk): second measurement skipped");
+    return;
+  }
+  const r = Bun.spawnSync(
+    [
+      wrk,
+      `-t${Math.min(2, concurrency)}`,
+      `-c${concurrency}`,
+      `-d${seconds}s`,
+      "--latency",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      url,
+    ],
+    { stdout: "pipe", stderr: "pipe", timeout: (seconds + 30) * 1000 },
+  );
+  const out = r.stdout.toString();
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)?.[1];
+  const p50 = /\s50%\s+(\S+)/.exec(out)?.[1];
+  const p99 = /\s99%\s+(\S+)/.exec(out)?.[1];
+  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? "0";
+  if (r.exitCode !== 0 || !rps) {
+    console.log(`wrk failed (exit ${r.exitCode}): ${r.stderr.toString().slice(0, 300)}`);
+    return;
+  }
+  console.log(
+    `wrk, same endpoint (${concurrency} connections, ${Math.min(2, concurrency)} thread(s), ${seconds} s): ` +
+      `${Math.round(Number(rps))} req/s, p50 ${p50}, p99 ${p99}, ${non2xx} non-2xx`,
+  );
 }
 
 if (values.serve) await serve();
