@@ -208,11 +208,16 @@ export function daemonSteps(): DemoStep[] {
           }
           const chain = store.audit.verifyChain();
           env.io.out(`    chain: ${chain.ok ? `verified, ${chain.count} rows` : "BROKEN"}\n`);
+          const delivered = l.hub.state.audit.length;
+          env.io.out(
+            `    the hub has received ${l.hub.state.reports.length} status reports and ${delivered} audit rows (gaps: ${l.hub.state.auditGaps})\n`,
+          );
           const secrets = [l.guestToken, l.identity.credential, secretOf(env.sim.tokens.agent)];
           const leaked = secrets.some((s) => l.logs.some((line) => line.includes(s)));
           return {
-            behaved: chain.ok && !leaked,
-            note: "every decision audited, chain verified, no secret in any log line",
+            behaved:
+              chain.ok && !leaked && l.hub.state.reports.length > 0 && l.hub.state.auditGaps === 0,
+            note: "every decision audited, chain verified and delivered, no secret in any log line",
           };
         } finally {
           store.close();
