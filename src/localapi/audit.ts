@@ -5,9 +5,10 @@ import type { LocalApiEnv } from "./env.ts";
 import { LocalApiError } from "./errors.ts";
 
 /**
- * Records every authenticated request to a mutating route with its outcome: the operation's
- * state when it was handed on, `refused:<code>` when the API said no (DESIGN §2.8). The
- * params themselves are in the journal row the operation id names.
+ * Records every authenticated request to a mutating route that the API itself answered:
+ * `refused:<code>` when it said no, `unchanged` when nothing needed doing (DESIGN §2.8). A
+ * request handed on as an operation is not recorded here: the engine and the gate audit every
+ * decision on it (actor `guest:<vmid>`), and a second row would say the same thing twice.
  */
 export function auditMutation(
   op: string,
@@ -17,11 +18,10 @@ export function auditMutation(
   return async (c, next) => {
     await next();
     const guest = c.get("guest");
-    const operation = c.get("operation");
+    if (c.get("operation")) return;
     const err = c.error;
-    const outcome = operation
-      ? operation.state
-      : err instanceof LocalApiError
+    const outcome =
+      err instanceof LocalApiError
         ? `refused:${err.code}`
         : err
           ? "error"
@@ -34,7 +34,6 @@ export function auditMutation(
       path: c.req.path,
       status: c.res.status,
     };
-    if (operation) details.operation_id = operation.id;
     try {
       sink?.append({
         actor: `guest:${guest.vmid}`,

@@ -152,21 +152,14 @@ export class Engine implements OperationSubmitter {
     const same = this.sameJob(req);
     if (same) return { status: same, settled: this.settledOf(same) };
     const exec = executorFor(req.op);
+    // Refused before the gate: a signature for an operation this agent cannot run, or with
+    // params it cannot parse, must not be recorded as accepted, nor its nonce spent. The
+    // refusal is audited all the same.
     if (exec === undefined || (req.op.startsWith("guest.") && req.vmid === undefined)) {
-      // Refused before the gate: a signature for an operation this agent cannot run must not
-      // be recorded as accepted, nor its nonce spent. The refusal is audited all the same.
-      const reason = `unsupported_operation: ${req.op}`;
-      this.opts.store.audit.append({
-        actor: requestActor(req),
-        action: req.op,
-        target: targetOf(req.vmid),
-        outcome: "rejected:unsupported_operation",
-        details: { origin: req.origin, ...(req.jobId !== undefined ? { job: req.jobId } : {}) },
-      });
-      return this.finished(base, "rejected", reason);
+      return this.refuse(base, req, "unsupported_operation", `unsupported_operation: ${req.op}`);
     }
     const params = this.checkParams(exec, req);
-    if (typeof params === "string") return this.finished(base, "rejected", params);
+    if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
     if (decision.outcome === "pending_signature") {
       const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
@@ -490,6 +483,23 @@ export class Engine implements OperationSubmitter {
         : (err as Error).message;
       return `invalid_params: ${text}`;
     }
+  }
+
+  /** A refusal before the gate, audited like a gate decision. */
+  private refuse(
+    base: Omit<OperationStatus, "id" | "state">,
+    req: OperationRequest,
+    code: string,
+    reason: string,
+  ): Submitted {
+    this.opts.store.audit.append({
+      actor: requestActor(req),
+      action: req.op,
+      target: targetOf(req.vmid),
+      outcome: `rejected:${code}`,
+      details: { origin: req.origin, ...(req.jobId !== undefined ? { job: req.jobId } : {}) },
+    });
+    return this.finished(base, "rejected", reason);
   }
 
   /** Refused before anything was recorded: the id is known to this process only. */

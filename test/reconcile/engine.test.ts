@@ -59,7 +59,11 @@ describe("Engine as the OperationSubmitter", () => {
     expect(rig.store.journal.recent()).toEqual([]);
     expect(rig.sim.requestCount).toBe(before);
     const outcomes = rig.store.db.query("SELECT outcome FROM audit").all();
-    expect(outcomes).toEqual([{ outcome: "pending_signature" }]);
+    // The held one by the gate; the unparseable one refused before the gate, audited too.
+    expect(outcomes).toEqual([
+      { outcome: "pending_signature" },
+      { outcome: "rejected:invalid_params" },
+    ]);
   });
 
   test("a failed task is journaled failed with a typed cause", async () => {
