@@ -33,7 +33,8 @@ const sizes = (values.sizes ?? "10,100,500").split(",").map(Number);
 const taskMs = Number(values["task-ms"] ?? 200);
 const concurrency = Number(values.concurrency ?? 8);
 
-async function measure(n: number): Promise<void> {
+/** A simulator of `n` guests and the agent's engine and reconciler on a fresh store. */
+async function rig(n: number) {
   // The default seed has 3 guests; the rest are load guests from VMID 1000.
   const sim = await startPveSimulator({
     taskMs,
@@ -65,6 +66,22 @@ async function measure(n: number): Promise<void> {
     logger: silentLogger,
     readConcurrency: 8,
   });
+  return {
+    sim,
+    store,
+    reconciler,
+    async close() {
+      await engine.stop();
+      client.close();
+      store.close();
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function measure(n: number): Promise<void> {
+  const { sim, store, reconciler, close } = await rig(n);
   try {
     const guests = sim.state.guests();
     const put = (cores: number) =>
@@ -103,11 +120,7 @@ async function measure(n: number): Promise<void> {
         `converge all drifted: ${convergeMs.toFixed(0).padStart(6)} ms, ${sim.requestCount - r1} API calls (config is synchronous; concurrency ${concurrency})`,
     );
   } finally {
-    await engine.stop();
-    client.close();
-    store.close();
-    await sim.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }
 
@@ -115,36 +128,7 @@ for (const n of sizes) await measure(n);
 
 // Drift of the run state goes through tasks, so it shows the concurrency bound.
 async function measureStarts(n: number): Promise<void> {
-  const sim = await startPveSimulator({
-    taskMs,
-    authFailDelayMs: 0,
-    seed: defaultSeed({ extraGuests: Math.max(0, n - 3) }),
-  });
-  const dir = mkdtempSync(join(tmpdir(), "felhom-bench-reconcile-"));
-  const store = openStore({ path: join(dir, "state.db") });
-  const client = createProxmoxClient({
-    endpoint: sim.endpoint,
-    node: sim.node,
-    token: sim.tokens.agent,
-    trust: { kind: "fingerprint", sha256: sim.fingerprint },
-    taskPoll: { initialMs: 50, factor: 1.5, maxMs: 500 },
-  });
-  const engine = new Engine({
-    store,
-    client,
-    gate: benignOnlyGate(store),
-    concurrency,
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  const reconciler = new Reconciler({
-    engine,
-    client,
-    desired: cachedDesiredProvider(store.desired),
-    clock: systemClock,
-    logger: silentLogger,
-    readConcurrency: 8,
-  });
+  const { sim, store, reconciler, close } = await rig(n);
   try {
     const stoppedGuests = sim.state.guests().filter((g) => !g.running);
     store.desired.put({
@@ -163,11 +147,7 @@ async function measureStarts(n: number): Promise<void> {
         `(${waves} waves of ${concurrency}; lower bound ${waves * taskMs} ms)`,
     );
   } finally {
-    await engine.stop();
-    client.close();
-    store.close();
-    await sim.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
 }
 
