@@ -7,16 +7,14 @@ import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
-import { enrollHost } from "../../src/hub/enroll.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
-import { systemClock } from "../../src/util/clock.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
+import { enrollIn } from "../hub/link-harness.ts";
 
 /**
  * The whole daemon in-process against the Proxmox simulator, the hub simulator and a real
@@ -55,17 +53,7 @@ beforeAll(async () => {
       },
     ],
   });
-  identity = await enrollHost({
-    hubUrl: hub.url,
-    code: hub.issueCode(),
-    force: false,
-    identityPath: join(stateDir, "hub-identity.json"),
-    trust: { kind: "fingerprint", sha256: hub.fingerprint },
-    pin: { fingerprint: hub.fingerprint },
-    agentVersion: "test",
-    clock: systemClock,
-    logger: silentLogger,
-  });
+  identity = await enrollIn(hub, stateDir);
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   guestToken = store.guestTokens.mint(101).token;
   store.close();
