@@ -48,7 +48,9 @@ const envelope = z.object({ data: z.unknown(), total: lenientInt.optional() }).l
 /**
  * The one place that talks HTTP to Proxmox: envelope, errors, timeouts and retries. Only GET
  * is retried: a network error or 59x on a POST/PUT/DELETE does not say whether the task
- * started, so the caller must re-read state instead (pve/FACTS.md B.4).
+ * started, so the caller must re-read state instead (docs/proxmox-behaviour.md#transient-failures).
+ * Mutations go out on a fresh connection, never a pooled one: Bun re-sends a PUT or DELETE by
+ * itself when a reused connection closes before the answer (docs/bun-runtime.md#fetch-resends-idempotent-methods).
  */
 export function createHttp(deps: HttpDeps): Http {
   const base = `${deps.endpoint.origin}${deps.endpoint.pathname.replace(/\/+$/, "")}/api2/json`;
@@ -74,7 +76,16 @@ export function createHttp(deps: HttpDeps): Http {
     let res: Response;
     let text: string;
     try {
-      res = await deps.transport.fetch(url, { method, headers, body, signal, redirect: "manual" });
+      res = await deps.transport.fetch(url, {
+        method,
+        headers,
+        body,
+        signal,
+        redirect: "manual",
+        // A fresh connection for every mutation, so the runtime has no stale connection to
+        // retry on: a mutation is sent exactly once (docs/bun-runtime.md#fetch-resends-idempotent-methods).
+        ...(method === "GET" ? {} : { keepalive: false }),
+      });
       text = await res.text();
     } catch (err) {
       if (c.signal?.aborted) throw c.signal.reason ?? err;

@@ -208,6 +208,34 @@ describe("connection reuse", () => {
     }
   });
 
+  test("each mutation opens its own connection, pinned like any other", async () => {
+    const answer = (r: { method: string }) => ok(r.method === "GET" ? version : null);
+    const pve = await startFixtureServer({ handler: answer });
+    const other = await startFixtureServer({ handler: answer });
+    const proxy = await startCountingProxy(pve.port);
+    try {
+      const c = client(proxy.url, { kind: "fingerprint", sha256: pve.fingerprint });
+      await c.version();
+      await c.setConfig(100, { cores: 2 });
+      await c.setConfig(100, { cores: 3 });
+      await c.version();
+      // probe + pooled read connection + one fresh connection per mutation.
+      expect(proxy.connections()).toBe(4);
+      // New connections now meet a server with another certificate; the pooled one does not.
+      proxy.retarget(other.port);
+      expect(await c.version()).toEqual(version);
+      const err = await c.setConfig(100, { cores: 4 }).catch((e) => e);
+      expect(err).toBeInstanceOf(ProxmoxTlsError);
+      expect(err.expected).toBe(pve.fingerprint);
+      expect(other.requests).toHaveLength(0);
+      c.close();
+    } finally {
+      await proxy.stop();
+      await other.stop();
+      await pve.stop();
+    }
+  });
+
   test("100 CA-trusted requests reuse one connection", async () => {
     const proxy = await startCountingProxy(server.port);
     try {

@@ -7,11 +7,14 @@ export interface CountingProxy {
   connections(): number;
   /** Bytes that went from client to server. */
   bytesUp(): number;
+  /** Sends connections accepted from now on to another port; open ones stay where they are. */
+  retarget(port: number): void;
   stop(): Promise<void>;
 }
 
 /** A TCP pass-through that counts accepted connections, to measure connection reuse. */
-export async function startCountingProxy(targetPort: number): Promise<CountingProxy> {
+export async function startCountingProxy(initialTarget: number): Promise<CountingProxy> {
+  let targetPort = initialTarget;
   let connections = 0;
   let bytesUp = 0;
   const sockets = new Set<Socket>();
@@ -43,6 +46,9 @@ export async function startCountingProxy(targetPort: number): Promise<CountingPr
     url: `https://127.0.0.1:${port}`,
     connections: () => connections,
     bytesUp: () => bytesUp,
+    retarget: (p) => {
+      targetPort = p;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
