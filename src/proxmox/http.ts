@@ -5,6 +5,7 @@ import { ProxmoxApiError } from "./api-error.ts";
 import type { ApiToken } from "./api-token.ts";
 import { lenientInt } from "./lenient.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";
+import { classifyTransient } from "./transient.ts";
 import type { Transport } from "./transport.ts";
 import { ProxmoxDecodeError, ProxmoxNetworkError, ProxmoxTlsError } from "./transport-errors.ts";
 
@@ -151,9 +152,7 @@ export function createHttp(deps: HttpDeps): Http {
  * TLS refusals, a missing guest, or a held lock (the caller decides about those).
  */
 export function isRetryableRead(err: unknown): boolean {
-  if (err instanceof ProxmoxNetworkError) return true;
-  if (err instanceof ProxmoxApiError) return err.kind === "proxy" || err.kind === "server";
-  return false;
+  return classifyTransient(err, "GET").transient;
 }
 
 function parseJson(text: string): unknown {

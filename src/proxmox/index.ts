@@ -16,4 +16,5 @@ export {
 } from "./schema-task.ts";
 export { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "./task-error.ts";
 export { normalizeTrust, type TlsTrust } from "./tls-trust.ts";
+export { classifyTransient, type ProxmoxReach, type TransientVerdict } from "./transient.ts";
 export * from "./transport-errors.ts";
