@@ -1,5 +1,6 @@
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
+import type { ClockOffsetEstimate } from "./clock-offset.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type {
   ClusterResource,
@@ -204,6 +205,13 @@ export interface ProxmoxClient {
   /** The last `lines` lines of the log. */
   taskLogTail(upid: string, lines?: number, o?: CallOptions): Promise<string[]>;
   waitTask(upid: string, o: WaitTaskOptions): Promise<TaskResult>;
+
+  /**
+   * Proxmox's clock against ours, estimated from the `Date` header of every answer so far
+   * (docs/proxmox-behaviour.md#date-header-clock-offset); undefined before the first answer.
+   * Costs no request.
+   */
+  clockOffset(): ClockOffsetEstimate | undefined;
 
   /** Drops pooled connections; the client stays usable and reconnects (and re-probes). */
   close(): void;

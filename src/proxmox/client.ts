@@ -300,6 +300,7 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         o,
       ),
 
+    clockOffset: () => http.clockOffset(),
     close: () => transport.close(),
   };
 }

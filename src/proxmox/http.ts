@@ -3,6 +3,7 @@ import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { ProxmoxApiError } from "./api-error.ts";
 import type { ApiToken } from "./api-token.ts";
+import { type ClockOffsetEstimate, createClockOffsetTracker } from "./clock-offset.ts";
 import { lenientInt } from "./lenient.ts";
 import { type RetryPolicy, withRetry } from "./retry.ts";
 import { classifyTransient } from "./transient.ts";
@@ -42,6 +43,8 @@ export interface HttpDeps {
 
 export interface Http {
   call<T>(c: ApiCall<T>): Promise<ApiResult<T>>;
+  /** Proxmox's clock against ours, from the answers so far; undefined before the first. */
+  clockOffset(): ClockOffsetEstimate | undefined;
 }
 
 const envelope = z.object({ data: z.unknown(), total: lenientInt.optional() }).loose();
@@ -56,6 +59,7 @@ const envelope = z.object({ data: z.unknown(), total: lenientInt.optional() }).l
 export function createHttp(deps: HttpDeps): Http {
   const base = `${deps.endpoint.origin}${deps.endpoint.pathname.replace(/\/+$/, "")}/api2/json`;
   const origin = deps.endpoint.origin;
+  const offsets = createClockOffsetTracker();
 
   async function once<T>(c: ApiCall<T>): Promise<ApiResult<T>> {
     const { method, path } = c;
@@ -76,6 +80,7 @@ export function createHttp(deps: HttpDeps): Http {
     const signal = c.signal ? AbortSignal.any([c.signal, timeout]) : timeout;
     let res: Response;
     let text: string;
+    const sentAt = deps.clock.now();
     try {
       res = await deps.transport.fetch(url, {
         method,
@@ -87,6 +92,8 @@ export function createHttp(deps: HttpDeps): Http {
         // retry on: a mutation is sent exactly once (docs/bun-runtime.md#fetch-resends-idempotent-methods).
         ...(method === "GET" ? {} : { keepalive: false }),
       });
+      // Every pveproxy answer carries a Date header (docs/proxmox-behaviour.md#date-header-clock-offset).
+      offsets.record(res.headers.get("date"), sentAt, deps.clock.now());
       text = await res.text();
     } catch (err) {
       if (c.signal?.aborted) throw c.signal.reason ?? err;
@@ -128,6 +135,7 @@ export function createHttp(deps: HttpDeps): Http {
   }
 
   return {
+    clockOffset: () => offsets.estimate(),
     call<T>(c: ApiCall<T>): Promise<ApiResult<T>> {
       if (c.method !== "GET") return once(c);
       return withRetry(() => once(c), deps.retry, {

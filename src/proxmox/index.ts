@@ -2,6 +2,11 @@ export { type ApiErrorKind, PROXY_STATUS_MEANING, ProxmoxApiError } from "./api-
 export { type ApiToken, ApiTokenFormatError, parseApiToken } from "./api-token.ts";
 export { createProxmoxClient } from "./client.ts";
 export * from "./client-types.ts";
+export {
+  type ClockOffsetEstimate,
+  type ClockOffsetTracker,
+  createClockOffsetTracker,
+} from "./clock-offset.ts";
 export { normalizeDescription } from "./description.ts";
 export * from "./failure-reason.ts";
 export type { RetryPolicy } from "./retry.ts";

@@ -92,6 +92,9 @@ export async function handleRequest(
 ): Promise<void> {
   const { core, stats } = deps;
   stats.requests++;
+  // pveproxy stamps every answer with its own clock (docs/proxmox-behaviour.md#date-header-clock-offset);
+  // the simulator's clock may be skewed on purpose.
+  res.setHeader("date", new Date(core.clock.now()).toUTCString());
   const body = await readBody(req);
   const faults = core.faults();
   if (faults.latencyMs > 0) await core.clock.sleep(faults.latencyMs, deps.signal).catch(() => {});
