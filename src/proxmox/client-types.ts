@@ -1,6 +1,7 @@
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetEstimate } from "./clock-offset.ts";
+import type { DecodedList, ListItemProblem } from "./decode-list.ts";
 import type { RetryPolicy } from "./retry.ts";
 import type {
   ClusterResource,
@@ -155,27 +156,34 @@ export interface ProxmoxClient {
   readonly tokenId: string;
 
   version(o?: CallOptions): Promise<PveVersion>;
-  nodes(o?: CallOptions): Promise<NodeEntry[]>;
+  nodes(o?: CallOptions): Promise<DecodedList<NodeEntry>>;
   nodeStatus(o?: CallOptions): Promise<NodeStatus>;
-  listLXC(o?: CallOptions): Promise<LxcStatus[]>;
+  /**
+   * Every CT the token may see. Each item is decoded on its own: one Proxmox sends in a form
+   * this client cannot read is kept without the unreadable fields, or left out, and reported
+   * in `problems`, to the logger and to `onListItemProblem` (the same for every list read).
+   */
+  listLXC(o?: CallOptions): Promise<DecodedList<LxcStatus>>;
   guestStatus(vmid: number, o?: CallOptions): Promise<LxcStatus>;
   guestConfig(
     vmid: number,
     o?: CallOptions & { current?: boolean; snapshot?: string },
   ): Promise<LxcConfig>;
   listSnapshots(vmid: number, o?: CallOptions): Promise<SnapshotList>;
-  listStorage(o?: CallOptions & { type?: string }): Promise<StorageConfigEntry[]>;
-  nodeStorage(o?: CallOptions & { content?: string; enabled?: boolean }): Promise<NodeStorage[]>;
+  listStorage(o?: CallOptions & { type?: string }): Promise<DecodedList<StorageConfigEntry>>;
+  nodeStorage(
+    o?: CallOptions & { content?: string; enabled?: boolean },
+  ): Promise<DecodedList<NodeStorage>>;
   storageContent(
     storage: string,
     o?: CallOptions & { content?: string; vmid?: number },
-  ): Promise<StorageVolume[]>;
+  ): Promise<DecodedList<StorageVolume>>;
   clusterResources(
     o?: CallOptions & { type?: "vm" | "storage" | "node" | "sdn" },
-  ): Promise<ClusterResource[]>;
+  ): Promise<DecodedList<ClusterResource>>;
   /** Next free VMID; with `vmid`, asserts that id is free (400 otherwise). */
   nextId(o?: CallOptions & { vmid?: number }): Promise<number>;
-  listTasks(p?: ListTasksParams & CallOptions): Promise<TaskSummary[]>;
+  listTasks(p?: ListTasksParams & CallOptions): Promise<DecodedList<TaskSummary>>;
   /** The caller's effective privileges, path → privilege → propagate. */
   permissions(o?: CallOptions & { path?: string }): Promise<PermissionMap>;
 
@@ -236,4 +244,6 @@ export interface ProxmoxClientOptions {
   noSuchTaskWindowMs?: number;
   /** Jitter source for retries, [0, 1). */
   random?: () => number;
+  /** Told about each list item that did not decode whole (it is also logged as a warning). */
+  onListItemProblem?: (p: ListItemProblem) => void;
 }

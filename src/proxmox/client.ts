@@ -9,6 +9,7 @@ import {
   type ProxmoxClientOptions,
   type TaskLogPage,
 } from "./client-types.ts";
+import { type DecodedList, decodeList, type ListSpec, rawId, rawVmid } from "./decode-list.ts";
 import { createHttp, type Params } from "./http.ts";
 import { defaultRetryPolicy } from "./retry.ts";
 import {
@@ -35,6 +36,26 @@ import { parseUpid } from "./upid.ts";
 import { readTail, waitForTask } from "./wait-task.ts";
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+const LXC: ListSpec = { list: "lxc", identify: (r) => ({ vmid: rawVmid(r.vmid) }) };
+const NODES: ListSpec = { list: "nodes", identify: (r) => ({ id: rawId(r.node) }) };
+const STORAGE: ListSpec = { list: "storage", identify: (r) => ({ id: rawId(r.storage) }) };
+const NODE_STORAGE: ListSpec = {
+  list: "node-storage",
+  identify: (r) => ({ id: rawId(r.storage) }),
+};
+const STORAGE_CONTENT: ListSpec = {
+  list: "storage-content",
+  identify: (r) => ({ id: rawId(r.volid), vmid: rawVmid(r.vmid) }),
+};
+const RESOURCES: ListSpec = {
+  list: "cluster-resources",
+  identify: (r) => ({ id: rawId(r.id), vmid: rawVmid(r.vmid) }),
+};
+const TASKS: ListSpec = {
+  list: "tasks",
+  identify: (r) => ({ id: rawId(r.upid), vmid: rawVmid(r.id) }),
+};
 const DEFAULT_NO_SUCH_TASK_WINDOW_MS = 5_000;
 const NODE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 // pve-configid, maxLength 40 (pve/FACTS.md A.2).
@@ -90,6 +111,27 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     params?: Params,
     signal?: AbortSignal,
   ) => (await http.call({ method: "GET", path, schema, params, signal })).data;
+  const list = async <T>(
+    path: string,
+    item: z.ZodType<T, unknown>,
+    spec: ListSpec,
+    params?: Params,
+    signal?: AbortSignal,
+  ): Promise<DecodedList<T>> => {
+    const raw = await get(path, z.array(z.unknown()), params, signal);
+    const decoded = decodeList(raw, item, spec);
+    for (const p of decoded.problems ?? []) {
+      // One unreadable item must not blank the list (docs/proxmox-behaviour.md#per-item-list-decoding).
+      logger.warn(
+        p.outcome === "dropped"
+          ? "Proxmox list item could not be decoded and is left out"
+          : "Proxmox list item decoded without some fields",
+        { ...p },
+      );
+      opts.onListItemProblem?.(p);
+    }
+    return decoded;
+  };
   const task = async (
     method: "POST" | "PUT" | "DELETE",
     path: string,
@@ -120,9 +162,9 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     tokenId: token.tokenId,
 
     version: async (o) => get("/version", versionSchema, undefined, o?.signal),
-    nodes: async (o) => get("/nodes", z.array(nodeEntrySchema), undefined, o?.signal),
+    nodes: async (o) => list("/nodes", nodeEntrySchema, NODES, undefined, o?.signal),
     nodeStatus: async (o) => get(`${nodePath}/status`, nodeStatusSchema, undefined, o?.signal),
-    listLXC: async (o) => get(`${nodePath}/lxc`, z.array(lxcStatusSchema), undefined, o?.signal),
+    listLXC: async (o) => list(`${nodePath}/lxc`, lxcStatusSchema, LXC, undefined, o?.signal),
     guestStatus: async (vmid, o) =>
       get(`${ctPath(vmid)}/status/current`, lxcStatusSchema, undefined, o?.signal),
     guestConfig: async (vmid, o) =>
@@ -135,23 +177,25 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     listSnapshots: async (vmid, o) =>
       get(`${ctPath(vmid)}/snapshot`, snapshotListSchema, undefined, o?.signal),
     listStorage: async (o) =>
-      get("/storage", z.array(storageConfigSchema), { type: o?.type }, o?.signal),
+      list("/storage", storageConfigSchema, STORAGE, { type: o?.type }, o?.signal),
     nodeStorage: async (o) =>
-      get(
+      list(
         `${nodePath}/storage`,
-        z.array(nodeStorageSchema),
+        nodeStorageSchema,
+        NODE_STORAGE,
         { content: o?.content, enabled: o?.enabled },
         o?.signal,
       ),
     storageContent: async (storage, o) =>
-      get(
+      list(
         `${nodePath}/storage/${enc(storageId(storage))}/content`,
-        z.array(storageVolumeSchema),
+        storageVolumeSchema,
+        STORAGE_CONTENT,
         { content: o?.content, vmid: o?.vmid === undefined ? undefined : vmidOf(o.vmid) },
         o?.signal,
       ),
     clusterResources: async (o) =>
-      get("/cluster/resources", z.array(clusterResourceSchema), { type: o?.type }, o?.signal),
+      list("/cluster/resources", clusterResourceSchema, RESOURCES, { type: o?.type }, o?.signal),
     nextId: async (o) =>
       get(
         "/cluster/nextid",
@@ -160,9 +204,10 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         o?.signal,
       ),
     listTasks: async (p) =>
-      get(
+      list(
         `${nodePath}/tasks`,
-        z.array(taskSummarySchema),
+        taskSummarySchema,
+        TASKS,
         {
           vmid: p?.vmid === undefined ? undefined : vmidOf(p.vmid),
           typefilter: p?.typefilter,

@@ -7,6 +7,7 @@ export {
   type ClockOffsetTracker,
   createClockOffsetTracker,
 } from "./clock-offset.ts";
+export type { DecodedList, ListItemProblem } from "./decode-list.ts";
 export { normalizeDescription } from "./description.ts";
 export * from "./failure-reason.ts";
 export type { RetryPolicy } from "./retry.ts";

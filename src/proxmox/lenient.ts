@@ -9,14 +9,26 @@ import { z } from "zod";
 const INT_TEXT = /^-?\d+$/;
 const NUMBER_TEXT = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 
+/**
+ * An integer a JS number holds exactly. A larger one (a disk grown past 8 PiB, say) is refused
+ * rather than rounded (docs/proxmox-behaviour.md#per-item-list-decoding).
+ */
+const exactInt = z
+  .number()
+  .refine(Number.isInteger, { message: "expected an integer", abort: true })
+  .refine(Number.isSafeInteger, {
+    message: "larger than 2^53 - 1, cannot be read exactly",
+  });
+
 /** An integer sent as a JSON number or a decimal string. */
 export const lenientInt = z.union([
-  z.number().int(),
+  exactInt,
   z
     .string()
     .trim()
     .regex(INT_TEXT, "expected an integer")
-    .transform((s) => Number(s)),
+    .transform((s) => Number(s))
+    .pipe(exactInt),
 ]);
 
 /** A finite number sent as a JSON number or a decimal string. */

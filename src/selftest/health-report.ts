@@ -127,7 +127,8 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthReport>
   });
 
   await check(add, "guests", async () => {
-    const guests = (await client.listLXC(o)).sort((a, b) => a.vmid - b.vmid);
+    const listed = await client.listLXC(o);
+    const guests = [...listed].sort((a, b) => a.vmid - b.vmid);
     report.guests = guests;
     const running = guests.filter((g) => g.status === "running").length;
     const hints =
@@ -136,8 +137,14 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthReport>
             "no containers visible: either none exist or the token lacks VM.Audit (lists are filtered silently, FACTS B.6)",
           ]
         : [];
+    // Unreadable items are kept out of the list or read without the field (src/proxmox/decode-list.ts).
+    for (const p of listed.problems ?? []) {
+      hints.push(
+        `container ${p.vmid ?? `#${p.index + 1}`} ${p.outcome === "dropped" ? "could not be read and is not listed" : "listed without some fields"}: ${p.issues.join("; ")}`,
+      );
+    }
     return {
-      status: guests.length === 0 ? "warn" : "ok",
+      status: guests.length === 0 || (listed.problems?.length ?? 0) > 0 ? "warn" : "ok",
       summary: `${guests.length} container(s), ${running} running`,
       hints,
     };
