@@ -9,7 +9,14 @@ import {
   type ProxmoxClientOptions,
   type TaskLogPage,
 } from "./client-types.ts";
-import { type DecodedList, decodeList, type ListSpec, rawId, rawVmid } from "./decode-list.ts";
+import {
+  type DecodedList,
+  decodeList,
+  type ListItemProblem,
+  type ListSpec,
+  rawId,
+  rawVmid,
+} from "./decode-list.ts";
 import { createHttp, type Params } from "./http.ts";
 import { defaultRetryPolicy } from "./retry.ts";
 import {
@@ -111,6 +118,16 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     params?: Params,
     signal?: AbortSignal,
   ) => (await http.call({ method: "GET", path, schema, params, signal })).data;
+  // One unreadable item must not blank a list (docs/proxmox-behaviour.md#per-item-list-decoding).
+  const report = (p: ListItemProblem) => {
+    logger.warn(
+      p.outcome === "dropped"
+        ? "Proxmox list item could not be decoded and is left out"
+        : "Proxmox list item decoded without some fields",
+      { ...p },
+    );
+    opts.onListItemProblem?.(p);
+  };
   const list = async <T>(
     path: string,
     item: z.ZodType<T, unknown>,
@@ -120,16 +137,7 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
   ): Promise<DecodedList<T>> => {
     const raw = await get(path, z.array(z.unknown()), params, signal);
     const decoded = decodeList(raw, item, spec);
-    for (const p of decoded.problems ?? []) {
-      // One unreadable item must not blank the list (docs/proxmox-behaviour.md#per-item-list-decoding).
-      logger.warn(
-        p.outcome === "dropped"
-          ? "Proxmox list item could not be decoded and is left out"
-          : "Proxmox list item decoded without some fields",
-        { ...p },
-      );
-      opts.onListItemProblem?.(p);
-    }
+    for (const p of decoded.problems ?? []) report(p);
     return decoded;
   };
   const task = async (
@@ -174,8 +182,11 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         { current: o?.current, snapshot: o?.snapshot },
         o?.signal,
       ),
-    listSnapshots: async (vmid, o) =>
-      get(`${ctPath(vmid)}/snapshot`, snapshotListSchema, undefined, o?.signal),
+    listSnapshots: async (vmid, o) => {
+      const l = await get(`${ctPath(vmid)}/snapshot`, snapshotListSchema, undefined, o?.signal);
+      for (const p of l.problems ?? []) report({ ...p, vmid });
+      return l;
+    },
     listStorage: async (o) =>
       list("/storage", storageConfigSchema, STORAGE, { type: o?.type }, o?.signal),
     nodeStorage: async (o) =>

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { decodeList, type ListItemProblem, rawId } from "./decode-list.ts";
 import { lenientBool, lenientInt, lenientNumber, lenientString } from "./lenient.ts";
 import { splitTags } from "./schema-cluster.ts";
 
@@ -210,6 +211,8 @@ export interface SnapshotList {
   /** The snapshot the running state descends from (the `current` entry's parent). */
   currentParent?: string;
   running?: boolean;
+  /** Entries that did not decode whole (left out, or read without some fields). */
+  problems?: readonly ListItemProblem[];
 }
 
 const snapshotEntry = z
@@ -223,7 +226,12 @@ const snapshotEntry = z
   })
   .loose();
 
-export const snapshotListSchema = z.array(snapshotEntry).transform((entries): SnapshotList => {
+// Per entry, so one unreadable snapshot does not hide the others (docs/proxmox-behaviour.md#per-item-list-decoding).
+export const snapshotListSchema = z.array(z.unknown()).transform((raw): SnapshotList => {
+  const entries = decodeList(raw, snapshotEntry, {
+    list: "snapshots",
+    identify: (r) => ({ id: rawId(r.name) }),
+  });
   const current = entries.find((e) => e.name === "current");
   const snapshots = entries
     .filter((e) => e.name !== "current")
@@ -237,5 +245,10 @@ export const snapshotListSchema = z.array(snapshotEntry).transform((entries): Sn
       }),
     )
     .sort((a, b) => (a.snaptimeSec ?? 0) - (b.snaptimeSec ?? 0) || a.name.localeCompare(b.name));
-  return { snapshots, currentParent: current?.parent, running: current?.running };
+  return {
+    snapshots,
+    currentParent: current?.parent,
+    running: current?.running,
+    ...(entries.problems ? { problems: entries.problems } : {}),
+  };
 });

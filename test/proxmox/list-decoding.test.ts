@@ -5,7 +5,7 @@ import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { decodeList, type ListItemProblem, rawVmid } from "../../src/proxmox/decode-list.ts";
 import { lenientInt } from "../../src/proxmox/lenient.ts";
 import { clusterResourceSchema } from "../../src/proxmox/schema-cluster.ts";
-import { lxcStatusSchema } from "../../src/proxmox/schema-guest.ts";
+import { lxcStatusSchema, snapshotListSchema } from "../../src/proxmox/schema-guest.ts";
 import { taskSummarySchema } from "../../src/proxmox/schema-task.ts";
 import { runHealthChecks } from "../../src/selftest/health-report.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
@@ -87,6 +87,21 @@ describe("decodeList: one item never blanks the list", () => {
     });
     expect(tasks).toHaveLength(0);
     expect(tasks.problems?.[0]?.outcome).toBe("dropped");
+  });
+
+  test("a snapshot list keeps the snapshots it can read", () => {
+    const l = snapshotListSchema.parse([
+      { name: "before", snaptime: 1_700_000_000, description: "" },
+      { name: "huge", snaptime: HUGE },
+      { description: "no name" },
+      { name: "current", parent: "huge", running: 1 },
+    ]);
+    expect(l.snapshots.map((x) => x.name)).toEqual(["huge", "before"]);
+    expect(l.currentParent).toBe("huge");
+    expect(l.problems?.map((p) => [p.id, p.outcome])).toEqual([
+      ["huge", "partial"],
+      [undefined, "dropped"],
+    ]);
   });
 
   test("a value in the report is cut short", () => {
