@@ -67,8 +67,8 @@ export function classifyTransient(err: unknown, method?: string): TransientVerdi
     if (err.code !== undefined && NOT_CONNECTED.has(err.code) && !err.timedOut) {
       return verdict(true, "no", "connect");
     }
-    // A reset or a timeout after the connection was up: the request may have been read and
-    // run, and a POST's worker may still be running.
+    // A reset, or the request timeout (which does not say whether the connection was up by
+    // then): the request may have been read and run, and a POST's worker may still be running.
     return verdict(true, "maybe", err.timedOut ? "timeout" : "connection_lost");
   }
 
