@@ -29,6 +29,8 @@ interface Session {
  * One Bun.FetchSession per client so connections are reused (bun-notes.md §1). With a
  * fingerprint pin the session is opened only after a probe has seen the expected leaf, trusts
  * only that leaf, and pins again per connection: a pin mismatch never lets an HTTP byte out.
+ * Mutations ask this same session for a fresh connection (`keepalive: false`, see http.ts), so
+ * they are pinned exactly like pooled ones (docs/bun-runtime.md#fetch-resends-idempotent-methods).
  */
 export function createTransport(opts: TransportOptions): Transport {
   const { endpoint, trust, logger } = opts;
