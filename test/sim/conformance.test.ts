@@ -293,6 +293,26 @@ describe("valid mutating requests return schema-conformant data", () => {
     LONG_TEST_MS,
   );
 
+  test("PUT /storage/{storage} sets prune-backups and returns {storage, type}", async () => {
+    const path = "/storage/{storage}";
+    const r = await call("PUT", fill(path, { storage: "local" }), {
+      "prune-backups": "keep-last=3,keep-weekly=2",
+    });
+    expectOk("PUT", path, r);
+    expect(r.body?.data).toEqual({ storage: "local", type: "dir" });
+    const list = await call("GET", "/storage");
+    expectOk("GET", "/storage", list);
+    const local = (list.body?.data as Array<Record<string, unknown>>).find(
+      (s) => s.storage === "local",
+    );
+    expect(local?.["prune-backups"]).toBe("keep-last=3,keep-weekly=2");
+    const back = await call("PUT", fill(path, { storage: "local" }), {
+      "prune-backups": "keep-all=1",
+      digest: String(local?.digest),
+    });
+    expectOk("PUT", path, back);
+  });
+
   test(
     "create from a template and destroy return UPIDs",
     async () => {

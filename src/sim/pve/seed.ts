@@ -33,6 +33,13 @@ const seedStorage = z.strictObject({
   total: z.number().int().positive(),
   /** Bytes used by things other than the volumes listed here. */
   baseUsed: z.number().int().nonnegative().optional(),
+  /** storage.cfg `prune-backups`, e.g. `keep-last=3` (docs/proxmox-behaviour.md#vzdump-remove). */
+  pruneBackups: z
+    .string()
+    .regex(
+      /^keep-(all|last|hourly|daily|weekly|monthly|yearly)=\d+(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d+)*$/,
+    )
+    .optional(),
   volumes: z.array(seedVolume).optional(),
 });
 
@@ -185,6 +192,8 @@ export function defaultSeed(opts: DefaultSeedOptions = {}): PveSeed {
         type: "dir",
         path: "/var/lib/vz",
         content: ["vztmpl", "backup", "iso", "snippets"],
+        // What PVE writes for the default `local` storage.
+        pruneBackups: "keep-all=1",
         total: 100 * GiB,
         baseUsed: 9 * GiB,
         volumes: [
