@@ -302,7 +302,7 @@ describe("valid mutating requests return schema-conformant data", () => {
     expect(r.body?.data).toEqual({ storage: "local", type: "dir" });
     const list = await call("GET", "/storage");
     expectOk("GET", "/storage", list);
-    const local = (list.body?.data as Array<Record<string, unknown>>).find(
+    const local = ((list.body?.data ?? []) as Array<Record<string, unknown>>).find(
       (s) => s.storage === "local",
     );
     expect(local?.["prune-backups"]).toBe("keep-last=3,keep-weekly=2");
