@@ -4,7 +4,12 @@
  * up-front limit with `remove=0`, and PVE's keep-* marks.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
+import {
+  defaultSeed,
+  type PveSimulator,
+  pveSeedSchema,
+  startPveSimulator,
+} from "../../src/sim/pve/index.ts";
 import { markBackupGroup, parseRetention, type Retention } from "../../src/sim/pve/prune.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { simClient } from "./sim-client.ts";
@@ -238,6 +243,15 @@ describe("prune_mark_backup_group", () => {
     expect(yearly.map((e) => e.mark)).toEqual(["keep", "remove", "keep", "remove"]);
     const hourly = markBackupGroup(entries, retention("keep-hourly=3"));
     expect(hourly.map((e) => e.mark)).toEqual(["keep", "remove", "keep", "keep"]);
+  });
+
+  test("a seed storage with keep-all and a count is refused", () => {
+    const seed = defaultSeed();
+    const local = seed.storages.find((st) => st.storage === "local");
+    if (local) local.pruneBackups = "keep-all=1,keep-last=2";
+    const r = pveSeedSchema.safeParse(seed);
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain("keep-all cannot be set with other options");
   });
 
   test("all counts zero is keep-all; keep-all with a count is refused", () => {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { REQUIRED_PRIVILEGES } from "../../selftest/required-privileges.ts";
+import { parseRetention } from "./prune.ts";
 
 /**
  * The seed document: what the simulated host holds at start. Validated with zod because the
@@ -39,6 +40,7 @@ const seedStorage = z.strictObject({
     .regex(
       /^keep-(all|last|hourly|daily|weekly|monthly|yearly)=\d+(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d+)*$/,
     )
+    .refine((v) => !("error" in parseRetention(v)), "keep-all cannot be set with other options")
     .optional(),
   volumes: z.array(seedVolume).optional(),
 });

@@ -42,7 +42,9 @@ function effectiveRetention(param: string | undefined, storage: SimStorage): Ret
   const text = param ?? storage.pruneBackups;
   if (text === undefined) return { keepAll: true };
   const r = parseRetention(text);
-  return "error" in r ? { keepAll: true } : r;
+  // Unreachable for valid input: the schema refuses such a parameter and the seed such a storage.
+  if ("error" in r) throw fail(`invalid prune-backups '${text}': ${r.error}`);
+  return r;
 }
 
 /** This guest's backups on the storage, as vzdump's pre-check and pruning see them. */
