@@ -45,8 +45,9 @@ export interface BackupParams {
   notesTemplate?: string;
   protected?: boolean;
   /**
-   * Prune older backups by the retention: the gate treats it as destructive. Absent, the agent
-   * sends `remove=0` (docs/proxmox-behaviour.md#vzdump-remove).
+   * Prune older backups by the retention (the storage's, unless `pruneBackups` names one): the
+   * gate treats it as destructive. Absent, the agent sends `remove=0`
+   * (docs/proxmox-behaviour.md#vzdump-remove).
    */
   remove?: boolean;
   /**
@@ -192,6 +193,14 @@ const PRUNE_BACKUPS =
  * and is never refused for the count of older ones (docs/proxmox-behaviour.md#vzdump-remove).
  */
 export const BACKUP_KEEP_ALL = "keep-all=1";
+/**
+ * The `prune-backups` a backup sends: keep-all unless a signed operation asked to prune, by a
+ * retention it names or, with `remove: true` alone, by the storage's own.
+ */
+function backupRetention(p: BackupParams): { extra?: Record<string, string> } {
+  const retention = p.pruneBackups ?? (p.remove === true ? undefined : BACKUP_KEEP_ALL);
+  return retention === undefined ? {} : { extra: { "prune-backups": retention } };
+}
 const backupParams = z.strictObject({
   storage: storageId,
   mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
@@ -397,7 +406,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
           ...(p.protected !== undefined ? { protected: p.protected } : {}),
           // vzdump defaults remove to 1 (docs/proxmox-behaviour.md#vzdump-remove).
           remove: p.remove ?? false,
-          extra: { "prune-backups": p.pruneBackups ?? BACKUP_KEEP_ALL },
+          ...backupRetention(p),
         },
         opts(signal),
       ),

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ClassifiedAction, classify } from "../../src/gate/classify.ts";
 import { ReversibilityGate } from "../../src/gate/gate.ts";
 import { createLocalApiApp, type LocalApiApp } from "../../src/localapi/app.ts";
+import type { ProxmoxClient, VzdumpParams } from "../../src/proxmox/client-types.ts";
+import { EXECUTORS } from "../../src/reconcile/executors.ts";
 import type { Gate } from "../../src/reconcile/gate-seam.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
 import { ed, HOST, signersAt } from "../gate/support.ts";
@@ -186,4 +188,46 @@ describe("the gate's rule for guest.backup", () => {
       expect(classify(backup(params), {})).toMatchObject({ verdict, rule });
     });
   }
+});
+
+describe("what the backup executor sends", () => {
+  async function sent(raw: Record<string, unknown>): Promise<VzdumpParams> {
+    const calls: VzdumpParams[] = [];
+    const client = {
+      vzdump: async (p: VzdumpParams) => {
+        calls.push(p);
+        return "UPID:pve1:00000001:00000001:00000001:vzdump:101:t@pve!a:";
+      },
+    } as unknown as ProxmoxClient;
+    const ex = EXECUTORS["guest.backup"];
+    await ex.post(client, 101, ex.parseParams(raw), new AbortController().signal);
+    expect(calls).toHaveLength(1);
+    return calls[0] as VzdumpParams;
+  }
+
+  test("a plain backup: remove=0 and prune-backups=keep-all=1", async () => {
+    expect(await sent({ storage: "local" })).toMatchObject({
+      remove: false,
+      extra: { "prune-backups": "keep-all=1" },
+    });
+  });
+
+  test("a signed remove without a retention prunes by the storage's own", async () => {
+    const p = await sent({ storage: "local", remove: true });
+    expect(p.remove).toBe(true);
+    expect(p.extra?.["prune-backups"]).toBeUndefined();
+  });
+
+  test("a signed retention is sent as given", async () => {
+    expect(
+      await sent({ storage: "local", remove: true, pruneBackups: "keep-last=3,keep-weekly=2" }),
+    ).toMatchObject({ remove: true, extra: { "prune-backups": "keep-last=3,keep-weekly=2" } });
+  });
+
+  test("a malformed retention is refused before anything is sent", async () => {
+    const ex = EXECUTORS["guest.backup"];
+    expect(() => ex.parseParams({ storage: "local", pruneBackups: "keep-last=3;rm" })).toThrow(
+      "not a prune-backups value",
+    );
+  });
 });
