@@ -45,6 +45,7 @@ export const SIMULATED_ENDPOINTS = [
   "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config",
   "DELETE /nodes/{node}/tasks/{upid}",
   "POST /access/ticket",
+  "PUT /storage/{storage}",
 ] as const;
 
 /**

@@ -210,6 +210,9 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
       if (params.remove === true) {
         return destructive("backup_prune", "'remove' prunes older backups by retention");
       }
+      if (params.pruneBackups !== undefined && params.pruneBackups !== "keep-all=1") {
+        return destructive("backup_prune", "a retention other than keep-all prunes older backups");
+      }
       return byParams(backupParams, params, "backup_run", "a backup only adds a copy");
     case "guest.provision":
       if (params.force === true) {

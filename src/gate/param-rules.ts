@@ -65,7 +65,12 @@ export const snapshotCreateParams = z.strictObject({
   description: z.string().max(8192).optional(),
 });
 
-/** `remove` prunes older backups by the storage's retention: that deletes backups. */
+/**
+ * A backup only adds a copy when it cannot prune: `remove` defaults to 1 in PVE and prunes by
+ * the effective retention, so the executor always sends `remove=0` with `prune-backups=keep-all=1`
+ * (docs/proxmox-behaviour.md#vzdump-remove). A caller may restate that pair, never change it:
+ * `remove: true` or any other retention deletes older backups and is destructive.
+ */
 export const backupParams = z.strictObject({
   storage: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "not a storage id"),
   mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
@@ -73,6 +78,7 @@ export const backupParams = z.strictObject({
   notesTemplate: z.string().max(1024).optional(),
   protected: z.boolean().optional(),
   remove: z.literal(false).optional(),
+  pruneBackups: z.literal("keep-all=1").optional(),
 });
 
 /**

@@ -44,8 +44,18 @@ export interface BackupParams {
   compress?: "0" | "1" | "gzip" | "lzo" | "zstd";
   notesTemplate?: string;
   protected?: boolean;
-  /** Prune older backups by the storage's retention: the gate treats it as destructive. */
+  /**
+   * Prune older backups by the retention (the storage's, unless `pruneBackups` names one): the
+   * gate treats it as destructive. Absent, the agent sends `remove=0`
+   * (docs/proxmox-behaviour.md#vzdump-remove).
+   */
   remove?: boolean;
+  /**
+   * The retention for this call, a PVE `prune-backups` string. Absent, the agent sends
+   * `keep-all=1`, so the storage's retention neither prunes nor refuses the backup; anything
+   * else is destructive at the gate.
+   */
+  pruneBackups?: string;
 }
 
 export interface ResizeGrowParams {
@@ -174,6 +184,23 @@ const snapshotParams = z.strictObject({
 });
 const rollbackParams = z.strictObject({ name: snapshotName });
 const snapshotDeleteParams = z.strictObject({ name: snapshotName, force: z.boolean().optional() });
+/** PVE's `prune-backups` property string: `keep-all=1` or `keep-<period>=N`, comma-separated. */
+const PRUNE_BACKUPS =
+  /^keep-(all|last|hourly|daily|weekly|monthly|yearly)=\d{1,6}(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d{1,6}){0,5}$/;
+/**
+ * The retention every backup carries unless a signed operation says otherwise: keep-all turns
+ * vzdump's `remove` off and lifts the storage's limit for this call, so a backup never prunes
+ * and is never refused for the count of older ones (docs/proxmox-behaviour.md#vzdump-remove).
+ */
+export const BACKUP_KEEP_ALL = "keep-all=1";
+/**
+ * The `prune-backups` a backup sends: keep-all unless a signed operation asked to prune, by a
+ * retention it names or, with `remove: true` alone, by the storage's own.
+ */
+function backupRetention(p: BackupParams): { extra?: Record<string, string> } {
+  const retention = p.pruneBackups ?? (p.remove === true ? undefined : BACKUP_KEEP_ALL);
+  return retention === undefined ? {} : { extra: { "prune-backups": retention } };
+}
 const backupParams = z.strictObject({
   storage: storageId,
   mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
@@ -181,6 +208,7 @@ const backupParams = z.strictObject({
   notesTemplate: z.string().max(1024).optional(),
   protected: z.boolean().optional(),
   remove: z.boolean().optional(),
+  pruneBackups: z.string().regex(PRUNE_BACKUPS, "not a prune-backups value").optional(),
 });
 const resizeParams = z.strictObject({
   disk: z.string().regex(/^(rootfs|mp\d{1,3})$/, "not a disk (rootfs, mp0…mp255)"),
@@ -376,7 +404,9 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
           ...(p.compress !== undefined ? { compress: p.compress } : {}),
           ...(p.notesTemplate !== undefined ? { notesTemplate: p.notesTemplate } : {}),
           ...(p.protected !== undefined ? { protected: p.protected } : {}),
-          ...(p.remove !== undefined ? { remove: p.remove } : {}),
+          // vzdump defaults remove to 1 (docs/proxmox-behaviour.md#vzdump-remove).
+          remove: p.remove ?? false,
+          ...backupRetention(p),
         },
         opts(signal),
       ),

@@ -4,12 +4,16 @@ import type { NodeEntry, NodeStatus, PveVersion } from "../proxmox/schema-cluste
 import type { LxcStatus } from "../proxmox/schema-guest.ts";
 import type { NodeStorage } from "../proxmox/schema-storage.ts";
 import { ProxmoxNetworkError, ProxmoxTlsError } from "../proxmox/transport-errors.ts";
-import { evaluatePrivileges, type PrivilegeVerdict } from "./required-privileges.ts";
+import {
+  evaluateBackupStorage,
+  evaluatePrivileges,
+  type PrivilegeVerdict,
+} from "./required-privileges.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
 export interface CheckResult {
-  name: "api" | "nodes" | "node_status" | "guests" | "storage" | "privileges";
+  name: "api" | "nodes" | "node_status" | "guests" | "storage" | "privileges" | "backup_storage";
   status: CheckStatus;
   summary: string;
   /** Extra lines for the operator: what to do about a warn or fail. */
@@ -31,6 +35,8 @@ export interface HealthReport {
   guests?: LxcStatus[];
   storage?: NodeStorage[];
   privileges?: PrivilegeVerdict;
+  /** One verdict per storage that holds backups, on `/storage/<id>`. */
+  backupStorage?: PrivilegeVerdict[];
 }
 
 export interface HealthInput {
@@ -181,6 +187,42 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthReport>
       hints: [
         "a privilege-separated token gets the intersection of its own and its user's ACLs; grant the role to both:",
         ...verdict.fix,
+      ],
+    };
+  });
+
+  await check(add, "backup_storage", async () => {
+    const stores = (report.storage ?? (await client.nodeStorage(o))).filter(
+      (s) => s.content.includes("backup") && s.enabled !== false,
+    );
+    if (stores.length === 0) {
+      return {
+        status: "warn",
+        summary: "no storage for backups visible",
+        hints: ["backups need a storage with content 'backup' (and Datastore.Audit to see it)"],
+      };
+    }
+    const verdicts: PrivilegeVerdict[] = [];
+    for (const s of stores) {
+      const path = `/storage/${s.storage}`;
+      const perms = await client.permissions({ ...o, path });
+      verdicts.push(evaluateBackupStorage(perms, client.tokenId, s.storage));
+    }
+    report.backupStorage = verdicts;
+    const bad = verdicts.filter((v) => v.missing.length > 0);
+    if (bad.length === 0) {
+      return {
+        status: "ok",
+        summary: `backups can be written without pruning on ${stores.map((s) => s.storage).join(", ")}`,
+        hints: [],
+      };
+    }
+    return {
+      status: "fail",
+      summary: bad.map((v) => `missing on ${v.path}: ${v.missing.join(", ")}`).join("; "),
+      hints: [
+        "every backup passes prune-backups=keep-all=1 so that it never deletes older ones; that needs Datastore.Allocate on the storage:",
+        ...bad.flatMap((v) => v.fix),
       ],
     };
   });

@@ -44,11 +44,12 @@ export function evaluatePrivileges(
   permissions: Record<string, Record<string, unknown>>,
   tokenId: string,
   path = "/",
+  required: readonly RequiredPrivilege[] = REQUIRED_PRIVILEGES,
 ): PrivilegeVerdict {
   const at = permissions[path] ?? {};
   const has = (p: string) => at[p] === 1 || at[p] === true || at[p] === "1";
-  const granted = REQUIRED_PRIVILEGES.filter(has);
-  const missing = REQUIRED_PRIVILEGES.filter((p) => !has(p));
+  const granted = required.filter(has);
+  const missing = required.filter((p) => !has(p));
   const user = tokenId.includes("!") ? tokenId.slice(0, tokenId.indexOf("!")) : tokenId;
   const fix =
     missing.length === 0
@@ -61,4 +62,23 @@ export function evaluatePrivileges(
             : []),
         ];
   return { path, granted, missing, fix };
+}
+
+/**
+ * What every backup needs on its target storage: `Datastore.AllocateSpace` to write the archive,
+ * and `Datastore.Allocate` because the agent passes `prune-backups=keep-all=1` so that a backup
+ * never prunes (docs/proxmox-behaviour.md#vzdump-remove). An ACL on a single storage can take
+ * away what the role grants on `/`, so each backup storage is checked on its own path.
+ */
+export const BACKUP_STORAGE_PRIVILEGES = [
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+] as const satisfies readonly RequiredPrivilege[];
+
+export function evaluateBackupStorage(
+  permissions: Record<string, Record<string, unknown>>,
+  tokenId: string,
+  storage: string,
+): PrivilegeVerdict {
+  return evaluatePrivileges(permissions, tokenId, `/storage/${storage}`, BACKUP_STORAGE_PRIVILEGES);
 }

@@ -66,6 +66,10 @@ describe("--selftest (read-only)", () => {
       "guests",
       "storage",
       "privileges",
+      "backup_storage",
+    ]);
+    expect(report.backupStorage).toEqual([
+      expect.objectContaining({ path: "/storage/local", missing: [] }),
     ]);
     expect(report.guests.length).toBeGreaterThan(0);
   });
@@ -77,6 +81,34 @@ describe("--selftest (read-only)", () => {
     expect(r.out).toContain("SDN.Use");
     expect(r.out).toContain("pveum acl modify / -token 'felhom-agent@pve!noacl' -role FelhomAgent");
     expect(r.out).toContain("UNHEALTHY");
+  });
+
+  test("a backup storage without Datastore.Allocate: exit 1, the storage and the fix named", async () => {
+    // An ACL on the storage itself replaces what the role grants on / (most specific path wins).
+    const access = sim.state.access;
+    const entries = ["felhom-agent@pve", "felhom-agent@pve!agent"].map((ugid) => ({
+      path: "/storage/local",
+      ugid,
+      roleid: "PVEDatastoreUser",
+      propagate: true,
+    }));
+    access.roles.set("PVEDatastoreUser", new Set(["Datastore.AllocateSpace", "Datastore.Audit"]));
+    access.acl.push(...entries);
+    access.changed();
+    try {
+      const r = await run(["--selftest"], envFor(sim.tokens.agent));
+      expect(r.code).toBe(1);
+      expect(r.out).toContain("missing on /storage/local: Datastore.Allocate");
+      expect(r.out).toContain(
+        "pveum acl modify /storage/local -token 'felhom-agent@pve!agent' -role FelhomAgent",
+      );
+      expect(r.out).toContain("all 16 required privileges on /");
+    } finally {
+      access.acl = access.acl.filter((a) => !entries.includes(a));
+      access.changed();
+    }
+    const again = await run(["--selftest"], envFor(sim.tokens.agent));
+    expect(again.code).toBe(0);
   });
 
   test("unconfigured: a clear message and exit 2", async () => {

@@ -294,6 +294,56 @@ describe("valid mutating requests return schema-conformant data", () => {
   );
 
   test(
+    "vzdump without remove uses the schema default (1) and prunes by the storage retention",
+    async () => {
+      const props = paramsOf("POST", "/nodes/{node}/vzdump");
+      expect(props.remove?.default).toBe(1);
+      expect(props["prune-backups"]?.default).toBe("keep-all=1");
+      const storage = "/storage/{storage}";
+      const set = (value: string) =>
+        call("PUT", fill(storage, { storage: "local" }), { "prune-backups": value });
+      expectOk("PUT", storage, await set("keep-last=1"));
+      try {
+        const path = "/nodes/{node}/vzdump";
+        const r = await call("POST", fill(path), { vmid: world.vmid, storage: "local" });
+        expectOk("POST", path, r);
+        const upid = r.body?.data as string;
+        expect((await waitTask(upid)).exitstatus).toBe("OK");
+        const log = await call(
+          "GET",
+          `/nodes/${world.node}/tasks/${encodeURIComponent(upid)}/log`,
+          { limit: "500" },
+        );
+        const lines = ((log.body?.data ?? []) as Array<{ t: string }>).map((l) => l.t);
+        expect(lines).toContain("INFO: prune older backups with retention: keep-last=1");
+      } finally {
+        expectOk("PUT", storage, await set("keep-all=1"));
+      }
+    },
+    LONG_TEST_MS,
+  );
+
+  test("PUT /storage/{storage} sets prune-backups and returns {storage, type}", async () => {
+    const path = "/storage/{storage}";
+    const r = await call("PUT", fill(path, { storage: "local" }), {
+      "prune-backups": "keep-last=3,keep-weekly=2",
+    });
+    expectOk("PUT", path, r);
+    expect(r.body?.data).toEqual({ storage: "local", type: "dir" });
+    const list = await call("GET", "/storage");
+    expectOk("GET", "/storage", list);
+    const local = ((list.body?.data ?? []) as Array<Record<string, unknown>>).find(
+      (s) => s.storage === "local",
+    );
+    expect(local?.["prune-backups"]).toBe("keep-last=3,keep-weekly=2");
+    const back = await call("PUT", fill(path, { storage: "local" }), {
+      "prune-backups": "keep-all=1",
+      digest: String(local?.digest),
+    });
+    expectOk("PUT", path, back);
+  });
+
+  test(
     "create from a template and destroy return UPIDs",
     async () => {
       const node = world.node;

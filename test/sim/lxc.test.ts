@@ -161,12 +161,28 @@ describe("restore and vzdump (FACTS-provisioning 1.1, 2, 4)", () => {
         ostemplate: GOLDEN_ARCHIVE,
         restore: 1,
         storage: "local-lvm",
+        unprivileged: 1,
         features: "nesting=1,keyctl=1",
       },
     });
     expect(r.status).toBe(403);
     expect(r.body.message).toBe(
       "Permission check failed (changing feature flags (except nesting) is only allowed for root@pam)\n",
+    );
+    // Without `unprivileged` the check sees a privileged CT, whatever the archive says
+    // (docs/proxmox-behaviour.md#lxc-restore-from-archive).
+    const unset = await c.call("POST", CT, {
+      params: {
+        vmid: 301,
+        ostemplate: GOLDEN_ARCHIVE,
+        restore: 1,
+        storage: "local-lvm",
+        features: "nesting=1",
+      },
+    });
+    expect(unset.status).toBe(403);
+    expect(unset.body.message).toBe(
+      "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)\n",
     );
   });
 

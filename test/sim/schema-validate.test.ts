@@ -37,7 +37,7 @@ describe("schema file", () => {
 
   test("says where it comes from and holds every simulated endpoint", () => {
     expect(file.source).toBe("pve-docs apidata.js, PVE 9.1");
-    expect(Object.keys(file.endpoints)).toHaveLength(33);
+    expect(Object.keys(file.endpoints)).toHaveLength(34);
     expect(schemaEndpoints()).toContainEqual({ method: "PUT", path: CONFIG });
   });
 
@@ -319,14 +319,39 @@ describe("validateParams: property strings", () => {
     });
   });
 
+  test("storage update formats (pve-storage Plugin.pm)", () => {
+    const S = "/storage/{storage}";
+    expect(
+      validateParams("PUT", S, { storage: "nas", server: "10.0.0.2", options: "vers=4" }).ok,
+    ).toBe(true);
+    expect(errorsOf("PUT", S, { storage: "nas", server: "bad host!", options: "a b" })).toEqual({
+      server: "invalid format - value does not look like a valid server name or IP address\n",
+      options: "invalid format - invalid options 'a b'\n",
+    });
+  });
+
   test("named hash formats (vzdump prune-backups)", () => {
     expect(
       validateParams("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-last=3" }).ok,
     ).toBe(true);
-    expect(errorsOf("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-last=0" })).toEqual({
+    // keep-* counts start at 0 (pve-storage Plugin.pm `%prune_option`); 0 everywhere is keep-all.
+    expect(
+      validateParams("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-last=0" }).ok,
+    ).toBe(true);
+    expect(errorsOf("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-last=-1" })).toEqual({
       "prune-backups":
-        "invalid format - format error\nprune-backups.keep-last: value must have a minimum value of 1\n",
+        "invalid format - format error\nprune-backups.keep-last: value must have a minimum value of 0\n",
     });
+    // validate_prune_backups, the format's verify sub (docs/proxmox-behaviour.md#vzdump-remove).
+    expect(
+      errorsOf("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-all=1,keep-last=2" }),
+    ).toEqual({
+      "prune-backups": "invalid format - keep-all cannot be set together with other options.\n",
+    });
+    expect(
+      validateParams("POST", "/nodes/{node}/vzdump", { "prune-backups": "keep-all=1,keep-last=0" })
+        .ok,
+    ).toBe(true);
   });
 });
 

@@ -23,6 +23,7 @@ import {
   snapshotConfig,
   updateSnapshotConfig,
 } from "./handlers/snapshots.ts";
+import { updateStorage } from "./handlers/storage-config.ts";
 import { listTasks, stopTask, taskLog, taskStatus } from "./handlers/tasks.ts";
 import { vzdump } from "./handlers/vzdump.ts";
 
@@ -94,6 +95,13 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
   { method: "DELETE", path: CT, perm: vm("VM.Allocate"), handler: destroy },
   { method: "POST", path: "/nodes/{node}/vzdump", perm: HANDLER, handler: vzdump },
   { method: "GET", path: "/storage", perm: ALL, handler: storageConfig },
+  {
+    // On the parent path, not /storage/{storage} (pve-storage API2/Storage/Config.pm).
+    method: "PUT",
+    path: "/storage/{storage}",
+    perm: { kind: "check", path: "/storage", privs: ["Datastore.Allocate"] },
+    handler: updateStorage,
+  },
   { method: "GET", path: "/nodes/{node}/storage", perm: ALL, handler: nodeStorage },
   {
     method: "GET",

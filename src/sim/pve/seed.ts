@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { REQUIRED_PRIVILEGES } from "../../selftest/required-privileges.ts";
+import { parseRetention } from "./prune.ts";
 
 /**
  * The seed document: what the simulated host holds at start. Validated with zod because the
@@ -33,6 +34,14 @@ const seedStorage = z.strictObject({
   total: z.number().int().positive(),
   /** Bytes used by things other than the volumes listed here. */
   baseUsed: z.number().int().nonnegative().optional(),
+  /** storage.cfg `prune-backups`, e.g. `keep-last=3` (docs/proxmox-behaviour.md#vzdump-remove). */
+  pruneBackups: z
+    .string()
+    .regex(
+      /^keep-(all|last|hourly|daily|weekly|monthly|yearly)=\d+(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d+)*$/,
+    )
+    .refine((v) => !("error" in parseRetention(v)), "keep-all cannot be set with other options")
+    .optional(),
   volumes: z.array(seedVolume).optional(),
 });
 
@@ -185,6 +194,8 @@ export function defaultSeed(opts: DefaultSeedOptions = {}): PveSeed {
         type: "dir",
         path: "/var/lib/vz",
         content: ["vztmpl", "backup", "iso", "snippets"],
+        // What PVE writes for the default `local` storage.
+        pruneBackups: "keep-all=1",
         total: 100 * GiB,
         baseUsed: 9 * GiB,
         volumes: [

@@ -49,6 +49,10 @@ export interface SimStorage {
   shared: boolean;
   total: number;
   baseUsed: number;
+  /** `prune-backups` in storage.cfg, as written (docs/proxmox-behaviour.md#vzdump-remove). */
+  pruneBackups?: string;
+  /** `max-protected-backups` in storage.cfg; absent means 5, or unlimited with Datastore.Allocate. */
+  maxProtectedBackups?: number;
   volumes: Map<string, SimVolume>;
 }
 
@@ -72,6 +76,7 @@ export class SimState {
         shared: s.shared ?? false,
         total: s.total,
         baseUsed: s.baseUsed ?? 0,
+        ...(s.pruneBackups === undefined ? {} : { pruneBackups: s.pruneBackups }),
         volumes,
       });
     }
@@ -112,6 +117,16 @@ export class SimState {
     h.update(JSON.stringify(g.pending));
     h.update(JSON.stringify([...g.pendingDelete]));
     for (const s of g.snapshots.values()) h.update(JSON.stringify(s));
+    return h.digest("hex");
+  }
+
+  /** SHA-1 over storage.cfg: one digest for the whole file, as PVE's SectionConfig has. */
+  storageDigest(): string {
+    const h = createHash("sha1");
+    for (const s of this.storages.values()) {
+      const { volumes: _volumes, ...config } = s;
+      h.update(JSON.stringify(config));
+    }
     return h.digest("hex");
   }
 

@@ -96,13 +96,14 @@ export function storageConfig(ctx: RequestContext): unknown {
       storage: s.storage,
       type: s.type,
       content: s.content.join(","),
-      digest: "3c5c2b8f0d7e4a1f9b6c8d2e5f1a7b3c4d9e0f12",
+      digest: ctx.core.state.storageDigest(),
     };
     if (s.path !== undefined) e.path = s.path;
     if (s.vgname !== undefined) e.vgname = s.vgname;
     if (s.thinpool !== undefined) e.thinpool = s.thinpool;
     if (s.shared) e.shared = 1;
-    if (s.type === "dir") e["prune-backups"] = "keep-all=1";
+    if (s.pruneBackups !== undefined) e["prune-backups"] = s.pruneBackups;
+    if (s.maxProtectedBackups !== undefined) e["max-protected-backups"] = s.maxProtectedBackups;
     out.push(e);
   }
   return out;

@@ -1,7 +1,16 @@
 import type { RequestContext } from "../context.ts";
 import { boolParam, strParam } from "../context.ts";
 import { fail } from "../errors.ts";
-import type { CtGuest } from "../state.ts";
+import {
+  backupLimit,
+  formatRetention,
+  markBackupGroup,
+  type PruneEntry,
+  parseRetention,
+  type Retention,
+} from "../prune.ts";
+import type { CtGuest, SimStorage } from "../state.ts";
+import type { TaskLog } from "../tasks.ts";
 import { copyConfig, lockMessage, splitList } from "./common.ts";
 
 const EXT: Record<string, string> = {
@@ -18,10 +27,62 @@ function stamp(ms: number): string {
   return `${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}-${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}`;
 }
 
+/** `vzdump-lxc-<vmid>-YYYY_MM_DD-HH_MM_SS.<ext>`: the names pruning considers (others are kept). */
+const STANDARD_NAME = /^vzdump-lxc-(\d+)-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}\.tar(\.[a-z]+)?$/;
+
+function timeText(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+}
+
+/**
+ * The retention a vzdump call applies: the call's `prune-backups`, else the storage's, else
+ * keep-all (docs/proxmox-behaviour.md#vzdump-remove). Both were validated when they were set.
+ */
+function effectiveRetention(param: string | undefined, storage: SimStorage): Retention {
+  const text = param ?? storage.pruneBackups;
+  if (text === undefined) return { keepAll: true };
+  const r = parseRetention(text);
+  // Unreachable for valid input: the schema refuses such a parameter and the seed such a storage.
+  if ("error" in r) throw fail(`invalid prune-backups '${text}': ${r.error}`);
+  return r;
+}
+
+/** This guest's backups on the storage, as vzdump's pre-check and pruning see them. */
+function backupsOf(storage: SimStorage, vmid: number) {
+  return [...storage.volumes.values()].filter((v) => v.content === "backup" && v.vmid === vmid);
+}
+
+/**
+ * pve-storage `prune_backups` for one guest after its archive is written: marks the group,
+ * removes the `remove` entries in listing (volid) order, logging as vzdump does.
+ */
+function pruneGroup(storage: SimStorage, vmid: number, r: Retention, log: TaskLog): void {
+  log.line(`INFO: prune older backups with retention: ${formatRetention(r)}`);
+  const group: PruneEntry[] = [];
+  for (const v of backupsOf(storage, vmid)) {
+    const file = v.volid.slice(v.volid.indexOf("/") + 1);
+    if (!STANDARD_NAME.test(file)) continue;
+    group.push({ volid: v.volid, ctime: v.ctime, ...(v.protected ? { mark: "protected" } : {}) });
+  }
+  const doomed = markBackupGroup(group, r)
+    .filter((e) => e.mark === "remove")
+    .map((e) => e.volid)
+    .sort();
+  for (const volid of doomed) {
+    log.line(`INFO: removing backup '${volid}'`);
+    storage.volumes.delete(volid);
+  }
+  const n = doomed.length;
+  log.line(`INFO: pruned ${n} backup(s)${n > 0 ? " not covered by keep-retention policy" : ""}`);
+}
+
 /**
  * POST /nodes/{node}/vzdump: VM.Backup on each guest and Datastore.AllocateSpace on the target
- * storage (FACTS-provisioning 4); a `vzdump` task whose id is the vmid for a single guest and
- * empty otherwise (FACTS B.1). The archive appears in the storage content when the task ends.
+ * storage (FACTS-provisioning 4), Datastore.Allocate too when the call passes `prune-backups`;
+ * a `vzdump` task whose id is the vmid for a single guest and empty otherwise (FACTS B.1). The
+ * archive appears in the storage content when the task ends. `remove` defaults to 1 and prunes
+ * by the effective retention; with `remove=0` a guest already at the retention's limit is
+ * refused before anything is written (docs/proxmox-behaviour.md#vzdump-remove).
  */
 export function vzdump(ctx: RequestContext): string {
   const { core } = ctx;
@@ -31,6 +92,10 @@ export function vzdump(ctx: RequestContext): string {
     : splitList(ctx.params.vmid).map((v) => Number.parseInt(v, 10));
   if (vmids.length === 0) throw fail("No VMID specified, use --all or --vmid");
   for (const vmid of vmids) core.access.check(ctx.who, `/vms/${vmid}`, ["VM.Backup"]);
+  const pruneParam = strParam(ctx, "prune-backups");
+  if (pruneParam !== undefined) {
+    core.access.check(ctx.who, `/storage/${storageId}`, ["Datastore.Allocate"]);
+  }
   core.access.check(ctx.who, `/storage/${storageId}`, ["Datastore.AllocateSpace"]);
   const storage = core.state.storages.get(storageId);
   if (storage === undefined) throw fail(`storage '${storageId}' does not exist`);
@@ -42,6 +107,28 @@ export function vzdump(ctx: RequestContext): string {
   const notesTemplate = strParam(ctx, "notes-template");
   const isProtected = boolParam(ctx, "protected");
   const mode = strParam(ctx, "mode") ?? "snapshot";
+  const retention = effectiveRetention(pruneParam, storage);
+  // The schema default of `remove` is 1; keep-all turns it off (VZDump.pm `new`).
+  const remove =
+    !retention.keepAll && (ctx.params.remove === undefined || boolParam(ctx, "remove"));
+  const limit = backupLimit(retention);
+  const maxProtected =
+    storage.maxProtectedBackups ??
+    (core.access.has(ctx.who, `/storage/${storageId}`, "Datastore.Allocate") ? -1 : 5);
+  /** The up-front refusal of exec_backup_task, or undefined when the backup may start. */
+  const refusal = (vmid: number): string | undefined => {
+    if (!isProtected && (limit === 0 || remove)) return undefined;
+    const mine = backupsOf(storage, vmid);
+    const count = mine.filter((v) => !v.protected).length;
+    if (isProtected) {
+      return maxProtected > -1 && mine.length - count >= maxProtected
+        ? `The number of protected backups per guest is limited to ${maxProtected} on storage '${storageId}'`
+        : undefined;
+    }
+    return count >= limit
+      ? `There is a max backup limit of ${limit} enforced by the target storage or the vzdump parameters. Either increase the limit or delete old backups.`
+      : undefined;
+  };
   return core.tasks.spawn({
     type: "vzdump",
     id: vmids.length === 1 ? String(vmids[0]) : "",
@@ -53,6 +140,13 @@ export function vzdump(ctx: RequestContext): string {
         const g = core.state.guests.get(vmid);
         if (g === undefined) {
           log.line(`ERROR: Backup of VM ${vmid} failed - unable to find VM '${vmid}'`);
+          errors++;
+          continue;
+        }
+        const refused = refusal(vmid);
+        if (refused !== undefined) {
+          log.line(`ERROR: Backup of VM ${vmid} failed - ${refused}`);
+          log.line(`INFO: Failed at ${timeText(core.clock.now())}`);
           errors++;
           continue;
         }
@@ -99,6 +193,8 @@ export function vzdump(ctx: RequestContext): string {
               config,
             });
             done.line(`INFO: creating vzdump archive '${storage.path ?? ""}/dump/${file}'`);
+            // Pruning runs only after this guest's archive was written (VZDump.pm).
+            if (remove) pruneGroup(storage, g.vmid, retention, done);
             done.line(`INFO: Finished Backup of VM ${g.vmid}`);
           }
           core.state.touch();

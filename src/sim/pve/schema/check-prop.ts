@@ -162,7 +162,7 @@ function compileFormat(
   if (registered.kind === "hash") {
     if (kind !== "none") return () => `'-${kind}' format must have code ref, not hash\n`;
     const hash = compileObject(registered.schema, 0, indexCounts);
-    return (value, path) => parsePropertyString(hash, value, path);
+    return (value, path) => parsePropertyString(hash, value, path, registered.verify);
   }
   const check = registered.check;
   if (kind === "list") {
@@ -192,6 +192,7 @@ export function parsePropertyString(
   hash: CompiledObject,
   data: string,
   path: string,
+  verify?: (parsed: Readonly<Record<string, string | number>>) => string | null,
 ): string | null {
   const res: Record<string, string | number> = {};
   let defaultKey: string | undefined;
@@ -237,7 +238,10 @@ export function parsePropertyString(
   const errors: Errors = {};
   checkObject(path, hash, res, errors);
   const keys = Object.keys(errors);
-  if (keys.length === 0) return null;
+  if (keys.length === 0) {
+    const err = verify?.(res) ?? null;
+    return err === null ? null : `${err}\n`;
+  }
   // Perl lists the errors in hash order; sorted here so the text is stable.
   return `format error\n${keys
     .sort()

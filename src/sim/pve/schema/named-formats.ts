@@ -12,7 +12,12 @@ export type FormatCheck = (value: string) => string | null;
 
 export type NamedFormat =
   | { readonly kind: "code"; readonly check: FormatCheck }
-  | { readonly kind: "hash"; readonly schema: Readonly<Record<string, PropSchema>> };
+  | {
+      readonly kind: "hash";
+      readonly schema: Readonly<Record<string, PropSchema>>;
+      /** The format's verify sub, run on the parsed hash: the text it dies with, or null. */
+      readonly verify?: (parsed: Readonly<Record<string, string | number>>) => string | null;
+    };
 
 const CONFIGID_RE = /^[a-z][a-z0-9_-]+$/i;
 const STORAGE_ID_RE = /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i;
@@ -177,6 +182,44 @@ export const NAMED_FORMATS: ReadonlyMap<string, NamedFormat> = new Map<string, N
     "pve-storage-content",
     code((v) => (STORAGE_CONTENT.has(v) ? null : `invalid content type '${v}'`)),
   ],
+  // pve-storage `PVE/Storage/Plugin.pm`: the storage update schema's formats.
+  [
+    "pve-storage-path",
+    code((v) => (/^\/[^;()]+/.test(v) ? null : "value does not look like a valid absolute path")),
+  ],
+  [
+    "pve-storage-server",
+    code((v) =>
+      isIp(v) || DNS_NAME_RE.test(v)
+        ? null
+        : "value does not look like a valid server name or IP address",
+    ),
+  ],
+  // Approximation of PVE::Tools::parse_host_and_port: a host or [IPv6], an optional port.
+  [
+    "pve-storage-portal-dns",
+    code((v) => {
+      const m = /^(?:\[([^\]]+)\]|([^:]+)|([^[\]]+:[^[\]]+))(?::(\d+))?$/.exec(v);
+      const host = m?.[1] ?? m?.[2] ?? m?.[3];
+      return host !== undefined && (isIp(host) || DNS_NAME_RE.test(host))
+        ? null
+        : "value does not look like a valid portal address";
+    }),
+  ],
+  ["pve-storage-options", code((v) => (/^\S+$/.test(v) ? null : `invalid options '${v}'`))],
+  [
+    "pve-dir-override",
+    code((v) => {
+      const m = /^([a-z]+)=([^.]*(?:\.?[^.]+)+)$/.exec(v);
+      const path = m?.[2] ?? "";
+      const ok =
+        m !== null &&
+        STORAGE_CONTENT.has(m[1] as string) &&
+        path.length < 1023 &&
+        !path.split("/").some((part) => part.length >= 255);
+      return ok ? null : `invalid override '${v}'`;
+    }),
+  ],
   [
     "pve-task-status-type",
     code((v) => (/^(?:ok|error|warning|unknown)$/i.test(v) ? null : `invalid status '${v}'`)),
@@ -195,7 +238,7 @@ export const NAMED_FORMATS: ReadonlyMap<string, NamedFormat> = new Map<string, N
       /^[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)+$/.test(v) ? null : `invalid privilege '${v}'`,
     ),
   ],
-  // Hash formats: pve-common `PVE/JSONSchema.pm` (prune-backups) and pve-manager
+  // Hash formats: pve-storage `PVE/Storage/Plugin.pm` (prune-backups, keep-* minimum 0) and pve-manager
   // `PVE/VZDump/Common.pm` (backup-performance, backup-fleecing); typetexts in apidata.js agree.
   [
     "prune-backups",
@@ -203,12 +246,19 @@ export const NAMED_FORMATS: ReadonlyMap<string, NamedFormat> = new Map<string, N
       kind: "hash",
       schema: {
         "keep-all": { type: "boolean", optional: 1 },
-        "keep-last": optInt(1),
-        "keep-hourly": optInt(1),
-        "keep-daily": optInt(1),
-        "keep-weekly": optInt(1),
-        "keep-monthly": optInt(1),
-        "keep-yearly": optInt(1),
+        "keep-last": optInt(0),
+        "keep-hourly": optInt(0),
+        "keep-daily": optInt(0),
+        "keep-weekly": optInt(0),
+        "keep-monthly": optInt(0),
+        "keep-yearly": optInt(0),
+      },
+      // pve-storage `validate_prune_backups` (docs/proxmox-behaviour.md#vzdump-remove).
+      verify: (p) => {
+        const positive = Object.entries(p).some(([k, v]) => k !== "keep-all" && Number(v) > 0);
+        return positive && Number(p["keep-all"] ?? 0) === 1
+          ? "keep-all cannot be set together with other options."
+          : null;
       },
     },
   ],
