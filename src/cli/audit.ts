@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { AuditRow, ChainVerdict } from "../store/audit.ts";
+import { escapeUnsafeText, showUnsafeChars } from "../store/audit-text.ts";
 import { StoreError } from "../store/errors.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadConfigOrReport } from "./command-config.ts";
@@ -88,9 +89,14 @@ export function exportRow(row: AuditRow): Record<string, unknown> {
   };
 }
 
-function textRow(row: AuditRow): string {
-  const details = row.details === "{}" ? "" : `  ${row.details}`;
-  return `${String(row.seq).padStart(6)}  ${new Date(row.ts).toISOString()}  ${row.actor}  ${row.action}  ${row.target ?? "-"}  ${row.outcome}${details}\n`;
+/**
+ * One row per line. Rows can carry text a guest chose, so control and bidi characters are shown
+ * as escapes: a row cannot span lines or reorder what the terminal shows (src/store/audit-text.ts).
+ */
+export function textRow(row: AuditRow): string {
+  const details = row.details === "{}" ? "" : `  ${showUnsafeChars(row.details)}`;
+  const fields = [row.actor, row.action, row.target ?? "-", row.outcome].map(escapeUnsafeText);
+  return `${String(row.seq).padStart(6)}  ${new Date(row.ts).toISOString()}  ${fields.join("  ")}${details}\n`;
 }
 
 function verdictText(v: ChainVerdict): string {

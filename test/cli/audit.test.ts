@@ -188,3 +188,24 @@ test("parseSince", () => {
   expect(parseSince("2026-06-01T10:00:00+02:00", now)).toBe(Date.UTC(2026, 5, 1, 8));
   expect(() => parseSince("2026-06-01T10:00:00", now)).toThrow(UsageError);
 });
+
+test("the text listing shows control and bidi characters as escapes, one row per line", async () => {
+  const store = openStore({ path: defaultStorePath(t.stateDir) });
+  try {
+    // Rows written before details from guests were bounded, or by any caller, can hold them.
+    store.audit.append({
+      actor: "guest:101",
+      action: "guest.rollback",
+      target: "guest:101\u202e",
+      outcome: "refused:invalid_request",
+      details: { path: "/v1/self/snapshots/\u202egpj.exe\n   2 fake row\u2066\u0085" },
+    });
+  } finally {
+    store.close();
+  }
+  expect(await runAudit(["list"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out.split("\n")).toHaveLength(2);
+  expect(t.out).not.toMatch(/[\u0085\u202a-\u202e\u2066-\u2069]/);
+  expect(t.out).toContain("guest:101\\u{202e}");
+  expect(t.out).toContain("\\u{202e}gpj.exe\\n   2 fake row\\u{2066}\\u{85}");
+});
