@@ -39,6 +39,13 @@ export interface AuditRow {
   hash: string;
 }
 
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  /** The last seq the hub acknowledged. */
+  deliveredSeq: number;
+}
+
 export type ChainVerdict =
   | { ok: true; count: number; headHash: string }
   | { ok: false; firstBadSeq: number; reason: string };
@@ -192,6 +199,16 @@ export class AuditLog {
     }
     const state = this.state();
     const lastSeq = expectedSeq - 1;
+    // The hub holds a copy of every row it acknowledged: a log that now ends before that point
+    // lost rows someone else has seen, whatever its own head says (a tail cut and the head
+    // rewritten to match still shows here).
+    if (state.delivered_seq > Math.max(lastSeq, state.head_seq)) {
+      return {
+        ok: false,
+        firstBadSeq: Math.max(lastSeq, state.head_seq) + 1,
+        reason: `the hub acknowledged rows up to ${state.delivered_seq} but the log ends at row ${Math.max(lastSeq, state.head_seq)}: rows the hub holds are gone here`,
+      };
+    }
     if (state.head_seq !== lastSeq || state.head_hash !== prevHash) {
       return {
         ok: false,
@@ -223,6 +240,15 @@ export class AuditLog {
 
   deliveredSeq(): number {
     return this.state().delivered_seq;
+  }
+
+  /**
+   * The recorded head of the chain (what the status report carries so the hub can tell a
+   * rewritten log from the one it received) and how far the hub has acknowledged it.
+   */
+  head(): AuditHead {
+    const s = this.state();
+    return { seq: s.head_seq, hash: s.head_hash, deliveredSeq: s.delivered_seq };
   }
 
   /** The hub has every row up to `uptoSeq`; never moves backwards. */

@@ -78,6 +78,25 @@ describe("audit log", () => {
     expect(audit.verifyChain()).toMatchObject({ ok: false, firstBadSeq: 3 });
   });
 
+  test("a tail cut with the head rewritten to match is caught by what the hub acknowledged", () => {
+    for (const outcome of ["pending_signature", "accepted", "ok", "ok", "ok"]) {
+      audit.append(decision(outcome));
+    }
+    audit.markDelivered(5);
+    const third = audit.list({ afterSeq: 2, limit: 1 })[0];
+    db.run("DROP TRIGGER audit_append_only_delete");
+    db.run("DELETE FROM audit WHERE seq > 3");
+    db.query("UPDATE audit_state SET head_seq = 3, head_hash = $h WHERE id = 1").run({
+      h: third?.hash ?? "",
+    });
+    expect(audit.verifyChain()).toEqual({
+      ok: false,
+      firstBadSeq: 4,
+      reason:
+        "the hub acknowledged rows up to 5 but the log ends at row 3: rows the hub holds are gone here",
+    });
+  });
+
   test("a row removed from the middle is detected", () => {
     for (const outcome of ["pending_signature", "accepted", "ok"]) audit.append(decision(outcome));
     db.run("DROP TRIGGER audit_append_only_delete");

@@ -8,6 +8,7 @@ import { runDaemon } from "../../cli/run.ts";
 import type { AgentReady } from "../../daemon/agent-daemon.ts";
 import { enrollHost } from "../../hub/enroll.ts";
 import type { HubIdentity } from "../../hub/identity.ts";
+import { acceptExactly, offeredSigners } from "../../hub/signer-acceptance.ts";
 import { createProxmoxClient } from "../../proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../../sim/hub/index.ts";
 import { openStore } from "../../store/open.ts";
@@ -100,8 +101,11 @@ export function daemonSteps(): DemoStep[] {
         live = await startAgent(env);
         const id = live.identity;
         env.io.out(
-          `    host id ${id.host_id}; operator signers from the hub: ${id.signers.length}\n`,
+          `    host id ${id.host_id}; operator signers from the hub, accepted by fingerprint (--accept-signers):\n`,
         );
+        for (const s of offeredSigners(id.signers)) {
+          env.io.out(`      ${s.fingerprint} ${s.role} ${s.name}\n`);
+        }
         env.io.out(`    local API ${live.agent.localApi?.server.url}\n`);
         env.io.out(`      pin leaf_sha256 ${live.agent.localApi?.certificate.leafSha256}\n`);
         const l = live;
@@ -264,6 +268,8 @@ async function startAgent(env: DemoEnv): Promise<Live> {
     agentVersion: "demo",
     clock: env.io.clock,
     logger: env.logger,
+    // The operator accepts exactly the key they hold, as `enroll --accept-signers` does.
+    acceptSigners: acceptExactly([operator.publicKey.fingerprint]),
   });
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   const guestToken = store.guestTokens.mint(GUEST).token;
