@@ -138,6 +138,15 @@ export class HubLink {
         });
         return false;
       }
+      if (err instanceof HubHttpError && err.code === "audit_chain_broken") {
+        // The rows stay queued: the hub holds a chain this log does not continue, which is
+        // what a rewritten or replaced audit log looks like (docs/hub-protocol.md#reports).
+        this.deps.logger.error(
+          `hub refused the audit rows during ${what}: they do not continue the chain it holds; check the log with felhom-agent audit verify`,
+          { status: err.status, error: message },
+        );
+        return false;
+      }
       if (err instanceof HubHttpError && (err.status === 401 || err.status === 403)) {
         this.deps.logger.error(
           `hub refused this host's credentials during ${what}; re-enrollment may be needed`,
@@ -226,7 +235,13 @@ export class HubLink {
     )
       return;
     this.lastReportAt = now;
-    const body = await this.deps.collectReport();
+    const head = this.deps.audit.head();
+    // The head when the snapshot was taken, so the hub can tell a log rewritten after it
+    // received rows from the one it holds (docs/hub-protocol.md#reports).
+    const body: StatusReportBody = {
+      ...(await this.deps.collectReport()),
+      audit_head: { seq: head.seq, hash: head.hash },
+    };
     const { dropped } = this.deps.outbox.enqueue(OUTBOX_KIND_TELEMETRY, body);
     if (dropped > 0)
       this.deps.logger.warn("report outbox full: oldest telemetry dropped", { dropped });
