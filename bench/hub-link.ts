@@ -122,6 +122,7 @@ async function openAgent(
     // One report at the first cycle, then none: every later cycle is a bare poll.
     report_interval_s: 86_400,
     request_timeout_s: 5,
+    audit_retention_days: 365,
   };
   const { link, close } = await createHubLink({
     identity,

@@ -14,7 +14,10 @@ who (signer:NAME, hub, guest:VMID, reconcile, operator), what, on which guest an
 Each row is chained to the one before it by SHA-256, so a changed, removed or inserted row shows.
 
   list             print rows, oldest first (the default)
-  verify           walk the whole chain and report whether it holds
+  verify           walk the whole chain and report whether it holds: from the first row, or
+                   from the anchor (the last row pruned after the hub acknowledged it and
+                   hub.audit_retention_days passed); rows the hub acknowledged that the log
+                   no longer has are reported too
 
 Options:
   --json           machine-readable output (the same data the customer export carries)
@@ -100,15 +103,22 @@ export function textRow(row: AuditRow): string {
 }
 
 function verdictText(v: ChainVerdict): string {
-  return v.ok
-    ? `chain verified: ${v.count} row${v.count === 1 ? "" : "s"}, head ${v.headHash}\n`
-    : `chain BROKEN at row ${v.firstBadSeq}: ${v.reason}\n`;
+  if (!v.ok) return `chain BROKEN at row ${v.firstBadSeq}: ${v.reason}\n`;
+  const from =
+    v.anchorSeq === undefined
+      ? ""
+      : ` after anchor row ${v.anchorSeq} (older rows pruned once the hub held them)`;
+  return `chain verified: ${v.count} row${v.count === 1 ? "" : "s"}${from}, head ${v.headHash}\n`;
 }
 
 function verdictJson(v: ChainVerdict): Record<string, unknown> {
-  return v.ok
-    ? { ok: true, count: v.count, head_hash: v.headHash }
-    : { ok: false, first_bad_seq: v.firstBadSeq, reason: v.reason };
+  if (!v.ok) return { ok: false, first_bad_seq: v.firstBadSeq, reason: v.reason };
+  return {
+    ok: true,
+    count: v.count,
+    head_hash: v.headHash,
+    ...(v.anchorSeq !== undefined ? { anchor_seq: v.anchorSeq } : {}),
+  };
 }
 
 export async function runAudit(

@@ -36,7 +36,7 @@ interface StoreSummary {
   path: string;
   state: "ok" | "missing" | "error";
   error?: string;
-  audit_head?: { seq: number; hash: string; delivered_seq: number };
+  audit_head?: { seq: number; hash: string; delivered_seq: number; anchor_seq: number };
 }
 
 async function defaultOpen(path: string): Promise<StatusStoreHandle> {
@@ -111,7 +111,12 @@ async function readStore(path: string, deps: StatusDeps | undefined): Promise<St
     return {
       path,
       state: "ok",
-      audit_head: { seq: h.seq, hash: h.hash, delivered_seq: h.deliveredSeq },
+      audit_head: {
+        seq: h.seq,
+        hash: h.hash,
+        delivered_seq: h.deliveredSeq,
+        anchor_seq: h.anchorSeq,
+      },
     };
   } catch (err) {
     if (err instanceof StoreError) return { path, state: "error", error: err.message };
@@ -140,7 +145,8 @@ function statusText(
   if (store.audit_head) {
     const h = store.audit_head;
     lines.push(
-      `audit head: seq ${h.seq}, hash ${h.hash}; acknowledged by the hub up to seq ${h.delivered_seq}`,
+      `audit head: seq ${h.seq}, hash ${h.hash}; acknowledged by the hub up to seq ${h.delivered_seq}` +
+        (h.anchor_seq > 0 ? `; rows up to ${h.anchor_seq} pruned (the anchor)` : ""),
     );
   }
   lines.push("operator signers in force (fingerprint, role, source, name):");

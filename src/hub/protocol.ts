@@ -193,7 +193,7 @@ export const statusReportSchema = z.strictObject({
   ),
   /**
    * The head of the agent's audit log when the report was made: the hub compares it with the
-   * rows it received, so a log rewritten after delivery shows (docs/hub-protocol.md#reports).
+   * rows it received, so a log rewritten after delivery shows (docs/hub-protocol.md#the-hub-is-the-audit-logs-anchor).
    * Optional: reports from agents before this field have none.
    */
   audit_head: z

@@ -44,10 +44,14 @@ export interface AuditHead {
   hash: string;
   /** The last seq the hub acknowledged. */
   deliveredSeq: number;
+  /** The last pruned row (0 and the genesis hash when nothing was pruned). */
+  anchorSeq: number;
+  anchorHash: string;
 }
 
 export type ChainVerdict =
-  | { ok: true; count: number; headHash: string }
+  /** `anchorSeq` is present when older rows were pruned: the walk started after it. */
+  | { ok: true; count: number; headHash: string; anchorSeq?: number }
   | { ok: false; firstBadSeq: number; reason: string };
 
 interface Row {
@@ -66,6 +70,8 @@ interface StateRow {
   head_seq: number;
   head_hash: string;
   delivered_seq: number;
+  anchor_seq: number;
+  anchor_hash: string;
 }
 
 /**
@@ -165,13 +171,17 @@ export class AuditLog {
       .immediate();
   }
 
-  /** Walks the whole chain from the first row; reports the first row that does not hold. */
+  /**
+   * Walks the chain from its anchor (the genesis, or the last row pruned after the hub had it)
+   * to the recorded head; reports the first row that does not hold.
+   */
   verifyChain(): ChainVerdict {
-    let expectedSeq = 1;
-    let prevHash = AUDIT_GENESIS_HASH;
+    const start = this.state();
+    let expectedSeq = start.anchor_seq + 1;
+    let prevHash = start.anchor_hash;
     for (const raw of this.db
-      .query("SELECT * FROM audit ORDER BY seq")
-      .iterate() as Iterable<Row>) {
+      .query("SELECT * FROM audit WHERE seq > $anchor ORDER BY seq")
+      .iterate({ anchor: start.anchor_seq }) as Iterable<Row>) {
       const row = toRow(raw);
       if (row.seq !== expectedSeq) {
         return {
@@ -184,7 +194,10 @@ export class AuditLog {
         return {
           ok: false,
           firstBadSeq: row.seq,
-          reason: `row ${row.seq} does not link to the row before it`,
+          reason:
+            row.seq === start.anchor_seq + 1 && start.anchor_seq > 0
+              ? `row ${row.seq} does not link to the anchor (row ${start.anchor_seq}, pruned)`
+              : `row ${row.seq} does not link to the row before it`,
         };
       }
       if (auditHash(row) !== row.hash) {
@@ -216,7 +229,60 @@ export class AuditLog {
         reason: `the log ends at row ${lastSeq} but its recorded head is row ${state.head_seq}`,
       };
     }
-    return { ok: true, count: lastSeq, headHash: prevHash };
+    const count = lastSeq - start.anchor_seq;
+    return start.anchor_seq > 0
+      ? { ok: true, count, headHash: prevHash, anchorSeq: start.anchor_seq }
+      : { ok: true, count, headHash: prevHash };
+  }
+
+  /**
+   * Removes the oldest rows, but only rows the hub has acknowledged (it holds the copy) and
+   * older than `olderThanTs`, as one contiguous prefix: the last removed row's seq and hash
+   * become the anchor the chain verifies from, in the same transaction. At most `maxRows` per
+   * call, so one call never holds the write lock long. Returns how many rows went.
+   */
+  prune(options: { olderThanTs: number; maxRows?: number }): { pruned: number; anchorSeq: number } {
+    const olderThanTs = checkTimestamp(options.olderThanTs, "olderThanTs");
+    const maxRows = checkLimit(options.maxRows ?? 10_000);
+    return this.db
+      .transaction(() => {
+        const state = this.state();
+        // The first row that must stay: too young, or not yet at the hub.
+        const keep = this.db
+          .query(
+            `SELECT MIN(seq) AS seq FROM audit
+             WHERE seq > $anchor AND (ts >= $olderThanTs OR seq > $delivered)`,
+          )
+          .get({
+            anchor: state.anchor_seq,
+            olderThanTs,
+            delivered: state.delivered_seq,
+          }) as { seq: number | null };
+        const limit = Math.min(
+          (keep.seq ?? state.head_seq + 1) - 1,
+          state.delivered_seq,
+          state.anchor_seq + maxRows,
+        );
+        if (limit <= state.anchor_seq) return { pruned: 0, anchorSeq: state.anchor_seq };
+        const last = this.db.query("SELECT hash FROM audit WHERE seq = $seq").get({
+          seq: limit,
+        }) as { hash: string } | null;
+        if (last === null) {
+          throw new StoreError({
+            kind: "invalid_argument",
+            message: `cannot prune the audit log up to row ${limit}: that row is missing; run felhom-agent audit verify`,
+          });
+        }
+        // The anchor first: the delete trigger refuses rows after it.
+        this.db
+          .query("UPDATE audit_state SET anchor_seq = $seq, anchor_hash = $hash WHERE id = 1")
+          .run({ seq: limit, hash: last.hash });
+        const gone = this.db
+          .query("DELETE FROM audit WHERE seq > $from AND seq <= $to")
+          .run({ from: state.anchor_seq, to: limit }).changes;
+        return { pruned: gone, anchorSeq: limit };
+      })
+      .immediate();
   }
 
   /** Oldest first. */
@@ -248,7 +314,13 @@ export class AuditLog {
    */
   head(): AuditHead {
     const s = this.state();
-    return { seq: s.head_seq, hash: s.head_hash, deliveredSeq: s.delivered_seq };
+    return {
+      seq: s.head_seq,
+      hash: s.head_hash,
+      deliveredSeq: s.delivered_seq,
+      anchorSeq: s.anchor_seq,
+      anchorHash: s.anchor_hash,
+    };
   }
 
   /** The hub has every row up to `uptoSeq`; never moves backwards. */
@@ -271,7 +343,9 @@ export class AuditLog {
 
   private state(): StateRow {
     return this.db
-      .query("SELECT head_seq, head_hash, delivered_seq FROM audit_state WHERE id = 1")
+      .query(
+        "SELECT head_seq, head_hash, delivered_seq, anchor_seq, anchor_hash FROM audit_state WHERE id = 1",
+      )
       .get() as StateRow;
   }
 }

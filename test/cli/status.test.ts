@@ -108,7 +108,7 @@ test("status --json: enrolled, hub, store path, audit head, signers in force", a
   expect(doc.store).toEqual({
     path: defaultStorePath(stateDir),
     state: "ok",
-    audit_head: { seq: 2, hash: head, delivered_seq: 1 },
+    audit_head: { seq: 2, hash: head, delivered_seq: 1, anchor_seq: 0 },
   });
   expect(row.seq).toBe(1);
   expect(doc.signers).toEqual(IN_FORCE);

@@ -56,7 +56,12 @@ export async function openLink(
   dir: string,
   identity: HubIdentity,
   submitter: OperationSubmitter,
-  opts: { reportIntervalMs?: number; requestTimeoutMs?: number; intervalMs?: number } = {},
+  opts: {
+    reportIntervalMs?: number;
+    requestTimeoutMs?: number;
+    intervalMs?: number;
+    auditRetentionMs?: number;
+  } = {},
 ): Promise<LinkHarness> {
   const store = openStore({ path: join(dir, "state.db") });
   const logger = recordingLogger();
@@ -92,6 +97,7 @@ export async function openLink(
       backoffMaxMs: 8000,
       reportIntervalMs: opts.reportIntervalMs ?? 3_600_000,
     },
+    ...(opts.auditRetentionMs !== undefined ? { auditRetentionMs: opts.auditRetentionMs } : {}),
     clock: systemClock,
     logger,
     random: () => 0.5,

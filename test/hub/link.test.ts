@@ -227,6 +227,38 @@ describe("audit chain anchored at the hub", () => {
   });
 });
 
+describe("audit pruning after delivery", () => {
+  test("rows the hub acknowledged are pruned past the retention; the next row still links for the hub", async () => {
+    const h = await agent(new FakeSubmitter(), { auditRetentionMs: 0 });
+    for (let i = 0; i < 3; i++) {
+      h.store.audit.append({ actor: "agent", action: "test", outcome: "ok", details: { i } });
+    }
+    // Retention 0: anything written before this cycle's clock reading is old enough.
+    await Bun.sleep(5);
+    expect((await h.link.cycle()).reachable).toBe(true);
+    expect(h.store.audit.list()).toEqual([]);
+    expect(h.store.audit.head()).toMatchObject({ anchorSeq: 3, deliveredSeq: 3 });
+    expect(h.store.audit.verifyChain()).toMatchObject({ ok: true, count: 0, anchorSeq: 3 });
+    const refusals = sim.state.auditRefusals;
+    h.store.audit.append({ actor: "agent", action: "test", outcome: "ok", details: { i: 3 } });
+    expect((await h.link.cycle()).reachable).toBe(true);
+    const held = sim.state.audit.filter((a) => a.hostId === identity.host_id);
+    expect(held.map((a) => a.seq)).toEqual([1, 2, 3, 4]);
+    expect(held[3]?.prev_hash).toBe(held[2]?.hash);
+    expect(sim.state.auditRefusals).toBe(refusals);
+  });
+
+  test("rows the hub does not have yet are never pruned, however old", async () => {
+    const h = await agent(new FakeSubmitter(), { auditRetentionMs: 0 });
+    h.store.audit.append({ actor: "agent", action: "test", outcome: "ok" });
+    await Bun.sleep(5);
+    sim.setFaults({ status: 503 });
+    expect((await h.link.cycle()).reachable).toBe(false);
+    expect(h.store.audit.list()).toHaveLength(1);
+    expect(h.store.audit.head().anchorSeq).toBe(0);
+  });
+});
+
 describe("hub simulator: the chain checks a real hub must make", () => {
   const GENESIS = "0".repeat(64);
   /** Rows chained the way the agent chains them. */
@@ -443,6 +475,7 @@ describe("createHubLink", () => {
         backoff_max_s: 300,
         report_interval_s: 60,
         request_timeout_s: 5,
+        audit_retention_days: 365,
       },
       stateDir: tmp.dir,
       store,

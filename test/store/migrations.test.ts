@@ -153,6 +153,23 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ]);
     },
   },
+  // The audit anchor: rows written before it stay and verify from the genesis (anchor 0); once
+  // the hub has them they can be pruned and the chain verifies from the anchor.
+  7: {
+    write(db) {
+      db.run("UPDATE audit_state SET delivered_seq = head_seq WHERE id = 1");
+    },
+    check(store) {
+      const head = store.audit.head();
+      expect(head.anchorSeq).toBe(0);
+      expect(store.audit.verifyChain()).toMatchObject({ ok: true });
+      if (head.deliveredSeq > 0) {
+        const r = store.audit.prune({ olderThanTs: T0 + 1_000_000 });
+        expect(r.anchorSeq).toBe(head.deliveredSeq);
+        expect(store.audit.verifyChain()).toMatchObject({ ok: true, anchorSeq: r.anchorSeq });
+      }
+    },
+  },
 };
 
 let tmp: TempStateDir;

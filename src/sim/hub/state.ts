@@ -91,7 +91,7 @@ export class HubSimState {
   }
 
   /**
-   * Takes a batch of audit rows the way the real hub must (docs/hub-protocol.md#reports): each
+   * Takes a batch of audit rows the way the real hub must (docs/hub-protocol.md#the-hub-is-the-audit-logs-anchor): each
    * row's hash is recomputed, a row already held must be byte-identical (else the log was
    * rewritten), and each new row must follow the last one held and link to its hash. A batch
    * that breaks the chain is refused whole and nothing of it is recorded. The first row a host
