@@ -213,14 +213,19 @@ export function daemonSteps(): DemoStep[] {
           const chain = store.audit.verifyChain();
           env.io.out(`    chain: ${chain.ok ? `verified, ${chain.count} rows` : "BROKEN"}\n`);
           const delivered = l.hub.state.audit.length;
+          const hubState = l.hub.state;
           env.io.out(
-            `    the hub has received ${l.hub.state.reports.length} status reports and ${delivered} audit rows (gaps: ${l.hub.state.auditGaps})\n`,
+            `    the hub has received ${hubState.reports.length} status reports and ${delivered} audit rows, each checked against the chain it holds (refused: ${hubState.auditRefusals}; reports whose audit head contradicts it: ${hubState.auditHeadMismatches})\n`,
           );
           const secrets = [l.guestToken, l.identity.credential, secretOf(env.sim.tokens.agent)];
           const leaked = secrets.some((s) => l.logs.some((line) => line.includes(s)));
           return {
             behaved:
-              chain.ok && !leaked && l.hub.state.reports.length > 0 && l.hub.state.auditGaps === 0,
+              chain.ok &&
+              !leaked &&
+              hubState.reports.length > 0 &&
+              hubState.auditRefusals === 0 &&
+              hubState.auditHeadMismatches === 0,
             note: "every decision audited, chain verified and delivered, no secret in any log line",
           };
         } finally {
