@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
+import { signerEntrySchema } from "../authz/signers.ts";
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { removeStaleTemps } from "./atomic-file.ts";
@@ -130,6 +131,23 @@ export async function enrollHost(o: EnrollOptions): Promise<HubIdentity> {
     throw explain(err, o.hubUrl);
   } finally {
     if (!o.transport) transport.close();
+  }
+  // The daemon takes enrolled signers through the same rules as configured ones
+  // (src/daemon/trust.ts); one it would ignore must not be accepted here as if it counted.
+  const unusable = answer.signers.findIndex(
+    (sgn) =>
+      !signerEntrySchema.safeParse({
+        name: sgn.name,
+        key: sgn.public_key,
+        role: sgn.role,
+        ...(sgn.expires_at !== undefined ? { expires: sgn.expires_at } : {}),
+      }).success,
+  );
+  if (unusable >= 0) {
+    throw new EnrollError(
+      "bad_response",
+      `the hub's enrollment answer holds a signer the agent cannot use (signers[${unusable}]: names are 1-64 letters, digits, '.', '_', '@', '-', keys ssh-ed25519); nothing was written; ${REGENERATE}`,
+    );
   }
   let offered: OfferedSigner[];
   try {

@@ -152,6 +152,19 @@ describe("enrollment", () => {
     }
   });
 
+  test("a signer the daemon would ignore (a name outside the signer alphabet) is a bad answer", async () => {
+    sim.setSigners([{ ...OPERATOR, name: "Alice Smith" }]);
+    try {
+      const o = opts({ acceptSigners: () => true });
+      const err = await enrollFailure(o);
+      expect(err.kind).toBe("bad_response");
+      expect(err.message).toContain("signers[0]");
+      expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
+    } finally {
+      sim.setSigners([OPERATOR]);
+    }
+  });
+
   test("a reused code is refused, nothing is written, the message says to regenerate", async () => {
     const first = opts();
     await enrollHost(first);
