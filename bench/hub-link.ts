@@ -26,6 +26,7 @@ import { OUTBOX_KIND_TELEMETRY } from "../src/hub/ports.ts";
 import { HUB_PATHS, hostPath, type StatusReport } from "../src/hub/protocol.ts";
 import { collectStatusReport, type StatusReportBody } from "../src/hub/report-collector.ts";
 import { newNonce, signRequest } from "../src/hub/request-signing.ts";
+import { acceptExactly } from "../src/hub/signer-acceptance.ts";
 import { silentLogger } from "../src/log/types.ts";
 import { createProxmoxClient } from "../src/proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../src/sim/hub/index.ts";
@@ -121,6 +122,7 @@ async function openAgent(
     // One report at the first cycle, then none: every later cycle is a bare poll.
     report_interval_s: 86_400,
     request_timeout_s: 5,
+    audit_retention_days: 365,
   };
   const { link, close } = await createHubLink({
     identity,
@@ -292,6 +294,7 @@ async function main() {
         agentVersion: "0.0.0-bench",
         clock: systemClock,
         logger: silentLogger,
+        acceptSigners: acceptExactly([]),
       });
     hub.setDesired({
       version: 1,

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { AuditRow, ChainVerdict } from "../store/audit.ts";
+import { escapeUnsafeText, showUnsafeChars } from "../store/audit-text.ts";
 import { StoreError } from "../store/errors.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadConfigOrReport } from "./command-config.ts";
@@ -13,7 +14,10 @@ who (signer:NAME, hub, guest:VMID, reconcile, operator), what, on which guest an
 Each row is chained to the one before it by SHA-256, so a changed, removed or inserted row shows.
 
   list             print rows, oldest first (the default)
-  verify           walk the whole chain and report whether it holds
+  verify           walk the whole chain and report whether it holds: from the first row, or
+                   from the anchor (the last row pruned after the hub acknowledged it and
+                   hub.audit_retention_days passed); rows the hub acknowledged that the log
+                   no longer has are reported too
 
 Options:
   --json           machine-readable output (the same data the customer export carries)
@@ -88,21 +92,33 @@ export function exportRow(row: AuditRow): Record<string, unknown> {
   };
 }
 
-function textRow(row: AuditRow): string {
-  const details = row.details === "{}" ? "" : `  ${row.details}`;
-  return `${String(row.seq).padStart(6)}  ${new Date(row.ts).toISOString()}  ${row.actor}  ${row.action}  ${row.target ?? "-"}  ${row.outcome}${details}\n`;
+/**
+ * One row per line. Rows can carry text a guest chose, so control and bidi characters are shown
+ * as escapes: a row cannot span lines or reorder what the terminal shows (src/store/audit-text.ts).
+ */
+export function textRow(row: AuditRow): string {
+  const details = row.details === "{}" ? "" : `  ${showUnsafeChars(row.details)}`;
+  const fields = [row.actor, row.action, row.target ?? "-", row.outcome].map(escapeUnsafeText);
+  return `${String(row.seq).padStart(6)}  ${new Date(row.ts).toISOString()}  ${fields.join("  ")}${details}\n`;
 }
 
 function verdictText(v: ChainVerdict): string {
-  return v.ok
-    ? `chain verified: ${v.count} row${v.count === 1 ? "" : "s"}, head ${v.headHash}\n`
-    : `chain BROKEN at row ${v.firstBadSeq}: ${v.reason}\n`;
+  if (!v.ok) return `chain BROKEN at row ${v.firstBadSeq}: ${v.reason}\n`;
+  const from =
+    v.anchorSeq === undefined
+      ? ""
+      : ` after anchor row ${v.anchorSeq} (older rows pruned once the hub held them)`;
+  return `chain verified: ${v.count} row${v.count === 1 ? "" : "s"}${from}, head ${v.headHash}\n`;
 }
 
 function verdictJson(v: ChainVerdict): Record<string, unknown> {
-  return v.ok
-    ? { ok: true, count: v.count, head_hash: v.headHash }
-    : { ok: false, first_bad_seq: v.firstBadSeq, reason: v.reason };
+  if (!v.ok) return { ok: false, first_bad_seq: v.firstBadSeq, reason: v.reason };
+  return {
+    ok: true,
+    count: v.count,
+    head_hash: v.headHash,
+    ...(v.anchorSeq !== undefined ? { anchor_seq: v.anchorSeq } : {}),
+  };
 }
 
 export async function runAudit(

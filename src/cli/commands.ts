@@ -7,7 +7,7 @@ async function runConfig(argv: string[], ctx: CliContext): Promise<number> {
   if (sub === "show") return (await import("./config-show.ts")).runConfigShow(rest, ctx);
   if (sub === undefined || sub === "--help" || sub === "-h") {
     ctx.stdout(
-      "Usage: felhom-agent [--config PATH] config show\n\n  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted\n",
+      "Usage: felhom-agent [--config PATH] config show\n\n  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted,\n         and signers_in_force: every operator signer with its fingerprint and source\n",
     );
     return sub === undefined ? 2 : 0;
   }
@@ -34,6 +34,11 @@ export const COMMANDS: Command[] = [
     name: "audit",
     summary: "the audit log: list (text or --json export) and verify its hash chain",
     run: async (argv, ctx) => (await import("./audit.ts")).runAudit(argv, ctx),
+  },
+  {
+    name: "status",
+    summary: "enrolled or not, hub, state database, audit head, operator signers in force",
+    run: async (argv, ctx) => (await import("./status.ts")).runStatus(argv, ctx),
   },
   {
     name: "config",

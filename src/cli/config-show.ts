@@ -1,13 +1,15 @@
 import { parseArgs } from "node:util";
 import type { ConfigFs } from "../config/fs.ts";
 import { redactConfig } from "../config/redact.ts";
+import { trustSummary } from "../hub/trust-summary.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_OK, EXIT_USAGE } from "./context.ts";
 
 /**
  * `felhom-agent config show`: the effective configuration (file + env) with secrets redacted,
- * as pretty JSON. Exit 2 with the ConfigError when the configuration is unusable.
+ * as pretty JSON, plus `signers_in_force` (each signer's fingerprint, role and source: config or
+ * enrollment). Exit 2 with the ConfigError when the configuration is unusable.
  */
 export async function runConfigShow(
   argv: string[],
@@ -33,6 +35,11 @@ export async function runConfigShow(
     ...(ctx.fs ? { fs: ctx.fs } : {}),
   });
   if (!cfg) return EXIT_USAGE;
-  ctx.stdout(`${JSON.stringify(redactConfig(cfg), null, 2)}\n`);
+  // Not a config key: every operator key the gate accepts, the enrolled ones included, so the
+  // trust in force is visible in one place (docs/hub-protocol.md#enrollment).
+  const trust = await trustSummary(cfg);
+  ctx.stdout(
+    `${JSON.stringify({ ...redactConfig(cfg), signers_in_force: trust.signers }, null, 2)}\n`,
+  );
   return EXIT_OK;
 }

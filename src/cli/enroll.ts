@@ -12,6 +12,13 @@ import {
 } from "../hub/config-section.ts";
 import { EnrollError, enrollHost } from "../hub/enroll.ts";
 import type { HubTlsPin } from "../hub/identity.ts";
+import {
+  acceptExactly,
+  describeSigners,
+  FINGERPRINT_PATTERN,
+  offeredSigners,
+  type SignerAcceptance,
+} from "../hub/signer-acceptance.ts";
 import { createLogger } from "../log/logger.ts";
 import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -19,15 +26,26 @@ import { AGENT_VERSION } from "../version.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] enroll --hub URL --code CODE [options]
+const HELP = `Usage: felhom-agent [--config PATH] enroll --hub URL --code CODE
+                      [--accept-signers SHA256:…,SHA256:…] [options]
 
 Trades a one-time retrieval code from the hub for this host's durable identity: host id, hub
 credential and the operator signer keys. The host key is generated here; only its public half
 is sent. The identity is saved (mode 0600) before success is reported.
 
+The operator signers can approve destructive operations (destroy, restore, rollback) on this
+host, so they are trusted only once you accept them: each is shown with its SHA256 fingerprint
+and role. Compare them with what the hub shows, then either pass exactly that set with
+--accept-signers, or answer yes when asked on a terminal. Not accepted: nothing is written,
+exit 2, and the message lists the fingerprints and the flag to pass (the code is then used;
+regenerate it).
+
 Options:
   --hub URL             the hub's base URL (https://…)
   --code CODE           the retrieval code the hub showed (single use, expires soon)
+  --accept-signers FPS  the operator signers to trust: their fingerprints, comma-separated
+                        (SHA256:… as ssh-keygen -l prints them); must be exactly the set the
+                        hub offers
   --fingerprint FP      pin the hub's certificate (SHA-256, AA:BB:… or 64 hex digits)
   --ca-file PATH        trust the hub's certificate through this PEM CA
                         (default for both: the system's CA certificates, or hub.tls)
@@ -37,19 +55,27 @@ Options:
   --json                print the result as JSON
   -h, --help            show this help
 
-Exit codes: 0 enrolled, 1 enrollment failed (nothing was written), 2 usage or config error.
+Exit codes: 0 enrolled, 1 enrollment failed (nothing was written), 2 usage or config error, or
+the signers were not accepted (nothing was written).
 `;
 
 const DEFAULT_STATE_DIR = "/var/lib/felhom-agent";
 
+/** Asks the operator a yes/no question on the terminal; undefined = no terminal to ask on. */
+export type Confirm = (question: string) => Promise<boolean>;
+
+export interface EnrollCliContext extends CliContext {
+  clock?: Clock;
+  /** Default: a prompt on stdin when it is a terminal, else none. */
+  confirm?: Confirm | undefined;
+}
+
 /** `felhom-agent enroll`: see HELP. */
-export async function runEnroll(
-  argv: string[],
-  ctx: CliContext & { clock?: Clock },
-): Promise<number> {
+export async function runEnroll(argv: string[], ctx: EnrollCliContext): Promise<number> {
   const { values } = parseFlags(argv, {
     hub: { type: "string" },
     code: { type: "string" },
+    "accept-signers": { type: "string" },
     fingerprint: { type: "string" },
     "ca-file": { type: "string" },
     "identity-file": { type: "string" },
@@ -73,6 +99,10 @@ export async function runEnroll(
   if (values.fingerprint !== undefined && values["ca-file"] !== undefined) {
     throw new UsageError("give at most one of --fingerprint and --ca-file");
   }
+  const accepted =
+    values["accept-signers"] === undefined
+      ? undefined
+      : parseAcceptSigners(values["accept-signers"]);
   const identityFlag = values["identity-file"];
   if (identityFlag !== undefined && !identityFlag.startsWith("/")) {
     throw new UsageError("--identity-file must be an absolute path");
@@ -93,6 +123,16 @@ export async function runEnroll(
   const { trust, pin } = await chooseTrust(values.fingerprint, values["ca-file"], config?.hub.tls);
 
   const logger = createLogger({ level: "warn", sink: (line) => ctx.stderr(`${line}\n`) });
+  const confirm = "confirm" in ctx ? ctx.confirm : terminalConfirm(ctx);
+  const acceptSigners: SignerAcceptance = async (offered) => {
+    if (accepted !== undefined) return acceptExactly(accepted)(offered);
+    // Nothing to trust, nothing to accept.
+    if (offered.length === 0) return true;
+    if (confirm === undefined) return false;
+    return confirm(
+      `The hub offers these operator signers, who could approve destructive operations on this host:\n${describeSigners(offered)}Trust them? [y/N] `,
+    );
+  };
   try {
     const identity = await enrollHost({
       hubUrl,
@@ -106,7 +146,9 @@ export async function runEnroll(
       clock: ctx.clock ?? systemClock,
       logger,
       requestTimeoutMs: (config?.hub.request_timeout_s ?? 30) * 1000,
+      acceptSigners,
     });
+    const offered = offeredSigners(identity.signers);
     if (values.json) {
       ctx.stdout(
         `${JSON.stringify({
@@ -114,14 +156,14 @@ export async function runEnroll(
           host_id: identity.host_id,
           hub_url: identity.hub_url,
           identity_file: identityPath,
-          signers: identity.signers.map((s) => ({ name: s.name, role: s.role })),
+          signers: offered,
         })}\n`,
       );
     } else {
       const signers =
         identity.signers.length === 0
           ? "no operator signers yet (destructive jobs will wait as pending_signature)"
-          : `operator signers: ${identity.signers.map((s) => `${s.name} (${s.role})`).join(", ")}`;
+          : `operator signers accepted:\n${describeSigners(offered).trimEnd()}`;
       ctx.stdout(
         `Enrolled with ${identity.hub_url} as host ${identity.host_id}.\n${signers}\nIdentity saved to ${identityPath} (mode 0600).\n`,
       );
@@ -131,13 +173,54 @@ export async function runEnroll(
     if (err instanceof EnrollError) {
       if (values.json)
         ctx.stdout(
-          `${JSON.stringify({ enrolled: false, error: err.kind, message: err.message })}\n`,
+          `${JSON.stringify({
+            enrolled: false,
+            error: err.kind,
+            message: err.message,
+            ...(err.offered !== undefined ? { offered_signers: err.offered } : {}),
+          })}\n`,
         );
       ctx.stderr(`felhom-agent enroll: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return err.kind === "signers_not_accepted" ? EXIT_USAGE : EXIT_FAILURE;
     }
     throw err;
   }
+}
+
+function parseAcceptSigners(text: string): string[] {
+  const list = text
+    .split(",")
+    .map((f) => f.trim())
+    .filter((f) => f !== "");
+  for (const f of list) {
+    if (!FINGERPRINT_PATTERN.test(f)) {
+      throw new UsageError(
+        `--accept-signers: '${f.slice(0, 80)}' is not a key fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -l prints)`,
+      );
+    }
+  }
+  if (new Set(list).size !== list.length) {
+    throw new UsageError("--accept-signers names a fingerprint twice");
+  }
+  return list;
+}
+
+/** A yes/no prompt on the controlling terminal; none when stdin is not a terminal. */
+function terminalConfirm(ctx: CliContext): Confirm | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (question) => {
+    const { createInterface } = await import("node:readline/promises");
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(question);
+      return /^(y|yes)$/i.test(answer.trim());
+    } catch {
+      ctx.stderr("\n");
+      return false;
+    } finally {
+      rl.close();
+    }
+  };
 }
 
 /** The config is optional here: a host is usually enrolled before the agent is configured. */

@@ -177,17 +177,34 @@ export function createHubClient(deps: HubClientDeps): HubClient {
   };
 }
 
-async function readCapped(res: Response): Promise<string> {
+/**
+ * Reads the body as it streams and stops at the cap: a hub (or anything posing as one) that
+ * sends an endless body, chunked or under a Content-Length that does not match what follows,
+ * costs at most the cap plus one chunk of memory, never the host's.
+ */
+export async function readCapped(res: Response, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new HubPayloadError("", "", [`body larger than ${maxBytes} bytes`]);
   const declared = Number(res.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) {
+  if (declared > maxBytes) {
     await res.body?.cancel().catch(() => {});
-    throw new HubPayloadError("", "", [`body larger than ${MAX_BODY_BYTES} bytes`]);
+    throw tooLarge();
   }
-  const buf = new Uint8Array(await res.arrayBuffer());
-  if (buf.length > MAX_BODY_BYTES) {
-    throw new HubPayloadError("", "", [`body larger than ${MAX_BODY_BYTES} bytes`]);
+  if (res.body === null) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      // Cancelling the stream closes the connection, so the rest is never read.
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
   }
-  return new TextDecoder().decode(buf);
+  return new TextDecoder().decode(Buffer.concat(chunks, total));
 }
 
 function parseJson(text: string): unknown {

@@ -25,6 +25,11 @@ export interface HubConfig {
   backoff_max_s: number;
   report_interval_s: number;
   request_timeout_s: number;
+  /**
+   * Audit rows the hub has acknowledged are kept this long, then pruned down to an anchor the
+   * chain verifies from (src/store/README.md#audit-chain). Rows the hub lacks are never pruned.
+   */
+  audit_retention_days: number;
   /** Undefined: `<state_dir>/hub-identity.json` (see hubIdentityPath). */
   identity_file?: string;
 }
@@ -40,6 +45,8 @@ const schema = z
     backoff_max_s: z.number().int().min(1).max(86_400).default(300),
     report_interval_s: z.number().int().min(1).max(86_400).default(60),
     request_timeout_s: z.number().int().min(1).max(600).default(30),
+    // A year: long enough for the customer to look back over, short enough to bound the file.
+    audit_retention_days: z.number().int().min(1).max(36_500).default(365),
     identity_file: z.string().optional(),
   })
   .prefault({});
@@ -60,6 +67,7 @@ export const hubSection = defineSection({
     { path: [...H, "backoff_max_s"], kind: "int" },
     { path: [...H, "report_interval_s"], kind: "int" },
     { path: [...H, "request_timeout_s"], kind: "int" },
+    { path: [...H, "audit_retention_days"], kind: "int" },
     { path: [...H, "identity_file"], kind: "string" },
   ],
   async resolve(raw: RawHub, ctx: ResolveContext): Promise<HubConfig> {
@@ -69,6 +77,7 @@ export const hubSection = defineSection({
       backoff_max_s: raw.backoff_max_s,
       report_interval_s: raw.report_interval_s,
       request_timeout_s: raw.request_timeout_s,
+      audit_retention_days: raw.audit_retention_days,
     };
     if (raw.url !== undefined) out.url = checkHubUrl(raw.url, (m) => ctx.fail([...H, "url"], m));
     if (raw.tls !== undefined) out.tls = await resolveHubTrust(raw.tls, ctx);

@@ -68,6 +68,7 @@ export async function createHubLink(
       backoffMaxMs: o.config.backoff_max_s * 1000,
       reportIntervalMs: o.config.report_interval_s * 1000,
     },
+    auditRetentionMs: o.config.audit_retention_days * 86_400_000,
     clock: o.clock,
     logger: o.logger.child({ component: "hub" }),
   });

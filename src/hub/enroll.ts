@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
+import { signerEntrySchema } from "../authz/signers.ts";
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { removeStaleTemps } from "./atomic-file.ts";
@@ -15,6 +16,13 @@ import {
   writeIdentity,
 } from "./identity.ts";
 import { HUB_PROTOCOL_VERSION } from "./protocol.ts";
+import {
+  acceptFlag,
+  describeSigners,
+  type OfferedSigner,
+  offeredSigners,
+  type SignerAcceptance,
+} from "./signer-acceptance.ts";
 import { createHubTransport, type HubTransport } from "./transport.ts";
 
 export type EnrollFailure =
@@ -23,6 +31,7 @@ export type EnrollFailure =
   | "hub_unreachable"
   | "hub_error"
   | "bad_response"
+  | "signers_not_accepted"
   | "persist_failed";
 
 /** Enrollment did not complete. The message says what to do; `written` is always false. */
@@ -33,6 +42,8 @@ export class EnrollError extends Error {
     readonly kind: EnrollFailure,
     message: string,
     override readonly cause?: unknown,
+    /** The signers the hub offered, when it got that far (for `signers_not_accepted`). */
+    readonly offered?: readonly OfferedSigner[],
   ) {
     super(message);
   }
@@ -51,6 +62,11 @@ export interface EnrollOptions {
   clock: Clock;
   logger: Logger;
   requestTimeoutMs?: number;
+  /**
+   * Asked with the fingerprints of the signers the hub offered, after the answer arrived and
+   * before anything is written; false = nothing is written (`signers_not_accepted`).
+   */
+  acceptSigners: SignerAcceptance;
   ed?: Ed25519;
   transport?: HubTransport;
   /** Crash injection for tests: runs after the identity's temp file is synced, before rename. */
@@ -115,6 +131,43 @@ export async function enrollHost(o: EnrollOptions): Promise<HubIdentity> {
     throw explain(err, o.hubUrl);
   } finally {
     if (!o.transport) transport.close();
+  }
+  // The daemon takes enrolled signers through the same rules as configured ones
+  // (src/daemon/trust.ts); one it would ignore must not be accepted here as if it counted.
+  const unusable = answer.signers.findIndex(
+    (sgn) =>
+      !signerEntrySchema.safeParse({
+        name: sgn.name,
+        key: sgn.public_key,
+        role: sgn.role,
+        ...(sgn.expires_at !== undefined ? { expires: sgn.expires_at } : {}),
+      }).success,
+  );
+  if (unusable >= 0) {
+    throw new EnrollError(
+      "bad_response",
+      `the hub's enrollment answer holds a signer the agent cannot use (signers[${unusable}]: names are 1-64 letters, digits, '.', '_', '@', '-', keys ssh-ed25519); nothing was written; ${REGENERATE}`,
+    );
+  }
+  let offered: OfferedSigner[];
+  try {
+    offered = offeredSigners(answer.signers);
+  } catch (err) {
+    throw new EnrollError(
+      "bad_response",
+      `the hub's enrollment answer holds a signer key that is not a usable ssh-ed25519 key (${(err as Error).message}); nothing was written; ${REGENERATE}`,
+      err,
+    );
+  }
+  if (!(await o.acceptSigners(offered))) {
+    throw new EnrollError(
+      "signers_not_accepted",
+      `the hub offered these operator signers, who could approve destructive operations on this host:\n${describeSigners(offered)}` +
+        "They were not accepted, so nothing was written. Check each fingerprint against the one the hub " +
+        `shows for that operator, then ${REGENERATE} (the code is now used) adding:\n  ${acceptFlag(offered)}`,
+      undefined,
+      offered,
+    );
   }
   const identity: HubIdentity = {
     version: 1,

@@ -28,6 +28,11 @@ export interface HubLinkDeps {
   /** Builds one status report; called every report interval, also while the hub is down. */
   collectReport: () => Promise<StatusReportBody>;
   timing: PollTiming & { reportIntervalMs: number };
+  /**
+   * How long audit rows the hub acknowledged are kept before they are pruned down to an anchor
+   * (src/store/README.md#audit-chain); undefined = never pruned.
+   */
+  auditRetentionMs?: number;
   clock: Clock;
   logger: Logger;
   random?: () => number;
@@ -49,6 +54,9 @@ export interface HubLinkStatus {
   lastError?: string;
 }
 
+// Pruning is housekeeping: once an hour is plenty, and keeps the write lock free otherwise.
+const PRUNE_EVERY_MS = 3_600_000;
+
 // Per POST: small enough for a slow link, large enough to drain an outage's backlog quickly.
 const BATCH = 50;
 const AUDIT_BATCH = 500;
@@ -64,6 +72,7 @@ export class HubLink {
   private readonly jobs: JobRunner;
   private jobsEtag: string | undefined;
   private lastReportAt: number | undefined;
+  private lastPruneAt: number | undefined;
   private readonly st: HubLinkStatus = { consecutiveFailures: 0 };
 
   constructor(private readonly deps: HubLinkDeps) {
@@ -97,6 +106,7 @@ export class HubLink {
     // Outcomes reached during this cycle are queued before delivery, so they go out now.
     await this.guard("job tracking", () => this.jobs.track());
     if (out.reachable) out.reachable = await this.step("delivery", () => this.deliver(out));
+    if (out.reachable) await this.guard("audit pruning", async () => this.maybePruneAudit());
     if (out.reachable) {
       this.st.consecutiveFailures = 0;
       this.st.lastSuccessAt = this.deps.clock.now();
@@ -136,6 +146,15 @@ export class HubLink {
           error: message,
           failures: this.st.consecutiveFailures + 1,
         });
+        return false;
+      }
+      if (err instanceof HubHttpError && err.code === "audit_chain_broken") {
+        // The rows stay queued: the hub holds a chain this log does not continue, which is
+        // what a rewritten or replaced audit log looks like (docs/hub-protocol.md#the-hub-is-the-audit-logs-anchor).
+        this.deps.logger.error(
+          `hub refused the audit rows during ${what}: they do not continue the chain it holds; check the log with felhom-agent audit verify`,
+          { status: err.status, error: message },
+        );
         return false;
       }
       if (err instanceof HubHttpError && (err.status === 401 || err.status === 403)) {
@@ -218,6 +237,23 @@ export class HubLink {
     this.jobsEtag = fetched.etag;
   }
 
+  /** Only after a delivery that reached the hub: what goes has been acknowledged there. */
+  private maybePruneAudit(): void {
+    const retention = this.deps.auditRetentionMs;
+    const audit = this.deps.audit;
+    if (retention === undefined || audit.prune === undefined) return;
+    const now = this.deps.clock.now();
+    if (this.lastPruneAt !== undefined && now - this.lastPruneAt < PRUNE_EVERY_MS) return;
+    this.lastPruneAt = now;
+    const r = audit.prune({ olderThanTs: Math.max(0, now - retention) });
+    if (r.pruned > 0) {
+      this.deps.logger.info("audit rows the hub holds pruned past the retention", {
+        pruned: r.pruned,
+        anchor_seq: r.anchorSeq,
+      });
+    }
+  }
+
   private async maybeQueueReport(): Promise<void> {
     const now = this.deps.clock.now();
     if (
@@ -226,7 +262,13 @@ export class HubLink {
     )
       return;
     this.lastReportAt = now;
-    const body = await this.deps.collectReport();
+    const head = this.deps.audit.head();
+    // The head when the snapshot was taken, so the hub can tell a log rewritten after it
+    // received rows from the one it holds (docs/hub-protocol.md#the-hub-is-the-audit-logs-anchor).
+    const body: StatusReportBody = {
+      ...(await this.deps.collectReport()),
+      audit_head: { seq: head.seq, hash: head.hash },
+    };
     const { dropped } = this.deps.outbox.enqueue(OUTBOX_KIND_TELEMETRY, body);
     if (dropped > 0)
       this.deps.logger.warn("report outbox full: oldest telemetry dropped", { dropped });

@@ -21,6 +21,10 @@ export type AuditRowPort = AuditRow;
 export interface AuditFeedPort {
   undelivered(limit?: number): AuditRowPort[];
   markDelivered(uptoSeq: number): void;
+  /** The chain's recorded head, carried in each status report. */
+  head(): { seq: number; hash: string };
+  /** Drops acknowledged rows older than `olderThanTs`, keeping an anchor (AuditLog.prune). */
+  prune?(options: { olderThanTs: number }): { pruned: number; anchorSeq: number };
 }
 
 /** Outbox kinds the link writes; `job_result` and `audit` are never dropped by the store. */

@@ -77,6 +77,7 @@ export const hubErrorSchema = z.strictObject({
       "replay",
       "clock_skew",
       "not_found",
+      "audit_chain_broken",
       "unavailable",
     ]),
     message: z.string().max(1024),
@@ -190,6 +191,17 @@ export const statusReportSchema = z.strictObject({
       since: z.iso.datetime({ offset: true }).optional(),
     }),
   ),
+  /**
+   * The head of the agent's audit log when the report was made: the hub compares it with the
+   * rows it received, so a log rewritten after delivery shows (docs/hub-protocol.md#the-hub-is-the-audit-logs-anchor).
+   * Optional: reports from agents before this field have none.
+   */
+  audit_head: z
+    .strictObject({
+      seq: z.number().int().nonnegative(),
+      hash: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
   /**
    * A guest's own grows through the local API that the reconciler keeps while the desired
    * state still says what it said when the guest grew (docs/desired-state.md). Optional:

@@ -102,7 +102,8 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
   for (const r of GUEST_ROUTES) {
     const handler = HANDLERS[r.id];
     const run = (c: Parameters<typeof handler>[0]) => handler(c, handlerDeps);
-    if ("op" in r) app.on(r.method, r.path, auditMutation(r.op, deps.audit, logger), run);
+    if ("op" in r)
+      app.on(r.method, r.path, auditMutation({ id: r.id, op: r.op }, deps.audit, logger), run);
     else app.on(r.method, r.path, run);
   }
   return app;

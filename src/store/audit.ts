@@ -39,8 +39,19 @@ export interface AuditRow {
   hash: string;
 }
 
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  /** The last seq the hub acknowledged. */
+  deliveredSeq: number;
+  /** The last pruned row (0 and the genesis hash when nothing was pruned). */
+  anchorSeq: number;
+  anchorHash: string;
+}
+
 export type ChainVerdict =
-  | { ok: true; count: number; headHash: string }
+  /** `anchorSeq` is present when older rows were pruned: the walk started after it. */
+  | { ok: true; count: number; headHash: string; anchorSeq?: number }
   | { ok: false; firstBadSeq: number; reason: string };
 
 interface Row {
@@ -59,6 +70,8 @@ interface StateRow {
   head_seq: number;
   head_hash: string;
   delivered_seq: number;
+  anchor_seq: number;
+  anchor_hash: string;
 }
 
 /**
@@ -158,13 +171,17 @@ export class AuditLog {
       .immediate();
   }
 
-  /** Walks the whole chain from the first row; reports the first row that does not hold. */
+  /**
+   * Walks the chain from its anchor (the genesis, or the last row pruned after the hub had it)
+   * to the recorded head; reports the first row that does not hold.
+   */
   verifyChain(): ChainVerdict {
-    let expectedSeq = 1;
-    let prevHash = AUDIT_GENESIS_HASH;
+    const start = this.state();
+    let expectedSeq = start.anchor_seq + 1;
+    let prevHash = start.anchor_hash;
     for (const raw of this.db
-      .query("SELECT * FROM audit ORDER BY seq")
-      .iterate() as Iterable<Row>) {
+      .query("SELECT * FROM audit WHERE seq > $anchor ORDER BY seq")
+      .iterate({ anchor: start.anchor_seq }) as Iterable<Row>) {
       const row = toRow(raw);
       if (row.seq !== expectedSeq) {
         return {
@@ -177,7 +194,10 @@ export class AuditLog {
         return {
           ok: false,
           firstBadSeq: row.seq,
-          reason: `row ${row.seq} does not link to the row before it`,
+          reason:
+            row.seq === start.anchor_seq + 1 && start.anchor_seq > 0
+              ? `row ${row.seq} does not link to the anchor (row ${start.anchor_seq}, pruned)`
+              : `row ${row.seq} does not link to the row before it`,
         };
       }
       if (auditHash(row) !== row.hash) {
@@ -192,6 +212,16 @@ export class AuditLog {
     }
     const state = this.state();
     const lastSeq = expectedSeq - 1;
+    // The hub holds a copy of every row it acknowledged: a log that now ends before that point
+    // lost rows someone else has seen, whatever its own head says (a tail cut and the head
+    // rewritten to match still shows here).
+    if (state.delivered_seq > Math.max(lastSeq, state.head_seq)) {
+      return {
+        ok: false,
+        firstBadSeq: Math.max(lastSeq, state.head_seq) + 1,
+        reason: `the hub acknowledged rows up to ${state.delivered_seq} but the log ends at row ${Math.max(lastSeq, state.head_seq)}: rows the hub holds are gone here`,
+      };
+    }
     if (state.head_seq !== lastSeq || state.head_hash !== prevHash) {
       return {
         ok: false,
@@ -199,7 +229,60 @@ export class AuditLog {
         reason: `the log ends at row ${lastSeq} but its recorded head is row ${state.head_seq}`,
       };
     }
-    return { ok: true, count: lastSeq, headHash: prevHash };
+    const count = lastSeq - start.anchor_seq;
+    return start.anchor_seq > 0
+      ? { ok: true, count, headHash: prevHash, anchorSeq: start.anchor_seq }
+      : { ok: true, count, headHash: prevHash };
+  }
+
+  /**
+   * Removes the oldest rows, but only rows the hub has acknowledged (it holds the copy) and
+   * older than `olderThanTs`, as one contiguous prefix: the last removed row's seq and hash
+   * become the anchor the chain verifies from, in the same transaction. At most `maxRows` per
+   * call, so one call never holds the write lock long. Returns how many rows went.
+   */
+  prune(options: { olderThanTs: number; maxRows?: number }): { pruned: number; anchorSeq: number } {
+    const olderThanTs = checkTimestamp(options.olderThanTs, "olderThanTs");
+    const maxRows = checkLimit(options.maxRows ?? 10_000);
+    return this.db
+      .transaction(() => {
+        const state = this.state();
+        // The first row that must stay: too young, or not yet at the hub.
+        const keep = this.db
+          .query(
+            `SELECT MIN(seq) AS seq FROM audit
+             WHERE seq > $anchor AND (ts >= $olderThanTs OR seq > $delivered)`,
+          )
+          .get({
+            anchor: state.anchor_seq,
+            olderThanTs,
+            delivered: state.delivered_seq,
+          }) as { seq: number | null };
+        const limit = Math.min(
+          (keep.seq ?? state.head_seq + 1) - 1,
+          state.delivered_seq,
+          state.anchor_seq + maxRows,
+        );
+        if (limit <= state.anchor_seq) return { pruned: 0, anchorSeq: state.anchor_seq };
+        const last = this.db.query("SELECT hash FROM audit WHERE seq = $seq").get({
+          seq: limit,
+        }) as { hash: string } | null;
+        if (last === null) {
+          throw new StoreError({
+            kind: "invalid_argument",
+            message: `cannot prune the audit log up to row ${limit}: that row is missing; run felhom-agent audit verify`,
+          });
+        }
+        // The anchor first: the delete trigger refuses rows after it.
+        this.db
+          .query("UPDATE audit_state SET anchor_seq = $seq, anchor_hash = $hash WHERE id = 1")
+          .run({ seq: limit, hash: last.hash });
+        const gone = this.db
+          .query("DELETE FROM audit WHERE seq > $from AND seq <= $to")
+          .run({ from: state.anchor_seq, to: limit }).changes;
+        return { pruned: gone, anchorSeq: limit };
+      })
+      .immediate();
   }
 
   /** Oldest first. */
@@ -225,6 +308,21 @@ export class AuditLog {
     return this.state().delivered_seq;
   }
 
+  /**
+   * The recorded head of the chain (what the status report carries so the hub can tell a
+   * rewritten log from the one it received) and how far the hub has acknowledged it.
+   */
+  head(): AuditHead {
+    const s = this.state();
+    return {
+      seq: s.head_seq,
+      hash: s.head_hash,
+      deliveredSeq: s.delivered_seq,
+      anchorSeq: s.anchor_seq,
+      anchorHash: s.anchor_hash,
+    };
+  }
+
   /** The hub has every row up to `uptoSeq`; never moves backwards. */
   markDelivered(uptoSeq: number): void {
     this.db
@@ -245,7 +343,9 @@ export class AuditLog {
 
   private state(): StateRow {
     return this.db
-      .query("SELECT head_seq, head_hash, delivered_seq FROM audit_state WHERE id = 1")
+      .query(
+        "SELECT head_seq, head_hash, delivered_seq, anchor_seq, anchor_hash FROM audit_state WHERE id = 1",
+      )
       .get() as StateRow;
   }
 }

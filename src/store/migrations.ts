@@ -158,6 +158,29 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX guest_overrides_field ON guest_overrides (vmid, field, journal_id);
     `,
   },
+  {
+    name: "audit anchor",
+    sql: `
+      -- Audit rows the hub acknowledged may be pruned past a retention; the last pruned row's
+      -- seq and hash stay as the anchor the chain verifies from (src/store/README.md).
+      ALTER TABLE audit_state ADD COLUMN anchor_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE audit_state ADD COLUMN anchor_hash TEXT NOT NULL DEFAULT '${"0".repeat(64)}';
+      -- After a prune the table can be empty: the next row follows the anchor.
+      DROP TRIGGER audit_append_only_insert;
+      CREATE TRIGGER audit_append_only_insert BEFORE INSERT ON audit
+        WHEN NEW.seq <> COALESCE(
+          (SELECT MAX(seq) FROM audit), (SELECT anchor_seq FROM audit_state WHERE id = 1)) + 1
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: seq must follow the last row'); END;
+      -- Only rows at or before the anchor may go, and the anchor is set first.
+      DROP TRIGGER audit_append_only_delete;
+      CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        WHEN OLD.seq > (SELECT anchor_seq FROM audit_state WHERE id = 1)
+        BEGIN SELECT RAISE(ABORT, 'audit rows are append-only: DELETE refused'); END;
+      CREATE TRIGGER audit_anchor_forward BEFORE UPDATE OF anchor_seq ON audit_state
+        WHEN NEW.anchor_seq < OLD.anchor_seq OR NEW.anchor_seq > NEW.delivered_seq
+        BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves forward, up to what the hub acknowledged'); END;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

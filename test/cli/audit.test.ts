@@ -188,3 +188,59 @@ test("parseSince", () => {
   expect(parseSince("2026-06-01T10:00:00+02:00", now)).toBe(Date.UTC(2026, 5, 1, 8));
   expect(() => parseSince("2026-06-01T10:00:00", now)).toThrow(UsageError);
 });
+
+test("the text listing shows control and bidi characters as escapes, one row per line", async () => {
+  const store = openStore({ path: defaultStorePath(t.stateDir) });
+  try {
+    // Rows written before details from guests were bounded, or by any caller, can hold them.
+    store.audit.append({
+      actor: "guest:101",
+      action: "guest.rollback",
+      target: "guest:101\u202e",
+      outcome: "refused:invalid_request",
+      details: { path: "/v1/self/snapshots/\u202egpj.exe\n   2 fake row\u2066\u0085" },
+    });
+  } finally {
+    store.close();
+  }
+  expect(await runAudit(["list"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out.split("\n")).toHaveLength(2);
+  expect(t.out).not.toMatch(/[\u0085\u202a-\u202e\u2066-\u2069]/);
+  expect(t.out).toContain("guest:101\\u{202e}");
+  expect(t.out).toContain("\\u{202e}gpj.exe\\n   2 fake row\\u{2066}\\u{85}");
+});
+
+test("verify walks from the anchor once acknowledged rows were pruned, and says so", async () => {
+  t.seed(4);
+  const store = openStore({ path: defaultStorePath(t.stateDir) });
+  try {
+    store.audit.markDelivered(2);
+    store.audit.prune({ olderThanTs: Date.UTC(2026, 6, 1) });
+  } finally {
+    store.close();
+  }
+  expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out).toMatch(/^chain verified: 2 rows after anchor row 2 \(older rows pruned/);
+  expect(await runAudit(["verify", "--json"], t.ctx())).toBe(EXIT_OK);
+  expect(JSON.parse(t.out)).toMatchObject({ ok: true, count: 2, anchor_seq: 2 });
+  await runAudit(["--json"], t.ctx());
+  expect(JSON.parse(t.out).rows.map((r: { seq: number }) => r.seq)).toEqual([3, 4]);
+});
+
+test("verify flags rows the hub acknowledged that are gone (tail cut, head rewritten)", async () => {
+  t.seed(4);
+  const store = openStore({ path: defaultStorePath(t.stateDir), exclusive: false });
+  try {
+    store.audit.markDelivered(4);
+    const second = store.audit.list({ afterSeq: 1, limit: 1 })[0];
+    store.db.run("DROP TRIGGER audit_append_only_delete");
+    store.db.run("DELETE FROM audit WHERE seq > 2");
+    store.db
+      .query("UPDATE audit_state SET head_seq = 2, head_hash = $h WHERE id = 1")
+      .run({ h: second?.hash ?? "" });
+  } finally {
+    store.close();
+  }
+  expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_FAILURE);
+  expect(t.out).toContain("the hub acknowledged rows up to 4 but the log ends at row 2");
+});

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
+import { parseSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { UsageError } from "../../src/cli/context.ts";
 import { runEnroll } from "../../src/cli/enroll.ts";
 import { readIdentity } from "../../src/hub/identity.ts";
@@ -29,6 +31,8 @@ function io(configPath?: string) {
       env: { FELHOM_AGENT_STATE_DIR: join(tmp.dir, "state") },
       stdout: (t: string) => out.push(t),
       stderr: (t: string) => err.push(t),
+      // No terminal to ask on, whatever runs the tests.
+      confirm: undefined,
       ...(configPath !== undefined ? { configPath } : {}),
     },
   };
@@ -117,6 +121,100 @@ describe("felhom-agent enroll", () => {
     expect(rc).toBe(1);
     expect(second.err.join("")).toContain("regenerate the retrieval code");
     expect(err.join("")).toBe("");
+  });
+
+  describe("operator signers", () => {
+    const ALICE = {
+      name: "ops-alice",
+      public_key:
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDy9Nl5u2fnkGKBnW/a8drIxuS4dH7bgeIGAWrM0/kBw alice",
+      role: "operational" as const,
+    };
+    const BOB = {
+      name: "rec-bob",
+      public_key:
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOFaH0CJm3k2m8lQfHnO7Gb1SvC7jvqkzqQG4A9q4Sdd bob",
+      role: "recovery" as const,
+    };
+    const fp = (s: { public_key: string }) => parseSshPublicKey(s.public_key).fingerprint;
+    beforeAll(() => sim.setSigners([ALICE, BOB]));
+    afterAll(() => sim.setSigners([]));
+    const argv = (path: string, ...more: string[]) => [
+      "--hub",
+      sim.url,
+      "--code",
+      sim.issueCode(),
+      "--fingerprint",
+      sim.fingerprint,
+      "--identity-file",
+      path,
+      ...more,
+    ];
+
+    test("without acceptance: exit 2, nothing written, fingerprints and the flag shown", async () => {
+      const { ctx, err } = io();
+      const path = join(tmp.dir, "signers-none", "id.json");
+      expect(await runEnroll(argv(path), ctx)).toBe(2);
+      const text = err.join("");
+      expect(text).toContain(`${fp(ALICE)}  operational  ops-alice`);
+      expect(text).toContain(`${fp(BOB)}  recovery     rec-bob`);
+      expect(text).toContain(`--accept-signers ${fp(ALICE)},${fp(BOB)}`);
+      expect(existsSync(join(tmp.dir, "signers-none"))).toBe(false);
+    });
+
+    test("--accept-signers with the exact set enrolls and prints the fingerprints", async () => {
+      const { ctx, out } = io();
+      const path = join(tmp.dir, "signers-ok", "id.json");
+      const rc = await runEnroll(argv(path, "--accept-signers", `${fp(BOB)},${fp(ALICE)}`), ctx);
+      expect(rc).toBe(0);
+      expect(out.join("")).toContain(`${fp(ALICE)}  operational  ops-alice`);
+      expect((await readIdentity(path)).signers).toEqual([ALICE, BOB]);
+    });
+
+    test("--accept-signers with a subset is not acceptance: exit 2, nothing written", async () => {
+      const { ctx, out } = io();
+      const path = join(tmp.dir, "signers-subset", "id.json");
+      const rc = await runEnroll(argv(path, "--accept-signers", fp(ALICE), "--json"), ctx);
+      expect(rc).toBe(2);
+      const json = JSON.parse(out.join(""));
+      expect(json).toMatchObject({ enrolled: false, error: "signers_not_accepted" });
+      expect(json.offered_signers.map((s: { fingerprint: string }) => s.fingerprint)).toEqual([
+        fp(ALICE),
+        fp(BOB),
+      ]);
+      expect(existsSync(join(tmp.dir, "signers-subset"))).toBe(false);
+    });
+
+    test("on a terminal the operator is asked: yes enrolls, no writes nothing", async () => {
+      const asked: string[] = [];
+      const no = io();
+      const noPath = join(tmp.dir, "signers-no", "id.json");
+      const rcNo = await runEnroll(argv(noPath), {
+        ...no.ctx,
+        confirm: async (q) => {
+          asked.push(q);
+          return false;
+        },
+      });
+      expect(rcNo).toBe(2);
+      expect(asked[0]).toContain(fp(ALICE));
+      expect(existsSync(join(tmp.dir, "signers-no"))).toBe(false);
+      const yes = io();
+      const yesPath = join(tmp.dir, "signers-yes", "id.json");
+      expect(await runEnroll(argv(yesPath), { ...yes.ctx, confirm: async () => true })).toBe(0);
+      expect((await readIdentity(yesPath)).signers).toHaveLength(2);
+    });
+
+    test("a malformed fingerprint is a usage error before the code is spent", async () => {
+      const { ctx } = io();
+      const before = sim.requests.length;
+      const err = await runEnroll(
+        argv(join(tmp.dir, "x", "id.json"), "--accept-signers", "SHA256:short"),
+        ctx,
+      ).catch((e) => e);
+      expect(err).toBeInstanceOf(UsageError);
+      expect(sim.requests.length).toBe(before);
+    });
   });
 
   test.each([

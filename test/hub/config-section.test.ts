@@ -44,6 +44,7 @@ describe("hub config section", () => {
       backoff_max_s: 300,
       report_interval_s: 60,
       request_timeout_s: 30,
+      audit_retention_days: 365,
     });
     expect(hubIdentityPath(hub, "/var/lib/felhom-agent")).toBe(
       "/var/lib/felhom-agent/hub-identity.json",

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { EnrollError, type EnrollOptions, enrollHost } from "../../src/hub/enroll.ts";
 import { readIdentity } from "../../src/hub/identity.ts";
+import { acceptExactly } from "../../src/hub/signer-acceptance.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
 import { shiftableClock, tempDir } from "./support.ts";
@@ -13,6 +15,8 @@ const OPERATOR = {
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDy9Nl5u2fnkGKBnW/a8drIxuS4dH7bgeIGAWrM0/kBw alice",
   role: "operational" as const,
 };
+
+const OPERATOR_FP = parseSshPublicKey(OPERATOR.public_key).fingerprint;
 
 let sim: HubSimulator;
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -41,6 +45,7 @@ function opts(over: Partial<EnrollOptions> = {}): EnrollOptions {
     clock,
     logger: silentLogger,
     requestTimeoutMs: 5000,
+    acceptSigners: acceptExactly([OPERATOR_FP]),
     ...over,
   };
 }
@@ -84,6 +89,80 @@ describe("enrollment", () => {
         [...sim.state.hosts.values()].map((h) => ({ ...h, publicKey: [...h.publicKey] })),
       ),
     ).not.toContain(identity.host_key.seed);
+  });
+
+  test("signers not accepted: nothing written, the message lists fingerprints, roles and the flag", async () => {
+    const o = opts({ acceptSigners: () => false });
+    const err = await enrollFailure(o);
+    expect(err.kind).toBe("signers_not_accepted");
+    expect(err.offered).toEqual([
+      { name: "ops-alice", role: "operational", fingerprint: OPERATOR_FP },
+    ]);
+    expect(err.message).toContain(`${OPERATOR_FP}  operational  ops-alice`);
+    expect(err.message).toContain(`--accept-signers ${OPERATOR_FP}`);
+    expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
+  });
+
+  test("acceptance is of the exact set: a signer the operator did not name refuses the lot", async () => {
+    const extra = {
+      name: "mallory",
+      public_key:
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOFaH0CJm3k2m8lQfHnO7Gb1SvC7jvqkzqQG4A9q4Sdd mallory",
+      role: "recovery" as const,
+    };
+    sim.setSigners([OPERATOR, extra]);
+    try {
+      const o = opts();
+      const err = await enrollFailure(o);
+      expect(err.kind).toBe("signers_not_accepted");
+      expect(err.offered?.map((s) => s.fingerprint)).toEqual([
+        OPERATOR_FP,
+        parseSshPublicKey(extra.public_key).fingerprint,
+      ]);
+      expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
+      // Naming both, plus one the hub did not offer, is not the set either.
+      const more = opts({
+        acceptSigners: acceptExactly([
+          OPERATOR_FP,
+          parseSshPublicKey(extra.public_key).fingerprint,
+          "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ]),
+      });
+      expect((await enrollFailure(more)).kind).toBe("signers_not_accepted");
+    } finally {
+      sim.setSigners([OPERATOR]);
+    }
+  });
+
+  test("a signer key that is not ed25519 is a bad answer; nothing is written", async () => {
+    // A well-formed base64 blob of key type ssh-rsa.
+    const blob = Buffer.concat([
+      Buffer.from([0, 0, 0, 7]),
+      Buffer.from("ssh-rsa"),
+      Buffer.from([0, 0, 0, 1, 1]),
+    ]).toString("base64");
+    sim.setSigners([{ ...OPERATOR, public_key: `ssh-ed25519 ${blob}` }]);
+    try {
+      const o = opts({ acceptSigners: () => true });
+      const err = await enrollFailure(o);
+      expect(err.kind).toBe("bad_response");
+      expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
+    } finally {
+      sim.setSigners([OPERATOR]);
+    }
+  });
+
+  test("a signer the daemon would ignore (a name outside the signer alphabet) is a bad answer", async () => {
+    sim.setSigners([{ ...OPERATOR, name: "Alice Smith" }]);
+    try {
+      const o = opts({ acceptSigners: () => true });
+      const err = await enrollFailure(o);
+      expect(err.kind).toBe("bad_response");
+      expect(err.message).toContain("signers[0]");
+      expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
+    } finally {
+      sim.setSigners([OPERATOR]);
+    }
   });
 
   test("a reused code is refused, nothing is written, the message says to regenerate", async () => {

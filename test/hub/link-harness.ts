@@ -6,6 +6,7 @@ import type { HubIdentity } from "../../src/hub/identity.ts";
 import { fileJobLedger } from "../../src/hub/job-ledger.ts";
 import { HubLink } from "../../src/hub/link.ts";
 import type { StatusReportBody } from "../../src/hub/report-collector.ts";
+import { acceptExactly, offeredSigners } from "../../src/hub/signer-acceptance.ts";
 import { createHubTransport } from "../../src/hub/transport.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import type { OperationSubmitter } from "../../src/ops/types.ts";
@@ -37,6 +38,8 @@ export async function enrollIn(sim: HubSimulator, dir: string): Promise<HubIdent
     agentVersion: "0.0.0-test",
     clock: systemClock,
     logger: silentLogger,
+    // The tests set the simulator's signers themselves; accept exactly those.
+    acceptSigners: acceptExactly(offeredSigners(sim.state.signers).map((s) => s.fingerprint)),
   });
 }
 
@@ -53,7 +56,12 @@ export async function openLink(
   dir: string,
   identity: HubIdentity,
   submitter: OperationSubmitter,
-  opts: { reportIntervalMs?: number; requestTimeoutMs?: number; intervalMs?: number } = {},
+  opts: {
+    reportIntervalMs?: number;
+    requestTimeoutMs?: number;
+    intervalMs?: number;
+    auditRetentionMs?: number;
+  } = {},
 ): Promise<LinkHarness> {
   const store = openStore({ path: join(dir, "state.db") });
   const logger = recordingLogger();
@@ -89,6 +97,7 @@ export async function openLink(
       backoffMaxMs: 8000,
       reportIntervalMs: opts.reportIntervalMs ?? 3_600_000,
     },
+    ...(opts.auditRetentionMs !== undefined ? { auditRetentionMs: opts.auditRetentionMs } : {}),
     clock: systemClock,
     logger,
     random: () => 0.5,

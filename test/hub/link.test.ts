@@ -1,8 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import type { AuditRow } from "../../src/hub/protocol.ts";
+import { HubSimState, type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import { auditHash } from "../../src/store/audit.ts";
 import { FakeSubmitter } from "./fake-submitter.ts";
-import { enrollIn, type LinkHarness, openLink } from "./link-harness.ts";
+import { enrollIn, fakeReport, type LinkHarness, openLink } from "./link-harness.ts";
 import { tempDir } from "./support.ts";
 
 let sim: HubSimulator;
@@ -176,6 +178,142 @@ describe("outage: back-off and recovery", () => {
   });
 });
 
+describe("audit chain anchored at the hub", () => {
+  const row = (i: number) => ({
+    actor: "operator",
+    action: "guest.snapshot",
+    target: "guest:101",
+    outcome: "ok",
+    details: { i },
+  });
+
+  test("each status report carries the audit head as it was when the report was made", async () => {
+    const h = await agent(new FakeSubmitter(), { reportIntervalMs: 0 });
+    for (let i = 0; i < 3; i++) h.store.audit.append(row(i));
+    const head = h.store.audit.head();
+    await h.link.cycle();
+    const report = sim.state.reports.filter((r) => r.hostId === identity.host_id).at(-1);
+    expect(report?.audit_head).toEqual({ seq: 3, hash: head.hash });
+    expect(sim.state.auditHeadMismatches).toBe(0);
+  });
+
+  test("a log rewritten after delivery: the hub refuses the rows, the agent keeps them", async () => {
+    const h = await agent(new FakeSubmitter(), { reportIntervalMs: 0 });
+    for (let i = 0; i < 5; i++) h.store.audit.append(row(i));
+    await h.link.cycle();
+    expect(sim.state.audit.filter((a) => a.hostId === identity.host_id)).toHaveLength(5);
+    const refusalsBefore = sim.state.auditRefusals;
+    // Someone with the file: cut rows 4-5, point the head and the delivery mark back at row 3,
+    // and write a different row 4 (a clean-looking local chain).
+    const third = h.store.audit.list({ afterSeq: 2, limit: 1 })[0];
+    h.store.db.run("DROP TRIGGER audit_append_only_delete");
+    h.store.db.run("DELETE FROM audit WHERE seq > 3");
+    h.store.db
+      .query("UPDATE audit_state SET head_seq = 3, head_hash = $h, delivered_seq = 3 WHERE id = 1")
+      .run({ h: third?.hash ?? "" });
+    h.store.audit.append({ ...row(99), outcome: "nothing happened" });
+    expect(h.store.audit.verifyChain()).toMatchObject({ ok: true, count: 4 });
+
+    const r = await h.link.cycle();
+    expect(r.reachable).toBe(false);
+    expect(sim.state.auditRefusals).toBe(refusalsBefore + 1);
+    // The hub's copy is unchanged and the agent keeps the rows it could not deliver.
+    const held = sim.state.audit.filter((a) => a.hostId === identity.host_id);
+    expect(held.map((a) => JSON.parse(a.details).i)).toEqual([0, 1, 2, 3, 4]);
+    expect(h.store.audit.undelivered().map((a) => a.seq)).toEqual([4]);
+    expect(h.logs.some((l) => l.msg.startsWith("hub refused the audit rows during deliver"))).toBe(
+      true,
+    );
+  });
+});
+
+describe("audit pruning after delivery", () => {
+  test("rows the hub acknowledged are pruned past the retention; the next row still links for the hub", async () => {
+    const h = await agent(new FakeSubmitter(), { auditRetentionMs: 0 });
+    for (let i = 0; i < 3; i++) {
+      h.store.audit.append({ actor: "agent", action: "test", outcome: "ok", details: { i } });
+    }
+    // Retention 0: anything written before this cycle's clock reading is old enough.
+    await Bun.sleep(5);
+    expect((await h.link.cycle()).reachable).toBe(true);
+    expect(h.store.audit.list()).toEqual([]);
+    expect(h.store.audit.head()).toMatchObject({ anchorSeq: 3, deliveredSeq: 3 });
+    expect(h.store.audit.verifyChain()).toMatchObject({ ok: true, count: 0, anchorSeq: 3 });
+    const refusals = sim.state.auditRefusals;
+    h.store.audit.append({ actor: "agent", action: "test", outcome: "ok", details: { i: 3 } });
+    expect((await h.link.cycle()).reachable).toBe(true);
+    const held = sim.state.audit.filter((a) => a.hostId === identity.host_id);
+    expect(held.map((a) => a.seq)).toEqual([1, 2, 3, 4]);
+    expect(held[3]?.prev_hash).toBe(held[2]?.hash);
+    expect(sim.state.auditRefusals).toBe(refusals);
+  });
+
+  test("rows the hub does not have yet are never pruned, however old", async () => {
+    const h = await agent(new FakeSubmitter(), { auditRetentionMs: 0 });
+    h.store.audit.append({ actor: "agent", action: "test", outcome: "ok" });
+    await Bun.sleep(5);
+    sim.setFaults({ status: 503 });
+    expect((await h.link.cycle()).reachable).toBe(false);
+    expect(h.store.audit.list()).toHaveLength(1);
+    expect(h.store.audit.head().anchorSeq).toBe(0);
+  });
+});
+
+describe("hub simulator: the chain checks a real hub must make", () => {
+  const GENESIS = "0".repeat(64);
+  /** Rows chained the way the agent chains them. */
+  function chain(n: number, from = 1, prev = GENESIS): AuditRow[] {
+    const rows: AuditRow[] = [];
+    for (let seq = from; seq < from + n; seq++) {
+      const f = { seq, ts: 1_000 + seq, actor: "agent", action: "test", target: null };
+      const more = { outcome: "ok", details: "{}" };
+      const hash = auditHash({ ...f, ...more, prevHash: prev });
+      rows.push({ ...f, ...more, prev_hash: prev, hash });
+      prev = hash;
+    }
+    return rows;
+  }
+
+  test("gaps, broken links, altered rows and rewrites are refused whole; a re-sent row is fine", () => {
+    const state = new HubSimState();
+    const rows = chain(4);
+    expect(state.acceptAudit("h", rows.slice(0, 2))).toEqual({ ok: true });
+    // Re-delivery after a lost acknowledgement, then the rest.
+    expect(state.acceptAudit("h", rows.slice(1, 3))).toEqual({ ok: true });
+    expect(state.audit.map((a) => a.seq)).toEqual([1, 2, 3]);
+    const row4 = rows[3] as AuditRow;
+    const verdicts = [
+      state.acceptAudit("h", chain(1, 5, row4.hash)), // row 4 missing
+      state.acceptAudit("h", chain(1, 4, "f".repeat(64))), // does not link to row 3
+      state.acceptAudit("h", [{ ...row4, outcome: "changed" }]), // hash no longer covers it
+      state.acceptAudit("h", [{ ...(rows[1] as AuditRow), ts: 5 }]), // the same
+      state.acceptAudit("h", chain(2, 2, "e".repeat(64))), // a different row 2
+    ];
+    expect(verdicts.map((v) => v.ok)).toEqual([false, false, false, false, false]);
+    expect(state.auditRefusals).toBe(5);
+    expect(state.auditGaps).toBe(1);
+    expect(state.audit.map((a) => a.seq)).toEqual([1, 2, 3]);
+    expect(state.acceptAudit("h", rows.slice(3))).toEqual({ ok: true });
+  });
+
+  test("a report whose audit head contradicts the rows held, or goes back, is noticed", () => {
+    const state = new HubSimState();
+    const rows = chain(3);
+    state.acceptAudit("h", rows);
+    const report = (seq: number, head: { seq: number; hash: string }) => {
+      const r = { ...fakeReport(), seq, audit_head: head };
+      state.checkAuditHead("h", r);
+      state.recordReport("h", r);
+    };
+    report(1, { seq: 3, hash: (rows[2] as AuditRow).hash });
+    expect(state.auditHeadMismatches).toBe(0);
+    report(2, { seq: 3, hash: "a".repeat(64) }); // another row 3
+    expect(state.auditHeadMismatches).toBe(1);
+    report(3, { seq: 2, hash: (rows[1] as AuditRow).hash }); // the log went back to row 2
+    expect(state.auditHeadMismatches).toBe(2);
+  });
+});
+
 describe("jobs", () => {
   test("a job is submitted once and its result reported exactly once, across restarts", async () => {
     const sub = new FakeSubmitter({ async: true });
@@ -337,6 +475,7 @@ describe("createHubLink", () => {
         backoff_max_s: 300,
         report_interval_s: 60,
         request_timeout_s: 5,
+        audit_retention_days: 365,
       },
       stateDir: tmp.dir,
       store,

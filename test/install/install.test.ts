@@ -265,6 +265,10 @@ describe("systemd unit", () => {
       "RestartSec=5s",
       "StartLimitIntervalSec=0",
       "NoNewPrivileges=no",
+      // Bounds sized from bench/daemon-footprint.ts (README, "Resource limits").
+      "MemoryMax=512M",
+      "TasksMax=256",
+      "LimitNOFILE=4096",
       "WantedBy=multi-user.target",
     ]) {
       expect(lines).toContain(want);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalApiApp } from "../../src/localapi/app.ts";
+import { canonicalJson } from "../../src/store/canonical-json.ts";
 import { bearer, type Harness, jsonBody, startHarness } from "./fixture.ts";
 
 let h: Harness;
@@ -188,6 +189,24 @@ describe("snapshots", () => {
     const bad = await post(`/v1/self/snapshots/${encodeURIComponent("x;rm -rf")}/rollback`, {});
     expect(bad.status).toBe(422);
     expect(h.submitter.calls).toEqual([]);
+  });
+
+  test("a refused request with a 16 KB name full of bidi overrides: bounded, escaped audit row", async () => {
+    // U+202E (right-to-left override) and a newline would make a row read as something else.
+    const name = `ctl-${"\u202e\n\u2066A".repeat(4000)}`;
+    const res = await post(`/v1/self/snapshots/${encodeURIComponent(name)}/rollback`, {});
+    expect(res.status).toBe(422);
+    expect(h.audit).toHaveLength(1);
+    const row = h.audit[0] as { outcome: string; details?: Record<string, unknown> };
+    expect(row.outcome).toBe("refused:invalid_request");
+    const text = canonicalJson(row.details ?? {});
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(1024);
+    expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\n]/);
+    expect(text).not.toContain("/v1/self/snapshots/");
+    expect(row.details).toMatchObject({ route: "rollbackSnapshot", method: "POST", status: 422 });
+    expect(String((row.details?.params as { name?: string } | undefined)?.name)).toStartWith(
+      "ctl-\\u{202e}\\u{a}\\u{2066}A",
+    );
   });
 
   test("delete: own is accepted, other held", async () => {

@@ -78,6 +78,25 @@ describe("audit log", () => {
     expect(audit.verifyChain()).toMatchObject({ ok: false, firstBadSeq: 3 });
   });
 
+  test("a tail cut with the head rewritten to match is caught by what the hub acknowledged", () => {
+    for (const outcome of ["pending_signature", "accepted", "ok", "ok", "ok"]) {
+      audit.append(decision(outcome));
+    }
+    audit.markDelivered(5);
+    const third = audit.list({ afterSeq: 2, limit: 1 })[0];
+    db.run("DROP TRIGGER audit_append_only_delete");
+    db.run("DELETE FROM audit WHERE seq > 3");
+    db.query("UPDATE audit_state SET head_seq = 3, head_hash = $h WHERE id = 1").run({
+      h: third?.hash ?? "",
+    });
+    expect(audit.verifyChain()).toEqual({
+      ok: false,
+      firstBadSeq: 4,
+      reason:
+        "the hub acknowledged rows up to 5 but the log ends at row 3: rows the hub holds are gone here",
+    });
+  });
+
   test("a row removed from the middle is detected", () => {
     for (const outcome of ["pending_signature", "accepted", "ok"]) audit.append(decision(outcome));
     db.run("DROP TRIGGER audit_append_only_delete");
@@ -121,6 +140,95 @@ describe("audit log", () => {
     expect(audit.deliveredSeq()).toBe(3);
     expect((thrown(() => audit.markDelivered(6)) as StoreError).kind).toBe("invalid_argument");
     expect(audit.deliveredSeq()).toBe(3);
+  });
+});
+
+describe("pruning with an anchor", () => {
+  function fill(n: number): void {
+    for (let i = 0; i < n; i++) {
+      audit.append(decision(`ok-${i}`));
+      clock.advance(1000);
+    }
+  }
+
+  test("only rows the hub acknowledged and past the retention go; the chain verifies from the anchor", () => {
+    fill(10); // ts T, T+1s, … T+9s
+    const t0 = clock.now() - 10_000;
+    const rows = audit.list();
+    audit.markDelivered(6);
+    // Old enough: rows 1-8. Acknowledged: rows 1-6. Both: 1-6.
+    expect(audit.prune({ olderThanTs: t0 + 8_000 })).toEqual({ pruned: 6, anchorSeq: 6 });
+    expect(audit.list().map((r) => r.seq)).toEqual([7, 8, 9, 10]);
+    expect(audit.head()).toMatchObject({ anchorSeq: 6, anchorHash: rows[5]?.hash, seq: 10 });
+    expect(audit.verifyChain()).toEqual({
+      ok: true,
+      count: 4,
+      headHash: rows[9]?.hash ?? "",
+      anchorSeq: 6,
+    });
+    // Nothing more to do until the hub has more; then only the old part goes.
+    expect(audit.prune({ olderThanTs: clock.now() })).toEqual({ pruned: 0, anchorSeq: 6 });
+    audit.markDelivered(10);
+    expect(audit.prune({ olderThanTs: t0 + 8_000 })).toEqual({ pruned: 2, anchorSeq: 8 });
+    expect(audit.verifyChain()).toMatchObject({ ok: true, count: 2, anchorSeq: 8 });
+  });
+
+  test("everything pruned: the next row follows the anchor and links to it", () => {
+    fill(3);
+    audit.markDelivered(3);
+    const third = audit.list()[2];
+    expect(audit.prune({ olderThanTs: clock.now() + 1 })).toEqual({ pruned: 3, anchorSeq: 3 });
+    expect(audit.list()).toEqual([]);
+    expect(audit.verifyChain()).toEqual({
+      ok: true,
+      count: 0,
+      headHash: third?.hash ?? "",
+      anchorSeq: 3,
+    });
+    const next = audit.append(decision("after"));
+    expect(next).toMatchObject({ seq: 4, prevHash: third?.hash });
+    expect(audit.verifyChain()).toMatchObject({ ok: true, count: 1, anchorSeq: 3 });
+  });
+
+  test("maxRows bounds one call", () => {
+    fill(5);
+    audit.markDelivered(5);
+    expect(audit.prune({ olderThanTs: clock.now(), maxRows: 2 })).toEqual({
+      pruned: 2,
+      anchorSeq: 2,
+    });
+    expect(audit.prune({ olderThanTs: clock.now(), maxRows: 2 })).toEqual({
+      pruned: 2,
+      anchorSeq: 4,
+    });
+    expect(audit.verifyChain()).toMatchObject({ ok: true, count: 1, anchorSeq: 4 });
+  });
+
+  test("the database refuses deleting past the anchor and moving the anchor back or past the hub", () => {
+    fill(4);
+    audit.markDelivered(2);
+    audit.prune({ olderThanTs: clock.now() });
+    expect(() => db.run("DELETE FROM audit WHERE seq = 3")).toThrow("append-only");
+    expect(() => db.run("UPDATE audit_state SET anchor_seq = 1 WHERE id = 1")).toThrow(
+      "only moves forward",
+    );
+    expect(() => db.run("UPDATE audit_state SET anchor_seq = 4 WHERE id = 1")).toThrow(
+      "only moves forward",
+    );
+    expect(audit.verifyChain()).toMatchObject({ ok: true, count: 2, anchorSeq: 2 });
+  });
+
+  test("a first row after the anchor that was rewritten does not link to the anchor", () => {
+    fill(4);
+    audit.markDelivered(2);
+    audit.prune({ olderThanTs: clock.now() });
+    db.run("DROP TRIGGER audit_append_only_update");
+    db.run(`UPDATE audit SET prev_hash = '${"1".repeat(64)}' WHERE seq = 3`);
+    expect(audit.verifyChain()).toEqual({
+      ok: false,
+      firstBadSeq: 3,
+      reason: "row 3 does not link to the anchor (row 2, pruned)",
+    });
   });
 });
 

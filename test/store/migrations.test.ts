@@ -153,6 +153,24 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ]);
     },
   },
+  // The audit anchor: rows written before it stay and verify from the genesis (anchor 0); once
+  // the hub has them they can be pruned and the chain verifies from the anchor. Keyed by name,
+  // so the seed follows the migration to whatever position it has in the list.
+  [MIGRATIONS.findIndex((m) => m.name === "audit anchor") + 1]: {
+    write(db) {
+      db.run("UPDATE audit_state SET delivered_seq = head_seq WHERE id = 1");
+    },
+    check(store) {
+      const head = store.audit.head();
+      expect(head.anchorSeq).toBe(0);
+      expect(store.audit.verifyChain()).toMatchObject({ ok: true });
+      if (head.deliveredSeq > 0) {
+        const r = store.audit.prune({ olderThanTs: T0 + 1_000_000 });
+        expect(r.anchorSeq).toBe(head.deliveredSeq);
+        expect(store.audit.verifyChain()).toMatchObject({ ok: true, anchorSeq: r.anchorSeq });
+      }
+    },
+  },
 };
 
 let tmp: TempStateDir;

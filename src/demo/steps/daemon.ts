@@ -8,6 +8,7 @@ import { runDaemon } from "../../cli/run.ts";
 import type { AgentReady } from "../../daemon/agent-daemon.ts";
 import { enrollHost } from "../../hub/enroll.ts";
 import type { HubIdentity } from "../../hub/identity.ts";
+import { acceptExactly, offeredSigners } from "../../hub/signer-acceptance.ts";
 import { createProxmoxClient } from "../../proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../../sim/hub/index.ts";
 import { openStore } from "../../store/open.ts";
@@ -100,8 +101,11 @@ export function daemonSteps(): DemoStep[] {
         live = await startAgent(env);
         const id = live.identity;
         env.io.out(
-          `    host id ${id.host_id}; operator signers from the hub: ${id.signers.length}\n`,
+          `    host id ${id.host_id}; operator signers from the hub, accepted by fingerprint (--accept-signers):\n`,
         );
+        for (const s of offeredSigners(id.signers)) {
+          env.io.out(`      ${s.fingerprint} ${s.role} ${s.name}\n`);
+        }
         env.io.out(`    local API ${live.agent.localApi?.server.url}\n`);
         env.io.out(`      pin leaf_sha256 ${live.agent.localApi?.certificate.leafSha256}\n`);
         const l = live;
@@ -209,14 +213,19 @@ export function daemonSteps(): DemoStep[] {
           const chain = store.audit.verifyChain();
           env.io.out(`    chain: ${chain.ok ? `verified, ${chain.count} rows` : "BROKEN"}\n`);
           const delivered = l.hub.state.audit.length;
+          const hubState = l.hub.state;
           env.io.out(
-            `    the hub has received ${l.hub.state.reports.length} status reports and ${delivered} audit rows (gaps: ${l.hub.state.auditGaps})\n`,
+            `    the hub has received ${hubState.reports.length} status reports and ${delivered} audit rows, each checked against the chain it holds (refused: ${hubState.auditRefusals}; reports whose audit head contradicts it: ${hubState.auditHeadMismatches})\n`,
           );
           const secrets = [l.guestToken, l.identity.credential, secretOf(env.sim.tokens.agent)];
           const leaked = secrets.some((s) => l.logs.some((line) => line.includes(s)));
           return {
             behaved:
-              chain.ok && !leaked && l.hub.state.reports.length > 0 && l.hub.state.auditGaps === 0,
+              chain.ok &&
+              !leaked &&
+              hubState.reports.length > 0 &&
+              hubState.auditRefusals === 0 &&
+              hubState.auditHeadMismatches === 0,
             note: "every decision audited, chain verified and delivered, no secret in any log line",
           };
         } finally {
@@ -264,6 +273,8 @@ async function startAgent(env: DemoEnv): Promise<Live> {
     agentVersion: "demo",
     clock: env.io.clock,
     logger: env.logger,
+    // The operator accepts exactly the key they hold, as `enroll --accept-signers` does.
+    acceptSigners: acceptExactly([operator.publicKey.fingerprint]),
   });
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   const guestToken = store.guestTokens.mint(GUEST).token;

@@ -32,6 +32,7 @@ type ErrorCode =
   | "replay"
   | "clock_skew"
   | "not_found"
+  | "audit_chain_broken"
   | "unavailable";
 
 export function errorResponse(status: number, code: ErrorCode, message: string): Response {
@@ -73,8 +74,14 @@ export async function handle(req: Request, deps: HandlerDeps): Promise<Response>
   if (route === "reports" && req.method === "POST") {
     const parsed = reportBatchSchema.safeParse(parseJson(body));
     if (!parsed.success) return errorResponse(400, "bad_request", issues(parsed.error.issues));
-    for (const r of parsed.data.reports) state.recordReport(hostId, r);
-    state.recordAudit(hostId, parsed.data.audit);
+    // The chain first: a batch that breaks it is refused whole, reports included, so the agent
+    // keeps it and nothing here half-records it.
+    const verdict = state.acceptAudit(hostId, parsed.data.audit);
+    if (!verdict.ok) return errorResponse(409, "audit_chain_broken", verdict.reason);
+    for (const r of parsed.data.reports) {
+      state.checkAuditHead(hostId, r);
+      state.recordReport(hostId, r);
+    }
     return Response.json({ ok: true });
   }
   if (route === "job-results" && req.method === "POST") {

@@ -10,10 +10,12 @@ import {
 import { pemFingerprint } from "../../tls/fingerprint.ts";
 import { createSelfSignedCert } from "../../tls/self-signed.ts";
 import { type Clock, systemClock } from "../../util/clock.ts";
+import { type EndlessBodyMode, type EndlessBodyServer, serveEndlessBody } from "./endless-body.ts";
 import type { HubFaults } from "./faults.ts";
 import { handle } from "./handlers.ts";
 import { etagOf, HubSimState } from "./state.ts";
 
+export type { EndlessBodyMode, EndlessBodyServer } from "./endless-body.ts";
 export type { HubFaults } from "./faults.ts";
 export type { RecordedAudit, RecordedReport, RecordedResult, SimHost } from "./state.ts";
 export { HubSimState } from "./state.ts";
@@ -58,6 +60,12 @@ export interface HubSimulator {
   setFaults(f: HubFaults): void;
   /** Every request answered, in order. */
   readonly requests: readonly RequestRecord[];
+  /**
+   * A second listener, with this simulator's certificate, that answers every request with a
+   * body that never ends (`chunked`, or `lying_length` with a small Content-Length beside the
+   * chunked framing). Stopped with the simulator.
+   */
+  serveEndlessBody(mode: EndlessBodyMode): EndlessBodyServer;
   /** Stops listening (connections are refused) until `up()`; the records stay. */
   down(): Promise<void>;
   up(): Promise<void>;
@@ -84,6 +92,7 @@ export async function startHubSimulator(opts: HubSimOptions = {}): Promise<HubSi
   let faults: HubFaults = {};
   const requests: RequestRecord[] = [];
   const codeTtlMs = opts.codeTtlMs ?? 10 * 60_000;
+  const extra: EndlessBodyServer[] = [];
 
   const serve = (port: number) =>
     Bun.serve({
@@ -158,6 +167,11 @@ export async function startHubSimulator(opts: HubSimOptions = {}): Promise<HubSi
       faults = { ...f };
     },
     requests,
+    serveEndlessBody(mode) {
+      const endless = serveEndlessBody({ tls, mode, hostname });
+      extra.push(endless);
+      return endless;
+    },
     async down() {
       const s = server;
       server = undefined;
@@ -170,6 +184,7 @@ export async function startHubSimulator(opts: HubSimOptions = {}): Promise<HubSi
       const s = server;
       server = undefined;
       await s?.stop(true);
+      for (const e of extra.splice(0)) await e.stop();
     },
   };
 }

@@ -1,0 +1,156 @@
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { type SignerInForce, signersText, trustSummary } from "../hub/trust-summary.ts";
+import type { AuditHead } from "../store/audit.ts";
+import { StoreError } from "../store/errors.ts";
+import { loadConfigOrReport } from "./command-config.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+
+const HELP = `Usage: felhom-agent [--config PATH] status [--json]
+
+What this host is and trusts, read without changing anything (works while the daemon runs):
+whether it is enrolled with a hub (host id, hub URL, identity file), the state database's
+path, the audit log's head (seq and hash, what the hub compares with its copy) and how far the
+hub has acknowledged it, and every operator signer in force with its SHA256 fingerprint, role
+and source (config or enrollment).
+
+Options:
+  --json      machine-readable output
+  -h, --help  show this help
+
+Exit codes: 0 ok, 1 a problem was found (unreadable identity, unusable state database, or the
+hub acknowledged audit rows the log no longer has), 2 usage or config error.
+`;
+
+/** The parts of the store `status` reads; tests inject one. */
+export interface StatusStoreHandle {
+  audit: { head(): AuditHead };
+  close(): void;
+}
+
+export interface StatusDeps {
+  openStore?: (path: string) => Promise<StatusStoreHandle> | StatusStoreHandle;
+}
+
+interface StoreSummary {
+  path: string;
+  state: "ok" | "missing" | "error";
+  error?: string;
+  audit_head?: { seq: number; hash: string; delivered_seq: number; anchor_seq: number };
+}
+
+async function defaultOpen(path: string): Promise<StatusStoreHandle> {
+  const { openStore } = await import("../store/open.ts");
+  return openStore({ path, exclusive: false, mustExist: true });
+}
+
+/** `felhom-agent status`: see HELP. */
+export async function runStatus(
+  argv: string[],
+  ctx: CliContext & { deps?: StatusDeps },
+): Promise<number> {
+  let values: { json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
+  }
+  const cfg = await loadConfigOrReport(ctx);
+  if (!cfg) return EXIT_USAGE;
+  const trust = await trustSummary(cfg);
+  const { defaultStorePath } = await import("../store/open.ts");
+  const store = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
+  const problems: string[] = [];
+  if (trust.enrollment.state === "unreadable") problems.push(trust.enrollment.error ?? "");
+  if (store.state === "error") problems.push(`state database: ${store.error}`);
+  const head = store.audit_head;
+  if (head && head.delivered_seq > head.seq) {
+    problems.push(
+      `the hub acknowledged audit rows up to ${head.delivered_seq} but the log ends at ${head.seq}; run: felhom-agent audit verify`,
+    );
+  }
+  if (values.json) {
+    ctx.stdout(
+      `${JSON.stringify(
+        { enrollment: trust.enrollment, store, signers: trust.signers, problems },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    ctx.stdout(statusText(trust.enrollment, store, trust.signers, problems));
+  }
+  return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
+}
+
+async function readStore(path: string, deps: StatusDeps | undefined): Promise<StoreSummary> {
+  // Opening would create the directory; a host without state simply has none yet.
+  if (deps?.openStore === undefined && !existsSync(path)) return { path, state: "missing" };
+  let handle: StatusStoreHandle;
+  try {
+    handle = await (deps?.openStore ?? defaultOpen)(path);
+  } catch (err) {
+    if (err instanceof StoreError) {
+      return err.kind === "missing"
+        ? { path, state: "missing" }
+        : { path, state: "error", error: err.message };
+    }
+    throw err;
+  }
+  try {
+    const h = handle.audit.head();
+    return {
+      path,
+      state: "ok",
+      audit_head: {
+        seq: h.seq,
+        hash: h.hash,
+        delivered_seq: h.deliveredSeq,
+        anchor_seq: h.anchorSeq,
+      },
+    };
+  } catch (err) {
+    if (err instanceof StoreError) return { path, state: "error", error: err.message };
+    throw err;
+  } finally {
+    handle.close();
+  }
+}
+
+function statusText(
+  enrollment: Awaited<ReturnType<typeof trustSummary>>["enrollment"],
+  store: StoreSummary,
+  signers: readonly SignerInForce[],
+  problems: readonly string[],
+): string {
+  const lines: string[] = [];
+  if (enrollment.state === "enrolled") {
+    lines.push(`enrolled: yes, host ${enrollment.host_id}, hub ${enrollment.hub_url}`);
+  } else if (enrollment.state === "not_enrolled") {
+    lines.push("enrolled: no (desired state comes from desired_file, if any)");
+  } else {
+    lines.push("enrolled: identity file present but unusable");
+  }
+  lines.push(`identity file: ${enrollment.identity_file}`);
+  lines.push(`state database: ${store.path}${store.state === "ok" ? "" : ` (${store.state})`}`);
+  if (store.audit_head) {
+    const h = store.audit_head;
+    lines.push(
+      `audit head: seq ${h.seq}, hash ${h.hash}; acknowledged by the hub up to seq ${h.delivered_seq}` +
+        (h.anchor_seq > 0 ? `; rows up to ${h.anchor_seq} pruned (the anchor)` : ""),
+    );
+  }
+  lines.push("operator signers in force (fingerprint, role, source, name):");
+  let text = `${lines.join("\n")}\n${signersText(signers)}`;
+  for (const p of problems) text += `problem: ${p}\n`;
+  return text;
+}
