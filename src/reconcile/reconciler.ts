@@ -67,13 +67,16 @@ export class Reconciler {
     // Anything left in flight (a lost answer, a task past its wait deadline) is settled first.
     await engine.resolve("pass");
     const desired = await this.opts.desired.current();
+    // The busy set before actual state: a guest whose operation ends while state is being read
+    // is still skipped this pass, instead of being planned from a read taken mid-operation
+    // (a start still running reads `stopped`, and would be sent again). Then the overrides:
+    // a grow that is no longer busy has its journal entry settled already, so its override is
+    // read here rather than undone as drift.
+    const busy = engine.busyGuests();
     const read = await readActualState(this.opts.client, desired, {
       concurrency: this.opts.readConcurrency,
       ...(signal ? { signal } : {}),
     });
-    // Busy guests first, then the overrides: a grow that is no longer busy has its journal
-    // entry settled already, so its override is read here rather than undone as drift.
-    const busy = engine.busyGuests();
     const inForce = this.opts.overrides?.inForce() ?? [];
     const plan = planActions(desired, read.actual, busy, inForce);
     this.opts.onPlan?.(plan);
