@@ -11,6 +11,7 @@ import type {
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
 import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
 import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
+import type { NodeTime } from "./schema-time.ts";
 import type { TlsTrust } from "./tls-trust.ts";
 
 /** Task polling backoff: `initialMs`, then ×`factor` per poll, capped at `maxMs`. */
@@ -156,6 +157,8 @@ export interface ProxmoxClient {
   version(o?: CallOptions): Promise<PveVersion>;
   nodes(o?: CallOptions): Promise<NodeEntry[]>;
   nodeStatus(o?: CallOptions): Promise<NodeStatus>;
+  /** The node's clock, to measure how far it is from ours (docs/proxmox-behaviour.md#node-time). */
+  nodeTime(o?: CallOptions): Promise<NodeTime>;
   listLXC(o?: CallOptions): Promise<LxcStatus[]>;
   guestStatus(vmid: number, o?: CallOptions): Promise<LxcStatus>;
   guestConfig(
