@@ -35,7 +35,9 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
       case "server":
         return { class: "retry", cause: err.kind, message, detail };
       case "proxy":
-        // pveproxy could not reach pvedaemon: the POST may have run (FACTS B.4).
+        // 595: pveproxy could not connect to pvedaemon, so nothing ran; 596–599: the hop
+        // failed midway and the POST may have run (docs/proxmox-behaviour.md#proxy-statuses).
+        if (err.status === 595) return { class: "retry", cause: "proxy_connect", message, detail };
         return { class: "unknown_outcome", cause: "proxy", message, detail };
       default:
         return { class: "operator", cause: err.kind, message, detail };
