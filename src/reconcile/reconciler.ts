@@ -5,7 +5,7 @@ import type { GuestOverride } from "../store/guest-overrides.ts";
 import type { Clock } from "../util/clock.ts";
 import { type Action, actionToRequest, describeAction } from "./actions.ts";
 import type { DesiredProvider } from "./desired-provider.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine, HungTask } from "./engine.ts";
 import type { OverrideBook } from "./override-book.ts";
 import type { OverrideVoid } from "./overrides.ts";
 import { type Plan, type PlanSkip, planActions } from "./planner.ts";
@@ -50,6 +50,8 @@ export interface PassReport {
   overrides: { standing: GuestOverride[]; voided: OverrideVoid[] };
   done: number;
   failed: number;
+  /** Tasks still running past the hang deadline; their guests wait, the others go on. */
+  hung: HungTask[];
   durationMs: number;
 }
 
@@ -132,6 +134,7 @@ export class Reconciler {
       overrides,
       done: results.filter((r) => r.state === "done").length,
       failed: results.filter((r) => r.state !== "done").length,
+      hung: engine.hungTasks(),
       durationMs: clock.now() - started,
     };
     logger.info("reconcile pass", {
@@ -143,6 +146,7 @@ export class Reconciler {
       done: report.done,
       failed: report.failed,
       held: held.length,
+      hung: report.hung.length,
       skipped: report.skipped.length,
       overrides_standing: overrides.standing.length,
       overrides_withdrawn: overrides.voided.length,
