@@ -66,7 +66,7 @@ export class JumpClock implements Clock {
 }
 
 /** Polls `cond` every few ms until it holds; fails after `maxMs` of real time. */
-export async function until(cond: () => boolean, what: string, maxMs = 10_000): Promise<void> {
+export async function until(cond: () => boolean, what: string, maxMs = 4_000): Promise<void> {
   const end = Date.now() + maxMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
