@@ -82,9 +82,11 @@ describe("a POST refused with the simulator's 5xx fault", () => {
     const sub = await engine.enqueue(start102);
     await until(() => c.starts() === 1, "the first POST");
     await until(() => r.sim.stats().byStatus[500] === 1, "the first 500");
+    await until(() => clock.sleeping(1000), "the 1 s pause");
     expect(c.starts()).toBe(1);
     clock.jump(1000);
     await until(() => r.sim.stats().byStatus[500] === 2, "the second 500");
+    await until(() => clock.sleeping(2000), "the 2 s pause");
     expect(c.starts()).toBe(2);
     clock.jump(2000);
     const end = await sub.settled;
@@ -108,7 +110,8 @@ describe("a POST refused with the simulator's 5xx fault", () => {
       [2, 2000],
       [3, 4000],
     ] as const) {
-      await until(() => r.sim.stats().byStatus[500] === n, `500 number ${n}`);
+      await until(() => (r.sim.stats().byStatus[500] ?? 0) >= n, `500 number ${n}`);
+      await until(() => clock.sleeping(delay), `the ${delay} ms pause`);
       clock.jump(delay);
     }
     const end = await sub.settled;

@@ -27,7 +27,7 @@ import { type Clock, systemClock } from "../../src/util/clock.ts";
  */
 export class JumpClock implements Clock {
   private skipped = 0;
-  private readonly sleepers = new Set<{ at: number; wake: () => void }>();
+  private readonly sleepers = new Set<{ at: number; ms: number; wake: () => void }>();
 
   now(): number {
     return Date.now() + this.skipped;
@@ -39,7 +39,7 @@ export class JumpClock implements Clock {
         reject(signal.reason);
         return;
       }
-      const sleeper = { at: this.now() + ms, wake: () => done() };
+      const sleeper = { at: this.now() + ms, ms, wake: () => done() };
       const timer = setTimeout(() => done(), ms);
       const onAbort = () => {
         finish();
@@ -57,6 +57,12 @@ export class JumpClock implements Clock {
       this.sleepers.add(sleeper);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /** Whether someone is sleeping for exactly `ms` right now (to jump only once they are). */
+  sleeping(ms: number): boolean {
+    for (const s of this.sleepers) if (s.ms === ms) return true;
+    return false;
   }
 
   jump(ms: number): void {
