@@ -18,6 +18,7 @@ import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import type { Gate, GateDecision } from "./gate-seam.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
+import { HangWatch, type HungTask } from "./hang-watch.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
   journalOperationId,
@@ -90,16 +91,6 @@ export interface EngineOptions {
   random?: () => number;
 }
 
-/** A task waited on past the hang deadline: its guest stays busy, its slot is given up. */
-export interface HungTask {
-  journalId: number;
-  op: string;
-  vmid: number | null;
-  upid: string;
-  /** Our clock, when the wait began. */
-  sinceMs: number;
-}
-
 export interface Submitted {
   status: OperationStatus;
   /** Settles when the operation reaches a terminal state (or the engine stops waiting). */
@@ -118,16 +109,22 @@ export class Engine implements OperationSubmitter {
   private readonly stopping = new AbortController();
   private seq = 0;
   private readonly taskDeadlineMs: number;
-  private readonly hung = new Map<number, HungTask>();
+  private readonly hung: HangWatch;
 
   constructor(private readonly opts: EngineOptions) {
     this.queue = new GuestQueue(opts.concurrency);
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 15 * 60_000;
+    this.hung = new HangWatch({
+      clock: opts.clock,
+      logger: opts.logger,
+      audit: opts.store.audit,
+      afterMs: opts.hungTaskMs ?? 90_000,
+    });
   }
 
   /** Tasks waited on past the hang deadline, still running (docs/reconcile.md#hung-tasks). */
   hungTasks(): HungTask[] {
-    return [...this.hung.values()].map((h) => ({ ...h }));
+    return this.hung.list();
   }
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
@@ -378,11 +375,12 @@ export class Engine implements OperationSubmitter {
     return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
   }
 
-  private abandonUnstarted(journalId: number): void {
+  private abandonUnstarted(
+    journalId: number,
+    resolution = "the agent stopped before the operation started; nothing was sent",
+  ): void {
     try {
-      this.opts.store.journal.recordTerminal(journalId, "abandoned", {
-        resolution: "the agent stopped before the operation started; nothing was sent",
-      });
+      this.opts.store.journal.recordTerminal(journalId, "abandoned", { resolution });
     } catch {
       // The store is closing; recovery at the next start finds no task and abandons it.
     }
@@ -431,7 +429,10 @@ export class Engine implements OperationSubmitter {
         });
         await this.opts.clock.sleep(delayMs, this.stopping.signal).catch(() => {});
         if (this.stopped) {
-          this.abandonUnstarted(id);
+          this.abandonUnstarted(
+            id,
+            "the agent stopped between re-sends of a refused request; nothing ran",
+          );
           this.update(status, "failed", "shutting_down");
           return { ...status };
         }
@@ -506,7 +507,7 @@ export class Engine implements OperationSubmitter {
     const { journal } = this.opts.store;
     status.upid = upid;
     this.update(status, "running");
-    const endHangWatch = this.watchForHang(slot, { journalId: id, op: status.op, vmid, upid });
+    const endHangWatch = this.hung.watch(slot, { journalId: id, op: status.op, vmid, upid });
     try {
       const result = await this.opts.client.waitTask(upid, {
         deadlineMs: this.taskDeadlineMs,
@@ -597,54 +598,6 @@ export class Engine implements OperationSubmitter {
         this.update(status, r.kind === "done" ? "done" : "failed", r.how);
         return { ...status };
     }
-  }
-
-  /**
-   * Past the hang deadline the wait gives up its global slot, so other guests proceed while
-   * this one stays busy; the hang is logged and audited once (docs/reconcile.md#hung-tasks).
-   * Returns the function that ends the watch.
-   */
-  private watchForHang(slot: Slot, task: Omit<HungTask, "sinceMs">): () => void {
-    const { clock, logger, store } = this.opts;
-    const afterMs = this.opts.hungTaskMs ?? 90_000;
-    const sinceMs = clock.now();
-    const ended = new AbortController();
-    void clock.sleep(afterMs, ended.signal).then(
-      () => {
-        if (ended.signal.aborted) return;
-        slot.release();
-        this.hung.set(task.journalId, { ...task, sinceMs });
-        logger.warn("task hung: its concurrency slot is given to other guests", {
-          journal: task.journalId,
-          op: task.op,
-          vmid: task.vmid,
-          upid: task.upid,
-          waited_s: Math.round(afterMs / 1000),
-        });
-        try {
-          store.audit.append({
-            actor: "agent",
-            action: task.op,
-            target: targetOf(task.vmid),
-            outcome: "hung",
-            details: {
-              journal: task.journalId,
-              upid: task.upid,
-              waited_s: Math.round(afterMs / 1000),
-            },
-          });
-        } catch (err) {
-          logger.error("could not audit a hung task", { journal: task.journalId, error: err });
-        }
-      },
-      () => {},
-    );
-    return () => {
-      ended.abort();
-      if (this.hung.delete(task.journalId)) {
-        logger.info("hung task ended", { journal: task.journalId, upid: task.upid });
-      }
-    };
   }
 
   private checkParams(
