@@ -1,5 +1,6 @@
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { TaskSummary } from "../proxmox/schema-task.ts";
+import { parseUpid } from "../proxmox/upid.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
 import type { ClockOffset } from "./clock-offset.ts";
 
@@ -16,13 +17,14 @@ export function earliestStartSec(createdAt: number, offset: ClockOffset): number
 
 /**
  * The task a journal entry's POST started, when the POST's answer never reached the journal
- * (a crash, a dropped connection, a 59x). Looks for a task of the executor's type on this guest
- * that started at or after the intent (on the node's clock, docs/reconcile.md#clock-offset) and
- * is not already claimed by another journal entry, oldest first. Undefined: no such task is
+ * (a crash, a dropped connection, a 59x). Looks for a task of the executor's type on this guest,
+ * started by our own token, at or after the intent (on the node's clock,
+ * docs/reconcile.md#clock-offset), and not already claimed by another journal entry, oldest
+ * first. Undefined: no such task is
  * listed yet, which alone does not prove the POST never ran (docs/reconcile.md#lost-answers).
  */
 export async function findPostedTask(
-  client: Pick<ProxmoxClient, "listTasks">,
+  client: Pick<ProxmoxClient, "listTasks" | "tokenId">,
   journal: Pick<Journal, "forGuest">,
   entry: JournalEntry,
   taskType: string,
@@ -51,7 +53,21 @@ export async function findPostedTask(
         t.type === taskType &&
         t.id === String(entry.vmid) &&
         t.starttime >= since &&
+        startedBy(t.upid) === client.tokenId &&
         !claimed.has(t.upid),
     )
     .sort((a, b) => a.starttime - b.starttime)[0];
+}
+
+/**
+ * The full `user@realm!tokenid` that started a task, from its UPID: the list shows a token's
+ * task with `user` and `tokenid` split (docs/proxmox-behaviour.md#task-owner), the UPID keeps it
+ * whole. A task someone else started (an operator in the GUI) can never be our POST's.
+ */
+function startedBy(upid: string): string | undefined {
+  try {
+    return parseUpid(upid).user;
+  } catch {
+    return undefined;
+  }
 }

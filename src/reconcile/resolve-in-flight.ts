@@ -11,7 +11,7 @@ import { classifyFailure } from "./failure.ts";
 import { findPostedTask } from "./find-task.ts";
 
 export type ResolveClient = ExecClient &
-  Pick<ProxmoxClient, "listTasks" | "taskStatusOnce" | "nodeTime">;
+  Pick<ProxmoxClient, "listTasks" | "taskStatusOnce" | "nodeTime" | "tokenId">;
 
 /**
  * How an in-flight journal entry was settled. Every kind but `resume_wait` and `unknown` has
