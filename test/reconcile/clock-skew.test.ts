@@ -101,3 +101,13 @@ describe("a lost answer on a node whose clock is off", () => {
     await engine.stop();
   });
 });
+
+describe("measureNodeOffset", () => {
+  test("the offset is the middle of what the node's whole second and our two readings allow", async () => {
+    const readings = [1_000, 1_200];
+    const clock = { now: () => readings.shift() ?? Number.NaN };
+    const node = { nodeTime: async () => ({ timeSec: 5 }) };
+    // Node instant in [5000, 5999], ours in [1000, 1200]: offset in [3800, 4999].
+    expect(await measureNodeOffset(node, clock)).toEqual({ offsetMs: 4400, uncertaintyMs: 600 });
+  });
+});

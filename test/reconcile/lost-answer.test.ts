@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { agentOn, counting, faultNextStart } from "./lost-support.ts";
 import { JumpClock, Rig, until } from "./support.ts";
 
@@ -59,6 +60,41 @@ describe("a POST whose answer was lost", () => {
     expect(second.results.map((x) => x.state)).toEqual(["done"]);
     expect(c.starts()).toBe(2);
     expect(vzstarts(rig).length).toBe(1);
+    await engine.stop();
+  });
+
+  test("never reached Proxmox, but someone else made the change meanwhile: closed done, not re-sent", async () => {
+    const clock = new JumpClock();
+    rig = await Rig.start({ taskMs: 50 }, { clock });
+    rig.setDesired({ version: 1, guests: { "102": { run: "running" } } });
+    const c = counting(rig.client);
+    const { engine, reconciler } = agentOn(rig, c.client);
+    const arrived = faultNextStart(rig, c, { drop: 1 });
+    const pass = reconciler.runPass();
+    await arrived;
+    await until(() => c.looks() >= 2, "two looks at the task list");
+    // An operator starts the guest while the agent's answer is unknown.
+    const root = createProxmoxClient({
+      endpoint: rig.sim.endpoint,
+      node: rig.sim.node,
+      token: rig.sim.tokens.root,
+      trust: { kind: "fingerprint", sha256: rig.sim.fingerprint },
+      taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
+    });
+    try {
+      await root.waitTask(await root.start(102), { deadlineMs: 5_000 });
+    } finally {
+      root.close();
+    }
+    clock.jump(60_000);
+    const first = await pass;
+    expect(first.results.map((x) => x.state)).toEqual(["done"]);
+    const [closed] = rig.store.journal.forGuest(102);
+    expect(closed?.phase).toBe("done");
+    expect(closed?.upid).toBeNull();
+    expect(closed?.resolution).toContain("the change is in effect");
+    expect((await reconciler.runPass()).planned).toEqual([]);
+    expect(c.starts()).toBe(1);
     await engine.stop();
   });
 
