@@ -28,12 +28,7 @@ import {
   statusFromPending,
 } from "./operation-ids.ts";
 import { growOverrides } from "./overrides.ts";
-import {
-  defaultQuickRetry,
-  isTransientRefusal,
-  type QuickRetryPolicy,
-  quickRetryDelayMs,
-} from "./quick-retry.ts";
+import { defaultQuickRetry, type QuickRetryPolicy, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
@@ -403,41 +398,37 @@ export class Engine implements OperationSubmitter {
     const log = this.opts.logger.child({ op: req.op, vmid, origin: req.origin });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
-    let upid: string | null;
-    const quick = this.opts.quickRetry ?? defaultQuickRetry;
-    for (let n = 0; ; n++) {
-      try {
-        upid = await exec.post(this.opts.client, vmid, req.params as never);
-        break;
-      } catch (err) {
-        if (
-          n >= quick.retries ||
-          this.stopped ||
-          exec.alreadyDone(err) ||
-          !isTransientRefusal(err)
-        ) {
-          return this.postFailed(status, id, exec, err, log, vmid, req.params, slot);
-        }
-        // Refused before anything ran: send it again in a second or so, not after the
-        // reconciler's back-off (docs/reconcile.md#transient-refusals).
-        const delayMs = quickRetryDelayMs(n, quick, this.opts.random ?? Math.random);
-        log.warn("request refused with a transient error; sending it again shortly", {
-          journal: id,
-          error: (err as Error).message,
-          retry: n + 1,
-          delay_ms: delayMs,
-        });
-        await this.opts.clock.sleep(delayMs, this.stopping.signal).catch(() => {});
-        if (this.stopped) {
-          this.abandonUnstarted(
-            id,
-            "the agent stopped between re-sends of a refused request; nothing ran",
-          );
-          this.update(status, "failed", "shutting_down");
-          return { ...status };
-        }
-      }
+    // A refusal that ran nothing is sent again within seconds, not after the reconciler's
+    // back-off (docs/reconcile.md#transient-refusals).
+    const sent = await sendWithQuickRetry(
+      () => exec.post(this.opts.client, vmid, req.params as never),
+      {
+        policy: this.opts.quickRetry ?? defaultQuickRetry,
+        random: this.opts.random ?? Math.random,
+        clock: this.opts.clock,
+        signal: this.stopping.signal,
+        settles: (err) => exec.alreadyDone(err),
+        onRetry: (err, retry, delayMs) =>
+          log.warn("request refused with a transient error; sending it again shortly", {
+            journal: id,
+            error: (err as Error).message,
+            retry,
+            delay_ms: delayMs,
+          }),
+      },
+    );
+    if (sent.kind === "stopped") {
+      this.abandonUnstarted(
+        id,
+        "the agent stopped between re-sends of a refused request; nothing ran",
+      );
+      this.update(status, "failed", "shutting_down");
+      return { ...status };
     }
+    if (sent.kind === "failed") {
+      return this.postFailed(status, id, exec, sent.error, log, vmid, req.params, slot);
+    }
+    const upid = sent.value;
     await this.opts.hooks?.at?.("post_returned", id);
     if (upid === null) {
       journal.recordTerminal(id, "done", { resolution: "synchronous call returned" });

@@ -1,4 +1,5 @@
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
+import type { Clock } from "../util/clock.ts";
 
 /** The quick re-sends of a refused request before the slow back-off (docs/reconcile.md). */
 export interface QuickRetryPolicy {
@@ -29,4 +30,44 @@ export function quickRetryDelayMs(
   random: () => number,
 ): number {
   return Math.round(policy.baseMs * 2 ** n * (0.5 + random()));
+}
+
+export interface QuickRetryDeps {
+  policy: QuickRetryPolicy;
+  random: () => number;
+  clock: Pick<Clock, "sleep">;
+  /** The agent is stopping: no further re-send. */
+  signal: AbortSignal;
+  /** A refusal that is an answer, not a failure (`already running`): never re-sent. */
+  settles(err: unknown): boolean;
+  onRetry(err: unknown, retry: number, delayMs: number): void;
+}
+
+export type QuickRetryOutcome<T> =
+  | { kind: "sent"; value: T }
+  | { kind: "failed"; error: unknown }
+  /** Stopped while pausing between re-sends: nothing ran. */
+  | { kind: "stopped" };
+
+/** Sends, and re-sends a transient refusal on the quick schedule (docs/reconcile.md). */
+export async function sendWithQuickRetry<T>(
+  send: () => Promise<T>,
+  deps: QuickRetryDeps,
+): Promise<QuickRetryOutcome<T>> {
+  for (let n = 0; ; n++) {
+    try {
+      return { kind: "sent", value: await send() };
+    } catch (error) {
+      const again =
+        n < deps.policy.retries &&
+        !deps.signal.aborted &&
+        !deps.settles(error) &&
+        isTransientRefusal(error);
+      if (!again) return { kind: "failed", error };
+      const delayMs = quickRetryDelayMs(n, deps.policy, deps.random);
+      deps.onRetry(error, n + 1, delayMs);
+      await deps.clock.sleep(delayMs, deps.signal).catch(() => {});
+      if (deps.signal.aborted) return { kind: "stopped" };
+    }
+  }
 }
