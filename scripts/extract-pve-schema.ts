@@ -15,6 +15,7 @@ export const SIMULATED_ENDPOINTS = [
   "GET /version",
   "GET /nodes",
   "GET /nodes/{node}/status",
+  "GET /nodes/{node}/time",
   "GET /nodes/{node}/lxc",
   "POST /nodes/{node}/lxc",
   "GET /nodes/{node}/lxc/{vmid}/status/current",

@@ -220,6 +220,10 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
         config: cfg.reconcile,
         clock,
         logger,
+        // The client learns the node's clock from every answer's Date header
+        // (docs/proxmox-behaviour.md#date-header-clock-offset), so a lost answer's task
+        // search rarely needs a read of its own.
+        clockOffset: client,
         ...(o.random ? { random: o.random } : {}),
         ...(o.hooks ? { hooks: o.hooks } : {}),
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),

@@ -1,5 +1,6 @@
 import type { Logger } from "../log/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import type { ClockOffsetSource } from "../reconcile/clock-offset.ts";
 import type { ReconcileConfig } from "../reconcile/config-section.ts";
 import type { DesiredProvider } from "../reconcile/desired-provider.ts";
 import type { DesiredGuestSpec } from "../reconcile/desired-state.ts";
@@ -23,6 +24,11 @@ export interface ReconcileDaemonOptions {
   logger: Logger;
   /** [0, 1); jitter source. */
   random?: () => number;
+  /**
+   * Knows the Proxmox node's clock offset already (from answers the client read); without it
+   * the engine measures it when it needs it (docs/reconcile.md#clock-offset).
+   */
+  clockOffset?: ClockOffsetSource;
   hooks?: EngineHooks;
   /**
    * The guest's persisted desired spec, read when a local-API grow is journaled (the guest's
@@ -59,6 +65,11 @@ export async function runReconcileDaemon(
     clock,
     logger,
     taskDeadlineMs: config.task_timeout_s * 1000,
+    unknownWindowMs: config.unknown_window_s * 1000,
+    hungTaskMs: config.hung_task_s * 1000,
+    quickRetry: { retries: config.post_retries, baseMs: 1000 },
+    ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.clockOffset ? { clockOffset: opts.clockOffset } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     desiredGuest: opts.desiredGuest ?? defaultDesiredGuest(opts.store, logger),
     // A finished operation changed actual state: look again now rather than after the interval.
@@ -130,6 +141,8 @@ async function recover(
         failed: resolved.filter((r) => r.kind === "failed").length,
         abandoned: resolved.filter((r) => r.kind === "abandoned").length,
         resumed: resolved.filter((r) => r.kind === "resume_wait").length,
+        // Lost answers whose task may still appear: their guests wait while it is looked for.
+        unknown: resolved.filter((r) => r.kind === "unknown").length,
       });
       return true;
     } catch (err) {

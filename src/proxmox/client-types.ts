@@ -13,6 +13,7 @@ import type {
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
 import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
 import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
+import type { NodeTime } from "./schema-time.ts";
 import type { TlsTrust } from "./tls-trust.ts";
 
 /** Task polling backoff: `initialMs`, then ×`factor` per poll, capped at `maxMs`. */
@@ -158,6 +159,8 @@ export interface ProxmoxClient {
   version(o?: CallOptions): Promise<PveVersion>;
   nodes(o?: CallOptions): Promise<DecodedList<NodeEntry>>;
   nodeStatus(o?: CallOptions): Promise<NodeStatus>;
+  /** The node's clock, to measure how far it is from ours (docs/proxmox-behaviour.md#node-time). */
+  nodeTime(o?: CallOptions): Promise<NodeTime>;
   /**
    * Every CT the token may see. Each item is decoded on its own: one Proxmox sends in a form
    * this client cannot read is kept without the unreadable fields, or left out, and reported

@@ -36,6 +36,7 @@ import {
   taskSummarySchema,
   upidSchema,
 } from "./schema-task.ts";
+import { nodeTimeSchema } from "./schema-time.ts";
 import { normalizeTrust } from "./tls-trust.ts";
 import { createTransport } from "./transport.ts";
 import { ProxmoxConfigError, ProxmoxParamError } from "./transport-errors.ts";
@@ -172,6 +173,7 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     version: async (o) => get("/version", versionSchema, undefined, o?.signal),
     nodes: async (o) => list("/nodes", nodeEntrySchema, NODES, undefined, o?.signal),
     nodeStatus: async (o) => get(`${nodePath}/status`, nodeStatusSchema, undefined, o?.signal),
+    nodeTime: async (o) => get(`${nodePath}/time`, nodeTimeSchema, undefined, o?.signal),
     listLXC: async (o) => list(`${nodePath}/lxc`, lxcStatusSchema, LXC, undefined, o?.signal),
     guestStatus: async (vmid, o) =>
       get(`${ctPath(vmid)}/status/current`, lxcStatusSchema, undefined, o?.signal),

@@ -30,6 +30,15 @@ export interface ReconcileConfig {
   max_attempts: number;
   /** Longest wait for one Proxmox task; the task keeps running and is re-read after it. */
   task_timeout_s: number;
+  /**
+   * How long a mutation whose answer was lost stays unknown: the task list is searched over
+   * this window from the intent before the request counts as never arrived (docs/reconcile.md).
+   */
+  unknown_window_s: number;
+  /** A task waited on longer than this gives up its global concurrency slot and is reported. */
+  hung_task_s: number;
+  /** Quick, jittered re-sends of a request refused with a transient 5xx before backing off. */
+  post_retries: number;
 }
 
 const schema = z
@@ -40,6 +49,9 @@ const schema = z
     read_concurrency: z.number().int().min(1).max(64).default(8),
     max_attempts: z.number().int().min(1).max(100).default(5),
     task_timeout_s: z.number().int().min(10).max(86_400).default(900),
+    unknown_window_s: z.number().int().min(1).max(3600).default(60),
+    hung_task_s: z.number().int().min(1).max(86_400).default(90),
+    post_retries: z.number().int().min(0).max(10).default(3),
   })
   .prefault({});
 
@@ -55,6 +67,9 @@ export const reconcileSection = defineSection({
     { path: [...R, "read_concurrency"], kind: "int" },
     { path: [...R, "max_attempts"], kind: "int" },
     { path: [...R, "task_timeout_s"], kind: "int" },
+    { path: [...R, "unknown_window_s"], kind: "int" },
+    { path: [...R, "hung_task_s"], kind: "int" },
+    { path: [...R, "post_retries"], kind: "int" },
   ],
   resolve: (raw: z.output<typeof schema>): ReconcileConfig => ({ ...raw }),
   redact: (c: ReconcileConfig) => ({ ...c }),

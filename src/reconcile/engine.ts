@@ -12,11 +12,14 @@ import type { OverrideInput } from "../store/guest-overrides.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
+import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
 import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import type { Gate, GateDecision } from "./gate-seam.ts";
-import { GuestQueue, HOST_KEY, QueueClosedError } from "./guest-queue.ts";
+import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
+import { HangWatch, type HungTask } from "./hang-watch.ts";
+import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
   journalOperationId,
   parseOperationId,
@@ -25,6 +28,7 @@ import {
   statusFromPending,
 } from "./operation-ids.ts";
 import { growOverrides } from "./overrides.ts";
+import { defaultQuickRetry, type QuickRetryPolicy, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
@@ -62,6 +66,24 @@ export interface EngineOptions {
    * Without it no override is recorded and the reconciler treats every grow as drift.
    */
   desiredGuest?: (vmid: number) => DesiredGuestSpec | undefined;
+  /**
+   * How long a mutation whose answer was lost stays unknown while the task list is searched
+   * (docs/reconcile.md#lost-answers). Default 60 s.
+   */
+  unknownWindowMs?: number;
+  /** Between two looks at the task list during that window. Default 2 s. */
+  lostAnswerPollMs?: number;
+  /** Knows the node's clock offset (from answers it read); else it is measured when needed. */
+  clockOffset?: ClockOffsetSource;
+  /**
+   * A task waited on longer than this gives up its global concurrency slot, and is logged,
+   * audited and listed by `hungTasks()` (docs/reconcile.md#hung-tasks). Default 90 s.
+   */
+  hungTaskMs?: number;
+  /** Quick re-sends of a request refused with a transient 5xx (docs/reconcile.md). */
+  quickRetry?: QuickRetryPolicy;
+  /** [0, 1): jitter of the quick re-sends. */
+  random?: () => number;
 }
 
 export interface Submitted {
@@ -82,10 +104,22 @@ export class Engine implements OperationSubmitter {
   private readonly stopping = new AbortController();
   private seq = 0;
   private readonly taskDeadlineMs: number;
+  private readonly hung: HangWatch;
 
   constructor(private readonly opts: EngineOptions) {
     this.queue = new GuestQueue(opts.concurrency);
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 15 * 60_000;
+    this.hung = new HangWatch({
+      clock: opts.clock,
+      logger: opts.logger,
+      audit: opts.store.audit,
+      afterMs: opts.hungTaskMs ?? 90_000,
+    });
+  }
+
+  /** Tasks waited on past the hang deadline, still running (docs/reconcile.md#hung-tasks). */
+  hungTasks(): HungTask[] {
+    return this.hung.list();
   }
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
@@ -201,7 +235,9 @@ export class Engine implements OperationSubmitter {
     this.track(status);
     const lane = req.priority === "interactive" ? "interactive" : "background";
     const settled = this.queue
-      .run(vmid, lane, () => this.execute(status, exec, journalId, { ...req, params }, vmid))
+      .run(vmid, lane, (slot) =>
+        this.execute(status, exec, journalId, { ...req, params }, vmid, slot),
+      )
       .catch((err: unknown) => {
         if (err instanceof QueueClosedError) {
           this.abandonUnstarted(journalId);
@@ -223,7 +259,13 @@ export class Engine implements OperationSubmitter {
     const queued = this.queue.busyGuests();
     for (const entry of this.opts.store.journal.inFlight()) {
       if (entry.vmid !== null && queued.has(entry.vmid)) continue;
-      const r = await resolveInFlight(this.opts.client, this.opts.store.journal, entry, label);
+      const r = await resolveInFlight(
+        this.opts.client,
+        this.opts.store.journal,
+        entry,
+        label,
+        lostAnswerRules(this.lostAnswerDeps()),
+      );
       out.push(r);
       this.opts.logger.info("journal entry resolved", {
         journal: entry.id,
@@ -234,6 +276,23 @@ export class Engine implements OperationSubmitter {
         how: r.how,
       });
       const id = journalOperationId(entry.id);
+      const exec = executorFor(entry.op);
+      const params = entry.params as Record<string, unknown>;
+      if (r.kind === "unknown") {
+        // Its task may still appear: keep looking, in the guest's lane, until it is decided.
+        const status = statusFromJournal(entry, id);
+        if (status === undefined || exec === undefined || entry.vmid === null) continue;
+        status.state = "running";
+        status.reason = "unknown_outcome: searching the task list";
+        this.track(status);
+        const vmid = entry.vmid;
+        void this.queue
+          .run(vmid, "interactive", (slot) =>
+            this.settleLost(status, entry.id, label, exec, vmid, params, slot),
+          )
+          .catch(() => {});
+        continue;
+      }
       if (r.kind !== "resume_wait") {
         const settled = this.status(id);
         if (settled) this.opts.onSettled?.(settled);
@@ -243,11 +302,9 @@ export class Engine implements OperationSubmitter {
       if (status === undefined) continue;
       status.state = "running";
       this.track(status);
-      const exec = executorFor(entry.op);
-      const params = entry.params as Record<string, unknown>;
       void this.queue
-        .run(entry.vmid ?? HOST_KEY, "interactive", () =>
-          this.waitAndRecord(status, entry.id, r.upid, r.how, exec, entry.vmid, params),
+        .run(entry.vmid ?? HOST_KEY, "interactive", (slot) =>
+          this.waitAndRecord(status, entry.id, r.upid, r.how, exec, entry.vmid, params, slot),
         )
         .catch(() => {});
     }
@@ -313,11 +370,12 @@ export class Engine implements OperationSubmitter {
     return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
   }
 
-  private abandonUnstarted(journalId: number): void {
+  private abandonUnstarted(
+    journalId: number,
+    resolution = "the agent stopped before the operation started; nothing was sent",
+  ): void {
     try {
-      this.opts.store.journal.recordTerminal(journalId, "abandoned", {
-        resolution: "the agent stopped before the operation started; nothing was sent",
-      });
+      this.opts.store.journal.recordTerminal(journalId, "abandoned", { resolution });
     } catch {
       // The store is closing; recovery at the next start finds no task and abandons it.
     }
@@ -329,6 +387,7 @@ export class Engine implements OperationSubmitter {
     id: number,
     req: OperationRequest,
     vmid: number,
+    slot: Slot,
   ): Promise<OperationStatus> {
     if (this.stopped) {
       this.abandonUnstarted(id);
@@ -339,12 +398,37 @@ export class Engine implements OperationSubmitter {
     const log = this.opts.logger.child({ op: req.op, vmid, origin: req.origin });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
-    let upid: string | null;
-    try {
-      upid = await exec.post(this.opts.client, vmid, req.params as never);
-    } catch (err) {
-      return this.postFailed(status, id, exec, err, log, vmid, req.params);
+    // A refusal that ran nothing is sent again within seconds, not after the reconciler's
+    // back-off (docs/reconcile.md#transient-refusals).
+    const sent = await sendWithQuickRetry(
+      () => exec.post(this.opts.client, vmid, req.params as never),
+      {
+        policy: this.opts.quickRetry ?? defaultQuickRetry,
+        random: this.opts.random ?? Math.random,
+        clock: this.opts.clock,
+        signal: this.stopping.signal,
+        settles: (err) => exec.alreadyDone(err),
+        onRetry: (err, retry, delayMs) =>
+          log.warn("request refused with a transient error; sending it again shortly", {
+            journal: id,
+            error: (err as Error).message,
+            retry,
+            delay_ms: delayMs,
+          }),
+      },
+    );
+    if (sent.kind === "stopped") {
+      this.abandonUnstarted(
+        id,
+        "the agent stopped between re-sends of a refused request; nothing ran",
+      );
+      this.update(status, "failed", "shutting_down");
+      return { ...status };
     }
+    if (sent.kind === "failed") {
+      return this.postFailed(status, id, exec, sent.error, log, vmid, req.params, slot);
+    }
+    const upid = sent.value;
     await this.opts.hooks?.at?.("post_returned", id);
     if (upid === null) {
       journal.recordTerminal(id, "done", { resolution: "synchronous call returned" });
@@ -355,7 +439,7 @@ export class Engine implements OperationSubmitter {
     journal.recordUpid(id, upid);
     status.upid = upid;
     await this.opts.hooks?.at?.("upid", id);
-    return this.waitAndRecord(status, id, upid, "task", exec, vmid, req.params);
+    return this.waitAndRecord(status, id, upid, "task", exec, vmid, req.params, slot);
   }
 
   private async postFailed(
@@ -366,6 +450,7 @@ export class Engine implements OperationSubmitter {
     log: Logger,
     vmid: number,
     params: Record<string, unknown>,
+    slot: Slot,
   ): Promise<OperationStatus> {
     const { journal } = this.opts.store;
     if (exec.alreadyDone(err)) {
@@ -381,27 +466,16 @@ export class Engine implements OperationSubmitter {
         journal: id,
         cause: failure.cause,
       });
-      const entry = journal.byId(id);
-      if (entry === undefined) throw err;
-      let r: Resolution;
-      try {
-        r = await resolveInFlight(
-          this.opts.client,
-          journal,
-          entry,
-          `answer lost (${failure.cause})`,
-        );
-      } catch {
-        // Still unknown: the entry stays in flight and blocks its guest until resolved.
-        this.update(status, "failed", `unknown_outcome: ${failure.cause}`);
-        return { ...status };
-      }
-      if (r.kind === "resume_wait") {
-        status.upid = r.upid;
-        return this.waitAndRecord(status, id, r.upid, r.how, exec, vmid, params);
-      }
-      this.update(status, r.kind === "done" ? "done" : "failed", r.how);
-      return { ...status };
+      this.update(status, "running", "unknown_outcome: searching the task list");
+      return this.settleLost(
+        status,
+        id,
+        `answer lost (${failure.cause})`,
+        exec,
+        vmid,
+        params,
+        slot,
+      );
     }
     journal.recordTerminal(id, "failed", {
       error: { class: failure.class, cause: failure.cause, ...failure.detail },
@@ -419,15 +493,18 @@ export class Engine implements OperationSubmitter {
     exec: OpExecutor<ExecOp> | undefined,
     vmid: number | null,
     params: Record<string, unknown>,
+    slot: Slot,
   ): Promise<OperationStatus> {
     const { journal } = this.opts.store;
     status.upid = upid;
     this.update(status, "running");
+    const endHangWatch = this.hung.watch(slot, { journalId: id, op: status.op, vmid, upid });
     try {
       const result = await this.opts.client.waitTask(upid, {
         deadlineMs: this.taskDeadlineMs,
         signal: this.stopping.signal,
       });
+      endHangWatch();
       await this.opts.hooks?.at?.("task_done", id);
       const outcome =
         exec?.result && vmid !== null
@@ -441,6 +518,7 @@ export class Engine implements OperationSubmitter {
       if (outcome) status.result = outcome;
       this.update(status, "done");
     } catch (err) {
+      endHangWatch();
       if (err instanceof TaskWaitAbortedError) {
         // Left `posted` on purpose: the next start reads the task once and resumes.
         this.opts.logger.info("stopped waiting for a task; it is journaled and resumes at start", {
@@ -468,6 +546,49 @@ export class Engine implements OperationSubmitter {
       this.update(status, "failed", `${failure.cause}: ${failure.message}`);
     }
     return { ...status };
+  }
+
+  private lostAnswerDeps(): LostAnswerDeps {
+    return {
+      client: this.opts.client,
+      journal: this.opts.store.journal,
+      clock: this.opts.clock,
+      windowMs: this.opts.unknownWindowMs ?? 60_000,
+      pollMs: this.opts.lostAnswerPollMs ?? 2_000,
+      ...(this.opts.clockOffset ? { offsetSource: this.opts.clockOffset } : {}),
+    };
+  }
+
+  /**
+   * A POST whose answer was lost: look for its task until it is found or the window has
+   * passed (docs/reconcile.md#lost-answers). The entry stays in flight, and its guest busy,
+   * until then; nothing is re-sent here.
+   */
+  private async settleLost(
+    status: OperationStatus,
+    id: number,
+    label: string,
+    exec: OpExecutor<ExecOp>,
+    vmid: number,
+    params: Record<string, unknown>,
+    slot: Slot,
+  ): Promise<OperationStatus> {
+    const r = await awaitLostAnswer(this.lostAnswerDeps(), id, label, this.stopping.signal);
+    this.opts.logger.info("lost answer settled", { journal: id, vmid, outcome: r.kind });
+    switch (r.kind) {
+      case "resume_wait":
+        status.upid = r.upid;
+        return this.waitAndRecord(status, id, r.upid, r.how, exec, vmid, params, slot);
+      case "stopped":
+        return { ...status };
+      case "unreachable":
+        // Still unknown: the entry stays in flight and blocks its guest until a pass settles it.
+        this.update(status, "failed", "unknown_outcome: Proxmox could not be read");
+        return { ...status };
+      default:
+        this.update(status, r.kind === "done" ? "done" : "failed", r.how);
+        return { ...status };
+    }
   }
 
   private checkParams(

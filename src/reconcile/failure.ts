@@ -1,5 +1,6 @@
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import { TaskError, TaskTimeoutError } from "../proxmox/task-error.ts";
+import { classifyTransient } from "../proxmox/transient.ts";
 import {
   ProxmoxDecodeError,
   ProxmoxNetworkError,
@@ -35,7 +36,11 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
       case "server":
         return { class: "retry", cause: err.kind, message, detail };
       case "proxy":
-        // pveproxy could not reach pvedaemon: the POST may have run (FACTS B.4).
+        // 595: pveproxy could not connect to pvedaemon, so nothing ran; 596–599: the hop
+        // failed midway and the POST may have run (docs/proxmox-behaviour.md#proxy-statuses).
+        if (classifyTransient(err).reach === "no") {
+          return { class: "retry", cause: "proxy_connect", message, detail };
+        }
         return { class: "unknown_outcome", cause: "proxy", message, detail };
       default:
         return { class: "operator", cause: err.kind, message, detail };
@@ -63,8 +68,11 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
     return { class: "operator", cause: "tls", message, detail: { failure: err.failure } };
   }
   if (err instanceof ProxmoxNetworkError) {
+    // Nothing reached Proxmox when the connection was never made (refused, no route, the pin
+    // probe failed): safe to send again later (docs/proxmox-behaviour.md#transient-failures).
+    const reached = classifyTransient(err).reach !== "no";
     return {
-      class: "unknown_outcome",
+      class: reached ? "unknown_outcome" : "retry",
       cause: "network",
       message,
       detail: { code: err.code ?? null, timedOut: err.timedOut },

@@ -1,28 +1,44 @@
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { TaskSummary } from "../proxmox/schema-task.ts";
+import { parseUpid } from "../proxmox/upid.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
+import type { ClockOffset } from "./clock-offset.ts";
 
-/** UPID start times are whole seconds of the host clock; allow for rounding. */
-const START_SLACK_S = 2;
+/**
+ * The earliest start time, in the node's whole seconds, that a task started by this entry's
+ * POST can carry. The intent is written before the POST, so the task started at or after
+ * `createdAt` on our clock, which is `createdAt + offset` on the node's, give or take the
+ * offset's uncertainty; the UPID's start time is that instant floored to the second
+ * (docs/proxmox-behaviour.md#upid-starttime).
+ */
+export function earliestStartSec(createdAt: number, offset: ClockOffset): number {
+  return Math.floor((createdAt + offset.offsetMs - offset.uncertaintyMs) / 1000);
+}
 
 /**
  * The task a journal entry's POST started, when the POST's answer never reached the journal
- * (a crash, a dropped connection, a 59x). Looks for a task of the executor's type on this guest
- * that started at or after the intent and is not already claimed by another journal entry,
- * oldest first. Undefined: no such task, so the POST never ran.
+ * (a crash, a dropped connection, a 59x). Looks for a task of the executor's type on this guest,
+ * started by our own token, at or after the intent (on the node's clock,
+ * docs/reconcile.md#clock-offset), and not already claimed by another journal entry, oldest
+ * first. Undefined: no such task is
+ * listed yet, which alone does not prove the POST never ran (docs/reconcile.md#lost-answers).
  */
 export async function findPostedTask(
-  client: Pick<ProxmoxClient, "listTasks">,
+  client: Pick<ProxmoxClient, "listTasks" | "tokenId">,
   journal: Pick<Journal, "forGuest">,
   entry: JournalEntry,
   taskType: string,
+  offset: ClockOffset,
 ): Promise<TaskSummary | undefined> {
   if (entry.vmid === null) return undefined;
-  // `source=all`: the default (archive) leaves out running tasks.
+  const since = earliestStartSec(entry.createdAt, offset);
+  // `source=all`: the default (archive) leaves out running tasks; `since` is compared with
+  // the start time in the UPID, the node's clock (docs/proxmox-behaviour.md#task-list).
   const tasks = await client.listTasks({
     vmid: entry.vmid,
     typefilter: taskType,
     source: "all",
+    since,
     limit: 500,
   });
   const claimed = new Set(
@@ -31,14 +47,27 @@ export async function findPostedTask(
       .filter((e) => e.id !== entry.id && e.upid !== null)
       .map((e) => e.upid),
   );
-  const since = Math.floor(entry.createdAt / 1000) - START_SLACK_S;
   return tasks
     .filter(
       (t) =>
         t.type === taskType &&
         t.id === String(entry.vmid) &&
         t.starttime >= since &&
+        startedBy(t.upid) === client.tokenId &&
         !claimed.has(t.upid),
     )
     .sort((a, b) => a.starttime - b.starttime)[0];
+}
+
+/**
+ * The full `user@realm!tokenid` that started a task, from its UPID: the list shows a token's
+ * task with `user` and `tokenid` split (docs/proxmox-behaviour.md#task-owner), the UPID keeps it
+ * whole. A task someone else started (an operator in the GUI) can never be our POST's.
+ */
+function startedBy(upid: string): string | undefined {
+  try {
+    return parseUpid(upid).user;
+  } catch {
+    return undefined;
+  }
 }

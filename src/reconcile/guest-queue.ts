@@ -11,11 +11,20 @@ export class QueueClosedError extends Error {
   }
 }
 
+/**
+ * A running item's hold on the global concurrency. Releasing it lets other guests proceed
+ * while this item goes on; its guest stays busy until it ends (docs/reconcile.md#hung-tasks).
+ */
+export interface Slot {
+  release(): void;
+  readonly released: boolean;
+}
+
 interface Item {
   seq: number;
   key: QueueKey;
   lane: Lane;
-  run: () => Promise<void>;
+  run: (slot: Slot) => Promise<void>;
   cancel: (err: Error) => void;
 }
 
@@ -23,7 +32,7 @@ interface Item {
  * One mutation per guest at a time, at most `concurrency` at once across guests, and a
  * priority lane: an interactive item (local API, operator) starts before any background
  * (reconcile) item that is waiting, for its own guest and for a free global slot. Nothing is
- * preempted once started.
+ * preempted once started; an item waiting on something slow may give up its global slot.
  */
 export class GuestQueue {
   private readonly waiting: Item[] = [];
@@ -40,14 +49,14 @@ export class GuestQueue {
   }
 
   /** Runs `fn` when its guest and a global slot are free; settles with its result. */
-  run<T>(key: QueueKey, lane: Lane, fn: () => Promise<T>): Promise<T> {
+  run<T>(key: QueueKey, lane: Lane, fn: (slot: Slot) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new QueueClosedError());
     return new Promise<T>((resolve, reject) => {
       this.waiting.push({
         seq: this.seq++,
         key,
         lane,
-        run: () => fn().then(resolve, reject),
+        run: (slot) => fn(slot).then(resolve, reject),
         cancel: reject,
       });
       this.dispatch();
@@ -62,8 +71,13 @@ export class GuestQueue {
     return out;
   }
 
-  get size(): { waiting: number; running: number } {
-    return { waiting: this.waiting.length, running: this.running };
+  /** `running` holds a global slot; `released` runs on without one. */
+  get size(): { waiting: number; running: number; released: number } {
+    return {
+      waiting: this.waiting.length,
+      running: this.running,
+      released: this.active.size - this.running,
+    };
   }
 
   /** Stops starting work: everything still waiting is rejected with QueueClosedError. */
@@ -73,9 +87,9 @@ export class GuestQueue {
     this.notifyIdle();
   }
 
-  /** Resolves once nothing is running or waiting. */
+  /** Resolves once nothing is running (with or without a slot) or waiting. */
   idle(): Promise<void> {
-    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    if (this.active.size === 0 && this.waiting.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -86,9 +100,22 @@ export class GuestQueue {
       this.waiting.splice(this.waiting.indexOf(item), 1);
       this.active.add(item.key);
       this.running++;
-      void item.run().finally(() => {
+      let released = false;
+      const slot: Slot = {
+        release: () => {
+          if (released) return;
+          released = true;
+          this.running--;
+          this.dispatch();
+        },
+        get released() {
+          return released;
+        },
+      };
+      void item.run(slot).finally(() => {
         this.active.delete(item.key);
-        this.running--;
+        if (!released) this.running--;
+        released = true;
         this.dispatch();
         this.notifyIdle();
       });
@@ -106,7 +133,7 @@ export class GuestQueue {
   }
 
   private notifyIdle(): void {
-    if (this.running !== 0 || this.waiting.length !== 0) return;
+    if (this.active.size !== 0 || this.waiting.length !== 0) return;
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

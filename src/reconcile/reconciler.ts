@@ -6,6 +6,7 @@ import type { Clock } from "../util/clock.ts";
 import { type Action, actionToRequest, describeAction } from "./actions.ts";
 import type { DesiredProvider } from "./desired-provider.ts";
 import type { Engine } from "./engine.ts";
+import type { HungTask } from "./hang-watch.ts";
 import type { OverrideBook } from "./override-book.ts";
 import type { OverrideVoid } from "./overrides.ts";
 import { type Plan, type PlanSkip, planActions } from "./planner.ts";
@@ -50,6 +51,8 @@ export interface PassReport {
   overrides: { standing: GuestOverride[]; voided: OverrideVoid[] };
   done: number;
   failed: number;
+  /** Tasks still running past the hang deadline; their guests wait, the others go on. */
+  hung: HungTask[];
   durationMs: number;
 }
 
@@ -67,13 +70,16 @@ export class Reconciler {
     // Anything left in flight (a lost answer, a task past its wait deadline) is settled first.
     await engine.resolve("pass");
     const desired = await this.opts.desired.current();
+    // The busy set before actual state: a guest whose operation ends while state is being read
+    // is still skipped this pass, instead of being planned from a read taken mid-operation
+    // (a start still running reads `stopped`, and would be sent again). Then the overrides:
+    // a grow that is no longer busy has its journal entry settled already, so its override is
+    // read here rather than undone as drift.
+    const busy = engine.busyGuests();
     const read = await readActualState(this.opts.client, desired, {
       concurrency: this.opts.readConcurrency,
       ...(signal ? { signal } : {}),
     });
-    // Busy guests first, then the overrides: a grow that is no longer busy has its journal
-    // entry settled already, so its override is read here rather than undone as drift.
-    const busy = engine.busyGuests();
     const inForce = this.opts.overrides?.inForce() ?? [];
     const plan = planActions(desired, read.actual, busy, inForce);
     this.opts.onPlan?.(plan);
@@ -129,6 +135,7 @@ export class Reconciler {
       overrides,
       done: results.filter((r) => r.state === "done").length,
       failed: results.filter((r) => r.state !== "done").length,
+      hung: engine.hungTasks(),
       durationMs: clock.now() - started,
     };
     logger.info("reconcile pass", {
@@ -140,6 +147,7 @@ export class Reconciler {
       done: report.done,
       failed: report.failed,
       held: held.length,
+      hung: report.hung.length,
       skipped: report.skipped.length,
       overrides_standing: overrides.standing.length,
       overrides_withdrawn: overrides.voided.length,

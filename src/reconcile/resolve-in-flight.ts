@@ -5,26 +5,44 @@ import { TaskError } from "../proxmox/task-error.ts";
 import { parseUpid } from "../proxmox/upid.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
 import { RECOVERY_ACTION } from "../store/journal.ts";
-import { type ExecClient, executorFor } from "./executors.ts";
+import type { ClockOffset } from "./clock-offset.ts";
+import { type ExecClient, type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import { findPostedTask } from "./find-task.ts";
 
-export type ResolveClient = ExecClient & Pick<ProxmoxClient, "listTasks" | "taskStatusOnce">;
+export type ResolveClient = ExecClient &
+  Pick<ProxmoxClient, "listTasks" | "taskStatusOnce" | "nodeTime" | "tokenId">;
 
 /**
- * How an in-flight journal entry was settled. Every kind but `resume_wait` has been written
- * to the journal as a terminal phase; `resume_wait` means the task is still running and its
- * UPID is (now) recorded: the caller waits for it.
+ * How an in-flight journal entry was settled. Every kind but `resume_wait` and `unknown` has
+ * been written to the journal as a terminal phase; `resume_wait` means the task is still
+ * running and its UPID is (now) recorded: the caller waits for it. `unknown`: no task is listed
+ * yet and the window in which one may still appear is open; nothing was written and the entry
+ * stays in flight (its guest blocked) until `untilMs` or a later look finds the task.
  */
 export type Resolution =
   | { kind: "done" | "failed" | "abandoned"; entryId: number; how: string }
-  | { kind: "resume_wait"; entryId: number; upid: string; how: string };
+  | { kind: "resume_wait"; entryId: number; upid: string; how: string }
+  | { kind: "unknown"; entryId: number; how: string; untilMs: number };
+
+/** What deciding about a lost answer needs besides the entry (docs/reconcile.md#lost-answers). */
+export interface LostAnswerRules {
+  /** Our clock, the one `createdAt` was written with. */
+  now(): number;
+  /** How long after the intent a task may still appear in the task list. */
+  windowMs: number;
+  /** The node's clock against ours, to match start times (docs/reconcile.md#clock-offset). */
+  offset(): Promise<ClockOffset>;
+}
 
 /**
  * Settles a journal entry left `intent` or `posted` by a crash or by a POST whose answer was
  * lost, from Proxmox's real state (STYLE: one recovery action per persisted phase,
- * store RECOVERY_ACTION). Never re-sends the POST: a missing task means it never ran, and the
- * next pass re-plans from actual state. Network failures propagate, leaving the entry in
+ * store RECOVERY_ACTION). Never re-sends the POST. A task that is not listed is not proof the
+ * POST never ran (a slow pveproxy may hand it on after our timeout, and a fresh task may not be
+ * listed at once): the entry stays `unknown` until the window has passed, then the guest's
+ * state is read again and the entry closed `done` (the effect is visible) or `abandoned` (the
+ * next pass re-plans from actual state). Network failures propagate, leaving the entry in
  * flight (its guest stays blocked) for the next attempt.
  */
 export async function resolveInFlight(
@@ -32,6 +50,7 @@ export async function resolveInFlight(
   journal: Journal,
   entry: JournalEntry,
   label: string,
+  rules: LostAnswerRules,
 ): Promise<Resolution> {
   if (RECOVERY_ACTION[entry.phase as "intent" | "posted"] === "resume_wait") {
     if (entry.upid === null) {
@@ -49,22 +68,40 @@ export async function resolveInFlight(
     );
   }
   if (exec.taskType !== null) {
-    const task = await findPostedTask(client, journal, entry, exec.taskType);
-    if (task === undefined) {
+    const task = await findPostedTask(client, journal, entry, exec.taskType, await rules.offset());
+    if (task !== undefined) {
+      journal.recordUpid(entry.id, task.upid);
+      return checkTask(
+        client,
+        journal,
+        entry.id,
+        task.upid,
+        `${label}: found task ${task.upid} in the task list`,
+      );
+    }
+    const untilMs = entry.createdAt + rules.windowMs;
+    if (rules.now() < untilMs) {
+      return {
+        kind: "unknown",
+        entryId: entry.id,
+        untilMs,
+        how: `${label}: no ${exec.taskType} task listed yet; unknown until ${new Date(untilMs).toISOString()}`,
+      };
+    }
+    if (exec.inEffect === undefined) {
       return terminal(
         journal,
         entry.id,
         "abandoned",
-        `${label}: no ${exec.taskType} task was started, so the request never reached Proxmox; re-planned from actual state`,
+        `${label}: no ${exec.taskType} task was started within ${rules.windowMs / 1000} s, so the request never reached Proxmox; re-planned from actual state`,
       );
     }
-    journal.recordUpid(entry.id, task.upid);
-    return checkTask(
+    return settleByEffect(
       client,
       journal,
-      entry.id,
-      task.upid,
-      `${label}: found task ${task.upid} in the task list`,
+      entry,
+      exec,
+      `${label}: no ${exec.taskType} task was started within ${rules.windowMs / 1000} s`,
     );
   }
   if (exec.inEffect === undefined) {
@@ -75,9 +112,24 @@ export async function resolveInFlight(
       `${label}: ${entry.op} cannot be checked by this agent; nothing was re-sent`,
     );
   }
-  let inEffect: boolean;
+  return settleByEffect(client, journal, entry, exec, label);
+}
+
+/** Reads the guest again: the change in effect closes the entry `done`, else `abandoned`. */
+async function settleByEffect(
+  client: ResolveClient,
+  journal: Journal,
+  entry: JournalEntry,
+  exec: OpExecutor<ExecOp>,
+  label: string,
+): Promise<Resolution> {
+  const inEffect = exec.inEffect;
+  if (inEffect === undefined || entry.vmid === null) {
+    return terminal(journal, entry.id, "abandoned", `${label}; nothing was re-sent`);
+  }
+  let visible: boolean;
   try {
-    inEffect = await exec.inEffect(client, entry.vmid, exec.parseParams(entry.params));
+    visible = await inEffect(client, entry.vmid, exec.parseParams(entry.params));
   } catch (err) {
     if (err instanceof ProxmoxApiError && err.kind === "not_found_ct") {
       return terminal(journal, entry.id, "abandoned", `${label}: the guest no longer exists`);
@@ -87,7 +139,7 @@ export async function resolveInFlight(
     }
     throw err;
   }
-  return inEffect
+  return visible
     ? terminal(journal, entry.id, "done", `${label}: the change is in effect`)
     : terminal(
         journal,

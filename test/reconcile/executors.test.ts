@@ -4,7 +4,7 @@ import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import { ReversibilityGate } from "../../src/gate/gate.ts";
 import type { OperationRequest, OpName } from "../../src/ops/types.ts";
 import { EXECUTORS, isExecOp } from "../../src/reconcile/executors.ts";
-import { GOLDEN_ARCHIVE } from "../../src/sim/pve/index.ts";
+import { GOLDEN_ARCHIVE, type PveSimOptions } from "../../src/sim/pve/index.ts";
 import type { Store } from "../../src/store/store.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { keyFromSeed, signerFor } from "../authz/support.ts";
@@ -57,8 +57,8 @@ afterEach(async () => {
   rig = undefined;
 });
 
-async function start(): Promise<Rig> {
-  rig = await Rig.start({}, { makeGate: realGate });
+async function start(simOpts: PveSimOptions = {}): Promise<Rig> {
+  rig = await Rig.start(simOpts, { makeGate: realGate });
   return rig;
 }
 
@@ -237,7 +237,8 @@ describe("durable operation ids", () => {
   });
 
   test("a POST whose answer was lost is found in the task list by type and guest", async () => {
-    const r = await start();
+    // Long enough to be still running after the search's reads (clock, task list, status).
+    const r = await start({ taskMs: { default: 60, vzdump: 1000 } });
     const id = r.store.journal.recordIntent({
       vmid: 102,
       op: "guest.backup",
@@ -249,7 +250,7 @@ describe("durable operation ids", () => {
     const resolved = await r.engine.resolve("recovery");
     expect(resolved).toHaveLength(1);
     expect(resolved[0]?.kind).toBe("resume_wait");
-    for (let i = 0; i < 100 && r.store.journal.byId(id)?.phase !== "done"; i++) {
+    for (let i = 0; i < 200 && r.store.journal.byId(id)?.phase !== "done"; i++) {
       await Bun.sleep(20);
     }
     const status = r.engine.status(`op-${id}`);

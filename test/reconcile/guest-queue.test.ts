@@ -47,7 +47,7 @@ describe("GuestQueue", () => {
     const ps = jobs.map(({ v, j }) => q.run(v, "background", j.fn));
     await tick();
     expect(log).toEqual(["start 101", "start 102"]);
-    expect(q.size).toEqual({ waiting: 1, running: 2 });
+    expect(q.size).toEqual({ waiting: 1, running: 2, released: 0 });
     jobs[0]?.j.release();
     await tick();
     await tick();

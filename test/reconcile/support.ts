@@ -7,7 +7,7 @@ import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { cachedDesiredProvider } from "../../src/reconcile/desired-provider.ts";
 import { parseDesiredText } from "../../src/reconcile/desired-state.ts";
-import { Engine, type EngineHooks } from "../../src/reconcile/engine.ts";
+import { Engine, type EngineHooks, type EngineOptions } from "../../src/reconcile/engine.ts";
 import { benignOnlyGate, type Gate } from "../../src/reconcile/gate-seam.ts";
 import { storeOverrideBook } from "../../src/reconcile/override-book.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
@@ -18,7 +18,93 @@ import {
 } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
-import { systemClock } from "../../src/util/clock.ts";
+import { type Clock, systemClock } from "../../src/util/clock.ts";
+
+/**
+ * Our clock, able to jump ahead: `now()` is real time plus every jump so far, and a sleep ends
+ * at its instant, whether real time or a jump gets there first. Lets a test pass a 60 s window
+ * without waiting for it, while the simulator and the network run in real time.
+ */
+export class JumpClock implements Clock {
+  private skipped = 0;
+  private readonly sleepers = new Set<{ at: number; ms: number; wake: () => void }>();
+
+  now(): number {
+    return Date.now() + this.skipped;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const sleeper = { at: this.now() + ms, ms, wake: () => done() };
+      const timer = setTimeout(() => done(), ms);
+      const onAbort = () => {
+        finish();
+        reject(signal?.reason);
+      };
+      const finish = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(sleeper);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const done = () => {
+        finish();
+        resolve();
+      };
+      this.sleepers.add(sleeper);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Whether someone is sleeping for exactly `ms` right now (to jump only once they are). */
+  sleeping(ms: number): boolean {
+    for (const s of this.sleepers) if (s.ms === ms) return true;
+    return false;
+  }
+
+  jump(ms: number): void {
+    this.skipped += ms;
+    for (const s of [...this.sleepers]) if (s.at <= this.now()) s.wake();
+  }
+}
+
+/** Polls `cond` every few ms until it holds; fails after `maxMs` of real time. */
+export async function until(cond: () => boolean, what: string, maxMs = 4_000): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export interface RigOptions {
+  concurrency?: number;
+  hooks?: EngineHooks;
+  gate?: Gate;
+  /** A gate over the current store, made again by restart(). */
+  makeGate?: (store: Store) => Gate;
+  logger?: Logger;
+  /** The agent's clock; default the system clock. */
+  clock?: Clock;
+  /** The client's per-request timeout. */
+  requestTimeoutMs?: number;
+  /** Engine options over the rig's defaults. */
+  engine?: Partial<
+    Pick<
+      EngineOptions,
+      | "unknownWindowMs"
+      | "lostAnswerPollMs"
+      | "hungTaskMs"
+      | "quickRetry"
+      | "random"
+      | "clockOffset"
+      | "taskDeadlineMs"
+    >
+  >;
+}
 
 /** A simulator, a pinned agent client, a fresh store, and an engine + reconciler on them. */
 export class Rig {
@@ -28,41 +114,30 @@ export class Rig {
   engine: Engine;
   reconciler: Reconciler;
   desired: ReturnType<typeof cachedDesiredProvider>;
+  /** The agent's clock (store, engine, reconciler); the simulator keeps its own. */
+  readonly clock: Clock;
 
   private constructor(
     readonly sim: PveSimulator,
-    private readonly opts: {
-      concurrency: number;
-      hooks?: EngineHooks;
-      gate?: Gate;
-      makeGate?: (store: Store) => Gate;
-    },
+    private readonly opts: RigOptions & { concurrency: number },
     readonly logger: Logger,
   ) {
-    this.store = openStore({ path: join(this.dir, "state.db") });
+    this.clock = opts.clock ?? systemClock;
+    this.store = openStore({ path: join(this.dir, "state.db"), clock: this.clock });
     this.client = createProxmoxClient({
       endpoint: sim.endpoint,
       node: sim.node,
       token: sim.tokens.agent,
       trust: { kind: "fingerprint", sha256: sim.fingerprint },
       taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
+      ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
     });
     this.desired = cachedDesiredProvider(this.store.desired);
     this.engine = this.makeEngine();
     this.reconciler = this.makeReconciler();
   }
 
-  static async start(
-    simOpts: PveSimOptions = {},
-    opts: {
-      concurrency?: number;
-      hooks?: EngineHooks;
-      gate?: Gate;
-      /** A gate over the current store, made again by restart(). */
-      makeGate?: (store: Store) => Gate;
-      logger?: Logger;
-    } = {},
-  ): Promise<Rig> {
+  static async start(simOpts: PveSimOptions = {}, opts: RigOptions = {}): Promise<Rig> {
     const sim = await startPveSimulator({ taskMs: 60, authFailDelayMs: 0, ...simOpts });
     return new Rig(
       sim,
@@ -77,9 +152,10 @@ export class Rig {
       client: this.client,
       gate: this.opts.makeGate?.(this.store) ?? this.opts.gate ?? benignOnlyGate(this.store),
       concurrency: this.opts.concurrency,
-      clock: systemClock,
+      clock: this.clock,
       logger: this.logger,
       taskDeadlineMs: 20_000,
+      ...this.opts.engine,
       desiredGuest: (vmid) => {
         const cached = this.store.desired.get();
         return cached ? parseDesiredText(cached.document, "test").guests.get(vmid) : undefined;
@@ -93,7 +169,7 @@ export class Rig {
       engine: this.engine,
       client: this.client,
       desired: this.desired,
-      clock: systemClock,
+      clock: this.clock,
       logger: this.logger,
       readConcurrency: 8,
       retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
@@ -105,7 +181,7 @@ export class Rig {
   async restart(): Promise<void> {
     await this.engine.stop();
     this.store.close();
-    this.store = openStore({ path: join(this.dir, "state.db") });
+    this.store = openStore({ path: join(this.dir, "state.db"), clock: this.clock });
     this.desired = cachedDesiredProvider(this.store.desired);
     this.engine = this.makeEngine();
     this.reconciler = this.makeReconciler();

@@ -34,6 +34,12 @@ export function nodes(ctx: RequestContext): unknown {
   return [entry];
 }
 
+/** GET /nodes/{node}/time: the simulator's clock (skewed when a test gives it a skewed one). */
+export function nodeTime(ctx: RequestContext): unknown {
+  const time = Math.floor(ctx.core.clock.now() / 1000);
+  return { time, localtime: time, timezone: "UTC" };
+}
+
 export function nodeStatus(ctx: RequestContext): unknown {
   const { core } = ctx;
   const used = Math.floor(core.hostMemory * 0.41);
