@@ -376,6 +376,7 @@ export class ReversibilityGate implements Gate {
       op: req.op,
       ...(req.vmid === undefined ? {} : { guest: this.guestRef(req.vmid) }),
       params: req.params,
+      ...(req.jobId === undefined ? {} : { job: req.jobId }),
     };
     return verifyEnvelope(
       envelope,
