@@ -111,6 +111,8 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     ed25519: createEd25519(),
     skewSeconds: cfg.gate.skew_s,
     maxTtlSeconds: cfg.gate.max_ttl_s,
+    maxGrowGiB: cfg.gate.max_grow_gib,
+    provisionBridges: cfg.gate.provision_bridges,
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);
