@@ -160,6 +160,14 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
   7: {
     write(db) {
       db.run(`INSERT INTO guest_identities (uid, vmid, created_at) VALUES ('g-seed', 106, ${T0})`);
+      // Seeds of earlier versions written at this version: their tokens get an identity as
+      // the migration would have given them.
+      db.run(
+        `INSERT INTO guest_identities (uid, vmid, created_at)
+         SELECT 'g-seed-' || vmid, vmid, MIN(created_at) FROM guest_tokens
+         WHERE guest_uid IS NULL GROUP BY vmid`,
+      );
+      db.run(`UPDATE guest_tokens SET guest_uid = 'g-seed-' || vmid WHERE guest_uid IS NULL`);
       db.run(
         `INSERT INTO golden_images (volid, checksum, source, created_at)
          VALUES ('local:backup/golden.tar.zst', NULL, 'registered', ${T0})`,
