@@ -15,8 +15,11 @@ import type { Clock } from "../util/clock.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
 import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
+import { gateFacts } from "./gate-facts.ts";
 import type { Gate, GateDecision } from "./gate-seam.ts";
+import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError } from "./guest-queue.ts";
+import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
 import {
   journalOperationId,
   parseOperationId,
@@ -82,9 +85,12 @@ export class Engine implements OperationSubmitter {
   private readonly stopping = new AbortController();
   private seq = 0;
   private readonly taskDeadlineMs: number;
+  /** Journal writes that keep guest identities in step with destroy, restore and provision. */
+  private readonly lifecycle: ExecutionJournal;
 
   constructor(private readonly opts: EngineOptions) {
     this.queue = new GuestQueue(opts.concurrency);
+    this.lifecycle = lifecycleJournal(opts.store);
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 15 * 60_000;
   }
 
@@ -151,6 +157,8 @@ export class Engine implements OperationSubmitter {
     };
     const same = this.sameJob(req);
     if (same) return { status: same, settled: this.settledOf(same) };
+    const host = hostExecutorFor(req.op);
+    if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
     // params it cannot parse, must not be recorded as accepted, nor its nonce spent. The
@@ -160,7 +168,20 @@ export class Engine implements OperationSubmitter {
     }
     const params = this.checkParams(exec, req);
     if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
-    const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
+    // A guest the agent acts on gets its durable identity now, so the gate binds signatures
+    // to this guest and not to whoever has the vmid later. A provision makes a new guest,
+    // whose identity is made when it succeeds.
+    if (req.op !== "guest.provision" && req.vmid !== undefined) {
+      this.opts.store.guestIdentities.ensure(req.vmid);
+    }
+    const decision = await this.opts.gate.decide(
+      req,
+      await gateFacts(req, params, {
+        store: this.opts.store,
+        client: this.opts.client,
+        ...(this.opts.desiredGuest ? { desiredGuest: this.opts.desiredGuest } : {}),
+      }),
+    );
     if (decision.outcome === "pending_signature") {
       const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
       if (held) return { status: held, settled: Promise.resolve({ ...held }) };
@@ -223,7 +244,7 @@ export class Engine implements OperationSubmitter {
     const queued = this.queue.busyGuests();
     for (const entry of this.opts.store.journal.inFlight()) {
       if (entry.vmid !== null && queued.has(entry.vmid)) continue;
-      const r = await resolveInFlight(this.opts.client, this.opts.store.journal, entry, label);
+      const r = await resolveInFlight(this.opts.client, this.lifecycle, entry, label);
       out.push(r);
       this.opts.logger.info("journal entry resolved", {
         journal: entry.id,
@@ -335,7 +356,7 @@ export class Engine implements OperationSubmitter {
       this.update(status, "failed", "shutting_down");
       return { ...status };
     }
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     const log = this.opts.logger.child({ op: req.op, vmid, origin: req.origin });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
@@ -367,7 +388,7 @@ export class Engine implements OperationSubmitter {
     vmid: number,
     params: Record<string, unknown>,
   ): Promise<OperationStatus> {
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     if (exec.alreadyDone(err)) {
       journal.recordTerminal(id, "done", {
         resolution: `already so: ${(err as Error).message}`.slice(0, 1024),
@@ -420,7 +441,7 @@ export class Engine implements OperationSubmitter {
     vmid: number | null,
     params: Record<string, unknown>,
   ): Promise<OperationStatus> {
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     status.upid = upid;
     this.update(status, "running");
     try {
@@ -468,6 +489,61 @@ export class Engine implements OperationSubmitter {
       this.update(status, "failed", `${failure.cause}: ${failure.message}`);
     }
     return { ...status };
+  }
+
+  /**
+   * A host-level operation the agent carries out in its own store (host-executors.ts): gated
+   * like any other, then journaled intent → done in the one transaction that makes the change.
+   */
+  private async runHostOp(
+    base: Omit<OperationStatus, "id" | "state">,
+    req: OperationRequest,
+    host: HostExecutor<unknown>,
+  ): Promise<Submitted> {
+    let params: unknown;
+    try {
+      params = host.parseParams(req.params);
+    } catch (err) {
+      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
+        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
+        .join("; ");
+      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
+    }
+    const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
+    if (decision.outcome === "pending_signature") {
+      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
+      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
+      return this.finished(base, "rejected", "held, but the gate named no held operation");
+    }
+    if (decision.outcome === "rejected") {
+      return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
+    }
+    if (this.stopped) return this.finished(base, "failed", "shutting_down");
+    const { store } = this.opts;
+    let journalId: number | string;
+    try {
+      journalId = store.transaction(() => {
+        const id = this.recordIntent(decision, {
+          op: req.op,
+          params: params as Record<string, unknown>,
+          origin: req.origin,
+          jobId: req.jobId ?? null,
+        });
+        if (typeof id === "string") return id;
+        const outcome = host.apply(store, params, id);
+        store.journal.recordTerminal(id, "done", {
+          resolution: resolutionWithResult("recorded by the agent", outcome),
+        });
+        return id;
+      });
+    } catch (err) {
+      journalId = `not_recorded: ${(err as Error).message}`;
+    }
+    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
+    const status = this.status(journalOperationId(journalId)) as OperationStatus;
+    this.track(status);
+    this.opts.onSettled?.({ ...status });
+    return { status: { ...status }, settled: Promise.resolve({ ...status }) };
   }
 
   private checkParams(

@@ -9,6 +9,9 @@ import { type ExecClient, executorFor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import { findPostedTask } from "./find-task.ts";
 
+/** The journal writes recovery makes (the engine passes one that keeps guest identities too). */
+export type RecoveryJournal = Pick<Journal, "forGuest" | "recordUpid" | "recordTerminal">;
+
 export type ResolveClient = ExecClient & Pick<ProxmoxClient, "listTasks" | "taskStatusOnce">;
 
 /**
@@ -29,7 +32,7 @@ export type Resolution =
  */
 export async function resolveInFlight(
   client: ResolveClient,
-  journal: Journal,
+  journal: RecoveryJournal,
   entry: JournalEntry,
   label: string,
 ): Promise<Resolution> {
@@ -99,7 +102,7 @@ export async function resolveInFlight(
 
 async function checkTask(
   client: ResolveClient,
-  journal: Journal,
+  journal: RecoveryJournal,
   entryId: number,
   upid: string,
   how: string,
@@ -140,7 +143,7 @@ async function checkTask(
 }
 
 function terminal(
-  journal: Journal,
+  journal: RecoveryJournal,
   entryId: number,
   kind: "done" | "failed" | "abandoned",
   how: string,

@@ -161,6 +161,18 @@ describe("executors against the simulator, behind the real gate", () => {
 
   test("provision from the golden archive, then a destroy held until signed, then executed", async () => {
     const r = await start();
+    // Until the agent knows the archive as a golden image, provisioning from it is held.
+    const unknown = await r.engine.submit(
+      req(
+        "guest.provision",
+        150,
+        { archive: GOLDEN_ARCHIVE, storage: "local-lvm" },
+        { origin: "job", jobId: "job-prov-0" },
+      ),
+    );
+    expect(unknown.state).toBe("pending_signature");
+    expect(r.sim.state.guest(150)).toBeUndefined();
+    r.store.goldenImages.record({ volid: GOLDEN_ARCHIVE, source: "built" });
     const prov = await r.engine.enqueue(
       req(
         "guest.provision",
@@ -173,6 +185,10 @@ describe("executors against the simulator, behind the real gate", () => {
     expect(provDone.state).toBe("done");
     expect(provDone.result).toEqual({ vmid: 150 });
     expect(r.sim.state.guest(150)).toBeDefined();
+    // Sent unprivileged and with new MACs though the params did not say so.
+    expect(r.sim.state.guest(150)?.config.unprivileged).toBe(1);
+    const identity = r.store.guestIdentities.current(150);
+    expect(identity).toBeDefined();
 
     const held = await r.engine.submit(
       req("guest.destroy", 150, {}, { origin: "job", jobId: "job-destroy" }),
@@ -183,7 +199,8 @@ describe("executors against the simulator, behind the real gate", () => {
       req("guest.destroy", 150, {}, { origin: "job", jobId: "job-destroy" }),
     );
     expect(again.id).toBe(held.id);
-    expect(r.store.pending.list({ status: "pending" })).toHaveLength(1);
+    const pending = r.store.pending.list({ status: "pending" });
+    expect(pending.filter((p) => p.op === "guest.destroy")).toHaveLength(1);
 
     const envelope = await envelopeFor("guest.destroy", 150, {}, "job-destroy");
     const released = await r.engine.enqueue(
@@ -192,6 +209,9 @@ describe("executors against the simulator, behind the real gate", () => {
     const destroyed = await released.settled;
     expect(destroyed.state).toBe("done");
     expect(r.sim.state.guest(150)).toBeUndefined();
+    // Its identity is retired with the destroy's success.
+    expect(r.store.guestIdentities.current(150)).toBeUndefined();
+    expect(r.store.guestIdentities.byUid(identity?.uid as string)?.retiredAt).not.toBeNull();
     const row = r.store.pending.byId(held.id);
     expect(row?.status).toBe("released");
     expect(`op-${row?.journalId}`).toBe(destroyed.id);
