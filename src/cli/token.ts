@@ -11,8 +11,11 @@ const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
 
 Local-API tokens for the controllers inside guests. Each token acts only on its own guest.
 
-  mint --vmid N   make a new token for guest N and print it once, alone on stdout; only its
-                  SHA-256 is stored, so it cannot be shown again
+  mint --vmid N   make a new token for the guest now at vmid N and print it once, alone on
+                  stdout; only its SHA-256 is stored, so it cannot be shown again. The token
+                  belongs to that guest's identity (made now if it has none): when the guest
+                  is destroyed or restored over, the token stops working, and a new guest
+                  that gets the vmid does not inherit it
   list            every token's id, guest, creation, last use and revocation (never the token)
   revoke ID       revoke one token by its id (gt-…)
   revoke --vmid N revoke every token of guest N
@@ -111,12 +114,12 @@ export async function runToken(
         action: "token.mint",
         target: `guest:${minted.vmid}`,
         outcome: "ok",
-        details: { token_id: minted.id },
+        details: { token_id: minted.id, guest_uid: minted.guestUid },
       });
       // stdout carries the token alone, so `TOKEN=$(felhom-agent token mint --vmid N)` works.
       ctx.stdout(`${minted.token}\n`);
       ctx.stderr(
-        `minted ${minted.id} for guest ${minted.vmid}; the token is shown once and only its hash is kept\n`,
+        `minted ${minted.id} for guest ${minted.vmid} (${minted.guestUid}); the token is shown once and only its hash is kept\n`,
       );
       return EXIT_OK;
     }
@@ -128,6 +131,7 @@ export async function runToken(
             rows.map((r) => ({
               id: r.id,
               vmid: r.vmid,
+              guest_uid: r.guestUid,
               created_at: iso(r.createdAt),
               last_used_at: r.lastUsedAt === null ? null : iso(r.lastUsedAt),
               revoked_at: r.revokedAt === null ? null : iso(r.revokedAt),

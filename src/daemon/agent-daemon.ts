@@ -113,6 +113,9 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     maxTtlSeconds: cfg.gate.max_ttl_s,
     maxGrowGiB: cfg.gate.max_grow_gib,
     provisionBridges: cfg.gate.provision_bridges,
+    // Signatures bind to the guest's identity, so one made for an earlier guest at this vmid
+    // is a binding_mismatch.
+    guestUid: (vmid) => store.guestIdentities.current(vmid)?.uid,
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);

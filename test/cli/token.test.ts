@@ -17,7 +17,9 @@ test("mint prints the token alone on stdout; the store keeps only its hash and r
   const token = t.out.trim();
   expect(t.out).toBe(`${token}\n`);
   expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-  expect(t.err).toMatch(/^minted gt-[0-9a-f]{16} for guest 101; the token is shown once/);
+  expect(t.err).toMatch(
+    /^minted gt-[0-9a-f]{16} for guest 101 \(g-[0-9a-f]{32}\); the token is shown once/,
+  );
   const store = openStore({ path: defaultStorePath(t.stateDir), exclusive: false });
   try {
     expect(store.guestTokens.resolve(token)?.vmid).toBe(101);
