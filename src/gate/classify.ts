@@ -247,11 +247,13 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
  * itself. Pure: the same action and facts always give the same answer.
  *
  * Destructive: destroy, restore over a guest, rollback, snapshot delete, volume or mount-point
- * removal, storage removal and addition, key rotation, agent update — and every operation or
+ * removal, storage removal and addition, key rotation, agent update, golden image registration
+ * — and every operation or
  * parameter this table does not know.
  *
- * Benign: start, stop, shutdown, cores/memory/swap/description, snapshot create, disk growth
- * (`+N`), a backup that prunes nothing, provisioning a new guest without `force`; and
+ * Benign (the full table, param by param, is src/gate/README.md): start, stop, shutdown,
+ * cores/memory/swap/description, snapshot create, disk growth within its bound, a backup that
+ * prunes nothing, a new unprivileged guest from a known golden image; and
  *  - destroy / restore of a guest the agent created in the same compound operation or as its
  *    scratch,
  *  - snapshot delete of a snapshot the agent created in the same compound operation or as its
