@@ -277,3 +277,52 @@ describe("durable operation ids", () => {
     expect(String(status?.result?.archive)).toContain("vzdump-lxc-102-");
   });
 });
+
+describe("golden.register, the one host-level operation the engine runs", () => {
+  const register = (params: Record<string, unknown>, over: Partial<OperationRequest> = {}) => {
+    const { vmid: _none, ...host } = req("golden.register", 100, params, {
+      origin: "job",
+      jobId: "job-golden",
+      ...over,
+    });
+    return host;
+  };
+
+  test("unsigned it is held; with bad params refused before the gate; signed it records the image", async () => {
+    const r = await start();
+    const checksum = `sha256:${"ab".repeat(32)}`;
+    const params = { volid: GOLDEN_ARCHIVE, checksum };
+    const held = await r.engine.submit(register(params));
+    expect(held.state).toBe("pending_signature");
+    expect(r.store.goldenImages.byVolid(GOLDEN_ARCHIVE)).toBeUndefined();
+
+    const bad = await r.engine.submit(register({ volid: "not a volid" }, { jobId: "job-bad" }));
+    expect(bad).toMatchObject({ state: "rejected" });
+    expect(bad.reason).toContain("invalid_params");
+
+    const payload = buildPayload({
+      op: "golden.register",
+      host: HOST,
+      params,
+      job: "job-golden",
+      now: Math.floor(Date.now() / 1000),
+      ttlSeconds: 300,
+    });
+    const envelope = await signEnvelope(ed, operator, payload);
+    const done = await r.engine.submit(register(params, { envelope }));
+    expect(done).toMatchObject({ op: "golden.register", state: "done" });
+    expect(done.result).toEqual({ golden: GOLDEN_ARCHIVE, checksum });
+    const image = r.store.goldenImages.byVolid(GOLDEN_ARCHIVE);
+    expect(image).toMatchObject({ source: "registered", checksum });
+    // Journaled, and the held job released by it.
+    const entry = r.store.journal.byId(image?.journalId as number);
+    expect(entry).toMatchObject({ op: "golden.register", phase: "done", vmid: null });
+    expect(r.store.pending.byId(held.id)?.status).toBe("released");
+    // The same job again answers with its operation; the envelope under another job is refused.
+    const same = await r.engine.submit(register(params, { envelope }));
+    expect(same.id).toBe(done.id);
+    const other = await r.engine.submit(register(params, { envelope, jobId: "job-golden-2" }));
+    expect(other).toMatchObject({ state: "rejected", reason: "binding_mismatch" });
+    expect(r.store.journal.recent(100).filter((e) => e.op === "golden.register")).toHaveLength(1);
+  });
+});
