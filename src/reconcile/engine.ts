@@ -168,12 +168,6 @@ export class Engine implements OperationSubmitter {
     }
     const params = this.checkParams(exec, req);
     if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
-    // A guest the agent acts on gets its durable identity now, so the gate binds signatures
-    // to this guest and not to whoever has the vmid later. A provision makes a new guest,
-    // whose identity is made when it succeeds.
-    if (req.op !== "guest.provision" && req.vmid !== undefined) {
-      this.opts.store.guestIdentities.ensure(req.vmid);
-    }
     const decision = await this.opts.gate.decide(
       req,
       await gateFacts(req, params, {

@@ -7,9 +7,10 @@ export type ExecutionJournal = Pick<Journal, "byId" | "forGuest" | "recordUpid" 
 /**
  * The guest at a vmid after an operation succeeded: gone (destroy), or a new guest (provision,
  * or a restore over the old one). A new guest gets a new identity; the old one is retired and
- * its local-API tokens revoked (src/store/README.md#guest-identities).
+ * its local-API tokens revoked (src/store/README.md#guest-identities). Any other success shows
+ * the guest exists and is managed by the agent: it gets its identity if it has none yet.
  */
-const IDENTITY_EFFECT: Readonly<Record<string, "retire" | "renew">> = {
+const IDENTITY_EFFECT: Readonly<Record<string, "retire" | "renew" | undefined>> = {
   "guest.destroy": "retire",
   "guest.restore": "renew",
   "guest.provision": "renew",
@@ -34,10 +35,11 @@ export function lifecycleJournal(
         journal.recordTerminal(id, phase, detail);
         if (phase !== "done") return;
         const entry = journal.byId(id);
-        const effect = entry ? IDENTITY_EFFECT[entry.op] : undefined;
-        if (entry?.vmid == null || effect === undefined) return;
+        if (entry?.vmid == null) return;
+        const effect = IDENTITY_EFFECT[entry.op];
         if (effect === "retire") store.guestIdentities.retire(entry.vmid, id);
-        else store.guestIdentities.renew(entry.vmid, id);
+        else if (effect === "renew") store.guestIdentities.renew(entry.vmid, id);
+        else store.guestIdentities.ensure(entry.vmid);
       });
     },
   };

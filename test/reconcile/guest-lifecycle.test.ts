@@ -27,16 +27,21 @@ test("a destroy's success retires the guest's identity and its tokens in the sam
   expect(store.guestIdentities.byUid(token.guestUid)).toMatchObject({ retiredBy: id });
 });
 
-test("a provision or restore's success makes a new identity; other operations leave it", () => {
+test("a provision or restore's success makes a new identity; other successes keep or give one", () => {
   const journal = lifecycleJournal(store);
-  const before = store.guestIdentities.ensure(101);
+  const failedStart = intent("guest.start");
+  journal.recordTerminal(failedStart, "failed", { error: { cause: "x" } });
+  expect(store.guestIdentities.current(101)).toBeUndefined();
   const start = intent("guest.start");
   journal.recordTerminal(start, "done");
-  expect(store.guestIdentities.current(101)?.uid).toBe(before.uid);
+  const before = store.guestIdentities.current(101);
+  expect(before).toBeDefined();
+  journal.recordTerminal(intent("guest.stop"), "done");
+  expect(store.guestIdentities.current(101)?.uid).toBe(before?.uid as string);
   const restore = intent("guest.restore");
   journal.recordTerminal(restore, "done");
   const after = store.guestIdentities.current(101);
-  expect(after?.uid).not.toBe(before.uid);
+  expect(after?.uid).not.toBe(before?.uid as string);
   const provision = intent("guest.provision", 150);
   journal.recordTerminal(provision, "done");
   expect(store.guestIdentities.current(150)).toBeDefined();
