@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import type { AgentConfig } from "../config/sections.ts";
 import { secretsOf } from "../config/redact.ts";
+import type { AgentConfig } from "../config/sections.ts";
 import { createLogger } from "../log/logger.ts";
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { AuditSink } from "../store/audit.ts";
