@@ -1,4 +1,5 @@
 import type { Journal, TerminalDetail, TerminalPhase } from "../store/journal.ts";
+import type { Retired } from "../store/guest-identities.ts";
 import type { Store } from "../store/store.ts";
 
 /** The journal writes of an operation's execution and recovery. */
@@ -23,7 +24,7 @@ const IDENTITY_EFFECT: Readonly<Record<string, "retire" | "renew" | undefined>> 
  * vmid answers to the old one's tokens and signatures.
  */
 export function lifecycleJournal(
-  store: Pick<Store, "journal" | "guestIdentities" | "transaction">,
+  store: Pick<Store, "journal" | "guestIdentities" | "audit" | "transaction">,
 ): ExecutionJournal {
   const { journal } = store;
   return {
@@ -37,9 +38,25 @@ export function lifecycleJournal(
         const entry = journal.byId(id);
         if (entry?.vmid == null) return;
         const effect = IDENTITY_EFFECT[entry.op];
-        if (effect === "retire") store.guestIdentities.retire(entry.vmid, id);
-        else if (effect === "renew") store.guestIdentities.renew(entry.vmid, id);
+        let retired: Retired | undefined;
+        if (effect === "retire") retired = store.guestIdentities.retire(entry.vmid, id);
+        else if (effect === "renew") retired = store.guestIdentities.renew(entry.vmid, id).retired;
         else store.guestIdentities.ensure(entry.vmid);
+        // The customer reads why a controller's token stopped working.
+        if (retired) {
+          store.audit.append({
+            actor: "agent",
+            action: "guest.identity.retire",
+            target: `guest:${entry.vmid}`,
+            outcome: "retired",
+            details: {
+              guest_uid: retired.uid,
+              revoked: retired.tokensRevoked,
+              journal: id,
+              by: entry.op,
+            },
+          });
+        }
       });
     },
   };

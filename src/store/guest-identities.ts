@@ -94,11 +94,11 @@ export class GuestIdentities {
   }
 
   /** A new guest now stands at `vmid`: the old identity (if any) is retired, a new one made. */
-  renew(vmid: number, journalId: number | null): GuestIdentity {
+  renew(vmid: number, journalId: number | null): { identity: GuestIdentity; retired?: Retired } {
     return this.db
       .transaction(() => {
-        this.retire(vmid, journalId);
-        return this.create(vmid);
+        const retired = this.retire(vmid, journalId);
+        return { identity: this.create(vmid), ...(retired ? { retired } : {}) };
       })
       .immediate();
   }

@@ -448,6 +448,7 @@ describe("buildPayload: guest exactly for guest.* operations", () => {
   test("the host-level operations are the non-guest nouns of the vocabulary", () => {
     expect([...HOST_OP_NAMES].sort()).toEqual([
       "agent.update",
+      "golden.register",
       "signers.rotate",
       "storage.add",
       "storage.remove",

@@ -25,6 +25,14 @@ test("a destroy's success retires the guest's identity and its tokens in the sam
   expect(store.guestTokens.resolve(token.token)).toBeNull();
   expect(store.guestIdentities.current(101)).toBeUndefined();
   expect(store.guestIdentities.byUid(token.guestUid)).toMatchObject({ retiredBy: id });
+  const row = store.audit.list().find((r) => r.action === "guest.identity.retire");
+  expect(row).toMatchObject({ actor: "agent", target: "guest:101", outcome: "retired" });
+  expect(JSON.parse(row?.details ?? "null")).toEqual({
+    guest_uid: token.guestUid,
+    revoked: 1,
+    journal: id,
+    by: "guest.destroy",
+  });
 });
 
 test("a provision or restore's success makes a new identity; other successes keep or give one", () => {

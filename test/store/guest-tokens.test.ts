@@ -127,8 +127,9 @@ describe("guest tokens", () => {
 
   test("renew: a restore over the guest retires its identity and makes a new one", () => {
     const t = store.guestTokens.mint(101);
-    const next = store.guestIdentities.renew(101, null);
+    const { identity: next, retired } = store.guestIdentities.renew(101, null);
     expect(next.uid).not.toBe(t.guestUid);
+    expect(retired).toEqual({ uid: t.guestUid, tokensRevoked: 1 });
     expect(store.guestIdentities.current(101)?.uid).toBe(next.uid);
     expect(store.guestTokens.resolve(t.token)).toBeNull();
     expect(store.guestIdentities.retire(102, null)).toBeUndefined();
