@@ -1,5 +1,5 @@
-import type { Journal, TerminalDetail, TerminalPhase } from "../store/journal.ts";
 import type { Retired } from "../store/guest-identities.ts";
+import type { Journal, TerminalDetail, TerminalPhase } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 
 /** The journal writes of an operation's execution and recovery. */

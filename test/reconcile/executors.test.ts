@@ -326,3 +326,26 @@ describe("golden.register, the one host-level operation the engine runs", () => 
     expect(r.store.journal.recent(100).filter((e) => e.op === "golden.register")).toHaveLength(1);
   });
 });
+
+describe("grows against the guest's max_disk_gib", () => {
+  test("the engine reads the disk's size from its config; within the bound it runs, past it it waits", async () => {
+    const r = await start();
+    // Seeded guests have an 8 GiB rootfs.
+    r.store.desired.put({
+      document: JSON.stringify({ version: 1, guests: { "101": { max_disk_gib: 10 } } }),
+      source: "hub",
+    });
+    const grow = (size: string, jobId: string, disk = "rootfs") =>
+      r.engine.enqueue(req("guest.resize", 101, { disk, size }, { origin: "job", jobId }));
+    const over = await grow("+2049M", "job-over");
+    expect(over.status.state).toBe("pending_signature");
+    const within = await (await grow("+2G", "job-within")).settled;
+    expect(within.state).toBe("done");
+    expect(r.sim.state.guest(101)?.config.rootfs).toContain("size=10G");
+    // At the bound now: one more byte waits, and so does any grow of a disk whose size is unknown.
+    expect((await grow("+1", "job-byte")).status.state).toBe("pending_signature");
+    expect((await grow("+1G", "job-mp9", "mp9")).status.state).toBe("pending_signature");
+    const resizes = r.sim.state.tasks().filter((t) => t.parts.type === "resize");
+    expect(resizes).toHaveLength(1);
+  });
+});
