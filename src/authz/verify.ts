@@ -25,7 +25,7 @@ import { OP_NAMESPACE, parseArmoredSshsig, SshsigFormatError, verifySshsig } fro
  *  6. time window (iat/exp with small skew, bounded lifetime)
  *                                                    → not_yet_valid / expired
  *  7. host                                           → wrong_host
- *  8. binding to the action being gated (op, guest, canonical params)
+ *  8. binding to the action being gated (op, guest, job when signed, canonical params)
  *                                                    → binding_mismatch
  *     A host-level action has no guest; its payload must name none (a payload whose guest
  *     presence contradicts its own op already failed step 4 as malformed).
@@ -58,6 +58,11 @@ export interface ExpectedAction {
   /** The guest acted on; absent for host-level operations (storage.*, signers.*, agent.*). */
   guest?: GuestRef;
   params: Record<string, unknown>;
+  /**
+   * The hub job carrying the envelope; absent when none does (local API, operator). A payload
+   * that names a job binds to exactly that job, so a signature for job X cannot run as job Y.
+   */
+  job?: string;
 }
 
 export interface Verified {
@@ -207,6 +212,11 @@ function bindingMismatch(payload: OpPayload, expected: ExpectedAction): string |
     if (signed.uid !== undefined && signed.uid !== acting.uid) {
       return `signed for guest uid ${signed.uid}, action is on ${acting.uid ?? "a guest without uid"}`;
     }
+  }
+  // An envelope signed for one hub job must not run as another, nor outside any job. A payload
+  // without `job` binds by op, guest and params alone.
+  if (payload.job !== undefined && payload.job !== expected.job) {
+    return `signed for job ${payload.job}, carried by ${expected.job === undefined ? "no job" : `job ${expected.job}`}`;
   }
   let want: string;
   try {

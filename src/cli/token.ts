@@ -1,9 +1,14 @@
 import { parseArgs } from "node:util";
+import { secretsOf } from "../config/redact.ts";
+import type { AgentConfig } from "../config/sections.ts";
+import { createLogger } from "../log/logger.ts";
+import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { AuditSink } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
        felhom-agent [--config PATH] token list [--json]
@@ -11,8 +16,12 @@ const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
 
 Local-API tokens for the controllers inside guests. Each token acts only on its own guest.
 
-  mint --vmid N   make a new token for guest N and print it once, alone on stdout; only its
-                  SHA-256 is stored, so it cannot be shown again
+  mint --vmid N   make a new token for the guest now at vmid N and print it once, alone on
+                  stdout; only its SHA-256 is stored, so it cannot be shown again. The token
+                  belongs to that guest's identity (made now if it has none, after asking
+                  Proxmox that the guest exists): when the guest is destroyed or restored
+                  over, the token stops working, and a new guest that gets the vmid does not
+                  inherit it
   list            every token's id, guest, creation, last use and revocation (never the token)
   revoke ID       revoke one token by its id (gt-…)
   revoke --vmid N revoke every token of guest N
@@ -27,12 +36,38 @@ export interface TokenStoreHandle {
     list(): GuestTokenInfo[];
     revoke(target: string | number): number;
   };
+  guestIdentities: { current(vmid: number): { uid: string } | undefined };
   audit: AuditSink;
   close(): void;
 }
 
 export interface TokenCliDeps {
   openStore?: (stateDir: string) => Promise<TokenStoreHandle> | TokenStoreHandle;
+  /** Whether guest `vmid` exists on the node; asks Proxmox unless a test injects it. */
+  guestExists?: (cfg: AgentConfig, vmid: number) => Promise<boolean>;
+}
+
+/**
+ * Asks Proxmox for the guest's status: a missing config file is "no such guest"
+ * (`Configuration file '…' does not exist`); any other failure is thrown.
+ */
+async function proxmoxGuestExists(cfg: AgentConfig, vmid: number, ctx: CliContext) {
+  const client = proxmoxClientFromConfig(cfg.proxmox, {
+    logger: createLogger({
+      level: cfg.log.level,
+      sink: (line) => ctx.stderr(`${line}\n`),
+      secrets: () => secretsOf(cfg),
+    }),
+  });
+  try {
+    await client.guestStatus(vmid);
+    return true;
+  } catch (err) {
+    if (err instanceof ProxmoxApiError && err.reason.kind === "missing_guest") return false;
+    throw err;
+  } finally {
+    client.close?.();
+  }
 }
 
 const VMID = /^[1-9][0-9]{2,8}$/;
@@ -105,18 +140,38 @@ export async function runToken(
   }
   try {
     if (sub === "mint") {
+      // A token belongs to the guest identity. One made for a vmid no guest has would belong
+      // to whichever guest gets that vmid next, so a guest without an identity must exist.
+      if (store.guestIdentities.current(vmid as number) === undefined) {
+        let exists: boolean;
+        try {
+          exists = await (ctx.deps?.guestExists ?? ((c, v) => proxmoxGuestExists(c, v, ctx)))(
+            cfg,
+            vmid as number,
+          );
+        } catch (err) {
+          ctx.stderr(
+            `token mint: could not check that guest ${vmid} exists: ${(err as Error).message}\n`,
+          );
+          return EXIT_FAILURE;
+        }
+        if (!exists) {
+          ctx.stderr(`token mint: guest ${vmid} does not exist on this node; no token minted\n`);
+          return EXIT_FAILURE;
+        }
+      }
       const minted = store.guestTokens.mint(vmid as number);
       store.audit.append({
         actor: "operator",
         action: "token.mint",
         target: `guest:${minted.vmid}`,
         outcome: "ok",
-        details: { token_id: minted.id },
+        details: { token_id: minted.id, guest_uid: minted.guestUid },
       });
       // stdout carries the token alone, so `TOKEN=$(felhom-agent token mint --vmid N)` works.
       ctx.stdout(`${minted.token}\n`);
       ctx.stderr(
-        `minted ${minted.id} for guest ${minted.vmid}; the token is shown once and only its hash is kept\n`,
+        `minted ${minted.id} for guest ${minted.vmid} (${minted.guestUid}); the token is shown once and only its hash is kept\n`,
       );
       return EXIT_OK;
     }
@@ -128,6 +183,7 @@ export async function runToken(
             rows.map((r) => ({
               id: r.id,
               vmid: r.vmid,
+              guest_uid: r.guestUid,
               created_at: iso(r.createdAt),
               last_used_at: r.lastUsedAt === null ? null : iso(r.lastUsedAt),
               revoked_at: r.revokedAt === null ? null : iso(r.revokedAt),

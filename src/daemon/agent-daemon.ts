@@ -111,6 +111,11 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     ed25519: createEd25519(),
     skewSeconds: cfg.gate.skew_s,
     maxTtlSeconds: cfg.gate.max_ttl_s,
+    maxGrowGiB: cfg.gate.max_grow_gib,
+    provisionBridges: cfg.gate.provision_bridges,
+    // Signatures bind to the guest's identity, so one made for an earlier guest at this vmid
+    // is a binding_mismatch.
+    guestUid: (vmid) => store.guestIdentities.current(vmid)?.uid,
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);

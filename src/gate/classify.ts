@@ -1,5 +1,7 @@
 import type { z } from "zod";
 import type { OpOrigin } from "../ops/types.ts";
+import { GIB, parseGrowth } from "./disk-size.ts";
+import { type NetProblem, netProblem } from "./net-property.ts";
 import {
   backupParams,
   destroyParams,
@@ -17,6 +19,38 @@ import {
 import type { AgentOrigin, ProvenanceFacts } from "./provenance.ts";
 
 export type Verdict = "benign" | "destructive";
+
+/** A vzdump archive the agent knows as a golden image (store `golden_images`). */
+export interface GoldenImageFact {
+  volid: string;
+  source: "built" | "registered";
+}
+
+/**
+ * What a growth is judged against: the guest's `max_disk_gib` from the desired state with the
+ * disk's current size (read by the engine), or else a per-operation bound from the config.
+ */
+export type GrowBound =
+  | { kind: "max_disk"; maxDiskGiB: number; currentBytes?: bigint }
+  | { kind: "per_operation"; maxGrowGiB: number };
+
+/** Without a configured bound, one unsigned grow adds at most this much (gate.max_grow_gib). */
+export const DEFAULT_MAX_GROW_GIB = 64;
+/** Without a configured list, a new guest joins only this bridge unsigned (gate.provision_bridges). */
+export const DEFAULT_PROVISION_BRIDGES: readonly string[] = ["vmbr0"];
+
+/**
+ * Everything the classifier may know besides the action: journal provenance, and facts agent
+ * code looked up for it (never request fields). Absent facts make nothing benign.
+ */
+export interface ActionFacts extends ProvenanceFacts {
+  /** For `guest.provision`: the golden image named by `archive`, when the agent knows it. */
+  goldenImage?: GoldenImageFact;
+  /** For `guest.provision`: the bridges a new guest may join unsigned. */
+  provisionBridges?: readonly string[];
+  /** For `guest.resize`: the bound a growth must stay within. */
+  grow?: GrowBound;
+}
 
 /**
  * The classifier's answer. `rule` is a stable name for tests and audit rows; `reason` is a
@@ -129,16 +163,97 @@ function ownGuestSnapshot(
 }
 
 /**
+ * A growth keeps every byte, but an unbounded one can fill the storage every guest shares and
+ * push sizes past what the agent can read (2^53 bytes). The size is read exactly (bigint); one
+ * that does not parse is destructive.
+ */
+function growth(size: string, bound: GrowBound | undefined): Classification {
+  const bytes = parseGrowth(size);
+  if (bytes === undefined) {
+    return destructive("unparsable_resize", `'${size}' is not a size this agent reads exactly`);
+  }
+  const b = bound ?? { kind: "per_operation", maxGrowGiB: DEFAULT_MAX_GROW_GIB };
+  if (b.kind === "per_operation") {
+    if (bytes > BigInt(b.maxGrowGiB) * GIB) {
+      return destructive(
+        "grow_over_bound",
+        `grows by more than ${b.maxGrowGiB} GiB in one operation (gate.max_grow_gib)`,
+      );
+    }
+    return benign("disk_grow", `grows a disk by at most ${b.maxGrowGiB} GiB and keeps every byte`);
+  }
+  if (b.currentBytes === undefined) {
+    return destructive(
+      "grow_over_bound",
+      "the disk's current size is unknown, so staying within max_disk_gib cannot be shown",
+    );
+  }
+  if (b.currentBytes + bytes > BigInt(b.maxDiskGiB) * GIB) {
+    return destructive(
+      "grow_over_bound",
+      `the disk would exceed the guest's max_disk_gib of ${b.maxDiskGiB} GiB`,
+    );
+  }
+  return benign("disk_grow", `stays within the guest's max_disk_gib and keeps every byte`);
+}
+
+const NET_PROBLEM_RULE: Readonly<Record<NetProblem["kind"], string>> = {
+  mac_given: "mac_given",
+  bridge: "provision_bridge",
+  unknown_key: "unknown_params",
+  malformed: "unknown_params",
+};
+
+/**
+ * A new guest is benign only as a fresh copy of the agent's own golden image: the archive is
+ * one (anything else may be another customer's backup), unprivileged, with new MAC addresses
+ * (`unique`, and no MAC given), on a permitted bridge, and never over an existing guest (no
+ * `force`; PVE refuses an id in use, docs/proxmox-behaviour.md#restore-onto-an-existing-vmid).
+ * The executor sends `unprivileged=1` and `unique=1` unless the params say otherwise.
+ */
+function provision(params: Record<string, unknown>, facts: ActionFacts): Classification {
+  if (params.force === true) {
+    return destructive("restore_over", "'force' restores over an existing guest");
+  }
+  const problem = paramProblem(provisionParams, params);
+  if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+  if (facts.goldenImage === undefined || facts.goldenImage.volid !== params.archive) {
+    return destructive(
+      "not_golden",
+      "the archive is not a golden image the agent knows; it may be another guest's backup",
+    );
+  }
+  if (params.unprivileged === false) {
+    return destructive("privileged", "a privileged container is root on the host");
+  }
+  if (params.unique === false) {
+    return destructive("not_unique", "without 'unique' the copy keeps the archive's MAC addresses");
+  }
+  const bridges = facts.provisionBridges ?? DEFAULT_PROVISION_BRIDGES;
+  const net = (params.net ?? {}) as Record<string, string>;
+  for (const [key, value] of Object.entries(net)) {
+    const bad = netProblem(value, bridges);
+    if (bad) return destructive(NET_PROBLEM_RULE[bad.kind], `${key}: ${bad.detail}`);
+  }
+  return benign(
+    "provision_golden",
+    `a new unprivileged guest from the golden image ${facts.goldenImage.volid}`,
+  );
+}
+
+/**
  * Benign or destructive, by what the operation does to customer data (DESIGN §2.4) and by
  * provenance the journal recorded (`facts`), never by anything the requester says about
  * itself. Pure: the same action and facts always give the same answer.
  *
  * Destructive: destroy, restore over a guest, rollback, snapshot delete, volume or mount-point
- * removal, storage removal and addition, key rotation, agent update — and every operation or
+ * removal, storage removal and addition, key rotation, agent update, golden image registration
+ * — and every operation or
  * parameter this table does not know.
  *
- * Benign: start, stop, shutdown, cores/memory/swap/description, snapshot create, disk growth
- * (`+N`), a backup that prunes nothing, provisioning a new guest without `force`; and
+ * Benign (the full table, param by param, is src/gate/README.md): start, stop, shutdown,
+ * cores/memory/swap/description, snapshot create, disk growth within its bound, a backup that
+ * prunes nothing, a new unprivileged guest from a known golden image; and
  *  - destroy / restore of a guest the agent created in the same compound operation or as its
  *    scratch,
  *  - snapshot delete of a snapshot the agent created in the same compound operation or as its
@@ -152,7 +267,7 @@ function ownGuestSnapshot(
  *    rollback asked by the hub or anyone else stays destructive, so a compromised hub cannot
  *    use a guest's snapshots to throw its data away.
  */
-export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Classification {
+export function classify(action: ClassifiedAction, facts: ActionFacts): Classification {
   const { op } = action;
   if (!isPlainObject(action.params)) {
     return destructive("unknown_params", "params are not a plain object: unknown is destructive");
@@ -197,7 +312,9 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
           "an absolute size may shrink a disk; only growth ('+N') is benign",
         );
       }
-      return byParams(resizeParams, params, "disk_grow", "growing a disk keeps every byte");
+      const problem = paramProblem(resizeParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      return growth(String(params.size), facts.grow);
     }
     case "guest.snapshot":
       return byParams(
@@ -215,15 +332,7 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
       }
       return byParams(backupParams, params, "backup_run", "a backup only adds a copy");
     case "guest.provision":
-      if (params.force === true) {
-        return destructive("restore_over", "'force' restores over an existing guest");
-      }
-      return byParams(
-        provisionParams,
-        params,
-        "provision_new",
-        "creates a new guest; PVE refuses an id that exists without 'force'",
-      );
+      return provision(params, facts);
     case "guest.restore": {
       const problem = paramProblem(restoreParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
@@ -284,6 +393,11 @@ export function classify(action: ClassifiedAction, facts: ProvenanceFacts): Clas
       return destructive("host_change", "changing the signers changes who may destroy data");
     case "agent.update":
       return destructive("host_change", "a new agent binary can do anything");
+    case "golden.register":
+      return destructive(
+        "host_change",
+        "a golden image may then be copied into new guests without a signature",
+      );
     default:
       return destructive("unknown_op", `'${op}' is not a known operation: unknown is destructive`);
   }

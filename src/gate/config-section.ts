@@ -3,6 +3,7 @@ import { type Signer, signersSchema, toSigners } from "../authz/signers.ts";
 import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_SKEW_SECONDS } from "../authz/verify.ts";
 import { defineSection } from "../config/section.ts";
 import { hostIdSchema } from "../hub/protocol.ts";
+import { DEFAULT_MAX_GROW_GIB, DEFAULT_PROVISION_BRIDGES } from "./classify.ts";
 
 /**
  * `host_id`: the id signed envelopes must name (DESIGN §4.4). Enrollment records the hub's
@@ -48,6 +49,10 @@ export interface GateConfig {
   max_ttl_s: number;
   /** A held operation nobody signed within this many seconds expires. */
   pending_ttl_s: number;
+  /** One unsigned disk grow adds at most this many GiB, for guests without max_disk_gib. */
+  max_grow_gib: number;
+  /** Bridges a new guest from a golden image may join without a signature. */
+  provision_bridges: string[];
 }
 
 const gateSchema = z
@@ -60,6 +65,11 @@ const gateSchema = z
       .min(60)
       .max(90 * 86_400)
       .default(7 * 86_400),
+    max_grow_gib: z.number().int().min(0).max(65_536).default(DEFAULT_MAX_GROW_GIB),
+    provision_bridges: z
+      .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,15}$/, "not a bridge name"))
+      .max(64)
+      .default([...DEFAULT_PROVISION_BRIDGES]),
   })
   .prefault({});
 
@@ -71,9 +81,13 @@ export const gateSection = defineSection({
     { path: ["gate", "skew_s"], kind: "int" },
     { path: ["gate", "max_ttl_s"], kind: "int" },
     { path: ["gate", "pending_ttl_s"], kind: "int" },
+    { path: ["gate", "max_grow_gib"], kind: "int" },
   ],
-  resolve: (raw: z.output<typeof gateSchema>): GateConfig => ({ ...raw }),
-  redact: (c: GateConfig) => ({ ...c }),
+  resolve: (raw: z.output<typeof gateSchema>): GateConfig => ({
+    ...raw,
+    provision_bridges: [...raw.provision_bridges],
+  }),
+  redact: (c: GateConfig) => ({ ...c, provision_bridges: [...c.provision_bridges] }),
   secrets: () => [],
 });
 

@@ -14,7 +14,14 @@ import type { HoldInput, PendingOp } from "../store/pending.ts";
 import type { SignedIntentInput, SignedIntentResult } from "../store/signed-intent.ts";
 import type { Clock } from "../util/clock.ts";
 import { requestActor, signerActor, targetOf } from "./actor.ts";
-import { type Classification, classify } from "./classify.ts";
+import {
+  type ActionFacts,
+  type Classification,
+  classify,
+  DEFAULT_MAX_GROW_GIB,
+  DEFAULT_PROVISION_BRIDGES,
+  type GrowBound,
+} from "./classify.ts";
 import { provenanceFacts } from "./provenance.ts";
 
 /** The audit `action` of decisions about held operations that are not the operation itself. */
@@ -77,6 +84,10 @@ export interface GateOptions {
   ed25519: Ed25519;
   skewSeconds?: number;
   maxTtlSeconds?: number;
+  /** One unsigned grow adds at most this many GiB when the guest has no max_disk_gib. */
+  maxGrowGiB?: number;
+  /** Bridges a new guest may join without a signature. */
+  provisionBridges?: readonly string[];
   /** The agent-assigned uid of a guest, when the agent keeps one; binds signed uids. */
   guestUid?: (vmid: number) => string | undefined;
   logger?: Logger;
@@ -148,7 +159,36 @@ export class ReversibilityGate implements Gate {
   constructor(private readonly o: GateOptions) {}
 
   classify(req: OperationRequest, ctx: GateCallContext): Classification {
-    return classify(req, provenanceFacts(ctx.journal, req, ctx.transaction));
+    return classify(req, this.facts(req, ctx));
+  }
+
+  /**
+   * Provenance from the journal and the facts agent code looked up (golden images, the disk's
+   * bound); the classifier itself stays pure.
+   */
+  private facts(req: OperationRequest, ctx: GateCallContext): ActionFacts {
+    const facts: ActionFacts = provenanceFacts(ctx.journal, req, ctx.transaction);
+    if (req.op === "guest.provision") {
+      const archive = req.params.archive;
+      const golden = typeof archive === "string" ? ctx.goldenImages?.byVolid(archive) : undefined;
+      if (golden) facts.goldenImage = { volid: golden.volid, source: golden.source };
+      facts.provisionBridges = this.o.provisionBridges ?? DEFAULT_PROVISION_BRIDGES;
+    }
+    if (req.op === "guest.resize") facts.grow = this.growBound(ctx);
+    return facts;
+  }
+
+  private growBound(ctx: GateCallContext): GrowBound {
+    const max = ctx.disk?.maxDiskGiB;
+    if (max === undefined) {
+      return { kind: "per_operation", maxGrowGiB: this.o.maxGrowGiB ?? DEFAULT_MAX_GROW_GIB };
+    }
+    const current = ctx.disk?.currentBytes;
+    return {
+      kind: "max_disk",
+      maxDiskGiB: max,
+      ...(current === undefined ? {} : { currentBytes: current }),
+    };
   }
 
   async decide(req: OperationRequest, ctx: GateCallContext): Promise<GateVerdict> {
@@ -376,6 +416,7 @@ export class ReversibilityGate implements Gate {
       op: req.op,
       ...(req.vmid === undefined ? {} : { guest: this.guestRef(req.vmid) }),
       params: req.params,
+      ...(req.jobId === undefined ? {} : { job: req.jobId }),
     };
     return verifyEnvelope(
       envelope,

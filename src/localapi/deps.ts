@@ -5,8 +5,12 @@ import type { AuditSink } from "../store/audit.ts";
 import type { Clock } from "../util/clock.ts";
 
 /** The guest a bearer token stands for; the store's GuestTokens satisfies this. */
+/**
+ * Resolves a bearer token to its guest; null for an unknown or revoked token, and for one whose
+ * guest is gone (its identity retired by a destroy or a restore over it): that answers 401.
+ */
 export interface GuestTokenResolver {
-  resolve(token: string): { id: string; vmid: number } | null;
+  resolve(token: string): { id: string; vmid: number; guestUid?: string } | null;
 }
 
 /** Per-guest ceilings from the desired state (`max_cores`, `max_memory_mib`). */

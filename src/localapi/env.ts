@@ -5,6 +5,8 @@ export interface GuestIdentity {
   vmid: number;
   /** Public token id (never the token). */
   tokenId: string;
+  /** The guest incarnation the token belongs to (a vmid is reused, a uid never). */
+  guestUid?: string;
 }
 
 export interface LocalApiEnv {

@@ -69,7 +69,11 @@ export function bearerGuest(tokens: GuestTokenResolver): MiddlewareHandler<Local
     }
     const resolved = tokens.resolve(m[1]);
     if (!resolved) throw unauthorized("the token is unknown or revoked", "invalid_token");
-    c.set("guest", { vmid: resolved.vmid, tokenId: resolved.id });
+    c.set("guest", {
+      vmid: resolved.vmid,
+      tokenId: resolved.id,
+      ...(resolved.guestUid === undefined ? {} : { guestUid: resolved.guestUid }),
+    });
     await next();
   };
 }

@@ -19,6 +19,7 @@ export const OP_NAMES = [
   "storage.remove",
   "signers.rotate",
   "agent.update",
+  "golden.register",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

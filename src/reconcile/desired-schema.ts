@@ -32,6 +32,11 @@ export const desiredGuestSchema = z
     max_cores: z.number().int().min(1).max(8192).optional(),
     /** Ceiling the in-guest controller may grow memory to through the local API. */
     max_memory_mib: z.number().int().min(16).optional(),
+    /**
+     * The largest size, in GiB, any one disk of this guest may be grown to without an
+     * operator's signature (the gate, src/gate/README.md); a larger grow waits for one.
+     */
+    max_disk_gib: z.number().int().min(1).max(1_048_576).optional(),
     /** Where this guest's backups go (a storage with content `backup`); overrides the host's. */
     backup_storage: storageIdSchema.optional(),
   })

@@ -14,6 +14,8 @@ export interface DesiredGuestSpec {
   description?: string;
   maxCores?: number;
   maxMemoryMiB?: number;
+  /** Largest size one disk may be grown to unsigned, GiB (the gate reads it). */
+  maxDiskGiB?: number;
   /** Storage id for this guest's backups (overrides the host-level one). */
   backupStorage?: string;
 }
@@ -97,6 +99,7 @@ function fromDocument(doc: DesiredStateDocument): DesiredHostState {
     if (g.description !== undefined) spec.description = g.description;
     if (g.max_cores !== undefined) spec.maxCores = g.max_cores;
     if (g.max_memory_mib !== undefined) spec.maxMemoryMiB = g.max_memory_mib;
+    if (g.max_disk_gib !== undefined) spec.maxDiskGiB = g.max_disk_gib;
     if (g.backup_storage !== undefined) spec.backupStorage = g.backup_storage;
     guests.set(vmid, spec);
   }

@@ -16,9 +16,12 @@ import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
 import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
+import { gateFacts } from "./gate-facts.ts";
 import type { Gate, GateDecision } from "./gate-seam.ts";
+import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";
+import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
   journalOperationId,
@@ -105,9 +108,12 @@ export class Engine implements OperationSubmitter {
   private seq = 0;
   private readonly taskDeadlineMs: number;
   private readonly hung: HangWatch;
+  /** Journal writes that keep guest identities in step with destroy, restore and provision. */
+  private readonly lifecycle: ExecutionJournal;
 
   constructor(private readonly opts: EngineOptions) {
     this.queue = new GuestQueue(opts.concurrency);
+    this.lifecycle = lifecycleJournal(opts.store);
     this.taskDeadlineMs = opts.taskDeadlineMs ?? 15 * 60_000;
     this.hung = new HangWatch({
       clock: opts.clock,
@@ -185,6 +191,8 @@ export class Engine implements OperationSubmitter {
     };
     const same = this.sameJob(req);
     if (same) return { status: same, settled: this.settledOf(same) };
+    const host = hostExecutorFor(req.op);
+    if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
     // params it cannot parse, must not be recorded as accepted, nor its nonce spent. The
@@ -194,7 +202,14 @@ export class Engine implements OperationSubmitter {
     }
     const params = this.checkParams(exec, req);
     if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
-    const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
+    const decision = await this.opts.gate.decide(
+      req,
+      await gateFacts(req, params, {
+        store: this.opts.store,
+        client: this.opts.client,
+        ...(this.opts.desiredGuest ? { desiredGuest: this.opts.desiredGuest } : {}),
+      }),
+    );
     if (decision.outcome === "pending_signature") {
       const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
       if (held) return { status: held, settled: Promise.resolve({ ...held }) };
@@ -261,7 +276,7 @@ export class Engine implements OperationSubmitter {
       if (entry.vmid !== null && queued.has(entry.vmid)) continue;
       const r = await resolveInFlight(
         this.opts.client,
-        this.opts.store.journal,
+        this.lifecycle,
         entry,
         label,
         lostAnswerRules(this.lostAnswerDeps()),
@@ -394,7 +409,7 @@ export class Engine implements OperationSubmitter {
       this.update(status, "failed", "shutting_down");
       return { ...status };
     }
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     const log = this.opts.logger.child({ op: req.op, vmid, origin: req.origin });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
@@ -452,7 +467,7 @@ export class Engine implements OperationSubmitter {
     params: Record<string, unknown>,
     slot: Slot,
   ): Promise<OperationStatus> {
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     if (exec.alreadyDone(err)) {
       journal.recordTerminal(id, "done", {
         resolution: `already so: ${(err as Error).message}`.slice(0, 1024),
@@ -495,7 +510,7 @@ export class Engine implements OperationSubmitter {
     params: Record<string, unknown>,
     slot: Slot,
   ): Promise<OperationStatus> {
-    const { journal } = this.opts.store;
+    const journal = this.lifecycle;
     status.upid = upid;
     this.update(status, "running");
     const endHangWatch = this.hung.watch(slot, { journalId: id, op: status.op, vmid, upid });
@@ -551,7 +566,7 @@ export class Engine implements OperationSubmitter {
   private lostAnswerDeps(): LostAnswerDeps {
     return {
       client: this.opts.client,
-      journal: this.opts.store.journal,
+      journal: this.lifecycle,
       clock: this.opts.clock,
       windowMs: this.opts.unknownWindowMs ?? 60_000,
       pollMs: this.opts.lostAnswerPollMs ?? 2_000,
@@ -589,6 +604,61 @@ export class Engine implements OperationSubmitter {
         this.update(status, r.kind === "done" ? "done" : "failed", r.how);
         return { ...status };
     }
+  }
+
+  /**
+   * A host-level operation the agent carries out in its own store (host-executors.ts): gated
+   * like any other, then journaled intent → done in the one transaction that makes the change.
+   */
+  private async runHostOp(
+    base: Omit<OperationStatus, "id" | "state">,
+    req: OperationRequest,
+    host: HostExecutor<unknown>,
+  ): Promise<Submitted> {
+    let params: unknown;
+    try {
+      params = host.parseParams(req.params);
+    } catch (err) {
+      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
+        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
+        .join("; ");
+      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
+    }
+    const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
+    if (decision.outcome === "pending_signature") {
+      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
+      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
+      return this.finished(base, "rejected", "held, but the gate named no held operation");
+    }
+    if (decision.outcome === "rejected") {
+      return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
+    }
+    if (this.stopped) return this.finished(base, "failed", "shutting_down");
+    const { store } = this.opts;
+    let journalId: number | string;
+    try {
+      journalId = store.transaction(() => {
+        const id = this.recordIntent(decision, {
+          op: req.op,
+          params: params as Record<string, unknown>,
+          origin: req.origin,
+          jobId: req.jobId ?? null,
+        });
+        if (typeof id === "string") return id;
+        const outcome = host.apply(store, params, id);
+        store.journal.recordTerminal(id, "done", {
+          resolution: resolutionWithResult("recorded by the agent", outcome),
+        });
+        return id;
+      });
+    } catch (err) {
+      journalId = `not_recorded: ${(err as Error).message}`;
+    }
+    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
+    const status = this.status(journalOperationId(journalId)) as OperationStatus;
+    this.track(status);
+    this.opts.onSettled?.({ ...status });
+    return { status: { ...status }, settled: Promise.resolve({ ...status }) };
   }
 
   private checkParams(

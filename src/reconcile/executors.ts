@@ -439,7 +439,17 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     parseParams: (raw) => provisionParams.parse(raw) as OpParams["guest.provision"],
     taskType: "vzrestore",
     // Never `force`: PVE then refuses an id in use ("CT <vmid> already exists", FACTS B.5).
-    post: (c, vmid, p, signal) => restoreCall(c, vmid, p, false, signal),
+    // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
+    // PVE keeps the archive's MAC addresses and its privilege (src/gate/README.md,
+    // docs/proxmox-behaviour.md#restore-keeps-the-archives-settings).
+    post: (c, vmid, p, signal) =>
+      restoreCall(
+        c,
+        vmid,
+        { ...p, unique: p.unique ?? true, unprivileged: p.unprivileged ?? true },
+        false,
+        signal,
+      ),
     alreadyDone: () => false,
     provenance: (vmid) => agentProvenance({ created: [{ kind: "guest", vmid }] }),
     result: async (_c, vmid) => ({ vmid }),

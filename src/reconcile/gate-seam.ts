@@ -26,6 +26,18 @@ export interface GateContext {
    * operations it runs itself, never from a request field.
    */
   transaction?: string;
+  /**
+   * The golden images the agent knows (store `golden_images`), looked up by the gate for a
+   * `guest.provision`'s archive. Without it no provisioning is benign.
+   */
+  goldenImages?: {
+    byVolid(volid: string): { volid: string; source: "built" | "registered" } | undefined;
+  };
+  /**
+   * For `guest.resize`, read by agent code: the guest's `max_disk_gib` from the desired state
+   * and the disk's current size in bytes (absent = unknown).
+   */
+  disk?: { maxDiskGiB?: number; currentBytes?: bigint };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Clock } from "../util/clock.ts";
 import { type ClockOffset, type ClockOffsetSource, nodeClockOffset } from "./clock-offset.ts";
 import {
   type LostAnswerRules,
+  type RecoveryJournal,
   type Resolution,
   type ResolveClient,
   resolveInFlight,
@@ -10,7 +11,8 @@ import {
 
 export interface LostAnswerDeps {
   client: ResolveClient;
-  journal: Journal;
+  /** Recovery's journal writes plus `byId`: the engine passes the identity-keeping one. */
+  journal: Pick<Journal, "byId"> & RecoveryJournal;
   clock: Clock;
   /** How long after the intent a task may still appear (docs/reconcile.md#lost-answers). */
   windowMs: number;

@@ -10,6 +10,9 @@ import { type ExecClient, type ExecOp, executorFor, type OpExecutor } from "./ex
 import { classifyFailure } from "./failure.ts";
 import { findPostedTask } from "./find-task.ts";
 
+/** The journal writes recovery makes (the engine passes one that keeps guest identities too). */
+export type RecoveryJournal = Pick<Journal, "forGuest" | "recordUpid" | "recordTerminal">;
+
 export type ResolveClient = ExecClient &
   Pick<ProxmoxClient, "listTasks" | "taskStatusOnce" | "nodeTime" | "tokenId">;
 
@@ -47,7 +50,7 @@ export interface LostAnswerRules {
  */
 export async function resolveInFlight(
   client: ResolveClient,
-  journal: Journal,
+  journal: RecoveryJournal,
   entry: JournalEntry,
   label: string,
   rules: LostAnswerRules,
@@ -118,7 +121,7 @@ export async function resolveInFlight(
 /** Reads the guest again: the change in effect closes the entry `done`, else `abandoned`. */
 async function settleByEffect(
   client: ResolveClient,
-  journal: Journal,
+  journal: RecoveryJournal,
   entry: JournalEntry,
   exec: OpExecutor<ExecOp>,
   label: string,
@@ -151,7 +154,7 @@ async function settleByEffect(
 
 async function checkTask(
   client: ResolveClient,
-  journal: Journal,
+  journal: RecoveryJournal,
   entryId: number,
   upid: string,
   how: string,
@@ -192,7 +195,7 @@ async function checkTask(
 }
 
 function terminal(
-  journal: Journal,
+  journal: RecoveryJournal,
   entryId: number,
   kind: "done" | "failed" | "abandoned",
   how: string,

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../util/clock.ts";
 import { invalidArgument } from "./errors.ts";
+import type { GuestIdentities } from "./guest-identities.ts";
 import { checkText, checkVmid } from "./validate.ts";
 
 /** 32 random bytes: 256 bits, 43 characters of URL-safe base64 without padding. */
@@ -14,6 +15,8 @@ export interface MintedToken {
   /** Public handle for list/revoke and logs. */
   id: string;
   vmid: number;
+  /** The guest identity the token belongs to. */
+  guestUid: string;
   /** Shown once; only its SHA-256 is kept. */
   token: string;
 }
@@ -21,11 +24,13 @@ export interface MintedToken {
 export interface ResolvedToken {
   id: string;
   vmid: number;
+  guestUid: string;
 }
 
 export interface GuestTokenInfo {
   id: string;
   vmid: number;
+  guestUid: string | null;
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
@@ -34,6 +39,7 @@ export interface GuestTokenInfo {
 interface Row {
   id: string;
   vmid: number;
+  guest_uid: string | null;
   token_hash: Uint8Array;
   created_at: number;
   last_used_at: number | null;
@@ -46,29 +52,40 @@ function sha256(token: string): Buffer {
 
 /**
  * Local-API bearer tokens, one or more per guest (DESIGN §2.6, §4.5). The database holds only
- * SHA-256 hashes, so a copy of it does not let anyone act as a guest.
+ * SHA-256 hashes, so a copy of it does not let anyone act as a guest. A token belongs to a
+ * guest identity (`guest_uid`), not to a vmid: once that guest is destroyed or restored over,
+ * its identity is retired and the token resolves to nothing, whoever has the vmid next.
  */
 export class GuestTokens {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    private readonly identities: GuestIdentities,
   ) {}
 
+  /** A token for the guest now at `vmid`, whose identity is created when it has none yet. */
   mint(vmid: number): MintedToken {
     checkVmid(vmid);
     const token = randomBytes(TOKEN_BYTES).toString("base64url");
     const id = `gt-${randomBytes(8).toString("hex")}`;
-    this.db
-      .query(
-        `INSERT INTO guest_tokens (id, vmid, token_hash, created_at)
-         VALUES ($id, $vmid, $hash, $now)`,
-      )
-      .run({ id, vmid, hash: sha256(token), now: this.clock.now() });
-    return { id, vmid, token };
+    const guestUid = this.db
+      .transaction(() => {
+        const identity = this.identities.ensure(vmid);
+        this.db
+          .query(
+            `INSERT INTO guest_tokens (id, vmid, guest_uid, token_hash, created_at)
+             VALUES ($id, $vmid, $uid, $hash, $now)`,
+          )
+          .run({ id, vmid, uid: identity.uid, hash: sha256(token), now: this.clock.now() });
+        return identity.uid;
+      })
+      .immediate();
+    return { id, vmid, guestUid, token };
   }
 
   /**
-   * The guest a presented token belongs to, or null for an unknown, malformed or revoked one.
+   * The guest a presented token belongs to, or null for an unknown, malformed or revoked one,
+   * and for one whose guest identity is retired (the guest is gone) or was never assigned.
    * The lookup is by hash, so timing reveals nothing about the token; the final comparison is
    * constant-time anyway so that property does not rest on the index alone.
    */
@@ -81,14 +98,18 @@ export class GuestTokens {
     if (!row) return null;
     const stored = Buffer.from(row.token_hash);
     if (stored.length !== presented.length || !timingSafeEqual(stored, presented)) return null;
-    if (row.revoked_at !== null) return null;
+    if (row.revoked_at !== null || row.guest_uid === null) return null;
+    // The identity decides the guest: a live identity at this vmid that is not the token's is
+    // another guest.
+    const identity = this.identities.byUid(row.guest_uid);
+    if (identity === undefined || identity.retiredAt !== null) return null;
     const now = this.clock.now();
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
       this.db
         .query("UPDATE guest_tokens SET last_used_at = $now WHERE id = $id")
         .run({ now, id: row.id });
     }
-    return { id: row.id, vmid: row.vmid };
+    return { id: row.id, vmid: identity.vmid, guestUid: identity.uid };
   }
 
   /**
@@ -114,12 +135,13 @@ export class GuestTokens {
   list(): GuestTokenInfo[] {
     const rows = this.db
       .query(
-        "SELECT id, vmid, created_at, last_used_at, revoked_at FROM guest_tokens ORDER BY created_at, id",
+        "SELECT id, vmid, guest_uid, created_at, last_used_at, revoked_at FROM guest_tokens ORDER BY created_at, id",
       )
       .all() as Omit<Row, "token_hash">[];
     return rows.map((r) => ({
       id: r.id,
       vmid: r.vmid,
+      guestUid: r.guest_uid,
       createdAt: r.created_at,
       lastUsedAt: r.last_used_at,
       revokedAt: r.revoked_at,

@@ -181,6 +181,45 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit anchor only moves forward, up to what the hub acknowledged'); END;
     `,
   },
+  {
+    name: "guest identities and golden images",
+    sql: `
+      -- A guest's durable identity, assigned by the agent when it first manages or provisions
+      -- the guest, and retired when the guest is destroyed or restored over: a vmid reused by
+      -- a new guest is a new identity. At most one live identity per vmid.
+      CREATE TABLE guest_identities (
+        uid TEXT PRIMARY KEY,
+        vmid INTEGER NOT NULL CHECK (vmid BETWEEN 100 AND 999999999),
+        created_at INTEGER NOT NULL,
+        retired_at INTEGER,
+        retired_by INTEGER REFERENCES journal (id)
+      ) STRICT;
+      CREATE UNIQUE INDEX guest_identities_live ON guest_identities (vmid)
+        WHERE retired_at IS NULL;
+
+      -- Tokens belong to a guest identity, not to a vmid. Tokens minted before this schema get
+      -- the identity of their vmid's guest, created here for every vmid that has tokens.
+      ALTER TABLE guest_tokens ADD COLUMN guest_uid TEXT REFERENCES guest_identities (uid);
+      INSERT INTO guest_identities (uid, vmid, created_at)
+        SELECT 'g-' || lower(hex(randomblob(16))), vmid, MIN(created_at)
+        FROM guest_tokens GROUP BY vmid;
+      UPDATE guest_tokens SET guest_uid = (
+        SELECT uid FROM guest_identities i
+        WHERE i.vmid = guest_tokens.vmid AND i.retired_at IS NULL
+      );
+      CREATE INDEX guest_tokens_uid ON guest_tokens (guest_uid);
+
+      -- Archives the agent knows as golden images: the only sources of an unsigned
+      -- guest.provision. Built by the agent, or registered by a signed golden.register.
+      CREATE TABLE golden_images (
+        volid TEXT PRIMARY KEY,
+        checksum TEXT,
+        source TEXT NOT NULL CHECK (source IN ('built', 'registered')),
+        journal_id INTEGER REFERENCES journal (id),
+        created_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -2,6 +2,8 @@ import type { Database } from "bun:sqlite";
 import type { Clock } from "../util/clock.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
+import { GoldenImages } from "./golden-images.ts";
+import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
 import { Journal } from "./journal.ts";
@@ -35,6 +37,8 @@ export class Store {
   readonly nonces: Nonces;
   readonly audit: AuditLog;
   readonly guestTokens: GuestTokens;
+  readonly guestIdentities: GuestIdentities;
+  readonly goldenImages: GoldenImages;
   readonly desired: DesiredCache;
   readonly outbox: Outbox;
   readonly pending: PendingOps;
@@ -52,7 +56,9 @@ export class Store {
     this.journal = new Journal(db, clock);
     this.nonces = new Nonces(db, clock);
     this.audit = new AuditLog(db, clock);
-    this.guestTokens = new GuestTokens(db, clock);
+    this.guestIdentities = new GuestIdentities(db, clock);
+    this.guestTokens = new GuestTokens(db, clock, this.guestIdentities);
+    this.goldenImages = new GoldenImages(db, clock);
     this.desired = new DesiredCache(db, clock);
     this.outbox = new Outbox(db, clock, outboxOptions);
     this.pending = new PendingOps(db, clock);

@@ -80,7 +80,7 @@ describe.skipIf(keygen === null)("OpenSSH interoperability (real ssh-keygen)", (
         ed25519: ed,
         isNonceUsed: () => false,
       },
-      { op: "guest.destroy", guest: { vmid: 101 }, params: {} },
+      { op: "guest.destroy", guest: { vmid: 101 }, params: {}, job: "job-9" },
     );
     expect(r.ok).toBe(true);
     if (r.ok) expect(r.signer.name).toBe("alice");

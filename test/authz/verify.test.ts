@@ -42,8 +42,18 @@ function context(over: Partial<VerifyContext> = {}, used: Set<string> = new Set(
   };
 }
 
-const destroy101: ExpectedAction = { op: "guest.destroy", guest: { vmid: 101 }, params: {} };
-const removeUsb1: ExpectedAction = { op: "storage.remove", params: { storage: "usb1" } };
+// Each carried by the hub job its payload names (a signed job binds, like op, guest and params).
+const destroy101: ExpectedAction = {
+  op: "guest.destroy",
+  guest: { vmid: 101 },
+  params: {},
+  job: "job-1",
+};
+const removeUsb1: ExpectedAction = {
+  op: "storage.remove",
+  params: { storage: "usb1" },
+  job: "job-h",
+};
 
 /** A host-level payload: no guest (DESIGN.md §4.4). */
 function hostPayload(op: OpName, params: Record<string, unknown> = {}): OpPayload {
@@ -105,6 +115,7 @@ describe("verifyEnvelope accepts", () => {
       op: "guest.config",
       guest: { vmid: 101 },
       params: { net: { b: 2, a: 1 }, memory: 2048, cores: 2 },
+      job: "job-1",
     });
     expect(reason(r)).toBe("accepted");
   });
@@ -121,7 +132,7 @@ describe("verifyEnvelope accepts", () => {
   });
 
   test("recovery and operational keys may both sign key rotation (a host-level op)", async () => {
-    const rotate: ExpectedAction = { op: "signers.rotate", params: {} };
+    const rotate: ExpectedAction = { op: "signers.rotate", params: {}, job: "job-h" };
     for (const key of [alice, rescue]) {
       const env = await envelope(key, hostPayload("signers.rotate"));
       const r = await verifyEnvelope(env, context(), rotate);
@@ -265,6 +276,8 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     ["vmid", {}, { ...destroy101, guest: { vmid: 102 } }],
     ["params added", {}, { ...destroy101, params: { purge: 1 } }],
     ["a param's JSON type", { params: { purge: 1 } }, { ...destroy101, params: { purge: "1" } }],
+    ["the carrying job", {}, { ...destroy101, job: "job-2" }],
+    ["the job (carried by none)", {}, { op: "guest.destroy", guest: { vmid: 101 }, params: {} }],
   ] as [string, Partial<OpPayload>, ExpectedAction][])(
     "binding_mismatch: %s differs",
     async (_, signed, action) => {
@@ -318,7 +331,9 @@ describe("verifyEnvelope rejects, each with its typed reason", () => {
     "role_denied: a recovery key on host-level %s",
     async (op) => {
       const env = await envelope(rescue, hostPayload(op));
-      expect(reason(await verifyEnvelope(env, context(), { op, params: {} }))).toBe("role_denied");
+      expect(reason(await verifyEnvelope(env, context(), { op, params: {}, job: "job-h" }))).toBe(
+        "role_denied",
+      );
     },
   );
 
@@ -433,6 +448,7 @@ describe("buildPayload: guest exactly for guest.* operations", () => {
   test("the host-level operations are the non-guest nouns of the vocabulary", () => {
     expect([...HOST_OP_NAMES].sort()).toEqual([
       "agent.update",
+      "golden.register",
       "signers.rotate",
       "storage.add",
       "storage.remove",

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { type ClassifiedAction, classify } from "../../src/gate/classify.ts";
+import { type ActionFacts, type ClassifiedAction, classify } from "../../src/gate/classify.ts";
 import type { AgentOrigin, ProvenanceFacts } from "../../src/gate/provenance.ts";
 import { OP_NAMES } from "../../src/ops/types.ts";
 
@@ -28,7 +28,17 @@ const fromGuest = (op: string, params: Record<string, unknown>): ClassifiedActio
   origin: "localapi",
 });
 
-type Row = [string, ClassifiedAction, ProvenanceFacts, "benign" | "destructive", string];
+type Row = [string, ClassifiedAction, ActionFacts, "benign" | "destructive", string];
+const GOLDEN = "local:backup/vzdump-lxc-9000-2026_01_01-00_00_00.tar.zst";
+const golden: ActionFacts = { goldenImage: { volid: GOLDEN, source: "registered" } };
+const GIB = 1024 ** 3;
+const maxDisk = (maxDiskGiB: number, currentGiB?: number): ActionFacts => ({
+  grow: {
+    kind: "max_disk",
+    maxDiskGiB,
+    ...(currentGiB === undefined ? {} : { currentBytes: BigInt(currentGiB * GIB) }),
+  },
+});
 const g = (op: string, params: Record<string, unknown> = {}, vmid = 101): ClassifiedAction => ({
   op,
   vmid,
@@ -113,6 +123,62 @@ const TABLE: Row[] = [
   // disks
   ["grow rootfs", g("guest.resize", { disk: "rootfs", size: "+2G" }), none, "benign", "disk_grow"],
   ["grow mp3", g("guest.resize", { disk: "mp3", size: "+512M" }), none, "benign", "disk_grow"],
+  [
+    "grow by exactly the default 64 GiB",
+    g("guest.resize", { disk: "rootfs", size: "+64G" }),
+    none,
+    "benign",
+    "disk_grow",
+  ],
+  [
+    "grow past the default per-operation bound",
+    g("guest.resize", { disk: "rootfs", size: "+64.001G" }),
+    none,
+    "destructive",
+    "grow_over_bound",
+  ],
+  [
+    "grow by an absurd amount",
+    g("guest.resize", { disk: "rootfs", size: "+999999999999T" }),
+    none,
+    "destructive",
+    "grow_over_bound",
+  ],
+  [
+    "grow by a configured per-operation bound",
+    g("guest.resize", { disk: "rootfs", size: "+100G" }),
+    { grow: { kind: "per_operation", maxGrowGiB: 128 } },
+    "benign",
+    "disk_grow",
+  ],
+  [
+    "grow within max_disk_gib",
+    g("guest.resize", { disk: "rootfs", size: "+92G" }),
+    maxDisk(100, 8),
+    "benign",
+    "disk_grow",
+  ],
+  [
+    "grow to exactly max_disk_gib, in bytes",
+    g("guest.resize", { disk: "rootfs", size: "+98784247808" }),
+    maxDisk(100, 8),
+    "benign",
+    "disk_grow",
+  ],
+  [
+    "grow one byte past max_disk_gib",
+    g("guest.resize", { disk: "rootfs", size: "+98784247809" }),
+    maxDisk(100, 8),
+    "destructive",
+    "grow_over_bound",
+  ],
+  [
+    "grow with max_disk_gib but the current size unknown",
+    g("guest.resize", { disk: "rootfs", size: "+1G" }),
+    maxDisk(100),
+    "destructive",
+    "grow_over_bound",
+  ],
   [
     "absolute size",
     g("guest.resize", { disk: "rootfs", size: "8G" }),
@@ -272,16 +338,79 @@ const TABLE: Row[] = [
   ],
   // guests
   [
-    "provision new",
-    g("guest.provision", { archive: "local:backup/golden.tar.zst", hostname: "c1" }),
-    none,
+    "provision from a golden image",
+    g("guest.provision", { archive: GOLDEN, hostname: "c1", unprivileged: true, unique: true }),
+    golden,
     "benign",
-    "provision_new",
+    "provision_golden",
+  ],
+  [
+    "provision from a golden image on the permitted bridge",
+    g("guest.provision", { archive: GOLDEN, net: { net0: "name=eth0,bridge=vmbr0,ip=dhcp" } }),
+    golden,
+    "benign",
+    "provision_golden",
+  ],
+  [
+    "provision from another guest's backup",
+    g("guest.provision", { archive: "local:backup/vzdump-lxc-101-2026_01_01-00_00_00.tar.zst" }),
+    golden,
+    "destructive",
+    "not_golden",
+  ],
+  [
+    "provision when no golden image is known",
+    g("guest.provision", { archive: GOLDEN }),
+    none,
+    "destructive",
+    "not_golden",
+  ],
+  [
+    "provision privileged",
+    g("guest.provision", { archive: GOLDEN, unprivileged: false }),
+    golden,
+    "destructive",
+    "privileged",
+  ],
+  [
+    "provision keeping the archive's MACs",
+    g("guest.provision", { archive: GOLDEN, unique: false }),
+    golden,
+    "destructive",
+    "not_unique",
+  ],
+  [
+    "provision with a MAC given",
+    g("guest.provision", { archive: GOLDEN, net: { net0: "name=eth0,hwaddr=BC:24:11:00:00:01" } }),
+    golden,
+    "destructive",
+    "mac_given",
+  ],
+  [
+    "provision on another bridge",
+    g("guest.provision", { archive: GOLDEN, net: { net0: "name=eth0,bridge=vmbr9" } }),
+    golden,
+    "destructive",
+    "provision_bridge",
+  ],
+  [
+    "provision on a bridge the config permits",
+    g("guest.provision", { archive: GOLDEN, net: { net0: "name=eth0,bridge=vmbr9" } }),
+    { ...golden, provisionBridges: ["vmbr9"] },
+    "benign",
+    "provision_golden",
+  ],
+  [
+    "provision choosing a VLAN",
+    g("guest.provision", { archive: GOLDEN, net: { net0: "name=eth0,bridge=vmbr0,tag=20" } }),
+    golden,
+    "destructive",
+    "unknown_params",
   ],
   [
     "provision with force",
-    g("guest.provision", { archive: "a", force: true }),
-    none,
+    g("guest.provision", { archive: GOLDEN, force: true }),
+    golden,
     "destructive",
     "restore_over",
   ],
@@ -355,6 +484,13 @@ const TABLE: Row[] = [
   ],
   ["signers rotate", { op: "signers.rotate", params: {} }, none, "destructive", "host_change"],
   ["agent update", { op: "agent.update", params: {} }, none, "destructive", "host_change"],
+  [
+    "golden image registration",
+    { op: "golden.register", params: { volid: GOLDEN } },
+    none,
+    "destructive",
+    "host_change",
+  ],
   // unknown
   ["unknown op", g("guest.migrate", {}), none, "destructive", "unknown_op"],
   ["unknown op despite provenance", g("guest.wipe", {}), scratchGuest, "destructive", "unknown_op"],

@@ -29,11 +29,29 @@ async function load(extra: Record<string, unknown>, env: Record<string, string> 
   return loadSections(sections, { path: "/etc/a.json", env, fs });
 }
 
-test("defaults: no host id, no signers, 60 s skew, 900 s lifetime, held a week", async () => {
+test("defaults: no host id, no signers, 60 s skew, 900 s lifetime, held a week, +64 GiB, vmbr0", async () => {
   const cfg = await load({});
   expect(cfg.host_id).toBeUndefined();
   expect(cfg.signers).toEqual([]);
-  expect(cfg.gate).toEqual({ skew_s: 60, max_ttl_s: 900, pending_ttl_s: 604_800 });
+  expect(cfg.gate).toEqual({
+    skew_s: 60,
+    max_ttl_s: 900,
+    pending_ttl_s: 604_800,
+    max_grow_gib: 64,
+    provision_bridges: ["vmbr0"],
+  });
+});
+
+test("the grow bound and the provisioning bridges are set in the file, the bound by env too", async () => {
+  const cfg = await load(
+    { gate: { provision_bridges: ["vmbr1", "vmbr2"] } },
+    { FELHOM_AGENT_GATE_MAX_GROW_GIB: "16" },
+  );
+  expect(cfg.gate.max_grow_gib).toBe(16);
+  expect(cfg.gate.provision_bridges).toEqual(["vmbr1", "vmbr2"]);
+  await expect(load({ gate: { provision_bridges: ["vmbr0,hwaddr=x"] } })).rejects.toThrow(
+    "provision_bridges",
+  );
 });
 
 test("signers become verifiable keys with their OpenSSH fingerprint as key id", async () => {

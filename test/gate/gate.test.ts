@@ -186,6 +186,23 @@ describe("adversarial matrix: typed rejections", () => {
     expect(v).toMatchObject({ outcome: "rejected", reason: "binding_mismatch" });
   });
 
+  test("an envelope signed for job X carried by job Y, or by no job → binding_mismatch", async () => {
+    h = new GateHarness();
+    const envelope = await h.sign({ job: "job-X" });
+    const asY = await h.gate.decide(request({ jobId: "job-Y", envelope }), h.ctx);
+    expect(asY).toMatchObject({ outcome: "rejected", reason: "binding_mismatch" });
+    expect(asY.detail).toContain("job-X");
+    const { jobId: _none, ...noJob } = request({ origin: "operator", envelope });
+    const outside = await h.gate.decide(noJob, h.ctx);
+    expect(outside).toMatchObject({ outcome: "rejected", reason: "binding_mismatch" });
+    // The job it was signed for runs it; a payload naming no job binds by the action alone.
+    const asX = await h.gate.decide(request({ jobId: "job-X", envelope }), h.ctx);
+    expect(asX.outcome).toBe("accepted");
+    const unnamed = await h.sign();
+    const anyJob = await h.gate.decide(request({ jobId: "job-Z", envelope: unnamed }), h.ctx);
+    expect(anyJob.outcome).toBe("accepted");
+  });
+
   test("recovery key signing guest.destroy → role_denied", async () => {
     h = new GateHarness();
     const v = await h.gate.decide(request({ envelope: await h.sign({ key: rescue }) }), h.ctx);

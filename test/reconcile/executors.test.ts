@@ -161,6 +161,18 @@ describe("executors against the simulator, behind the real gate", () => {
 
   test("provision from the golden archive, then a destroy held until signed, then executed", async () => {
     const r = await start();
+    // Until the agent knows the archive as a golden image, provisioning from it is held.
+    const unknown = await r.engine.submit(
+      req(
+        "guest.provision",
+        150,
+        { archive: GOLDEN_ARCHIVE, storage: "local-lvm" },
+        { origin: "job", jobId: "job-prov-0" },
+      ),
+    );
+    expect(unknown.state).toBe("pending_signature");
+    expect(r.sim.state.guest(150)).toBeUndefined();
+    r.store.goldenImages.record({ volid: GOLDEN_ARCHIVE, source: "built" });
     const prov = await r.engine.enqueue(
       req(
         "guest.provision",
@@ -173,6 +185,10 @@ describe("executors against the simulator, behind the real gate", () => {
     expect(provDone.state).toBe("done");
     expect(provDone.result).toEqual({ vmid: 150 });
     expect(r.sim.state.guest(150)).toBeDefined();
+    // Sent unprivileged and with new MACs though the params did not say so.
+    expect(r.sim.state.guest(150)?.config.unprivileged).toBe(1);
+    const identity = r.store.guestIdentities.current(150);
+    expect(identity).toBeDefined();
 
     const held = await r.engine.submit(
       req("guest.destroy", 150, {}, { origin: "job", jobId: "job-destroy" }),
@@ -183,7 +199,8 @@ describe("executors against the simulator, behind the real gate", () => {
       req("guest.destroy", 150, {}, { origin: "job", jobId: "job-destroy" }),
     );
     expect(again.id).toBe(held.id);
-    expect(r.store.pending.list({ status: "pending" })).toHaveLength(1);
+    const pending = r.store.pending.list({ status: "pending" });
+    expect(pending.filter((p) => p.op === "guest.destroy")).toHaveLength(1);
 
     const envelope = await envelopeFor("guest.destroy", 150, {}, "job-destroy");
     const released = await r.engine.enqueue(
@@ -192,6 +209,9 @@ describe("executors against the simulator, behind the real gate", () => {
     const destroyed = await released.settled;
     expect(destroyed.state).toBe("done");
     expect(r.sim.state.guest(150)).toBeUndefined();
+    // Its identity is retired with the destroy's success.
+    expect(r.store.guestIdentities.current(150)).toBeUndefined();
+    expect(r.store.guestIdentities.byUid(identity?.uid as string)?.retiredAt).not.toBeNull();
     const row = r.store.pending.byId(held.id);
     expect(row?.status).toBe("released");
     expect(`op-${row?.journalId}`).toBe(destroyed.id);
@@ -256,5 +276,77 @@ describe("durable operation ids", () => {
     const status = r.engine.status(`op-${id}`);
     expect(status?.state).toBe("done");
     expect(String(status?.result?.archive)).toContain("vzdump-lxc-102-");
+  });
+});
+
+describe("golden.register, the one host-level operation the engine runs", () => {
+  const register = (params: Record<string, unknown>, over: Partial<OperationRequest> = {}) => {
+    const { vmid: _none, ...host } = req("golden.register", 100, params, {
+      origin: "job",
+      jobId: "job-golden",
+      ...over,
+    });
+    return host;
+  };
+
+  test("unsigned it is held; with bad params refused before the gate; signed it records the image", async () => {
+    const r = await start();
+    const checksum = `sha256:${"ab".repeat(32)}`;
+    const params = { volid: GOLDEN_ARCHIVE, checksum };
+    const held = await r.engine.submit(register(params));
+    expect(held.state).toBe("pending_signature");
+    expect(r.store.goldenImages.byVolid(GOLDEN_ARCHIVE)).toBeUndefined();
+
+    const bad = await r.engine.submit(register({ volid: "not a volid" }, { jobId: "job-bad" }));
+    expect(bad).toMatchObject({ state: "rejected" });
+    expect(bad.reason).toContain("invalid_params");
+
+    const payload = buildPayload({
+      op: "golden.register",
+      host: HOST,
+      params,
+      job: "job-golden",
+      now: Math.floor(Date.now() / 1000),
+      ttlSeconds: 300,
+    });
+    const envelope = await signEnvelope(ed, operator, payload);
+    const done = await r.engine.submit(register(params, { envelope }));
+    expect(done).toMatchObject({ op: "golden.register", state: "done" });
+    expect(done.result).toEqual({ golden: GOLDEN_ARCHIVE, checksum });
+    const image = r.store.goldenImages.byVolid(GOLDEN_ARCHIVE);
+    expect(image).toMatchObject({ source: "registered", checksum });
+    // Journaled, and the held job released by it.
+    const entry = r.store.journal.byId(image?.journalId as number);
+    expect(entry).toMatchObject({ op: "golden.register", phase: "done", vmid: null });
+    expect(r.store.pending.byId(held.id)?.status).toBe("released");
+    // The same job again answers with its operation; the envelope under another job is refused.
+    const same = await r.engine.submit(register(params, { envelope }));
+    expect(same.id).toBe(done.id);
+    const other = await r.engine.submit(register(params, { envelope, jobId: "job-golden-2" }));
+    expect(other).toMatchObject({ state: "rejected", reason: "binding_mismatch" });
+    expect(r.store.journal.recent(100).filter((e) => e.op === "golden.register")).toHaveLength(1);
+  });
+});
+
+describe("grows against the guest's max_disk_gib", () => {
+  test("the engine reads the disk's size from its config; within the bound it runs, past it it waits", async () => {
+    const r = await start();
+    // Seeded guests have an 8 GiB rootfs.
+    r.store.desired.put({
+      document: JSON.stringify({ version: 1, guests: { "101": { max_disk_gib: 10 } } }),
+      source: "hub",
+    });
+    const grow = (size: string, jobId: string, disk = "rootfs") =>
+      r.engine.enqueue(req("guest.resize", 101, { disk, size }, { origin: "job", jobId }));
+    const over = await grow("+2049M", "job-over");
+    expect(over.status.state).toBe("pending_signature");
+    const within = await (await grow("+2G", "job-within")).settled;
+    expect(within.state).toBe("done");
+    expect(r.sim.state.guest(101)?.config.rootfs).toContain("size=10G");
+    // At the bound now: one more byte waits, and so does any grow of a disk whose size is unknown.
+    expect((await grow("+1", "job-byte")).status.state).toBe("pending_signature");
+    expect((await grow("+1G", "job-mp9", "mp9")).status.state).toBe("pending_signature");
+    const resizes = r.sim.state.tasks().filter((t) => t.parts.type === "resize");
+    expect(resizes).toHaveLength(1);
   });
 });

@@ -96,7 +96,11 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ).run({ hash: createHash("sha256").update(SEED_TOKEN).digest() });
     },
     check(store) {
-      expect(store.guestTokens.resolve(SEED_TOKEN)).toEqual({ id: "gt-seed", vmid: 104 });
+      // Tokens from before guest identities get their vmid's (new) identity.
+      const resolved = store.guestTokens.resolve(SEED_TOKEN);
+      expect(resolved).toMatchObject({ id: "gt-seed", vmid: 104 });
+      expect(resolved?.guestUid).toMatch(/^g-/);
+      expect(store.guestIdentities.current(104)?.uid).toBe(resolved?.guestUid as string);
     },
   },
   5: {
@@ -169,6 +173,30 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
         expect(r.anchorSeq).toBe(head.deliveredSeq);
         expect(store.audit.verifyChain()).toMatchObject({ ok: true, anchorSeq: r.anchorSeq });
       }
+    },
+  },
+  [MIGRATIONS.findIndex((m) => m.name === "guest identities and golden images") + 1]: {
+    write(db) {
+      db.run(`INSERT INTO guest_identities (uid, vmid, created_at) VALUES ('g-seed', 106, ${T0})`);
+      // Seeds of earlier versions written at this version: their tokens get an identity as
+      // the migration would have given them.
+      db.run(
+        `INSERT INTO guest_identities (uid, vmid, created_at)
+         SELECT 'g-seed-' || vmid, vmid, MIN(created_at) FROM guest_tokens
+         WHERE guest_uid IS NULL GROUP BY vmid`,
+      );
+      db.run(`UPDATE guest_tokens SET guest_uid = 'g-seed-' || vmid WHERE guest_uid IS NULL`);
+      db.run(
+        `INSERT INTO golden_images (volid, checksum, source, created_at)
+         VALUES ('local:backup/golden.tar.zst', NULL, 'registered', ${T0})`,
+      );
+    },
+    check(store) {
+      expect(store.guestIdentities.current(106)).toMatchObject({ uid: "g-seed", retiredAt: null });
+      expect(store.goldenImages.byVolid("local:backup/golden.tar.zst")).toMatchObject({
+        source: "registered",
+        checksum: null,
+      });
     },
   },
 };

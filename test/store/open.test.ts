@@ -163,7 +163,11 @@ describe("a second agent on the same database", () => {
     const cli = tmp.open({ exclusive: false });
     expect(cli.info.exclusive).toBe(false);
     const minted = cli.guestTokens.mint(101);
-    expect(daemon.guestTokens.resolve(minted.token)).toEqual({ id: minted.id, vmid: 101 });
+    expect(daemon.guestTokens.resolve(minted.token)).toEqual({
+      id: minted.id,
+      vmid: 101,
+      guestUid: minted.guestUid,
+    });
     cli.close();
     daemon.journal.recordIntent({ op: "guest.start", vmid: 101, origin: "reconcile" });
   });
