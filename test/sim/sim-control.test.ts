@@ -136,7 +136,22 @@ describe("felhom-agent sim --control", () => {
         );
         const guests = JSON.parse((await call(`${control}/v1/guests`)).body).guests;
         expect(guests).toContainEqual(expect.objectContaining({ vmid: 102, status: "running" }));
-        expect(JSON.parse((await call(`${control}/v1/stats`)).body).requests).toBeGreaterThan(0);
+        const stats = JSON.parse((await call(`${control}/v1/stats`)).body);
+        expect(stats.requests).toBeGreaterThan(0);
+        expect(stats.applied[`POST /nodes/${sim.ready.node}/lxc/102/status/start`]).toBe(1);
+
+        // A change whose answer is lost still counts as applied, once.
+        await put(faults, { spec: "dropafter=1" });
+        expect(
+          await client.shutdown(102).then(
+            () => "answered",
+            () => "lost",
+          ),
+        ).toBe("lost");
+        await put(faults, { spec: "" });
+        const after = JSON.parse((await call(`${control}/v1/stats`)).body);
+        expect(after.applied[`POST /nodes/${sim.ready.node}/lxc/102/status/shutdown`]).toBe(1);
+        expect(after.dropped).toBeGreaterThan(0);
       } finally {
         client.close();
       }
