@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
+import { COMMANDS } from "../../src/cli/commands.ts";
 import { runConfigShow } from "../../src/cli/config-show.ts";
+import { dispatch } from "../../src/cli/dispatch.ts";
 import { formatIpLiteral, parseIpLiteral } from "../../src/localapi/ip-literal.ts";
 import {
   checkListenAddress,
@@ -115,6 +120,50 @@ describe("wildcard spellings", () => {
       expect(out.join("")).toBe("");
     }
   });
+});
+
+test("every command that reads the config exits 2 naming local_api.listen, before doing anything", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "felhom-listen-"));
+  try {
+    const configPath = join(dir, "agent.json");
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        proxmox: {
+          endpoint: "https://127.0.0.1:1",
+          node: "pve1",
+          token: "felhom-agent@pve!agent=0f1e2d3c-4b5a-6978-8a9b-cdef01234567",
+          tls: { fingerprint: `${"AA:".repeat(31)}AA` },
+        },
+        state_dir: join(dir, "state"),
+        local_api: { listen: "0x0" },
+      }),
+      { mode: 0o600 },
+    );
+    for (const argv of [
+      ["config", "show"],
+      ["run"],
+      ["--selftest"],
+      ["--selftest=task", "--vmid", "101"],
+      ["token", "list"],
+      ["token", "mint", "--vmid", "101"],
+      ["localapi", "pins"],
+      ["audit", "list"],
+    ]) {
+      const err: string[] = [];
+      const code = await dispatch(["--config", configPath, ...argv], COMMANDS, {
+        env: {},
+        stdout: () => {},
+        stderr: (t) => err.push(t),
+      });
+      expect([argv.join(" "), code]).toEqual([argv.join(" "), 2]);
+      expect(err.join("")).toContain("local_api.listen");
+    }
+    // Nothing was created: not even the state directory.
+    expect(existsSync(join(dir, "state"))).toBe(false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("other addresses", () => {
