@@ -229,7 +229,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
     let lastPuts = await applied();
     for (let trial = 1; trial <= o.trials; trial++) {
       const before = await guestStates();
-      const putsBefore = await applied();
+      // Counted from where the last trial stopped counting, so nothing between trials escapes.
+      const putsBefore = lastPuts;
       // Each guest: flip its run state (a task) and/or its cores (a config PUT), each half the
       // time; at least one change per trial.
       const flips = new Set(vmids.filter(() => random() < 0.5));
