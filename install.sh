@@ -601,7 +601,8 @@ valid_mountpoint "$2" || refuse "mountpoint must be strictly below /mnt or /medi
 safe_path "$2"
 [ -d "$2" ] || refuse "$2 does not exist"
 ! mountpoint -q -- "$2" || refuse "$2 is already a mount point"
-[ -z "$(ls -A -- "$2")" ] || refuse "$2 is not empty (mounting would hide what is in it)"
+entries=$(ls -A -- "$2") || refuse "cannot list $2"
+[ -z "$entries" ] || refuse "$2 is not empty (mounting would hide what is in it)"
 dev=$("$BLKID" -U "$uuid" 2>/dev/null) || refuse "no filesystem with UUID $uuid"
 matches '/dev/[A-Za-z0-9][A-Za-z0-9._/-]*' "$dev" || refuse "no filesystem with UUID $uuid"
 props=$("$UDEVADM" info --query=property --name="$dev" 2>/dev/null) ||
