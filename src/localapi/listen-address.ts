@@ -66,6 +66,38 @@ export function checkListenAddress(address: string, allowWildcard: boolean): str
   return a;
 }
 
+/** How a host name becomes addresses (node:dns `lookup` with `all: true`); injected in tests. */
+export type HostLookup = (host: string) => Promise<readonly { address: string }[]>;
+
+/**
+ * A host name is bound as the resolver answers it, and /etc/hosts or DNS may answer with a
+ * wildcard (`name 0.0.0.0`). So a name is resolved before binding and refused like a wildcard
+ * spelling when any of its addresses is one. IP literals were decided by checkListenAddress.
+ */
+export async function checkListenName(
+  listen: string,
+  allowWildcard: boolean,
+  lookup: HostLookup,
+): Promise<void> {
+  if (allowWildcard || WILDCARD_WORDS.has(listen) || parseIpLiteral(listen) !== undefined) return;
+  let addresses: readonly { address: string }[];
+  try {
+    addresses = await lookup(listen);
+  } catch (err) {
+    throw new ListenAddressError(
+      listen,
+      `local_api.listen '${listen}' does not resolve: ${(err as Error).message}`,
+    );
+  }
+  const wildcard = addresses.find((a) => isWildcardAddress(a.address));
+  if (wildcard !== undefined) {
+    throw new ListenAddressError(
+      listen,
+      `local_api.listen '${listen}' resolves to ${wildcard.address}, which ${WILDCARD_REFUSAL}`,
+    );
+  }
+}
+
 export type NetworkInterfaces = () => Record<
   string,
   readonly { address: string; family: string | number; internal: boolean }[] | undefined

@@ -9,6 +9,7 @@ import { dispatch } from "../../src/cli/dispatch.ts";
 import { formatIpLiteral, parseIpLiteral } from "../../src/localapi/ip-literal.ts";
 import {
   checkListenAddress,
+  checkListenName,
   isWildcardAddress,
   ListenAddressError,
 } from "../../src/localapi/listen-address.ts";
@@ -287,4 +288,43 @@ print(json.dumps(out))
 test("canonical IPv6 text compresses the longest zero run", () => {
   const ip = parseIpLiteral("1:0:0:2:0:0:0:3");
   expect(ip && formatIpLiteral(ip)).toBe("1:0:0:2::3");
+});
+
+describe("host names are judged by what they resolve to", () => {
+  const hosts: Record<string, string[]> = {
+    "pve1.lan": ["10.0.0.5"],
+    "sneaky.lan": ["10.0.0.6", "0.0.0.0"],
+    "sneaky6.lan": ["::"],
+    "mapped.lan": ["::ffff:0.0.0.0"],
+  };
+  const lookup = async (host: string) => {
+    const found = hosts[host];
+    if (found === undefined) throw new Error(`getaddrinfo ENOTFOUND ${host}`);
+    return found.map((address) => ({ address }));
+  };
+
+  test.each(["sneaky.lan", "sneaky6.lan", "mapped.lan"])(
+    "%s resolves to a wildcard: refused",
+    async (host) => {
+      const err = await checkListenName(host, false, lookup).catch((e) => e);
+      expect(err).toBeInstanceOf(ListenAddressError);
+      expect((err as Error).message).toMatch(/resolves to .* every interface of the host/);
+    },
+  );
+
+  test("a name that resolves to a real address passes; allow_wildcard skips the check", async () => {
+    expect(await checkListenName("pve1.lan", false, lookup)).toBeUndefined();
+    expect(await checkListenName("sneaky.lan", true, lookup)).toBeUndefined();
+  });
+
+  test("a name that does not resolve is refused; an IP literal is never looked up", async () => {
+    const err = await checkListenName("nowhere.lan", false, lookup).catch((e) => e);
+    expect((err as Error).message).toContain("does not resolve");
+    let asked = 0;
+    await checkListenName("10.0.0.1", false, async () => {
+      asked++;
+      return [];
+    });
+    expect(asked).toBe(0);
+  });
 });
