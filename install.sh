@@ -575,7 +575,13 @@ EOF
     mount)
       cat <<'EOF'
 # Mounts one filesystem by UUID, always nosuid,nodev,noexec, on an empty mountpoint below /mnt
-# or /media that is not already a mount point (nothing gets shadowed).
+# or /media that is not already a mount point (nothing gets shadowed), and only a filesystem
+# of an allowed type on a USB-attached disk: udev's ID_BUS of the UUID's device is "usb"
+# (udev's usb_id sets it on the disk and its partitions inherit it), so the agent can never
+# mount the host's own disks, a Proxmox storage or a guest volume elsewhere.
+BLKID='/usr/sbin/blkid'
+UDEVADM='/usr/bin/udevadm'
+FSTYPES='ext4 ext3 ext2 xfs btrfs vfat exfat ntfs3'
 [ "$#" -eq 4 ] || [ "$#" -eq 6 ] || refuse "expected -o nosuid,nodev,noexec [-t FSTYPE] UUID=UUID MOUNTPOINT"
 [ "$1 $2" = "-o nosuid,nodev,noexec" ] || refuse "options must be exactly -o nosuid,nodev,noexec"
 shift 2
@@ -595,10 +601,25 @@ valid_mountpoint "$2" || refuse "mountpoint must be strictly below /mnt or /medi
 safe_path "$2"
 [ -d "$2" ] || refuse "$2 does not exist"
 ! mountpoint -q -- "$2" || refuse "$2 is already a mount point"
-if [ -n "$fstype" ]; then
-  exec "$REAL" -o nosuid,nodev,noexec -t "$fstype" "UUID=$uuid" "$2"
-fi
-exec "$REAL" -o nosuid,nodev,noexec "UUID=$uuid" "$2"
+entries=$(ls -A -- "$2") || refuse "cannot list $2"
+[ -z "$entries" ] || refuse "$2 is not empty (mounting would hide what is in it)"
+dev=$("$BLKID" -U "$uuid" 2>/dev/null) || refuse "no filesystem with UUID $uuid"
+matches '/dev/[A-Za-z0-9][A-Za-z0-9._/-]*' "$dev" || refuse "no filesystem with UUID $uuid"
+props=$("$UDEVADM" info --query=property --name="$dev" 2>/dev/null) ||
+  refuse "udev knows nothing about $dev (UUID $uuid)"
+case "$NL$props$NL" in
+  *"${NL}ID_BUS=usb$NL"*) ;;
+  *) refuse "$dev (UUID $uuid) is not on a USB-attached disk (udev ID_BUS is not usb)" ;;
+esac
+found=$(printf '%s\n' "$props" | sed -n 's/^ID_FS_TYPE=//p')
+case " $FSTYPES " in
+  *" $found "*) ;;
+  *) refuse "$dev holds a '$found' filesystem; allowed: $FSTYPES" ;;
+esac
+[ -z "$fstype" ] || [ "$fstype" = "$found" ] || refuse "$dev holds $found, not $fstype"
+# The device that was checked is the one mounted: UUID= could match another disk with a copy
+# of the same filesystem.
+exec "$REAL" -o nosuid,nodev,noexec -t "$found" "$dev" "$2"
 EOF
       ;;
     tee)

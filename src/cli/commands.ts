@@ -72,7 +72,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "sim",
-    summary: "run the Proxmox VE API simulator on loopback",
+    summary: "run the Proxmox VE API simulator on loopback (sim hub: the hub simulator)",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),
   },
   {

@@ -12,6 +12,7 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { insecureRunRefusal } from "./insecure-endpoint.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] run
@@ -69,6 +70,11 @@ export async function runDaemon(
   }
   const cfg = await loadConfigOrReport(ctx);
   if (cfg === undefined) return EXIT_USAGE;
+  const insecure = insecureRunRefusal(cfg.proxmox);
+  if (insecure !== undefined) {
+    ctx.stderr(`felhom-agent: ${insecure}\n`);
+    return EXIT_USAGE;
+  }
   const clock = deps.clock ?? systemClock;
   const logger = createLogger({
     level: cfg.log.level,

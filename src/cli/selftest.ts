@@ -1,6 +1,9 @@
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { secretsOf } from "../config/redact.ts";
 import type { AgentConfig } from "../config/sections.ts";
+import { hubIdentityPath } from "../hub/config-section.ts";
+import { HubIdentityError, identityExists } from "../hub/identity.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { runHealthChecks } from "../selftest/health-report.ts";
@@ -12,13 +15,17 @@ import {
   renderStep,
 } from "../selftest/render.ts";
 import { runTaskExercise } from "../selftest/task-exercise.ts";
+import { auditTaskSelftest, taskGuardReasons } from "../selftest/task-guard.ts";
+import { StoreError } from "../store/errors.ts";
+import { defaultStorePath, openStore } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] --selftest [--json]
-       felhom-agent [--config PATH] --selftest=task --vmid N [--json]
+       felhom-agent [--config PATH] --selftest=task --vmid N [--force] [--json]
 
 --selftest         read-only health report: Proxmox version, nodes and their ssl_fingerprint,
                    node status, containers, storage, and the token's privileges on / checked
@@ -27,8 +34,12 @@ const HELP = `Usage: felhom-agent [--config PATH] --selftest [--json]
 --selftest=task    exercises the task path on guest N: snapshot, rollback to it, delete it,
                    each waited and reported. Reversible, but the rollback does reset the guest
                    to the moment of the snapshot (seconds earlier) and restarts a running one.
-                   Requires --vmid.
+                   Requires --vmid. Refused (exit 2, nothing changed) for a guest the
+                   desired state manages or that has a local-API token, unless --force.
+                   Audited either way.
 --vmid N           the guest for --selftest=task
+--force            exercise a customer's guest anyway (its rollback resets it to seconds
+                   ago and restarts it; there is no gate, journal or signature for this)
 --json             print the report as JSON on stdout
 
 Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage or configuration error.
@@ -38,15 +49,24 @@ export interface SelftestDeps {
   clock?: Clock;
   /** Builds the client; tests inject one bound to a simulator. */
   makeClient?: (cfg: AgentConfig, ctx: CliContext) => ProxmoxClient;
+  /** Opens the state database (tests); default: state_dir's, shared with a running daemon. */
+  openStore?: (cfg: AgentConfig) => Store;
 }
 
 export function parseSelftestArgs(argv: string[]): {
   mode: "read" | "task";
   vmid?: number;
   json: boolean;
+  force: boolean;
   help: boolean;
 } {
-  let values: { selftest?: string | boolean; vmid?: string; json?: boolean; help?: boolean };
+  let values: {
+    selftest?: string | boolean;
+    vmid?: string;
+    json?: boolean;
+    force?: boolean;
+    help?: boolean;
+  };
   try {
     // `--selftest` alone parses as a boolean flag; `--selftest=task` as a string.
     const normalized = argv.map((a) => (a === "--selftest" ? "--selftest=read" : a));
@@ -56,6 +76,7 @@ export function parseSelftestArgs(argv: string[]): {
         selftest: { type: "string" },
         vmid: { type: "string" },
         json: { type: "boolean" },
+        force: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -71,6 +92,7 @@ export function parseSelftestArgs(argv: string[]): {
   const out: ReturnType<typeof parseSelftestArgs> = {
     mode: modeText,
     json: values.json === true,
+    force: values.force === true,
     help: values.help === true,
   };
   if (values.vmid !== undefined) {
@@ -84,6 +106,9 @@ export function parseSelftestArgs(argv: string[]): {
   }
   if (out.mode === "read" && out.vmid !== undefined) {
     throw new UsageError("--vmid is only used with --selftest=task");
+  }
+  if (out.mode === "read" && out.force) {
+    throw new UsageError("--force is only used with --selftest=task");
   }
   return out;
 }
@@ -101,6 +126,65 @@ export async function runSelftest(
   const cfg = await loadConfigOrReport(ctx);
   if (!cfg) return EXIT_USAGE;
   const clock = deps.clock ?? systemClock;
+  let store: Store | undefined;
+  if (args.mode === "task") {
+    try {
+      // Not exclusive: the daemon may be running and holds the lock. On an enrolled host the
+      // store must already exist: a wiped one is not silently replaced by an empty one here.
+      const enrolled = await identityExists(hubIdentityPath(cfg.hub, cfg.state_dir));
+      store = deps.openStore
+        ? deps.openStore(cfg)
+        : openStore({
+            path: defaultStorePath(cfg.state_dir),
+            clock,
+            exclusive: false,
+            mustExist: enrolled,
+          });
+    } catch (err) {
+      if (!(err instanceof StoreError || err instanceof HubIdentityError)) throw err;
+      ctx.stderr(
+        `felhom-agent: --selftest=task needs the state database to check and audit guest ${args.vmid}: ${err.message}\n`,
+      );
+      return EXIT_FAILURE;
+    }
+  }
+  try {
+    return await runSelftestWith(args, cfg, ctx, deps, clock, store);
+  } finally {
+    store?.close();
+  }
+}
+
+async function runSelftestWith(
+  args: ReturnType<typeof parseSelftestArgs>,
+  cfg: AgentConfig,
+  ctx: CliContext,
+  deps: SelftestDeps,
+  clock: Clock,
+  store: Store | undefined,
+): Promise<number> {
+  if (store !== undefined) {
+    const vmid = args.vmid as number;
+    const reasons = await taskGuardReasons({
+      vmid,
+      cache: store.desired,
+      ...(cfg.desired_file !== undefined
+        ? { desiredFile: { path: cfg.desired_file, read: readIfPresent } }
+        : {}),
+      tokens: () => store.guestTokens.list(),
+    });
+    if (reasons.length > 0 && !args.force) {
+      auditTaskSelftest(store.audit, vmid, "refused", { reasons, force: false });
+      ctx.stderr(
+        `felhom-agent: --selftest=task refused for guest ${vmid}: ${reasons.join("; ")}. ` +
+          "Its rollback would reset a customer's guest to seconds ago and restart it, outside " +
+          "the gate and the journal. Use a scratch guest, or add --force to run it anyway. " +
+          "Nothing was changed.\n",
+      );
+      return EXIT_USAGE;
+    }
+    auditTaskSelftest(store.audit, vmid, "started", { reasons, force: args.force });
+  }
   const client = deps.makeClient
     ? deps.makeClient(cfg, ctx)
     : proxmoxClientFromConfig(cfg.proxmox, {
@@ -160,16 +244,37 @@ export async function runSelftest(
           say(renderStep(s));
         },
       });
+      if (store !== undefined) {
+        auditTaskSelftest(store.audit, vmid, report.ok ? "ok" : "failed", {
+          snapshot: report.snapshot,
+          left_clean: report.leftClean,
+          steps: report.steps.map((s) => ({ step: s.step, ok: s.ok })),
+        });
+      }
       if (args.json) ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);
       else say(renderExerciseSummary(report));
       return report.ok ? EXIT_OK : EXIT_FAILURE;
     } catch (err) {
-      ctx.stderr(`felhom-agent: task selftest could not start: ${(err as Error).message}\n`);
+      const message = (err as Error).message;
+      if (store !== undefined) {
+        auditTaskSelftest(store.audit, vmid, "failed", { error: message.slice(0, 500) });
+      }
+      ctx.stderr(`felhom-agent: task selftest could not start: ${message}\n`);
       return EXIT_FAILURE;
     } finally {
       process.off("SIGINT", onSignal);
     }
   } finally {
     client.close();
+  }
+}
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (err) {
+    // A desired_file that does not exist yet manages nothing, as for `run`.
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { startSimControl } from "../sim/control/server.ts";
 import {
   FAULT_SPEC_HELP,
   FaultSpecError,
@@ -9,6 +10,8 @@ import {
   startPveSimulator,
 } from "../sim/pve/index.ts";
 import { UsageError } from "./context.ts";
+import { runHubSimCommand } from "./sim-hub.ts";
+import { parseLoopbackListen } from "./sim-listen.ts";
 
 export interface SimIo {
   stdout: (s: string) => void;
@@ -16,14 +19,23 @@ export interface SimIo {
 }
 
 const HELP = `Usage: felhom-agent sim [options]
+       felhom-agent sim hub [options]     (the hub simulator; see 'sim hub --help')
 
 Runs a simulated Proxmox VE 9.1 API over HTTPS on loopback, with its own self-signed
 certificate. Prints one JSON line when ready:
   {"endpoint":"https://127.0.0.1:PORT","node":"pve1","fingerprint":"AA:…","tokens":{…}}
-then serves until SIGINT or SIGTERM.
+(with "control":"http://127.0.0.1:PORT" when --control is given) then serves until SIGINT or
+SIGTERM.
 
 Options:
   --listen HOST:PORT   loopback address to listen on (default 127.0.0.1:0, a free port)
+  --control HOST:PORT  also serve a control endpoint over plain HTTP on this loopback address
+                       (port 0: a free one) to switch faults while the simulator runs:
+                         GET  /v1/faults   the fault set in force
+                         PUT  /v1/faults   replace it (POST does the same); JSON body
+                                           {"spec":"dropafter=0.3"} (the --faults grammar) or
+                                           {"faults":{"dropAfter":0.3,"taskFail":["vzstart"]}}
+                         GET  /v1/tasks, /v1/guests, /v1/stats   what the simulated host did
   --seed FILE          JSON seed document (node, storages, guests, access); default built in
   --task-ms N          how long each task runs, in ms (default 1500)
   --auth-delay-ms N    delay of 401 answers, in ms (default 3000, as Proxmox does)
@@ -39,20 +51,6 @@ function nonNegativeInt(flag: string, value: string | undefined): number | undef
   if (!/^\d+$/.test(value))
     throw new UsageError(`${flag} must be a non-negative integer, got '${value}'`);
   return Number(value);
-}
-
-function parseListen(text: string): { hostname: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
-  const hostname = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (!m || hostname === undefined || port > 65535) {
-    throw new UsageError(`--listen must be HOST:PORT, got '${text}'`);
-  }
-  // The simulator prints working tokens: it must not be reachable from other machines.
-  if (!/^127\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "::1" && hostname !== "localhost") {
-    throw new UsageError(`--listen must be a loopback address, got '${hostname}'`);
-  }
-  return { hostname, port };
 }
 
 async function loadSeed(file: string): Promise<PveSeed> {
@@ -81,7 +79,9 @@ async function loadSeed(file: string): Promise<PveSeed> {
 
 /** `felhom-agent sim`: resolves with the exit code once SIGINT/SIGTERM stopped the server. */
 export async function runSimCommand(argv: string[], io: SimIo): Promise<number> {
+  if (argv[0] === "hub") return runHubSimCommand(argv.slice(1), io);
   let options: Parameters<typeof startPveSimulator>[0];
+  let control: { hostname: string; port: number } | undefined;
   try {
     const { values } = parseArgs({
       args: argv,
@@ -89,6 +89,7 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
       allowPositionals: false,
       options: {
         listen: { type: "string" },
+        control: { type: "string" },
         seed: { type: "string" },
         "task-ms": { type: "string" },
         "auth-delay-ms": { type: "string" },
@@ -105,13 +106,14 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
     const authFailDelayMs = nonNegativeInt("--auth-delay-ms", values["auth-delay-ms"]);
     const randomSeed = nonNegativeInt("--random-seed", values["random-seed"]);
     options = {
-      listen: parseListen(values.listen ?? "127.0.0.1:0"),
+      listen: parseLoopbackListen("--listen", values.listen ?? "127.0.0.1:0"),
       ...(values.seed === undefined ? {} : { seed: await loadSeed(values.seed) }),
       ...(taskMs === undefined ? {} : { taskMs }),
       ...(authFailDelayMs === undefined ? {} : { authFailDelayMs }),
       ...(randomSeed === undefined ? {} : { randomSeed }),
       ...(values.faults === undefined ? {} : { faults: parseFaultSpec(values.faults) }),
     };
+    if (values.control !== undefined) control = parseLoopbackListen("--control", values.control);
   } catch (e) {
     if (e instanceof UsageError || e instanceof FaultSpecError || isParseArgsError(e)) {
       io.stderr(
@@ -129,11 +131,24 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
     io.stderr(`felhom-agent sim: cannot start: ${(e as Error).message}\n`);
     return 1;
   }
+  let controlServer: ReturnType<typeof startSimControl> | undefined;
+  if (control !== undefined) {
+    try {
+      controlServer = startSimControl(sim, control);
+    } catch (e) {
+      await sim.stop();
+      io.stderr(`felhom-agent sim: cannot serve --control: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
   const stopped = new Promise<void>((resolve) => {
     const onSignal = () => {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
-      sim.stop().then(resolve, resolve);
+      Promise.all([sim.stop(), controlServer?.stop()]).then(
+        () => resolve(),
+        () => resolve(),
+      );
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
@@ -144,13 +159,14 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
       node: sim.node,
       fingerprint: sim.fingerprint,
       tokens: { agent: sim.tokens.agent, noacl: sim.tokens.noacl, root: sim.tokens.root },
+      ...(controlServer ? { control: controlServer.url } : {}),
     })}\n`,
   );
   await stopped;
   return 0;
 }
 
-function isParseArgsError(e: unknown): boolean {
+export function isParseArgsError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }

@@ -1,10 +1,18 @@
-import { isIP } from "node:net";
+import { formatIpLiteral, isUnspecified, parseIpLiteral } from "./ip-literal.ts";
 
-/** Addresses that bind every interface of the host. */
-const WILDCARDS = new Set(["0.0.0.0", "::", "[::]", "*", "", "0:0:0:0:0:0:0:0", "::0"]);
+/** Spellings that are not IP literals but that listeners read as "every interface". */
+const WILDCARD_WORDS = new Set(["*", ""]);
 
+/**
+ * Whether binding `address` listens on every interface. Decided on the parsed value, so every
+ * spelling of the unspecified address counts: `0`, `0x0`, `00.0.0.0`, `::`, `[::0]`,
+ * `0:0:0:0:0:0:0:0`, `::ffff:0.0.0.0` (see ip-literal.ts for the forms the OS accepts).
+ */
 export function isWildcardAddress(address: string): boolean {
-  return WILDCARDS.has(address.trim());
+  const a = address.trim();
+  if (WILDCARD_WORDS.has(a)) return true;
+  const ip = parseIpLiteral(a);
+  return ip !== undefined && isUnspecified(ip);
 }
 
 /**
@@ -28,21 +36,66 @@ export class ListenAddressError extends Error {
   }
 }
 
-/** Refuses a wildcard unless allowed and anything that is not an IP literal or host name. */
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+/** A last label the resolver would read as a number (WHATWG "ends in a number"). */
+const NUMERIC_LABEL = /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/;
+
+/**
+ * The address to bind, in canonical form: an IP literal is parsed and re-written (so the socket
+ * gets exactly the value that was checked), a host name is kept. Refuses every spelling of a
+ * wildcard unless allowed, and anything that is neither an IP literal nor a host name, including
+ * names that only look numeric (`1.2.3.256`), which a resolver might still turn into an address.
+ */
 export function checkListenAddress(address: string, allowWildcard: boolean): string {
   const a = address.trim();
-  if (isWildcardAddress(a)) {
-    if (allowWildcard) return a === "[::]" || a === "*" || a === "" ? "0.0.0.0" : a;
-    throw new ListenAddressError(address, `local_api.listen '${address}' ${WILDCARD_REFUSAL}`);
+  const ip = WILDCARD_WORDS.has(a) ? undefined : parseIpLiteral(a);
+  if (WILDCARD_WORDS.has(a) || (ip !== undefined && isUnspecified(ip))) {
+    if (!allowWildcard) {
+      throw new ListenAddressError(address, `local_api.listen '${address}' ${WILDCARD_REFUSAL}`);
+    }
+    return ip?.family === 6 ? "::" : "0.0.0.0";
   }
-  const bare = a.startsWith("[") && a.endsWith("]") ? a.slice(1, -1) : a;
-  if (isIP(bare) === 0 && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(bare)) {
+  if (ip !== undefined) return formatIpLiteral(ip);
+  const lastLabel = a.slice(a.lastIndexOf(".") + 1);
+  if (!HOST_NAME.test(a) || NUMERIC_LABEL.test(lastLabel)) {
     throw new ListenAddressError(
       address,
       `local_api.listen '${address}' is not an IP address or host name`,
     );
   }
-  return bare;
+  return a;
+}
+
+/** How a host name becomes addresses (node:dns `lookup` with `all: true`); injected in tests. */
+export type HostLookup = (host: string) => Promise<readonly { address: string }[]>;
+
+/**
+ * A host name is bound as the resolver answers it, and /etc/hosts or DNS may answer with a
+ * wildcard (`name 0.0.0.0`). So a name is resolved before binding and refused like a wildcard
+ * spelling when any of its addresses is one. IP literals were decided by checkListenAddress.
+ */
+export async function checkListenName(
+  listen: string,
+  allowWildcard: boolean,
+  lookup: HostLookup,
+): Promise<void> {
+  if (allowWildcard || WILDCARD_WORDS.has(listen) || parseIpLiteral(listen) !== undefined) return;
+  let addresses: readonly { address: string }[];
+  try {
+    addresses = await lookup(listen);
+  } catch (err) {
+    throw new ListenAddressError(
+      listen,
+      `local_api.listen '${listen}' does not resolve: ${(err as Error).message}`,
+    );
+  }
+  const wildcard = addresses.find((a) => isWildcardAddress(a.address));
+  if (wildcard !== undefined) {
+    throw new ListenAddressError(
+      listen,
+      `local_api.listen '${listen}' resolves to ${wildcard.address}, which ${WILDCARD_REFUSAL}`,
+    );
+  }
 }
 
 export type NetworkInterfaces = () => Record<

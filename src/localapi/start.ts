@@ -1,10 +1,18 @@
+import { lookup } from "node:dns/promises";
 import { networkInterfaces } from "node:os";
 import type { Logger } from "../log/types.ts";
 import { createLocalApiApp } from "./app.ts";
 import { ensureLocalApiCertificate, type LocalApiCertificate } from "./certificate.ts";
 import type { LocalApiConfig } from "./config-section.ts";
 import type { LocalApiDeps } from "./deps.ts";
-import { bridgeAddress, checkListenAddress, type NetworkInterfaces } from "./listen-address.ts";
+import {
+  bridgeAddress,
+  checkListenAddress,
+  checkListenName,
+  type HostLookup,
+  ListenAddressError,
+  type NetworkInterfaces,
+} from "./listen-address.ts";
 import { type LocalApiServer, startLocalApiServer } from "./server.ts";
 
 export class LocalApiStartError extends Error {
@@ -41,9 +49,20 @@ export async function startLocalApi(opts: {
   deps: Omit<LocalApiDeps, "limits" | "allowedOrigins">;
   logger: Logger;
   interfaces?: NetworkInterfaces;
+  lookup?: HostLookup;
 }): Promise<StartedLocalApi> {
   const cfg = opts.config;
   const listen = resolveListenAddress(cfg, opts.interfaces);
+  try {
+    await checkListenName(
+      listen,
+      cfg.allow_wildcard,
+      opts.lookup ?? ((host) => lookup(host, { all: true })),
+    );
+  } catch (err) {
+    if (err instanceof ListenAddressError) throw new LocalApiStartError(err.message);
+    throw err;
+  }
   const certificate = await ensureLocalApiCertificate({ stateDir: opts.stateDir, listen });
   if (certificate.created) {
     opts.logger.info("local API certificate created", {

@@ -14,6 +14,7 @@ const tmp = tempDirs();
 let dir: string;
 let log: string;
 let fstab: string;
+let disks: string;
 const wrapper: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -26,6 +27,41 @@ beforeAll(async () => {
   await mkdir(dir);
   log = join(dir, "calls.log");
   fstab = join(dir, "fstab");
+  disks = join(dir, "disks");
+  // blkid and udevadm stand-ins that answer from a table of disks ("UUID DEVICE BUS FSTYPE"),
+  // in the real tools' output formats and exit codes: `blkid -U` prints the device or exits 2
+  // silently; `udevadm info --query=property` prints KEY=VALUE lines or fails on stderr.
+  await writeFile(
+    join(dir, "fake-blkid"),
+    `#!/bin/sh
+[ "$1" = -U ] || exit 4
+awk -v u="$2" '$1 == u { print $2; found = 1; exit } END { exit !found * 2 }' '${disks}'
+`,
+  );
+  await writeFile(
+    join(dir, "fake-udevadm"),
+    `#!/bin/sh
+[ "$1 $2" = "info --query=property" ] || exit 1
+dev=\${3#--name=}
+line=$(awk -v d="$dev" '$2 == d { print; exit }' '${disks}')
+if [ -z "$line" ]; then echo "Unknown device "$dev": No such device" >&2; exit 1; fi
+set -- $line
+n=\${2#/dev/}
+cat <<PROPS
+DEVPATH=/devices/pci0000:00/0000:00:14.0/block/\${n%[0-9]}/$n
+DEVNAME=$2
+DEVTYPE=partition
+SUBSYSTEM=block
+ID_BUS=$3
+ID_MODEL=Disk
+ID_FS_UUID=$1
+ID_FS_TYPE=$4
+ID_FS_USAGE=filesystem
+PROPS
+`,
+  );
+  await chmod(join(dir, "fake-blkid"), 0o755);
+  await chmod(join(dir, "fake-udevadm"), 0o755);
   const recorder = `#!/bin/sh
 { printf '%s' "@NAME@"; for a in "$@"; do printf ' [%s]' "$a"; done; printf '\\n'; } >>'${log}'
 case @NAME@ in
@@ -38,7 +74,9 @@ esac
     await chmod(join(dir, `real-${w}`), 0o755);
     const text = (await readFile(join(root, PRIV_DIR, w), "utf8"))
       .replace(/^REAL='[^']*'$/m, `REAL='${dir}/real-${w}'`)
-      .replace(/^FSTAB='\/etc\/fstab'$/m, `FSTAB='${fstab}'`);
+      .replace(/^FSTAB='\/etc\/fstab'$/m, `FSTAB='${fstab}'`)
+      .replace(/^BLKID='[^']*'$/m, `BLKID='${dir}/fake-blkid'`)
+      .replace(/^UDEVADM='[^']*'$/m, `UDEVADM='${dir}/fake-udevadm'`);
     wrapper[w] = join(dir, w);
     await writeFile(wrapper[w] as string, text);
     await chmod(wrapper[w] as string, 0o755);
@@ -50,6 +88,18 @@ afterAll(() => tmp.cleanup());
 beforeEach(async () => {
   await writeFile(log, "");
   await writeFile(fstab, "# /etc/fstab\nUUID=aaaa-bbbb /boot/efi vfat umask=0077 0 1\n");
+  await writeFile(
+    disks,
+    [
+      "0a1b2c3d-1111-2222-3333-444455556666 /dev/sdb1 usb ext4",
+      "ABCD-1234 /dev/sdc1 usb exfat",
+      "11111111-2222-3333-4444-555555555555 /dev/sda2 ata ext4",
+      "22222222-3333-4444-5555-666666666666 /dev/nvme0n1p3 nvme xfs",
+      "33333333-4444-5555-6666-777777777777 /dev/sdd1 usb squashfs",
+      "44444444-5555-6666-7777-888888888888 /dev/sde1 usb",
+      "",
+    ].join("\n"),
+  );
 });
 
 interface Ran {
@@ -300,14 +350,73 @@ describe.skipIf(!canNamespace)("mkdir and mount wrappers (private mount namespac
     expect(r.calls).toEqual([]);
   });
 
+  // The checked device is mounted, with the type udev read from it.
   test.each([
-    [["-o", "nosuid,nodev,noexec", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"]],
-    [["-o", "nosuid,nodev,noexec", "-t", "exfat", "UUID=ABCD-1234", "/mnt/usb1"]],
-  ])("mount runs %j", async (args) => {
+    [
+      ["-o", "nosuid,nodev,noexec", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
+      ["-o", "nosuid,nodev,noexec", "-t", "ext4", "/dev/sdb1", "/mnt/usb1"],
+    ],
+    [
+      ["-o", "nosuid,nodev,noexec", "-t", "exfat", "UUID=ABCD-1234", "/mnt/usb1"],
+      ["-o", "nosuid,nodev,noexec", "-t", "exfat", "/dev/sdc1", "/mnt/usb1"],
+    ],
+  ])("mount runs %j on the USB disk's device", async (args, ran) => {
     const r = await callInNs("mount", args);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.calls).toEqual([bracket("mount", args)]);
+    expect(r.calls).toEqual([bracket("mount", ran)]);
+  });
+
+  const O = ["-o", "nosuid,nodev,noexec"];
+  test.each([
+    [
+      "a non-empty mount point",
+      [...O, "UUID=ABCD-1234", "/mnt/usb1"],
+      "touch /mnt/usb1/.keep",
+      /not empty/,
+    ],
+    [
+      "a mount point holding a directory",
+      [...O, "UUID=ABCD-1234", "/mnt/usb1"],
+      "mkdir /mnt/usb1/data",
+      /not empty/,
+    ],
+    [
+      "a filesystem on an internal SATA disk",
+      [...O, "UUID=11111111-2222-3333-4444-555555555555", "/mnt/usb1"],
+      "",
+      /not on a USB-attached disk/,
+    ],
+    [
+      "a filesystem on an NVMe disk",
+      [...O, "-t", "xfs", "UUID=22222222-3333-4444-5555-666666666666", "/mnt/usb1"],
+      "",
+      /not on a USB-attached disk/,
+    ],
+    ["a UUID no disk has", [...O, "UUID=5555-6666", "/mnt/usb1"], "", /no filesystem with UUID/],
+    [
+      "a filesystem type outside the list, even on USB",
+      [...O, "UUID=33333333-4444-5555-6666-777777777777", "/mnt/usb1"],
+      "",
+      /squashfs/,
+    ],
+    [
+      "a USB partition without a filesystem",
+      [...O, "UUID=44444444-5555-6666-7777-888888888888", "/mnt/usb1"],
+      "",
+      /filesystem; allowed/,
+    ],
+    [
+      "a type that is not the one on the disk",
+      [...O, "-t", "vfat", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
+      "",
+      /holds ext4, not vfat/,
+    ],
+  ])("mount refuses %s", async (_what, args, setup, message) => {
+    const r = await callInNs("mount", args, setup);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(64);
+    expect(r.calls).toEqual([]);
   });
 
   const U = "UUID=0a1b2c3d-1111-2222-3333-444455556666";

@@ -2,7 +2,11 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { resolveListenAddress, startLocalApi } from "../../src/localapi/start.ts";
+import {
+  LocalApiStartError,
+  resolveListenAddress,
+  startLocalApi,
+} from "../../src/localapi/start.ts";
 import type { LogFields, Logger } from "../../src/log/types.ts";
 import { type Harness, startHarness } from "./fixture.ts";
 
@@ -102,4 +106,23 @@ test("the default listen address is the bridge's IPv4, else a global IPv6", () =
     ),
   ).toBe("2001:db8::5");
   expect(() => resolveListenAddress(noListen, ifs([]))).toThrow(/vmbr0 has no address/);
+});
+
+test("start: a listen name that resolves to a wildcard is refused before anything is served", async () => {
+  const err = await startLocalApi({
+    config: { ...config, listen: "api.lan" },
+    stateDir: dir,
+    deps: {
+      tokens: h.store.guestTokens,
+      submitter: h.submitter,
+      proxmox: h.client,
+      quotas: { quotaFor: () => undefined },
+      backups: { backupStorageFor: () => undefined },
+      clock: h.clock,
+    },
+    logger: recordingLogger([]),
+    lookup: async () => [{ address: "0.0.0.0" }],
+  }).catch((e) => e);
+  expect(err).toBeInstanceOf(LocalApiStartError);
+  expect((err as Error).message).toContain("resolves to 0.0.0.0");
 });

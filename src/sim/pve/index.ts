@@ -138,7 +138,7 @@ export async function startPveSimulator(opts: PveSimOptions = {}): Promise<PveSi
     startedAt,
     listCache: new Map(),
   };
-  const stats: ServerStats = { requests: 0, byStatus: {}, dropped: 0 };
+  const stats: ServerStats = { requests: 0, byStatus: {}, dropped: 0, applied: {} };
   const abort = new AbortController();
   const server = createApiServer(
     {
@@ -204,7 +204,7 @@ export async function startPveSimulator(opts: PveSimOptions = {}): Promise<PveSi
     get requestCount() {
       return stats.requests;
     },
-    stats: () => ({ ...stats, byStatus: { ...stats.byStatus } }),
+    stats: () => ({ ...stats, byStatus: { ...stats.byStatus }, applied: { ...stats.applied } }),
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         abort.abort();

@@ -12,6 +12,11 @@ export interface ServerStats {
   requests: number;
   byStatus: Record<number, number>;
   dropped: number;
+  /**
+   * Mutating requests whose handler ran to completion, by `METHOD /path`: the changes the host
+   * made, however many answers were lost. Fault tests count exactly-once here.
+   */
+  applied: Record<string, number>;
 }
 
 export interface ApiServerDeps {
@@ -169,6 +174,8 @@ export async function handleRequest(
       path: rel,
     };
     const result = await route.handler(ctx);
+    if (method !== "GET")
+      stats.applied[`${method} ${rel}`] = (stats.applied[`${method} ${rel}`] ?? 0) + 1;
     if (faults.dropAfter > 0 && core.rng.next() < faults.dropAfter) return drop(req, stats);
     sendResult(res, stats, result);
   } catch (e) {

@@ -1,0 +1,120 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { startHubSimulator } from "../sim/hub/index.ts";
+import { UsageError } from "./context.ts";
+import { parseLoopbackListen } from "./sim-listen.ts";
+
+export interface SimHubIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+const HELP = `Usage: felhom-agent sim hub [options]
+
+Runs the hub simulator (protocol v1, docs/hub-protocol.md) over HTTPS on loopback with its own
+self-signed certificate. Prints one JSON line when ready:
+  {"url":"https://127.0.0.1:PORT","fingerprint":"AA:…","code":"…"}
+where code is a single-use enrollment code, so that
+  felhom-agent enroll --hub URL --fingerprint FP --code CODE
+enrolls a host against it. Serves until SIGINT or SIGTERM.
+
+Options:
+  --listen HOST:PORT   loopback address to listen on (default 127.0.0.1:0, a free port)
+  --desired FILE       a desired-state document (docs/desired-state.md) served to every host
+  --code-ttl-ms N      how long the printed code stays usable, in ms (default 600000)
+  -h, --help           show this help
+
+Exit codes: 0 stopped by a signal, 1 could not start, 2 usage error.
+`;
+
+/** `felhom-agent sim hub`: resolves with the exit code once SIGINT/SIGTERM stopped it. */
+export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<number> {
+  let listen: { hostname: string; port: number };
+  let desired: unknown;
+  let codeTtlMs: number | undefined;
+  try {
+    const { values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: "string" },
+        desired: { type: "string" },
+        "code-ttl-ms": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) {
+      io.stdout(HELP);
+      return 0;
+    }
+    listen = parseLoopbackListen("--listen", values.listen ?? "127.0.0.1:0");
+    const ttl = values["code-ttl-ms"];
+    if (ttl !== undefined) {
+      if (!/^[1-9]\d{0,9}$/.test(ttl)) {
+        throw new UsageError(`--code-ttl-ms must be a positive integer, got '${ttl}'`);
+      }
+      codeTtlMs = Number(ttl);
+    }
+    if (values.desired !== undefined) desired = await readDesired(values.desired);
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (
+      e instanceof UsageError ||
+      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
+    ) {
+      io.stderr(
+        `felhom-agent sim hub: ${(e as Error).message}\nRun 'felhom-agent sim hub --help' for usage.\n`,
+      );
+      return 2;
+    }
+    throw e;
+  }
+
+  let hub: Awaited<ReturnType<typeof startHubSimulator>>;
+  try {
+    hub = await startHubSimulator({ listen, ...(codeTtlMs !== undefined ? { codeTtlMs } : {}) });
+  } catch (e) {
+    io.stderr(`felhom-agent sim hub: cannot start: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (desired !== undefined) {
+    try {
+      hub.setDesired(desired);
+    } catch (e) {
+      await hub.stop();
+      io.stderr(
+        `felhom-agent sim hub: --desired is not a valid document: ${(e as Error).message}\n`,
+      );
+      return 2;
+    }
+  }
+  const stopped = new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      hub.stop().then(resolve, resolve);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+  io.stdout(
+    `${JSON.stringify({ url: hub.url, fingerprint: hub.fingerprint, code: hub.issueCode() })}\n`,
+  );
+  await stopped;
+  return 0;
+}
+
+async function readDesired(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read --desired '${file}': ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--desired '${file}' is not JSON: ${(e as Error).message}`);
+  }
+}
