@@ -202,6 +202,8 @@ describe("felhom-agent sim hub", () => {
         trust: { kind: "fingerprint", sha256: hub.ready.fingerprint },
         pin: { fingerprint: hub.ready.fingerprint },
         agentVersion: "0.0.0-test",
+        // This test is about the simulator's code; accepting its signers is the enroll tests'.
+        acceptSigners: () => true,
         clock: systemClock,
         logger: silentLogger,
       });
@@ -215,6 +217,8 @@ describe("felhom-agent sim hub", () => {
         trust: { kind: "fingerprint", sha256: hub.ready.fingerprint },
         pin: { fingerprint: hub.ready.fingerprint },
         agentVersion: "0.0.0-test",
+        // This test is about the simulator's code; accepting its signers is the enroll tests'.
+        acceptSigners: () => true,
         clock: systemClock,
         logger: silentLogger,
       }).catch((e) => e);
