@@ -14,8 +14,8 @@ import { dirname, join } from "node:path";
 import type { Logger } from "../log/types.ts";
 import { silentLogger } from "../log/types.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { StoreError } from "./errors.ts";
-import { isBusy, type ProcessLock, tryAcquireLock } from "./lock.ts";
+import { diskFullError, isDiskFull, StoreError } from "./errors.ts";
+import { isBusy, lockPathFor, type ProcessLock, tryAcquireLock } from "./lock.ts";
 import {
   applyMigrations,
   readUserVersion,
@@ -101,6 +101,15 @@ export function openStore(options: OpenStoreOptions): Store {
         message: `state database ${path} has schema version ${found}, newer than this felhom-agent understands (${SCHEMA_VERSION}); upgrade felhom-agent`,
       });
     }
+    if (found === 0 && options.mustExist) {
+      // A non-empty file with no schema: typically state.db copied without its -wal file, which
+      // held every committed page (src/store/README.md#backups).
+      throw new StoreError({
+        kind: "missing",
+        path,
+        message: `state database ${path} holds no felhom-agent state (was it copied without its -wal file?), but this host has state that needs it; restore it from a backup rather than starting empty`,
+      });
+    }
     if (found === 0 && hasTables(db)) {
       throw new StoreError({
         kind: "foreign",
@@ -145,8 +154,11 @@ export function openStore(options: OpenStoreOptions): Store {
       lock?.release();
     }
 
+    const at = statSync(path);
     const info: StoreInfo = {
       path,
+      file: { dev: at.dev, ino: at.ino },
+      ...(exclusive && lock ? { lockDir: { path: lock.path, dev: lock.dev, ino: lock.ino } } : {}),
       created: found === 0,
       initializedAt: Number(initializedAt),
       storeId,
@@ -158,6 +170,12 @@ export function openStore(options: OpenStoreOptions): Store {
   } catch (err) {
     db?.close();
     lock?.release();
+    if (!(err instanceof StoreError) && isDiskFull(err, dirname(path))) {
+      throw diskFullError(path, err);
+    }
+    if (err instanceof StoreError && err.kind === "path" && isDiskFull(err, dirname(path))) {
+      throw diskFullError(path, err);
+    }
     throw err;
   }
 }
@@ -190,7 +208,8 @@ function acquireOrExplain(path: string, exclusive: boolean): ProcessLock | undef
   try {
     lock = tryAcquireLock(path);
   } catch (cause) {
-    throw pathError(`${path}.lock`, cause);
+    if (isDiskFull(cause, dirname(path))) throw diskFullError(path, cause);
+    throw pathError(lockPathFor(path), cause);
   }
   if (lock || !exclusive) return lock;
   const pid = readHolderPid(path);
@@ -308,6 +327,7 @@ function checkIntegrity(db: Database, path: string): void {
 
 function classifyOpenError(path: string, cause: unknown): StoreError {
   if (cause instanceof StoreError) return cause;
+  if (isDiskFull(cause, dirname(path))) return diskFullError(path, cause);
   const code = (cause as { code?: unknown } | null)?.code;
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
     return new StoreError({

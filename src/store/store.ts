@@ -1,7 +1,9 @@
 import type { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
+import { StoreError } from "./errors.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
 import { Journal } from "./journal.ts";
@@ -27,6 +29,15 @@ export interface StoreInfo {
   migrated: number[];
   /** True when this process holds the agent lock (the daemon); false for side commands. */
   exclusive: boolean;
+  /** Device and inode of the database file opened, to notice it being replaced underneath. */
+  file: FileId;
+  /** The state directory whose flock this process holds (exclusive opens only). */
+  lockDir?: FileId & { path: string };
+}
+
+export interface FileId {
+  dev: number;
+  ino: number;
 }
 
 /** The open state database and its repositories. Close it on shutdown. */
@@ -72,6 +83,17 @@ export class Store {
     return recordSignedIntent(this, input);
   }
 
+  /**
+   * Throws StoreError `replaced` when the database file at `info.path`, or the locked state
+   * directory, is no longer the one this store opened: writes would land in an unlinked file
+   * nobody will read again, beside a second agent that started on the new one.
+   */
+  checkIntact(): void {
+    checkSame(this.info.path, this.info.file, "state database");
+    const dir = this.info.lockDir;
+    if (dir) checkSame(dir.path, dir, "state directory");
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -85,4 +107,20 @@ export class Store {
       this.onClose();
     }
   }
+}
+
+function checkSame(path: string, want: FileId, what: string): void {
+  let now: FileId | undefined;
+  try {
+    const st = statSync(path);
+    now = { dev: st.dev, ino: st.ino };
+  } catch {
+    now = undefined;
+  }
+  if (now !== undefined && now.dev === want.dev && now.ino === want.ino) return;
+  throw new StoreError({
+    kind: "replaced",
+    path,
+    message: `the ${what} ${path} is ${now === undefined ? "gone" : "a different file"} since this felhom-agent opened it; it stops changing anything. Find out who removed or replaced it, then restore the state (felhom-agent state restore FILE) or start felhom-agent again`,
+  });
 }
