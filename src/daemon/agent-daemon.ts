@@ -26,6 +26,8 @@ import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { ackRecordingPorts } from "./hub-ack-recorder.ts";
+import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { effectiveHostId, effectiveSigners } from "./trust.ts";
 
@@ -129,7 +131,15 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
       identity,
       config: cfg.hub,
       stateDir: cfg.state_dir,
-      store,
+      store: {
+        desired: store.desired,
+        ...ackRecordingPorts(
+          store,
+          hubAcksPath(hubIdentityPath(cfg.hub, cfg.state_dir)),
+          clock,
+          logger.child({ component: "hub" }),
+        ),
+      },
       submitter,
       collectReport: () =>
         collectStatusReport({

@@ -47,6 +47,11 @@ export interface OpenStoreOptions {
    * must already exist (an enrolled host): a wiped state dir is then an error, not a fresh start.
    */
   mustExist?: boolean;
+  /**
+   * The agent lock, already taken by the caller with tryAcquireLock (`run --new-state`,
+   * `state restore` move files before opening). The store then owns it and releases it on close.
+   */
+  heldLock?: ProcessLock;
   /** How long a write waits for another connection's transaction; default 5000 ms. */
   busyTimeoutMs?: number;
   outbox?: OutboxOptions;
@@ -68,7 +73,7 @@ export function openStore(options: OpenStoreOptions): Store {
   const exclusive = options.exclusive ?? true;
 
   prepareDirectory(path);
-  const lock = acquireOrExplain(path, exclusive);
+  const lock = options.heldLock ?? acquireOrExplain(path, exclusive);
   let db: Database | undefined;
   try {
     const existed = existsSync(path) && statSync(path).size > 0;
