@@ -153,7 +153,7 @@ export async function runDaemon(
     logger.info("felhom-agent daemon stopped");
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof AgentStartError) {
+    if (err instanceof AgentStartError || err instanceof StoreError) {
       ctx.stderr(`felhom-agent: ${err.message}\n`);
       return EXIT_FAILURE;
     }

@@ -3,6 +3,7 @@ import { isUpid } from "../proxmox/upid.ts";
 import type { Clock } from "../util/clock.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { StoreError } from "./errors.ts";
+import { type JournalPruneOptions, pruneJournal } from "./journal-prune.ts";
 import {
   checkLimit,
   checkOp,
@@ -257,6 +258,11 @@ export class Journal {
         .query("SELECT * FROM journal WHERE job_id = $jobId ORDER BY id")
         .all({ jobId: checkText(jobId, "job id") }) as Row[]
     ).map(toEntry);
+  }
+
+  /** Deletes finished entries past the retention that nothing reads any more; see journal-prune.ts. */
+  prune(options: JournalPruneOptions): number {
+    return this.db.transaction(() => pruneJournal(this.db, options)).immediate();
   }
 
   private mustGet(id: number): JournalEntry {
