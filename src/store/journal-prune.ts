@@ -19,6 +19,7 @@ export interface JournalPruneOptions {
  * - an entry with provenance proves the agent created a guest or snapshot, as long as it is
  *   among the guest's newest `provenanceLookback` entries and no later destroy of that guest
  *   (one that did not fail) ends its meaning;
+ * - a quarantined entry (journal.ts) is kept for whoever investigates it;
  * - a destroy that ends such an entry stays while that entry does, or pruning would let the
  *   older creation count again.
  * Returns how many entries were deleted. One statement: the set is chosen before any is removed.
@@ -38,6 +39,7 @@ export function pruneJournal(db: Database, o: JournalPruneOptions): number {
            AND j.updated_at < $before
            AND NOT EXISTS (SELECT 1 FROM pending_ops p WHERE p.journal_id = j.id)
            AND NOT EXISTS (SELECT 1 FROM guest_overrides g WHERE g.journal_id = j.id)
+           AND NOT EXISTS (SELECT 1 FROM meta m WHERE m.key = 'journal_quarantine:' || j.id)
            AND (
              j.provenance IS NULL OR j.vmid IS NULL
              OR EXISTS (SELECT 1 FROM journal d WHERE d.vmid = j.vmid AND d.id > j.id

@@ -4,6 +4,7 @@ import type { Clock } from "../util/clock.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { StoreError } from "./errors.ts";
 import { type JournalPruneOptions, pruneJournal } from "./journal-prune.ts";
+import { type CheckedJournalRow, checkJournalRow } from "./journal-rows.ts";
 import {
   checkLimit,
   checkOp,
@@ -13,7 +14,6 @@ import {
   checkText,
   checkVmid,
   type Origin,
-  parseJsonColumn,
 } from "./validate.ts";
 
 /**
@@ -87,41 +87,35 @@ export interface TerminalDetail {
   provenance?: unknown;
 }
 
-interface Row {
-  id: number;
-  vmid: number | null;
-  op: string;
-  params: string;
-  origin: Origin;
-  job_id: string | null;
-  phase: JournalPhase;
-  upid: string | null;
-  error: string | null;
-  attempts: number;
-  provenance: string | null;
-  resolution: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-function toEntry(row: Row): JournalEntry {
+function toEntry(row: CheckedJournalRow): JournalEntry {
   return {
     id: row.id,
     vmid: row.vmid,
     op: row.op,
-    params: JSON.parse(row.params),
-    origin: row.origin,
+    params: row.params,
+    origin: row.origin as Origin,
     jobId: row.job_id,
     phase: row.phase,
     upid: row.upid,
-    error: parseJsonColumn(row.error),
+    error: row.error,
     attempts: row.attempts,
-    provenance: parseJsonColumn(row.provenance),
+    provenance: row.provenance,
     resolution: row.resolution,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
+
+/** A journal row that could not be read, kept in the table and left out of every read. */
+export interface QuarantinedEntry {
+  id: number;
+  /** Which fields were unreadable (never their values). */
+  reason: string;
+  at: number;
+}
+
+/** meta key of a quarantined row: kept with the store, no schema change needed. */
+const QUARANTINE_PREFIX = "journal_quarantine:";
 
 function optionalJson(value: unknown): string | null {
   return value === undefined ? null : canonicalJson(value);
@@ -132,9 +126,14 @@ function optionalJson(value: unknown): string | null {
  * phase is on disk before the caller takes the next step.
  */
 export class Journal {
+  /** Ids already reported, so a row that cannot even be marked is reported once per process. */
+  private readonly reported = new Set<number>();
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
+    /** Called once per row when it is first quarantined (the store audits it). */
+    private readonly onQuarantine: (q: QuarantinedEntry & { vmid: unknown }) => void = () => {},
   ) {}
 
   /** Durable before it returns: call it before the POST. */
@@ -224,13 +223,13 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE phase IN ('intent', 'posted') ORDER BY id")
-        .all() as Row[]
-    ).map(toEntry);
+        .all() as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   byId(id: number): JournalEntry | undefined {
-    const row = this.db.query("SELECT * FROM journal WHERE id = $id").get({ id }) as Row | null;
-    return row ? toEntry(row) : undefined;
+    const row = this.db.query("SELECT * FROM journal WHERE id = $id").get({ id }) as unknown;
+    return row ? this.read(row)[0] : undefined;
   }
 
   /** Newest first. */
@@ -238,8 +237,8 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal ORDER BY id DESC LIMIT $limit")
-        .all({ limit: checkLimit(limit) }) as Row[]
-    ).map(toEntry);
+        .all({ limit: checkLimit(limit) }) as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   /** Newest first. */
@@ -247,8 +246,8 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE vmid = $vmid ORDER BY id DESC LIMIT $limit")
-        .all({ vmid: checkVmid(vmid), limit: checkLimit(limit) }) as Row[]
-    ).map(toEntry);
+        .all({ vmid: checkVmid(vmid), limit: checkLimit(limit) }) as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   /** Every entry of a hub job, oldest first: how a job result is reported exactly once. */
@@ -256,8 +255,50 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE job_id = $jobId ORDER BY id")
-        .all({ jobId: checkText(jobId, "job id") }) as Row[]
-    ).map(toEntry);
+        .all({ jobId: checkText(jobId, "job id") }) as unknown[]
+    ).flatMap((r) => this.read(r));
+  }
+
+  /** Rows set aside because they could not be read, oldest first. */
+  quarantined(): QuarantinedEntry[] {
+    const rows = this.db
+      .query("SELECT key, value FROM meta WHERE key LIKE 'journal_quarantine:%'")
+      .all() as { key: string; value: string }[];
+    return rows
+      .map((r) => {
+        const v = JSON.parse(r.value) as { reason: string; at: number };
+        return { id: Number(r.key.slice(QUARANTINE_PREFIX.length)), reason: v.reason, at: v.at };
+      })
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * The row as an entry, or nothing: a row that cannot be read is quarantined (kept in the
+   * table, recorded in meta, reported once) rather than failing every read that meets it, so
+   * one damaged entry does not stop recovery and every pass for good.
+   */
+  private read(raw: unknown): JournalEntry[] {
+    const checked = checkJournalRow(raw);
+    if (checked.ok) return [toEntry(checked.row)];
+    const id = (raw as { id?: unknown }).id;
+    if (typeof id !== "number" || this.reported.has(id)) return [];
+    this.reported.add(id);
+    const at = this.clock.now();
+    let first = true;
+    try {
+      first =
+        this.db
+          .query("INSERT OR IGNORE INTO meta (key, value) VALUES ($key, $value)")
+          .run({
+            key: `${QUARANTINE_PREFIX}${id}`,
+            value: JSON.stringify({ reason: checked.reason, at }),
+          }).changes > 0;
+    } catch {
+      // Cannot be recorded (read-only or full disk): still left out, still reported.
+    }
+    if (first)
+      this.onQuarantine({ id, reason: checked.reason, at, vmid: (raw as { vmid?: unknown }).vmid });
+    return [];
   }
 
   /** Deletes finished entries past the retention that nothing reads any more; see journal-prune.ts. */

@@ -171,7 +171,13 @@ export function openStore(options: OpenStoreOptions): Store {
       migrated,
       exclusive,
     };
-    return new Store(db, info, clock, () => lock?.release(), options.outbox);
+    return new Store(db, info, clock, () => lock?.release(), options.outbox, {
+      onQuarantine: (q) =>
+        logger.error("a journal entry could not be read; it is quarantined and left out", {
+          journal_id: q.id,
+          reason: q.reason,
+        }),
+    });
   } catch (err) {
     db?.close();
     lock?.release();

@@ -6,7 +6,7 @@ import { DesiredCache } from "./desired-cache.ts";
 import { StoreError } from "./errors.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
-import { Journal } from "./journal.ts";
+import { Journal, type QuarantinedEntry } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { PendingOps } from "./pending.ts";
@@ -35,6 +35,12 @@ export interface StoreInfo {
   lockDir?: FileId & { path: string };
 }
 
+/** What the store tells its owner about (the daemon logs it). */
+export interface StoreEvents {
+  /** A journal row could not be read and was set aside (journal.ts, quarantine). */
+  onQuarantine?: (q: QuarantinedEntry) => void;
+}
+
 export interface FileId {
   dev: number;
   ino: number;
@@ -59,8 +65,22 @@ export class Store {
     clock: Clock,
     private readonly onClose: () => void,
     outboxOptions: OutboxOptions = {},
+    events: StoreEvents = {},
   ) {
-    this.journal = new Journal(db, clock);
+    this.journal = new Journal(db, clock, (q) => {
+      try {
+        this.audit.append({
+          actor: "agent",
+          action: "journal.quarantine",
+          target: typeof q.vmid === "number" ? `guest:${q.vmid}` : null,
+          outcome: "quarantined",
+          details: { journal_id: q.id, reason: q.reason },
+        });
+      } catch {
+        // The audit log could not take it (full disk, read-only side command); still logged.
+      }
+      events.onQuarantine?.(q);
+    });
     this.nonces = new Nonces(db, clock);
     this.audit = new AuditLog(db, clock);
     this.guestTokens = new GuestTokens(db, clock);
