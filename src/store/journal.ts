@@ -285,14 +285,10 @@ export class Journal {
     this.reported.add(id);
     const at = this.clock.now();
     let first = true;
+    const mark = this.db.query("INSERT OR IGNORE INTO meta (key, value) VALUES ($key, $value)");
     try {
-      first =
-        this.db
-          .query("INSERT OR IGNORE INTO meta (key, value) VALUES ($key, $value)")
-          .run({
-            key: `${QUARANTINE_PREFIX}${id}`,
-            value: JSON.stringify({ reason: checked.reason, at }),
-          }).changes > 0;
+      const value = JSON.stringify({ reason: checked.reason, at });
+      first = mark.run({ key: `${QUARANTINE_PREFIX}${id}`, value }).changes > 0;
     } catch {
       // Cannot be recorded (read-only or full disk): still left out, still reported.
     }
