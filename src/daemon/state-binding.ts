@@ -1,8 +1,7 @@
 import type { Logger } from "../log/types.ts";
 import { StoreError } from "../store/errors.ts";
-import { tryAcquireLock } from "../store/lock.ts";
 import { moveAside } from "../store/move-aside.ts";
-import { openStore } from "../store/open.ts";
+import { lockStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { type HubAcks, hubAcksPath, readHubAcks, writeHubAcks } from "./hub-acks.ts";
@@ -87,14 +86,7 @@ function startNewState(
   acks: HubAcks | undefined,
   acksPath: string,
 ): Store {
-  const lock = tryAcquireLock(o.storePath);
-  if (!lock) {
-    throw new StoreError({
-      kind: "locked",
-      path: o.storePath,
-      message: `state database ${o.storePath} is in use by another felhom-agent process; stop it before starting a new state`,
-    });
-  }
+  const lock = lockStore(o.storePath);
   let store: Store;
   let keptAt: string | undefined;
   try {

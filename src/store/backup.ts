@@ -5,10 +5,9 @@ import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { StoreError } from "./errors.ts";
-import { tryAcquireLock } from "./lock.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
 import { moveAside } from "./move-aside.ts";
-import { openStore } from "./open.ts";
+import { lockStore, openStore } from "./open.ts";
 
 /** What a backup file (or the store it came from) holds, read without changing it. */
 export interface StoreFileInfo {
@@ -176,14 +175,7 @@ export function restoreStore(o: RestoreOptions): RestoreResult {
       message: `${o.from} is a backup of store ${info.storeId}, but this enrolled host runs on store ${o.expectStoreId}; restore a backup of this host's own store (or start empty on purpose: felhom-agent run --new-state)`,
     });
   }
-  const lock = tryAcquireLock(o.dbPath);
-  if (!lock) {
-    throw new StoreError({
-      kind: "locked",
-      path: o.dbPath,
-      message: `state database ${o.dbPath} is in use by a running felhom-agent; stop it (systemctl stop felhom-agent) before restoring`,
-    });
-  }
+  const lock = lockStore(o.dbPath);
   let keptAt: string | undefined;
   const tmp = `${o.dbPath}.restore-tmp`;
   try {

@@ -191,6 +191,19 @@ export function openStore(options: OpenStoreOptions): Store {
   }
 }
 
+/**
+ * Takes the agent lock for the database at `path` (creating its directory 0700 if missing)
+ * without opening the database, for callers that must move files first (`run --new-state`,
+ * `state restore`); hand it to openStore as `heldLock`. Throws StoreError `locked` (naming the
+ * running daemon's pid when it can) or `path`.
+ */
+export function lockStore(path: string): ProcessLock {
+  prepareDirectory(path);
+  const lock = acquireOrExplain(path, true);
+  if (!lock) throw new Error("unreachable: an exclusive lock attempt returns a lock or throws");
+  return lock;
+}
+
 function prepareDirectory(path: string): void {
   const dir = dirname(path);
   try {

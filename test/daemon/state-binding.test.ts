@@ -164,6 +164,30 @@ describe("an enrolled host", () => {
     old.close();
   });
 
+  test("--new-state when the whole state directory is gone: created 0700, started", () => {
+    enrolledHostWithHistory();
+    const storePath = join(tmp.dir, "gone", "state.db");
+    const store = openDaemonStore({
+      storePath,
+      identityPath: identityPath(),
+      enrolled: true,
+      newState: true,
+      clock: tmp.clock,
+      logger: silentLogger,
+    });
+    opened.push(store);
+    expect(store.info.created).toBe(true);
+    expect(statSync(join(tmp.dir, "gone")).mode & 0o777).toBe(0o700);
+  });
+
+  test("--new-state while another agent holds the store: refused, nothing moved", () => {
+    const running = open(true);
+    const err = thrown(() => open(true, true));
+    expect((err as StoreError).kind).toBe("locked");
+    expect(readdirSync(tmp.dir).some((f) => f.includes("replaced"))).toBe(false);
+    running.checkIntact();
+  });
+
   test("a store restored from an older backup numbers its reports above the hub's acks", () => {
     const store = open(true);
     const backup = join(tmp.dir, "backup.db");
