@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { invalidArgument } from "./errors.ts";
+import { isQuarantinedSql } from "./quarantine.ts";
 
 export interface JournalPruneOptions {
   /** Finished entries last updated before this instant (ms) may go. */
@@ -39,7 +40,7 @@ export function pruneJournal(db: Database, o: JournalPruneOptions): number {
            AND j.updated_at < $before
            AND NOT EXISTS (SELECT 1 FROM pending_ops p WHERE p.journal_id = j.id)
            AND NOT EXISTS (SELECT 1 FROM guest_overrides g WHERE g.journal_id = j.id)
-           AND NOT EXISTS (SELECT 1 FROM meta m WHERE m.key = 'journal_quarantine:' || j.id)
+           AND NOT ${isQuarantinedSql("journal", "j")}
            AND (
              j.provenance IS NULL OR j.vmid IS NULL
              OR EXISTS (SELECT 1 FROM journal d WHERE d.vmid = j.vmid AND d.id > j.id

@@ -5,6 +5,7 @@ import { canonicalJson } from "./canonical-json.ts";
 import { StoreError } from "./errors.ts";
 import { type JournalPruneOptions, pruneJournal } from "./journal-prune.ts";
 import { type CheckedJournalRow, checkJournalRow } from "./journal-rows.ts";
+import { Quarantine, type QuarantinedRow, type QuarantineListener } from "./quarantine.ts";
 import {
   checkLimit,
   checkOp,
@@ -106,17 +107,6 @@ function toEntry(row: CheckedJournalRow): JournalEntry {
   };
 }
 
-/** A journal row that could not be read, kept in the table and left out of every read. */
-export interface QuarantinedEntry {
-  id: number;
-  /** Which fields were unreadable (never their values). */
-  reason: string;
-  at: number;
-}
-
-/** meta key of a quarantined row: kept with the store, no schema change needed. */
-const QUARANTINE_PREFIX = "journal_quarantine:";
-
 function optionalJson(value: unknown): string | null {
   return value === undefined ? null : canonicalJson(value);
 }
@@ -126,15 +116,16 @@ function optionalJson(value: unknown): string | null {
  * phase is on disk before the caller takes the next step.
  */
 export class Journal {
-  /** Ids already reported, so a row that cannot even be marked is reported once per process. */
-  private readonly reported = new Set<number>();
+  private readonly quarantine: Quarantine;
 
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-    /** Called once per row when it is first quarantined (the store audits it). */
-    private readonly onQuarantine: (q: QuarantinedEntry & { vmid: unknown }) => void = () => {},
-  ) {}
+    /** Told once per row when it is first quarantined (the store audits it). */
+    onQuarantine: QuarantineListener = () => {},
+  ) {
+    this.quarantine = new Quarantine(db, clock, onQuarantine);
+  }
 
   /** Durable before it returns: call it before the POST. */
   recordIntent(input: IntentInput): number {
@@ -260,40 +251,19 @@ export class Journal {
   }
 
   /** Rows set aside because they could not be read, oldest first. */
-  quarantined(): QuarantinedEntry[] {
-    const rows = this.db
-      .query("SELECT key, value FROM meta WHERE key LIKE 'journal_quarantine:%'")
-      .all() as { key: string; value: string }[];
-    return rows
-      .map((r) => {
-        const v = JSON.parse(r.value) as { reason: string; at: number };
-        return { id: Number(r.key.slice(QUARANTINE_PREFIX.length)), reason: v.reason, at: v.at };
-      })
-      .sort((a, b) => a.id - b.id);
+  quarantined(): QuarantinedRow[] {
+    return this.quarantine.list("journal");
   }
 
   /**
    * The row as an entry, or nothing: a row that cannot be read is quarantined (kept in the
-   * table, recorded in meta, reported once) rather than failing every read that meets it, so
-   * one damaged entry does not stop recovery and every pass for good.
+   * table, marked, reported once) rather than failing every read that meets it, so one damaged
+   * entry does not stop recovery and every pass for good.
    */
   private read(raw: unknown): JournalEntry[] {
     const checked = checkJournalRow(raw);
     if (checked.ok) return [toEntry(checked.row)];
-    const id = (raw as { id?: unknown }).id;
-    if (typeof id !== "number" || this.reported.has(id)) return [];
-    this.reported.add(id);
-    const at = this.clock.now();
-    let first = true;
-    const mark = this.db.query("INSERT OR IGNORE INTO meta (key, value) VALUES ($key, $value)");
-    try {
-      const value = JSON.stringify({ reason: checked.reason, at });
-      first = mark.run({ key: `${QUARANTINE_PREFIX}${id}`, value }).changes > 0;
-    } catch {
-      // Cannot be recorded (read-only or full disk): still left out, still reported.
-    }
-    if (first)
-      this.onQuarantine({ id, reason: checked.reason, at, vmid: (raw as { vmid?: unknown }).vmid });
+    this.quarantine.mark("journal", raw, checked.reason);
     return [];
   }
 

@@ -173,8 +173,9 @@ export function openStore(options: OpenStoreOptions): Store {
     };
     return new Store(db, info, clock, () => lock?.release(), options.outbox, {
       onQuarantine: (q) =>
-        logger.error("a journal entry could not be read; it is quarantined and left out", {
-          journal_id: q.id,
+        logger.error(`a ${q.table} row could not be read; it is quarantined and left out`, {
+          table: q.table,
+          id: q.id,
           reason: q.reason,
         }),
     });

@@ -6,10 +6,11 @@ import { DesiredCache } from "./desired-cache.ts";
 import { StoreError } from "./errors.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
-import { Journal, type QuarantinedEntry } from "./journal.ts";
+import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { PendingOps } from "./pending.ts";
+import type { QuarantinedRow } from "./quarantine.ts";
 import {
   recordSignedIntent,
   type SignedIntentInput,
@@ -37,8 +38,8 @@ export interface StoreInfo {
 
 /** What the store tells its owner about (the daemon logs it). */
 export interface StoreEvents {
-  /** A journal row could not be read and was set aside (journal.ts, quarantine). */
-  onQuarantine?: (q: QuarantinedEntry) => void;
+  /** A journal or outbox row could not be read and was set aside (quarantine.ts). */
+  onQuarantine?: (q: QuarantinedRow) => void;
 }
 
 export interface FileId {
@@ -67,25 +68,26 @@ export class Store {
     outboxOptions: OutboxOptions = {},
     events: StoreEvents = {},
   ) {
-    this.journal = new Journal(db, clock, (q) => {
+    const onQuarantine = (q: QuarantinedRow): void => {
       try {
         this.audit.append({
           actor: "agent",
-          action: "journal.quarantine",
-          target: typeof q.vmid === "number" ? `guest:${q.vmid}` : null,
+          action: `${q.table}.quarantine`,
+          target: q.vmid === undefined ? null : `guest:${q.vmid}`,
           outcome: "quarantined",
-          details: { journal_id: q.id, reason: q.reason },
+          details: { [`${q.table}_id`]: q.id, reason: q.reason },
         });
       } catch {
         // The audit log could not take it (full disk, read-only side command); still logged.
       }
       events.onQuarantine?.(q);
-    });
+    };
+    this.journal = new Journal(db, clock, onQuarantine);
     this.nonces = new Nonces(db, clock);
     this.audit = new AuditLog(db, clock);
     this.guestTokens = new GuestTokens(db, clock);
     this.desired = new DesiredCache(db, clock);
-    this.outbox = new Outbox(db, clock, outboxOptions);
+    this.outbox = new Outbox(db, clock, outboxOptions, onQuarantine);
     this.pending = new PendingOps(db, clock);
     this.guestOverrides = new GuestOverrides(db, clock);
   }

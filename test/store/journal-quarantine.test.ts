@@ -28,7 +28,7 @@ describe("a journal row that cannot be read", () => {
     expect(store.journal.byId(bad)).toBeUndefined();
 
     expect(store.journal.quarantined()).toEqual([
-      { id: bad, reason: "unreadable params", at: tmp.clock.now() },
+      { table: "journal", id: bad, reason: "unreadable params", at: tmp.clock.now() },
     ]);
     // Kept in the table for whoever investigates.
     expect(store.db.query("SELECT count(*) AS n FROM journal").get()).toEqual({ n: 2 });
@@ -68,5 +68,29 @@ describe("a journal row that cannot be read", () => {
     ]);
     tmp.clock.advance(400 * 86_400_000);
     expect(store.journal.prune({ before: tmp.clock.now(), provenanceLookback: 500 })).toBe(0);
+  });
+});
+
+describe("an outbox row that cannot be read", () => {
+  test("is quarantined and the rows behind it are still delivered", () => {
+    const store = tmp.open();
+    const first = store.outbox.enqueue("job_result", { job: "a" }).id;
+    const bad = store.outbox.enqueue("job_result", { job: "b" }).id;
+    const last = store.outbox.enqueue("job_result", { job: "c" }).id;
+    store.db.query("UPDATE outbox SET body = '{\"job\": ' WHERE id = $id").run({ id: bad });
+
+    expect(store.outbox.peek(10).map((i) => i.id)).toEqual([first, last]);
+    store.outbox.ack([first, last]);
+    expect(store.outbox.peek(10)).toEqual([]);
+    // Kept, marked, audited once.
+    expect(store.outbox.size()).toBe(1);
+    expect(store.outbox.quarantined().map((q) => [q.id, q.reason])).toEqual([
+      [bad, "unreadable body"],
+    ]);
+    store.outbox.peek(10);
+    const audits = store.audit.list({ limit: 10 }).filter((a) => a.action === "outbox.quarantine");
+    expect(audits.map((a) => JSON.parse(a.details))).toEqual([
+      { outbox_id: bad, reason: "unreadable body" },
+    ]);
   });
 });
