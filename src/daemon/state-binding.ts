@@ -67,6 +67,26 @@ export function openDaemonStore(o: OpenDaemonStoreOptions): Store {
   return store;
 }
 
+/**
+ * Where the store's audit chain can start from an anchor (seq, hash) instead of the genesis
+ * (the `anchor_seq`/`anchor_hash` columns of `audit_state`), the new chain continues from the
+ * last row the hub acknowledged, so the hub takes its rows as new and they link to what it
+ * holds. Without anchor columns the chain restarts at seq 1 (src/store/README.md#no-silent-empty-start).
+ * Returns whether it continued.
+ */
+export function continueAuditChain(store: Store, acks: HubAcks | undefined): boolean {
+  if (acks === undefined || acks.audit_seq === 0 || acks.audit_hash === undefined) return false;
+  const columns = store.db.query("PRAGMA table_info(audit_state)").all() as { name: string }[];
+  if (!columns.some((c) => c.name === "anchor_seq")) return false;
+  store.db
+    .query(
+      `UPDATE audit_state SET delivered_seq = $seq, head_seq = $seq, head_hash = $hash,
+         anchor_seq = $seq, anchor_hash = $hash WHERE id = 1`,
+    )
+    .run({ seq: acks.audit_seq, hash: acks.audit_hash });
+  return true;
+}
+
 function outboxSeq(store: Store): number {
   const row = store.db.query("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").get() as {
     seq: number;
@@ -102,6 +122,7 @@ function startNewState(
       // Report sequence numbers go on from what the hub acknowledged, so it takes the new
       // store's reports as new rather than dropping them as duplicates.
       setOutboxSeq(store, reportSeq);
+      continueAuditChain(store, acks);
       store.audit.append({
         actor: "operator",
         action: "state.new",

@@ -149,6 +149,13 @@ describe("an enrolled host", () => {
       report_seq_from: 5,
     });
     expect(readHubAcks(hubAcksPath(identityPath()))?.store_id).toBe(store.info.storeId);
+    // The audit chain continues from the hub's acknowledged row where the schema has an audit
+    // anchor; without one it restarts at 1 (documented).
+    const anchored = (
+      store.db.query("PRAGMA table_info(audit_state)").all() as { name: string }[]
+    ).some((c) => c.name === "anchor_seq");
+    expect(row?.seq).toBe(anchored ? 2 : 1);
+    expect(store.audit.verifyChain().ok).toBe(true);
   });
 
   test("--new-state over an existing store keeps that store's files aside", () => {
