@@ -37,8 +37,8 @@ beside the hub identity): a missing, emptied or different one is refused. Restor
 \`felhom-agent state restore FILE\`, or start empty on purpose:
 
   --new-state   keep the current database aside (state.db.replaced-TIME), start an empty one,
-                audit it (state.new), and continue report numbering from what the hub
-                acknowledged. Journal, held operations, tokens and the audit chain start empty.
+                audit it (state.new), and continue report and audit numbering from what
+                the hub acknowledged. Journal, held operations and tokens start empty.
 
 Exit codes: 0 stopped by a signal, 1 start-up failure, 2 usage or configuration error.
 `;

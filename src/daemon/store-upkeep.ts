@@ -73,11 +73,18 @@ export class StoreUpkeep {
    * empties the WAL, so a plain copy of state.db between passes holds all committed data.
    */
   checkpoint(): CheckpointResult {
-    const row = this.o.store.db.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as {
-      busy: number;
-      log: number;
-      checkpointed: number;
-    } | null;
+    const db = this.o.store.db;
+    // TRUNCATE waits for readers through the busy handler, and bun:sqlite is synchronous: with
+    // the store's 5 s busy timeout a reading side command could stall the whole daemon. With
+    // none, it copies what it can and reports busy; the next pass finishes the job.
+    const timeout = (db.query("PRAGMA busy_timeout").get() as { timeout: number } | null)?.timeout;
+    db.run("PRAGMA busy_timeout = 0");
+    let row: { busy: number; log: number; checkpointed: number } | null;
+    try {
+      row = db.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as typeof row;
+    } finally {
+      db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(timeout ?? 5000))}`);
+    }
     return {
       busy: (row?.busy ?? 0) !== 0,
       walFrames: row?.log ?? 0,
