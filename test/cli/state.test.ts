@@ -127,6 +127,24 @@ describe("state restore", () => {
     back.close();
   });
 
+  test("onto a host with no state yet (the state dir is missing): restored, nothing kept aside", async () => {
+    const source = new TempStateDir();
+    try {
+      const s = source.open();
+      s.journal.recordIntent({ op: "guest.start", vmid: 101, origin: "reconcile" });
+      const file = join(tmp.dir, "from-elsewhere.db");
+      s.db.query("VACUUM INTO $p").run({ p: file });
+      const r = await cli("restore", file, "--json");
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ store_id: s.info.storeId, journal_entries: 1 });
+      expect(JSON.parse(r.out).replaced_kept_at).toBeUndefined();
+      expect(statSync(join(tmp.dir, "state")).mode & 0o777).toBe(0o700);
+      expect(journalCount(dbPath())).toBe(1);
+    } finally {
+      source.cleanup();
+    }
+  });
+
   test("refused while the daemon holds the store; nothing changes", async () => {
     const live = daemon();
     const file = await backupOf(live);
