@@ -48,10 +48,9 @@ export class HubAcksError extends Error {
   constructor(
     readonly path: string,
     detail: string,
+    advice = "restore it with the state database, or remove it only if this host's state is known good",
   ) {
-    super(
-      `${path}: ${detail}; restore it with the state database, or remove it only if this host's state is known good`,
-    );
+    super(`${path}: ${detail}; ${advice}`);
   }
 }
 

@@ -4,7 +4,7 @@ import { moveAside } from "../store/move-aside.ts";
 import { lockStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
-import { type HubAcks, hubAcksPath, readHubAcks, writeHubAcks } from "./hub-acks.ts";
+import { type HubAcks, HubAcksError, hubAcksPath, readHubAcks, writeHubAcks } from "./hub-acks.ts";
 
 export interface OpenDaemonStoreOptions {
   storePath: string;
@@ -31,7 +31,14 @@ export function openDaemonStore(o: OpenDaemonStoreOptions): Store {
     const store = openStore({ path: o.storePath, clock: o.clock, logger: o.logger });
     // First run since enrollment (or since an agent that did not keep the file): this store
     // is the host's from now on.
-    if (o.enrolled) bindStore(store, acksPath, o.clock, o.logger);
+    if (o.enrolled) {
+      try {
+        bindStore(store, acksPath, o.clock, o.logger);
+      } catch (err) {
+        store.close();
+        throw err;
+      }
+    }
     return store;
   }
   let store: Store;
@@ -172,14 +179,22 @@ function bindStore(store: Store, acksPath: string, clock: Clock, logger: Logger)
       "SELECT COALESCE((SELECT MIN(id) - 1 FROM outbox), (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0) AS seq",
     )
     .get() as { seq: number };
-  writeHubAcks(acksPath, {
-    version: 1,
-    store_id: store.info.storeId,
-    report_seq: report.seq,
-    audit_seq: audit?.seq ?? 0,
-    ...(audit?.hash ? { audit_hash: audit.hash } : {}),
-    updated_at: clock.now(),
-  });
+  try {
+    writeHubAcks(acksPath, {
+      version: 1,
+      store_id: store.info.storeId,
+      report_seq: report.seq,
+      audit_seq: audit?.seq ?? 0,
+      ...(audit?.hash ? { audit_hash: audit.hash } : {}),
+      updated_at: clock.now(),
+    });
+  } catch (err) {
+    throw new HubAcksError(
+      acksPath,
+      `cannot be written (${(err as { code?: string }).code ?? (err as Error).message})`,
+      "check that the directory of the hub identity is writable by the agent",
+    );
+  }
   logger.info("this enrolled host's state database is recorded", {
     store_id: store.info.storeId,
     file: acksPath,

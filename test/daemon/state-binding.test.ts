@@ -5,13 +5,14 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
 import { ackRecordingPorts } from "../../src/daemon/hub-ack-recorder.ts";
-import { hubAcksPath, readHubAcks } from "../../src/daemon/hub-acks.ts";
+import { HubAcksError, hubAcksPath, readHubAcks } from "../../src/daemon/hub-acks.ts";
 import { openDaemonStore } from "../../src/daemon/state-binding.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { StoreError } from "../../src/store/errors.ts";
@@ -86,6 +87,15 @@ describe("an enrolled host", () => {
     expect(statSync(hubAcksPath(identityPath())).mode & 0o777).toBe(0o600);
     // And the next start is the same store.
     expect(open(true).info.storeId).toBe(storeId);
+  });
+
+  test("an unreadable hub-acks.json is refused, never silently replaced", () => {
+    enrolledHostWithHistory();
+    writeFileSync(hubAcksPath(identityPath()), '{"version": 1, "store_id": 7}');
+    const err = thrown(() => open(true));
+    expect(err).toBeInstanceOf(HubAcksError);
+    expect((err as Error).message).toContain("has invalid fields (store_id, report_seq");
+    expect(readFileSync(hubAcksPath(identityPath()), "utf8")).toContain('"store_id": 7');
   });
 
   test("a deleted state.db is refused, saying how to restore or start new; nothing is created", () => {
