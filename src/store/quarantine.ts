@@ -6,11 +6,12 @@ import type { Clock } from "../util/clock.ts";
  * every read that meets them (src/store/README.md#quarantine). The mark is a meta row
  * `<table>_quarantine:<id>`, so no schema change is needed and the row itself stays untouched.
  */
-export type QuarantineTable = "journal" | "outbox";
+export type QuarantineTable = "journal" | "outbox" | "pending_ops";
 
 export interface QuarantinedRow {
   table: QuarantineTable;
-  id: number;
+  /** The row's primary key: a number, or text for `pending_ops`. */
+  id: number | string;
   /** Which fields were unreadable (never their values). */
   reason: string;
   at: number;
@@ -44,7 +45,7 @@ export class Quarantine {
 
   mark(table: QuarantineTable, raw: unknown, reason: string): void {
     const id = (raw as { id?: unknown } | null)?.id;
-    if (typeof id !== "number") return;
+    if (typeof id !== "number" && typeof id !== "string") return;
     const key = `${quarantinePrefix(table)}${id}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);
@@ -69,8 +70,10 @@ export class Quarantine {
     return rows
       .map((r) => {
         const v = JSON.parse(r.value) as { reason: string; at: number };
-        return { table, id: Number(r.key.slice(prefix.length)), reason: v.reason, at: v.at };
+        const key = r.key.slice(prefix.length);
+        const id = table === "pending_ops" ? key : Number(key);
+        return { table, id, reason: v.reason, at: v.at };
       })
-      .sort((a, b) => a.id - b.id);
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }

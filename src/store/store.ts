@@ -38,7 +38,7 @@ export interface StoreInfo {
 
 /** What the store tells its owner about (the daemon logs it). */
 export interface StoreEvents {
-  /** A journal or outbox row could not be read and was set aside (quarantine.ts). */
+  /** A journal, outbox or held-operation row could not be read and was set aside (quarantine.ts). */
   onQuarantine?: (q: QuarantinedRow) => void;
 }
 
@@ -88,7 +88,7 @@ export class Store {
     this.guestTokens = new GuestTokens(db, clock);
     this.desired = new DesiredCache(db, clock);
     this.outbox = new Outbox(db, clock, outboxOptions, onQuarantine);
-    this.pending = new PendingOps(db, clock);
+    this.pending = new PendingOps(db, clock, onQuarantine);
     this.guestOverrides = new GuestOverrides(db, clock);
   }
 

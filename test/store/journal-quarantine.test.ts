@@ -94,3 +94,27 @@ describe("an outbox row that cannot be read", () => {
     ]);
   });
 });
+
+describe("a held operation that cannot be read", () => {
+  test("is quarantined and left out of lists; its job is not held a second time", () => {
+    const store = tmp.open();
+    const good = store.pending.hold({ op: "guest.destroy", vmid: 101, origin: "job", jobId: "j1" });
+    const bad = store.pending.hold({ op: "guest.destroy", vmid: 102, origin: "job", jobId: "j2" });
+    store.db.query("UPDATE pending_ops SET params = '{' WHERE id = $id").run({ id: bad.op.id });
+
+    expect(store.pending.list({ status: "pending" }).map((p) => p.id)).toEqual([good.op.id]);
+    expect(store.pending.byId(bad.op.id)).toBeUndefined();
+    expect(() =>
+      store.pending.hold({ op: "guest.destroy", vmid: 102, origin: "job", jobId: "j2" }),
+    ).toThrow("cannot be read (quarantined)");
+    expect(store.pending.quarantined().map((q) => [q.id, q.reason])).toEqual([
+      [bad.op.id, "unreadable params"],
+    ]);
+    const audits = store.audit
+      .list({ limit: 10 })
+      .filter((a) => a.action === "pending_ops.quarantine");
+    expect(audits.map((a) => [a.target, JSON.parse(a.details)])).toEqual([
+      ["guest:102", { pending_ops_id: bad.op.id, reason: "unreadable params" }],
+    ]);
+  });
+});
