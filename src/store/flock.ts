@@ -14,6 +14,8 @@ const EINTR = 4;
 export interface Flock {
   /** True when taken; false when another open file description holds it. Other errors throw. */
   tryExclusive(fd: number): boolean;
+  /** Releases the library handle (a lock already taken stays: it belongs to the descriptor). */
+  close(): void;
 }
 
 export function loadFlock(): Flock {
@@ -36,6 +38,9 @@ export function loadFlock(): Flock {
         if (errno === EINTR) continue;
         throw Object.assign(new Error(`flock failed (errno ${errno})`), { errno });
       }
+    },
+    close() {
+      lib.close();
     },
   };
 }

@@ -27,17 +27,18 @@ export function lockPathFor(dbPath: string): string {
  * The lock, or undefined when another open descriptor (this process or another) holds it.
  * Other failures throw.
  */
-export function tryAcquireLock(
-  dbPath: string,
-  flock: Flock = loadFlock(),
-): ProcessLock | undefined {
+export function tryAcquireLock(dbPath: string, flock?: Flock): ProcessLock | undefined {
   const path = lockPathFor(dbPath);
   const fd = openSync(path, "r");
   let taken = false;
+  let lib: Flock | undefined;
   try {
-    taken = flock.tryExclusive(fd);
+    lib = flock ?? loadFlock();
+    taken = lib.tryExclusive(fd);
   } finally {
     if (!taken) closeSync(fd);
+    // Only the descriptor holds the lock; the library handle can go.
+    if (flock === undefined) lib?.close();
   }
   if (!taken) return undefined;
   const st = fstatSync(fd);
