@@ -76,6 +76,12 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),
   },
   {
+    name: "state",
+    summary:
+      "state backup FILE | state restore FILE: the state database, safely copied and put back",
+    run: async (argv, ctx) => (await import("./state.ts")).runState(argv, ctx),
+  },
+  {
     name: "token",
     summary: "local-API tokens for guests: token mint --vmid N, token list, token revoke",
     run: async (argv, ctx) => (await import("./token.ts")).runToken(argv, ctx),

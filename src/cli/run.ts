@@ -2,12 +2,17 @@ import { parseArgs } from "node:util";
 import { secretsOfSections } from "../config/redact.ts";
 import { agentSections } from "../config/sections.ts";
 import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
+import { HubAcksError } from "../daemon/hub-acks.ts";
+import { openDaemonStore } from "../daemon/state-binding.ts";
+import { hubIdentityPath } from "../hub/config-section.ts";
+import { HubIdentityError, identityExists } from "../hub/identity.ts";
 import { createLogger } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { EngineHooks } from "../reconcile/engine.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
 import { StoreError } from "../store/errors.ts";
-import { defaultStorePath, openStore } from "../store/open.ts";
+import { defaultStorePath } from "../store/open.ts";
+import type { Store } from "../store/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { loadConfigOrReport } from "./command-config.ts";
@@ -27,6 +32,14 @@ Every mutation passes the reversibility gate: destructive ones wait for an opera
 Desired state comes from the hub when enrolled, else from desired_file (docs/desired-state.md).
 Until one has been received, nothing is changed. SIGTERM/SIGINT: in-flight tasks are journaled
 and resumed at the next start; exit 0.
+
+On an enrolled host the state database must be the one it ran on (named in hub-acks.json
+beside the hub identity): a missing, emptied or different one is refused. Restore it with
+\`felhom-agent state restore FILE\`, or start empty on purpose:
+
+  --new-state   keep the current database aside (state.db.replaced-TIME), start an empty one,
+                audit it (state.new), and continue report and audit numbering from what
+                the hub acknowledged. Journal, held operations and tokens start empty.
 
 Exit codes: 0 stopped by a signal, 1 start-up failure, 2 usage or configuration error.
 `;
@@ -53,14 +66,16 @@ export async function runDaemon(
   deps: RunDeps = {},
 ): Promise<number> {
   let help = false;
+  let newState = false;
   try {
     const { values } = parseArgs({
       args: argv.filter((a, i) => !(i === 0 && a === "run")),
-      options: { help: { type: "boolean", short: "h" } },
+      options: { help: { type: "boolean", short: "h" }, "new-state": { type: "boolean" } },
       strict: true,
       allowPositionals: false,
     });
     help = values.help === true;
+    newState = values["new-state"] === true;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -82,11 +97,23 @@ export async function runDaemon(
     secrets: () => secretsOfSections(RUN_SECTIONS, cfg),
     clock,
   });
-  let store: ReturnType<typeof openStore>;
+  let store: Store;
   try {
-    store = openStore({ path: defaultStorePath(cfg.state_dir), clock, logger });
+    const identityPath = hubIdentityPath(cfg.hub, cfg.state_dir);
+    store = openDaemonStore({
+      storePath: defaultStorePath(cfg.state_dir),
+      identityPath,
+      enrolled: await identityExists(identityPath),
+      newState,
+      clock,
+      logger,
+    });
   } catch (err) {
-    if (err instanceof StoreError) {
+    if (
+      err instanceof StoreError ||
+      err instanceof HubAcksError ||
+      err instanceof HubIdentityError
+    ) {
       ctx.stderr(`felhom-agent: ${err.message}\n`);
       return EXIT_FAILURE;
     }
@@ -132,7 +159,7 @@ export async function runDaemon(
     logger.info("felhom-agent daemon stopped");
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof AgentStartError) {
+    if (err instanceof AgentStartError || err instanceof StoreError) {
       ctx.stderr(`felhom-agent: ${err.message}\n`);
       return EXIT_FAILURE;
     }

@@ -2,6 +2,7 @@ import { gateSections } from "../gate/config-section.ts";
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
 import { desiredFileSection, reconcileSection } from "../reconcile/config-section.ts";
+import { stateSection } from "../store/config-section.ts";
 import { logSection, privilegedSection, stateDirSection } from "./base-sections.ts";
 import { proxmoxSection } from "./proxmox-section.ts";
 import type { ConfigOf } from "./section.ts";
@@ -15,6 +16,7 @@ export const agentSections = [
   proxmoxSection,
   privilegedSection,
   stateDirSection,
+  stateSection,
   logSection,
   hubSection,
   localApiSection,

@@ -26,7 +26,10 @@ import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { ackRecordingPorts } from "./hub-ack-recorder.ts";
+import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
+import { StoreUpkeep } from "./store-upkeep.ts";
 import { effectiveHostId, effectiveSigners } from "./trust.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
@@ -119,6 +122,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);
+  const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
   const submitter = new LateSubmitter();
   const life = new AbortController();
@@ -134,7 +138,15 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
       identity,
       config: cfg.hub,
       stateDir: cfg.state_dir,
-      store,
+      store: {
+        desired: store.desired,
+        ...ackRecordingPorts(
+          store,
+          hubAcksPath(hubIdentityPath(cfg.hub, cfg.state_dir)),
+          clock,
+          logger.child({ component: "hub" }),
+        ),
+      },
       submitter,
       collectReport: () =>
         collectStatusReport({
@@ -233,6 +245,16 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
         ...(o.hooks ? { hooks: o.hooks } : {}),
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
+        beforePass: () => {
+          try {
+            upkeep.beforePass();
+          } catch (err) {
+            logger.error("the state database changed under the daemon; it stops mutating", {
+              error: (err as Error).message,
+            });
+            throw err;
+          }
+        },
         onReady: (engine) => {
           started = startServices(engine);
         },
@@ -246,10 +268,12 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           // An envelope past exp + skew is refused as expired before its nonce is looked up
           // (src/authz/verify.ts), so its nonce need not be kept any longer.
           store.nonces.prune(cfg.gate.skew_s * 1000);
+          upkeep.afterPass();
           void lookups.refreshDefaultBackupStorage(client, life.signal);
           o.onPass?.(report);
         },
         onPassError: (err) => {
+          upkeep.afterPass();
           health.lastPassAt = clock.now();
           health.lastPassOk = false;
           health.failures++;

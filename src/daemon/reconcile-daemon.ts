@@ -37,6 +37,11 @@ export interface ReconcileDaemonOptions {
   desiredGuest?: (vmid: number) => DesiredGuestSpec | undefined;
   onPlan?: (plan: Plan) => void;
   onPass?: (report: PassReport) => void;
+  /**
+   * Runs before recovery and before every pass. A throw stops the daemon (the loop ends and
+   * the error is rethrown): used for checks after which nothing may mutate any more.
+   */
+  beforePass?: () => void;
   /** A pass that could not complete (Proxmox unreachable, …); the loop goes on. */
   onPassError?: (err: unknown) => void;
   /** Called once recovery is complete and before the first pass (the engine takes requests). */
@@ -78,6 +83,7 @@ export async function runReconcileDaemon(
   const stopEngine = () => void engine.stop();
   signal.addEventListener("abort", stopEngine, { once: true });
   try {
+    opts.beforePass?.();
     if (!(await recover(engine, clock, logger, signal))) return;
     opts.onReady?.(engine);
     const unsubscribe = opts.desired.onChange(() => wake.wake());
@@ -95,6 +101,7 @@ export async function runReconcileDaemon(
     const random = opts.random ?? Math.random;
     try {
       while (!signal.aborted) {
+        opts.beforePass?.();
         try {
           const report = await reconciler.runPass(signal);
           opts.onPass?.(report);

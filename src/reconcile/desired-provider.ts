@@ -103,18 +103,25 @@ export class FileDesiredProvider implements DesiredProvider {
       return false;
     }
     if (text === this.lastSeen) return false;
-    this.lastSeen = text;
     try {
       parseDesiredText(text, this.source);
     } catch (err) {
       if (!(err instanceof DesiredStateError)) throw err;
+      this.lastSeen = text;
       this.problem(err.message);
       return false;
     }
     this.lastProblem = undefined;
     const cached = this.opts.cache.get();
-    if (cached?.document === text && cached.source === this.source) return false;
-    this.opts.cache.put({ document: text, source: this.source });
+    if (cached?.document !== text || cached.source !== this.source) {
+      // Seen only once saved: a document the store could not write is read and saved again
+      // on the next refresh instead of being dropped for good.
+      this.opts.cache.put({ document: text, source: this.source });
+    } else {
+      this.lastSeen = text;
+      return false;
+    }
+    this.lastSeen = text;
     this.opts.logger.info("desired state received", { source: this.source });
     this.inner.notify();
     return true;
@@ -130,9 +137,11 @@ export class FileDesiredProvider implements DesiredProvider {
       );
       if (now !== last) {
         last = now;
-        await this.refresh().catch((err: unknown) =>
-          this.opts.logger.error("desired state refresh failed", { error: err }),
-        );
+        await this.refresh().catch((err: unknown) => {
+          // Not taken: look again on the next tick even though the file did not change.
+          last = "";
+          this.opts.logger.error("desired state refresh failed", { error: err });
+        });
       }
       await this.opts.clock.sleep(intervalMs, signal).catch(() => {});
     }

@@ -3,6 +3,9 @@ import { isUpid } from "../proxmox/upid.ts";
 import type { Clock } from "../util/clock.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { StoreError } from "./errors.ts";
+import { type JournalPruneOptions, pruneJournal } from "./journal-prune.ts";
+import { type CheckedJournalRow, checkJournalRow } from "./journal-rows.ts";
+import { Quarantine, type QuarantinedRow, type QuarantineListener } from "./quarantine.ts";
 import {
   checkLimit,
   checkOp,
@@ -12,7 +15,6 @@ import {
   checkText,
   checkVmid,
   type Origin,
-  parseJsonColumn,
 } from "./validate.ts";
 
 /**
@@ -86,36 +88,19 @@ export interface TerminalDetail {
   provenance?: unknown;
 }
 
-interface Row {
-  id: number;
-  vmid: number | null;
-  op: string;
-  params: string;
-  origin: Origin;
-  job_id: string | null;
-  phase: JournalPhase;
-  upid: string | null;
-  error: string | null;
-  attempts: number;
-  provenance: string | null;
-  resolution: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-function toEntry(row: Row): JournalEntry {
+function toEntry(row: CheckedJournalRow): JournalEntry {
   return {
     id: row.id,
     vmid: row.vmid,
     op: row.op,
-    params: JSON.parse(row.params),
-    origin: row.origin,
+    params: row.params,
+    origin: row.origin as Origin,
     jobId: row.job_id,
     phase: row.phase,
     upid: row.upid,
-    error: parseJsonColumn(row.error),
+    error: row.error,
     attempts: row.attempts,
-    provenance: parseJsonColumn(row.provenance),
+    provenance: row.provenance,
     resolution: row.resolution,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -131,10 +116,16 @@ function optionalJson(value: unknown): string | null {
  * phase is on disk before the caller takes the next step.
  */
 export class Journal {
+  private readonly quarantine: Quarantine;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-  ) {}
+    /** Told once per row when it is first quarantined (the store audits it). */
+    onQuarantine: QuarantineListener = () => {},
+  ) {
+    this.quarantine = new Quarantine(db, clock, onQuarantine);
+  }
 
   /** Durable before it returns: call it before the POST. */
   recordIntent(input: IntentInput): number {
@@ -223,13 +214,13 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE phase IN ('intent', 'posted') ORDER BY id")
-        .all() as Row[]
-    ).map(toEntry);
+        .all() as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   byId(id: number): JournalEntry | undefined {
-    const row = this.db.query("SELECT * FROM journal WHERE id = $id").get({ id }) as Row | null;
-    return row ? toEntry(row) : undefined;
+    const row = this.db.query("SELECT * FROM journal WHERE id = $id").get({ id }) as unknown;
+    return row ? this.read(row)[0] : undefined;
   }
 
   /** Newest first. */
@@ -237,8 +228,8 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal ORDER BY id DESC LIMIT $limit")
-        .all({ limit: checkLimit(limit) }) as Row[]
-    ).map(toEntry);
+        .all({ limit: checkLimit(limit) }) as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   /** Newest first. */
@@ -246,8 +237,8 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE vmid = $vmid ORDER BY id DESC LIMIT $limit")
-        .all({ vmid: checkVmid(vmid), limit: checkLimit(limit) }) as Row[]
-    ).map(toEntry);
+        .all({ vmid: checkVmid(vmid), limit: checkLimit(limit) }) as unknown[]
+    ).flatMap((r) => this.read(r));
   }
 
   /** Every entry of a hub job, oldest first: how a job result is reported exactly once. */
@@ -255,8 +246,30 @@ export class Journal {
     return (
       this.db
         .query("SELECT * FROM journal WHERE job_id = $jobId ORDER BY id")
-        .all({ jobId: checkText(jobId, "job id") }) as Row[]
-    ).map(toEntry);
+        .all({ jobId: checkText(jobId, "job id") }) as unknown[]
+    ).flatMap((r) => this.read(r));
+  }
+
+  /** Rows set aside because they could not be read, oldest first. */
+  quarantined(): QuarantinedRow[] {
+    return this.quarantine.list("journal");
+  }
+
+  /**
+   * The row as an entry, or nothing: a row that cannot be read is quarantined (kept in the
+   * table, marked, reported once) rather than failing every read that meets it, so one damaged
+   * entry does not stop recovery and every pass for good.
+   */
+  private read(raw: unknown): JournalEntry[] {
+    const checked = checkJournalRow(raw);
+    if (checked.ok) return [toEntry(checked.row)];
+    this.quarantine.mark("journal", raw, checked.reason);
+    return [];
+  }
+
+  /** Deletes finished entries past the retention that nothing reads any more; see journal-prune.ts. */
+  prune(options: JournalPruneOptions): number {
+    return this.db.transaction(() => pruneJournal(this.db, options)).immediate();
   }
 
   private mustGet(id: number): JournalEntry {

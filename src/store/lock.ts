@@ -1,50 +1,56 @@
-import { Database } from "bun:sqlite";
-import { chmodSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { dirname } from "node:path";
+import { type Flock, loadFlock } from "./flock.ts";
 
 /**
- * The one-agent-per-database lock: a small SQLite file next to the database, held in
- * EXCLUSIVE locking mode for the life of the process. The kernel drops SQLite's POSIX locks
- * when the process dies however it dies (SIGKILL included), so a crash never leaves a stale
- * lock behind, and SQLite's own bookkeeping makes a second connection in the same process
- * conflict too.
+ * The one-agent-per-database lock: an exclusive `flock` on the state directory itself, held on
+ * an open descriptor for the life of the process. The kernel drops it when the process dies
+ * however it dies (SIGKILL included), so there is never a stale lock. It is taken on the
+ * directory, not on a file in it, so no unlink (of the database, of a lock file, of anything in
+ * the directory) lets a second agent in beside a running one (src/store/README.md#one-agent).
  */
 export interface ProcessLock {
+  /** The directory locked. */
   readonly path: string;
+  /** Device and inode of the directory locked, to compare with what is at `path` later. */
+  readonly dev: number;
+  readonly ino: number;
   release(): void;
 }
 
+/** The directory whose flock guards the database at `dbPath`. */
 export function lockPathFor(dbPath: string): string {
-  return `${dbPath}.lock`;
+  return dirname(dbPath);
 }
 
-/** The lock, or undefined when another connection holds it. Other failures throw. */
-export function tryAcquireLock(dbPath: string): ProcessLock | undefined {
+/**
+ * The lock, or undefined when another open descriptor (this process or another) holds it.
+ * Other failures throw.
+ */
+export function tryAcquireLock(dbPath: string, flock?: Flock): ProcessLock | undefined {
   const path = lockPathFor(dbPath);
-  // Never open the lock file with a plain fd: closing any fd of a file drops every POSIX lock
-  // this process holds on it, which would silently release a lock held by another connection.
-  const db = new Database(path, { create: true, strict: true });
-  chmodSync(path, 0o600);
+  const fd = openSync(path, "r");
+  let taken = false;
+  let lib: Flock | undefined;
   try {
-    db.run("PRAGMA busy_timeout = 0");
-    db.run("PRAGMA locking_mode = EXCLUSIVE");
-    db.run("BEGIN EXCLUSIVE");
-    db.run(
-      "CREATE TABLE IF NOT EXISTS lock (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL)",
-    );
-    db.query("INSERT OR REPLACE INTO lock (id, pid) VALUES (1, $pid)").run({ pid: process.pid });
-    db.run("COMMIT");
-  } catch (err) {
-    db.close();
-    if (isBusy(err)) return undefined;
-    throw err;
+    lib = flock ?? loadFlock();
+    taken = lib.tryExclusive(fd);
+  } finally {
+    if (!taken) closeSync(fd);
+    // Only the descriptor holds the lock; the library handle can go.
+    if (flock === undefined) lib?.close();
   }
+  if (!taken) return undefined;
+  const st = fstatSync(fd);
   let held = true;
   return {
     path,
+    dev: st.dev,
+    ino: st.ino,
     release() {
       if (!held) return;
       held = false;
-      db.close();
+      closeSync(fd);
     },
   };
 }

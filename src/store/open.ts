@@ -14,8 +14,8 @@ import { dirname, join } from "node:path";
 import type { Logger } from "../log/types.ts";
 import { silentLogger } from "../log/types.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { StoreError } from "./errors.ts";
-import { isBusy, type ProcessLock, tryAcquireLock } from "./lock.ts";
+import { diskFullError, isDiskFull, StoreError } from "./errors.ts";
+import { isBusy, lockPathFor, type ProcessLock, tryAcquireLock } from "./lock.ts";
 import {
   applyMigrations,
   readUserVersion,
@@ -47,6 +47,11 @@ export interface OpenStoreOptions {
    * must already exist (an enrolled host): a wiped state dir is then an error, not a fresh start.
    */
   mustExist?: boolean;
+  /**
+   * The agent lock, already taken by the caller with tryAcquireLock (`run --new-state`,
+   * `state restore` move files before opening). The store then owns it and releases it on close.
+   */
+  heldLock?: ProcessLock;
   /** How long a write waits for another connection's transaction; default 5000 ms. */
   busyTimeoutMs?: number;
   outbox?: OutboxOptions;
@@ -68,7 +73,7 @@ export function openStore(options: OpenStoreOptions): Store {
   const exclusive = options.exclusive ?? true;
 
   prepareDirectory(path);
-  const lock = acquireOrExplain(path, exclusive);
+  const lock = options.heldLock ?? acquireOrExplain(path, exclusive);
   let db: Database | undefined;
   try {
     const existed = existsSync(path) && statSync(path).size > 0;
@@ -99,6 +104,15 @@ export function openStore(options: OpenStoreOptions): Store {
         foundVersion: found,
         knownVersion: SCHEMA_VERSION,
         message: `state database ${path} has schema version ${found}, newer than this felhom-agent understands (${SCHEMA_VERSION}); upgrade felhom-agent`,
+      });
+    }
+    if (found === 0 && options.mustExist) {
+      // A non-empty file with no schema: typically state.db copied without its -wal file, which
+      // held every committed page (src/store/README.md#backups).
+      throw new StoreError({
+        kind: "missing",
+        path,
+        message: `state database ${path} holds no felhom-agent state (was it copied without its -wal file?), but this host has state that needs it; restore it from a backup rather than starting empty`,
       });
     }
     if (found === 0 && hasTables(db)) {
@@ -145,8 +159,11 @@ export function openStore(options: OpenStoreOptions): Store {
       lock?.release();
     }
 
+    const at = statSync(path);
     const info: StoreInfo = {
       path,
+      file: { dev: at.dev, ino: at.ino },
+      ...(exclusive && lock ? { lockDir: { path: lock.path, dev: lock.dev, ino: lock.ino } } : {}),
       created: found === 0,
       initializedAt: Number(initializedAt),
       storeId,
@@ -154,12 +171,38 @@ export function openStore(options: OpenStoreOptions): Store {
       migrated,
       exclusive,
     };
-    return new Store(db, info, clock, () => lock?.release(), options.outbox);
+    return new Store(db, info, clock, () => lock?.release(), options.outbox, {
+      onQuarantine: (q) =>
+        logger.error(`a ${q.table} row could not be read; it is quarantined and left out`, {
+          table: q.table,
+          id: q.id,
+          reason: q.reason,
+        }),
+    });
   } catch (err) {
     db?.close();
     lock?.release();
+    if (!(err instanceof StoreError) && isDiskFull(err, dirname(path))) {
+      throw diskFullError(path, err);
+    }
+    if (err instanceof StoreError && err.kind === "path" && isDiskFull(err, dirname(path))) {
+      throw diskFullError(path, err);
+    }
     throw err;
   }
+}
+
+/**
+ * Takes the agent lock for the database at `path` (creating its directory 0700 if missing)
+ * without opening the database, for callers that must move files first (`run --new-state`,
+ * `state restore`); hand it to openStore as `heldLock`. Throws StoreError `locked` (naming the
+ * running daemon's pid when it can) or `path`.
+ */
+export function lockStore(path: string): ProcessLock {
+  prepareDirectory(path);
+  const lock = acquireOrExplain(path, true);
+  if (!lock) throw new Error("unreachable: an exclusive lock attempt returns a lock or throws");
+  return lock;
 }
 
 function prepareDirectory(path: string): void {
@@ -190,7 +233,8 @@ function acquireOrExplain(path: string, exclusive: boolean): ProcessLock | undef
   try {
     lock = tryAcquireLock(path);
   } catch (cause) {
-    throw pathError(`${path}.lock`, cause);
+    if (isDiskFull(cause, dirname(path))) throw diskFullError(path, cause);
+    throw pathError(lockPathFor(path), cause);
   }
   if (lock || !exclusive) return lock;
   const pid = readHolderPid(path);
@@ -308,6 +352,7 @@ function checkIntegrity(db: Database, path: string): void {
 
 function classifyOpenError(path: string, cause: unknown): StoreError {
   if (cause instanceof StoreError) return cause;
+  if (isDiskFull(cause, dirname(path))) return diskFullError(path, cause);
   const code = (cause as { code?: unknown } | null)?.code;
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
     return new StoreError({

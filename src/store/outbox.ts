@@ -2,6 +2,12 @@ import type { Database } from "bun:sqlite";
 import type { Clock } from "../util/clock.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { invalidArgument } from "./errors.ts";
+import {
+  isQuarantinedSql,
+  Quarantine,
+  type QuarantinedRow,
+  type QuarantineListener,
+} from "./quarantine.ts";
 import { checkLimit } from "./validate.ts";
 
 /**
@@ -40,11 +46,15 @@ interface Row {
 export class Outbox {
   readonly cap: number;
 
+  private readonly quarantine: Quarantine;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     options: OutboxOptions = {},
+    onQuarantine: QuarantineListener = () => {},
   ) {
+    this.quarantine = new Quarantine(db, clock, onQuarantine);
     const cap = options.cap ?? 10_000;
     if (!Number.isInteger(cap) || cap < 1)
       throw invalidArgument(`outbox cap must be a positive integer, got ${cap}`);
@@ -69,17 +79,32 @@ export class Outbox {
       .immediate();
   }
 
-  /** The oldest `n` rows, without removing them. */
+  /**
+   * The oldest `n` rows, without removing them. A row whose body cannot be read is quarantined
+   * (kept, marked, reported once) and left out, so it does not block delivery of the rows
+   * behind it for good.
+   */
   peek(n = 100): OutboxItem[] {
     const rows = this.db
-      .query("SELECT * FROM outbox ORDER BY id LIMIT $n")
+      .query(
+        `SELECT * FROM outbox WHERE NOT ${isQuarantinedSql("outbox", "outbox")} ORDER BY id LIMIT $n`,
+      )
       .all({ n: checkLimit(n) }) as Row[];
-    return rows.map((r) => ({
-      id: r.id,
-      kind: r.kind,
-      body: JSON.parse(r.body),
-      createdAt: r.created_at,
-    }));
+    return rows.flatMap((r) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(r.body);
+      } catch {
+        this.quarantine.mark("outbox", r, "unreadable body");
+        return [];
+      }
+      return [{ id: r.id, kind: r.kind, body, createdAt: r.created_at }];
+    });
+  }
+
+  /** Rows set aside because they could not be read, oldest first. */
+  quarantined(): QuarantinedRow[] {
+    return this.quarantine.list("outbox");
   }
 
   /** Removes delivered rows; unknown ids are ignored (an ack can be retried). Returns how many. */

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Clock } from "../util/clock.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import { StoreError } from "./errors.ts";
+import { Quarantine, type QuarantinedRow, type QuarantineListener } from "./quarantine.ts";
 import {
   checkLimit,
   checkOp,
@@ -84,10 +85,34 @@ function toOp(r: Row): PendingOp {
 
 /** Operations held as `pending_signature` by the gate (DESIGN §2.4, §4.4). */
 export class PendingOps {
+  private readonly quarantine: Quarantine;
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-  ) {}
+    onQuarantine: QuarantineListener = () => {},
+  ) {
+    this.quarantine = new Quarantine(db, clock, onQuarantine);
+  }
+
+  /** Rows set aside because their params could not be read. */
+  quarantined(): QuarantinedRow[] {
+    return this.quarantine.list("pending_ops");
+  }
+
+  /**
+   * The row, or undefined when its params (JSON that SQLite never checks) cannot be read: then
+   * it is quarantined (kept, marked, reported once) instead of failing every list that meets
+   * it, which would stop the status report and the expiry of held operations for good.
+   */
+  private read(row: Row): PendingOp | undefined {
+    try {
+      return toOp(row);
+    } catch {
+      this.quarantine.mark("pending_ops", row, "unreadable params");
+      return undefined;
+    }
+  }
 
   /**
    * Holds an operation. A hub job is held once: holding the same job id again returns the
@@ -108,7 +133,16 @@ export class PendingOps {
           const existing = this.db
             .query("SELECT * FROM pending_ops WHERE job_id = $jobId")
             .get({ jobId: values.jobId }) as Row | null;
-          if (existing) return { op: toOp(existing), created: false };
+          if (existing) {
+            const op = this.read(existing);
+            if (!op) {
+              throw new StoreError({
+                kind: "corrupt",
+                message: `the held operation ${existing.id} of job ${values.jobId} cannot be read (quarantined); the job is not held again`,
+              });
+            }
+            return { op, created: false };
+          }
         }
         const id = `po-${randomBytes(8).toString("hex")}`;
         const now = this.clock.now();
@@ -128,14 +162,14 @@ export class PendingOps {
     const row = this.db
       .query("SELECT * FROM pending_ops WHERE id = $id")
       .get({ id: checkText(id, "pending id", 64) }) as Row | null;
-    return row ? toOp(row) : undefined;
+    return row ? this.read(row) : undefined;
   }
 
   byJob(jobId: string): PendingOp | undefined {
     const row = this.db
       .query("SELECT * FROM pending_ops WHERE job_id = $jobId")
       .get({ jobId: checkText(jobId, "job id") }) as Row | null;
-    return row ? toOp(row) : undefined;
+    return row ? this.read(row) : undefined;
   }
 
   /** Oldest first; all statuses unless one is named. */
@@ -146,7 +180,7 @@ export class PendingOps {
          ORDER BY created_at, id LIMIT $limit`,
       )
       .all({ status: options.status ?? null, limit: checkLimit(options.limit ?? 1000) }) as Row[];
-    return rows.map(toOp);
+    return rows.flatMap((r) => this.read(r) ?? []);
   }
 
   /**

@@ -1,7 +1,9 @@
 import type { Database } from "bun:sqlite";
+import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
+import { StoreError } from "./errors.ts";
 import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
@@ -10,6 +12,7 @@ import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { PendingOps } from "./pending.ts";
+import type { QuarantinedRow } from "./quarantine.ts";
 import {
   recordSignedIntent,
   type SignedIntentInput,
@@ -29,6 +32,21 @@ export interface StoreInfo {
   migrated: number[];
   /** True when this process holds the agent lock (the daemon); false for side commands. */
   exclusive: boolean;
+  /** Device and inode of the database file opened, to notice it being replaced underneath. */
+  file: FileId;
+  /** The state directory whose flock this process holds (exclusive opens only). */
+  lockDir?: FileId & { path: string };
+}
+
+/** What the store tells its owner about (the daemon logs it). */
+export interface StoreEvents {
+  /** A journal, outbox or held-operation row could not be read and was set aside (quarantine.ts). */
+  onQuarantine?: (q: QuarantinedRow) => void;
+}
+
+export interface FileId {
+  dev: number;
+  ino: number;
 }
 
 /** The open state database and its repositories. Close it on shutdown. */
@@ -52,16 +70,31 @@ export class Store {
     clock: Clock,
     private readonly onClose: () => void,
     outboxOptions: OutboxOptions = {},
+    events: StoreEvents = {},
   ) {
-    this.journal = new Journal(db, clock);
+    const onQuarantine = (q: QuarantinedRow): void => {
+      try {
+        this.audit.append({
+          actor: "agent",
+          action: `${q.table}.quarantine`,
+          target: q.vmid === undefined ? null : `guest:${q.vmid}`,
+          outcome: "quarantined",
+          details: { [`${q.table}_id`]: q.id, reason: q.reason },
+        });
+      } catch {
+        // The audit log could not take it (full disk, read-only side command); still logged.
+      }
+      events.onQuarantine?.(q);
+    };
+    this.journal = new Journal(db, clock, onQuarantine);
     this.nonces = new Nonces(db, clock);
     this.audit = new AuditLog(db, clock);
     this.guestIdentities = new GuestIdentities(db, clock);
     this.guestTokens = new GuestTokens(db, clock, this.guestIdentities);
     this.goldenImages = new GoldenImages(db, clock);
     this.desired = new DesiredCache(db, clock);
-    this.outbox = new Outbox(db, clock, outboxOptions);
-    this.pending = new PendingOps(db, clock);
+    this.outbox = new Outbox(db, clock, outboxOptions, onQuarantine);
+    this.pending = new PendingOps(db, clock, onQuarantine);
     this.guestOverrides = new GuestOverrides(db, clock);
   }
 
@@ -78,6 +111,17 @@ export class Store {
     return recordSignedIntent(this, input);
   }
 
+  /**
+   * Throws StoreError `replaced` when the database file at `info.path`, or the locked state
+   * directory, is no longer the one this store opened: writes would land in an unlinked file
+   * nobody will read again, beside a second agent that started on the new one.
+   */
+  checkIntact(): void {
+    checkSame(this.info.path, this.info.file, "state database");
+    const dir = this.info.lockDir;
+    if (dir) checkSame(dir.path, dir, "state directory");
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -91,4 +135,20 @@ export class Store {
       this.onClose();
     }
   }
+}
+
+function checkSame(path: string, want: FileId, what: string): void {
+  let now: FileId | undefined;
+  try {
+    const st = statSync(path);
+    now = { dev: st.dev, ino: st.ino };
+  } catch {
+    now = undefined;
+  }
+  if (now !== undefined && now.dev === want.dev && now.ino === want.ino) return;
+  throw new StoreError({
+    kind: "replaced",
+    path,
+    message: `the ${what} ${path} is ${now === undefined ? "gone" : "a different file"} since this felhom-agent opened it; it stops changing anything. Find out who removed or replaced it, then restore the state (felhom-agent state restore FILE) or start felhom-agent again`,
+  });
 }

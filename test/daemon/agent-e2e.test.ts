@@ -7,6 +7,7 @@ import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
+import { hubAcksPath, readHubAcks } from "../../src/daemon/hub-acks.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
@@ -288,6 +289,11 @@ test("enroll → converge → local API → held hub job → signed → executed
     expect(rows.some((r) => r.action === "guest.snapshot" && r.outcome === "allowed")).toBe(true);
     expect(hub.state.audit.length).toBeGreaterThan(0);
     expect(hub.state.auditGaps).toBe(0);
+    // What the hub acknowledged is also kept beside the identity, bound to this store.
+    const acks = readHubAcks(hubAcksPath(join(stateDir, "hub-identity.json")));
+    expect(acks?.store_id).toBe(store.info.storeId);
+    expect(acks?.audit_seq).toBe(Math.max(...hub.state.audit.map((a) => a.seq)));
+    expect(acks?.report_seq).toBeGreaterThan(0);
   } finally {
     store.close();
   }

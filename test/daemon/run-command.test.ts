@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runDaemon } from "../../src/cli/run.ts";
@@ -78,6 +78,36 @@ describe("felhom-agent run", () => {
     const code = await runDaemon(["run"], { ...t.c, configPath: config({ state_dir: stateDir }) });
     expect(code).toBe(1);
     expect(t.err()).toContain("state.db");
+  });
+
+  test("an enrolled host whose state database is gone is refused (exit 1), saying what to do", async () => {
+    const stateDir = join(dir, "enrolled-wiped");
+    mkdirSync(stateDir, { recursive: true });
+    // Only existence of the identity matters here: the store is checked before it is read.
+    writeFileSync(join(stateDir, "hub-identity.json"), "{}", { mode: 0o600 });
+    writeFileSync(
+      join(stateDir, "hub-acks.json"),
+      JSON.stringify({
+        version: 1,
+        store_id: "0123456789abcdef0123456789abcdef",
+        report_seq: 7,
+        audit_seq: 3,
+        updated_at: 0,
+      }),
+      { mode: 0o600 },
+    );
+    const t = ctx();
+    const code = await runDaemon(["run"], { ...t.c, configPath: config({ state_dir: stateDir }) });
+    expect(code).toBe(1);
+    expect(t.err()).toContain("felhom-agent state restore");
+    expect(t.err()).toContain("--new-state");
+    expect(existsSync(join(stateDir, "state.db"))).toBe(false);
+  });
+
+  test("--help documents --new-state", async () => {
+    const t = ctx();
+    expect(await runDaemon(["run", "--help"], t.c)).toBe(0);
+    expect(t.out()).toContain("--new-state");
   });
 
   test("an unknown flag is a usage error", async () => {

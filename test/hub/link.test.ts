@@ -83,6 +83,27 @@ describe("desired state polling", () => {
     expect(seen).toEqual([DOC_GUESTS]);
   });
 
+  test("a document that could not be saved is not seen: the next poll fetches the same ETag and saves it", async () => {
+    const etag = sim.setDesired(DOC, identity.host_id);
+    const h = await agent(new FakeSubmitter());
+    // The store refuses the write, as a full disk would.
+    h.store.db.run(
+      "CREATE TEMP TRIGGER refuse_desired BEFORE INSERT ON desired_state BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+    const failed = await h.link.cycle();
+    expect(failed.desiredChanged).toBe(false);
+    expect(await h.link.provider.current()).toBeUndefined();
+    h.store.db.run("DROP TRIGGER refuse_desired");
+    const again = await h.link.cycle();
+    expect(again.desiredChanged).toBe(true);
+    const reqs = hostRequests("desired");
+    expect(reqs.map((r) => r.status)).toEqual([200, 200]);
+    expect(reqs[1]?.ifNoneMatch).toBeUndefined();
+    const saved = await h.link.provider.current();
+    expect(saved?.etag).toBe(etag);
+    expect(guestsOf(saved)).toEqual(DOC_GUESTS);
+  });
+
   test("the ETag survives a restart: the first poll after it is a 304", async () => {
     sim.setDesired(DOC, identity.host_id);
     const sub = new FakeSubmitter();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import {
   chmodSync,
   closeSync,
+  copyFileSync,
   mkdirSync,
   openSync,
   statSync,
@@ -41,7 +42,7 @@ describe("openStore", () => {
     expect(store.info.storeId).toMatch(/^[0-9a-f]{32}$/);
     expect(store.info.migrated).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     store.journal.recordIntent({ op: "guest.start", vmid: 101, origin: "reconcile" });
-    for (const file of [tmp.dbPath, `${tmp.dbPath}-wal`, `${tmp.dbPath}.lock`]) {
+    for (const file of [tmp.dbPath, `${tmp.dbPath}-wal`]) {
       expect(statSync(file).mode & 0o777).toBe(0o600);
     }
     const pragma = (name: string) =>
@@ -77,6 +78,29 @@ describe("openStore", () => {
     expect(err.kind).toBe("missing");
     expect(err.message).toContain("does not exist");
     expect(() => statSync(tmp.dbPath)).toThrow();
+  });
+
+  test("mustExist refuses a 0-byte state.db", () => {
+    writeFileSync(tmp.dbPath, "");
+    const err = storeError(() => tmp.open({ mustExist: true }));
+    expect(err.kind).toBe("missing");
+    expect(statSync(tmp.dbPath).size).toBe(0);
+  });
+
+  test("mustExist refuses state.db copied without its -wal (a header page and no schema)", () => {
+    const live = tmp.open();
+    live.journal.recordIntent({ op: "guest.start", vmid: 101, origin: "reconcile" });
+    const copy = join(tmp.dir, "copy", "state.db");
+    mkdirSync(join(tmp.dir, "copy"));
+    copyFileSync(tmp.dbPath, copy);
+    expect(statSync(copy).size).toBeGreaterThan(0);
+    const err = storeError(() => openStore({ path: copy, mustExist: true }));
+    expect(err.kind).toBe("missing");
+    expect(err.message).toContain("without its -wal");
+    // Nothing was created in it: the copy still has no schema.
+    const raw = new Database(copy, { readonly: true });
+    expect(raw.query("SELECT count(*) AS n FROM sqlite_master").get()).toEqual({ n: 0 });
+    raw.close();
   });
 
   test("a database whose initialization marker was deleted is refused", () => {
