@@ -35,7 +35,7 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
       case "server":
         return { class: "retry", cause: err.kind, message, detail };
       case "proxy":
-        // pveproxy could not reach pvedaemon: the POST may have run (FACTS B.4).
+        // pveproxy could not reach pvedaemon: the POST may have run (docs/proxmox-behaviour.md#api-envelope-and-errors).
         return { class: "unknown_outcome", cause: "proxy", message, detail };
       default:
         return { class: "operator", cause: err.kind, message, detail };

@@ -45,7 +45,7 @@ function sha256(token: string): Buffer {
 }
 
 /**
- * Local-API bearer tokens, one or more per guest (DESIGN §2.6, §4.5). The database holds only
+ * Local-API bearer tokens, one or more per guest (docs/architecture.md#a-guest-acts-only-on-itself, docs/architecture.md#local-api). The database holds only
  * SHA-256 hashes, so a copy of it does not let anyone act as a guest.
  */
 export class GuestTokens {

@@ -45,7 +45,7 @@ function context(over: Partial<VerifyContext> = {}, used: Set<string> = new Set(
 const destroy101: ExpectedAction = { op: "guest.destroy", guest: { vmid: 101 }, params: {} };
 const removeUsb1: ExpectedAction = { op: "storage.remove", params: { storage: "usb1" } };
 
-/** A host-level payload: no guest (DESIGN.md §4.4). */
+/** A host-level payload: no guest (docs/architecture.md#signed-operations). */
 function hostPayload(op: OpName, params: Record<string, unknown> = {}): OpPayload {
   return buildPayload({ op, host: HOST, params, now: NOW, ttlSeconds: 600, job: "job-h" });
 }
