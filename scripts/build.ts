@@ -1,7 +1,7 @@
 /**
  * `npm run build`: the single-file binaries and their checksums.
  *   dist/felhom-agent           for current x86-64 CPUs
- *   dist/felhom-agent-baseline  for older CPUs without AVX2 (bun-notes.md §3)
+ *   dist/felhom-agent-baseline  for older CPUs without AVX2 (docs/bun-runtime.md#build)
  *   dist/SHA256SUMS             in the format `sha256sum -c` reads
  * The baseline runtime comes from the pinned @oven/bun-linux-x64-baseline dev dependency, so
  * the build never downloads anything.

@@ -22,7 +22,7 @@ export function compileBinary(opts: CompileOptions): { ok: boolean; stderr: stri
     "--compile",
     "--minify",
     "--bytecode",
-    // Top-level await in the entry needs ESM (bun-notes.md §3).
+    // Top-level await in the entry needs ESM (docs/bun-runtime.md#build).
     "--format=esm",
     // An installed agent must not pick up a stray .env or bunfig.toml from its working directory.
     "--no-compile-autoload-dotenv",

@@ -1,6 +1,6 @@
 /**
  * Extracts the parameter and return schemas of the endpoints the PVE simulator serves from the
- * official API schema (pve-docs `api-viewer/apidata.js`, as JSON; pve/FACTS.md A.1) into
+ * official API schema (pve-docs `api-viewer/apidata.js`, as JSON; docs/proxmox-behaviour.md#api-schema-source) into
  * `src/sim/pve/schema/pve-schema.json`, which is committed so tests never need the source file.
  *
  * Usage: bun scripts/extract-pve-schema.ts [path/to/apischema.json]

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { formatUpid, parseUpid, splitTaskUser, UpidParseError } from "../src/proxmox/upid.ts";
 
 describe("UPID", () => {
-  test("parses the captured real-server UPID (FACTS B.2)", () => {
+  test("parses the captured real-server UPID (docs/proxmox-behaviour.md#task-status)", () => {
     const u = parseUpid("UPID:dahu-2:00007323:001036A5:6419CAF8:qmstart:100:root@pam:");
     expect(u).toEqual({
       node: "dahu-2",

@@ -3,7 +3,7 @@ import { decodeBase64Strict } from "./base64.ts";
 import { isGuestOp, opNameSchema } from "./operations.ts";
 
 /**
- * The signed-operation envelope and its payload (DESIGN.md §4.4):
+ * The signed-operation envelope and its payload (docs/architecture.md#signed-operations):
  *   {"payload": "<base64 of JSON bytes>", "signature": "<armored SSHSIG>"}
  * The signature covers the exact payload bytes, so the payload travels as base64 and is
  * parsed only after the signature verified.
@@ -34,7 +34,7 @@ export const nonceSchema = z
 const seconds = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const guestRefSchema = z.strictObject({
-  // Proxmox vmids are 100..999999999 (pve/apischema.json, pve-vmid).
+  // Proxmox vmids are 100..999999999 (docs/proxmox-behaviour.md#api-schema-source, pve-vmid).
   vmid: z.number().int().min(100).max(999_999_999),
   /** The agent-assigned guest identity; binds the signature to one guest across vmid reuse. */
   uid: z.string().min(1).max(128).optional(),

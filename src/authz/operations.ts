@@ -10,7 +10,7 @@ export const opNameSchema = z.enum(OP_NAMES);
 /**
  * Whether an operation acts on one guest. `guest.*` operations name their guest in the signed
  * payload; every other noun (`storage`, `signers`, `agent`) acts on the host and names none
- * (DESIGN.md §4.4: `guest` is the vmid and optional uid of the guest acted on).
+ * (docs/architecture.md#signed-operations: `guest` is the vmid and optional uid of the guest acted on).
  */
 export function isGuestOp(op: OpName): boolean {
   return op.startsWith("guest.");

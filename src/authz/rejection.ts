@@ -1,5 +1,5 @@
 /**
- * Why a signed operation was refused (DESIGN.md §4.4). The gate reports these as
+ * Why a signed operation was refused (docs/architecture.md#signed-operations). The gate reports these as
  * `rejected:<reason>`; the audit log records them.
  */
 export const REJECTION_REASONS = [

@@ -2,7 +2,7 @@ import type { OpName } from "./operations.ts";
 
 /**
  * `operational` keys sign ordinary destructive operations and planned key rotation;
- * `recovery` keys sign key rotation only (DESIGN.md §4.4). A recovery key is kept offline for
+ * `recovery` keys sign key rotation only (docs/architecture.md#signed-operations). A recovery key is kept offline for
  * the day an operational key is lost or compromised; letting it sign a destroy would make the
  * rarely-guarded key a second way to destroy customer data.
  */

@@ -29,7 +29,7 @@ export function ed25519PublicKeyFromRaw(key: Uint8Array): Ed25519PublicKey {
   return { key: new Uint8Array(key), blob, fingerprint: sshFingerprint(blob) };
 }
 
-/** Decodes a public key blob; only ssh-ed25519 is accepted (DESIGN.md §4.4). */
+/** Decodes a public key blob; only ssh-ed25519 is accepted (docs/architecture.md#signed-operations). */
 export function ed25519PublicKeyFromBlob(blob: Uint8Array): Ed25519PublicKey {
   try {
     const r = new SshReader(blob);

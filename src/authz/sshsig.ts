@@ -21,7 +21,7 @@ import { SshReader, SshWireError, SshWriter } from "./ssh-wire.ts";
  * armored as base64 wrapped at 70 columns between BEGIN/END SSH SIGNATURE lines.
  */
 
-/** The namespace every operator signature must carry (DESIGN.md §4.4). */
+/** The namespace every operator signature must carry (docs/architecture.md#signed-operations). */
 export const OP_NAMESPACE = "felhom.op/v1";
 
 export type SshsigHash = "sha256" | "sha512";

@@ -34,7 +34,7 @@ import { OP_NAMESPACE, parseArmoredSshsig, SshsigFormatError, verifySshsig } fro
  *     Last, because it asks the store; only an envelope that is otherwise valid reaches it,
  *     and an envelope that is also expired or misbound reports that final reason instead of
  *     a replay. The verifier only *checks* the nonce: the caller consumes it in the same
- *     transaction that journals the execution (DESIGN.md §4.4), which also closes the window
+ *     transaction that journals the execution (docs/architecture.md#signed-operations), which also closes the window
  *     between this check and the execution.
  */
 

@@ -8,7 +8,7 @@ import type { CliContext } from "./context.ts";
  * The agent configuration as every command loads it: `--config` when given (then a missing file
  * is an error), else the default path, with FELHOM_AGENT_* overrides; warnings go to stderr.
  * A configuration error is printed the same way for every command and gives `undefined`: the
- * caller exits 2 (DESIGN.md §4.1).
+ * caller exits 2 (docs/architecture.md#cli-contract).
  */
 export async function loadConfigOrReport(
   ctx: CliContext,

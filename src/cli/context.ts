@@ -7,7 +7,7 @@ export interface CliContext {
   configPath?: string;
 }
 
-/** Exit codes shared by every command (DESIGN.md §4.1). */
+/** Exit codes shared by every command (docs/architecture.md#cli-contract). */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

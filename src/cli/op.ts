@@ -206,7 +206,7 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
 
 /**
  * `--vmid` (and `--uid`) name the guest of a `guest.*` operation; a host-level operation acts
- * on no guest and its payload must name none (DESIGN.md §4.4), so they are refused there.
+ * on no guest and its payload must name none (docs/architecture.md#signed-operations), so they are refused there.
  */
 function guestFlags(
   op: OpName,

@@ -5,7 +5,7 @@ import { requireAbsolutePath, resolveCaFileField, resolveFingerprintField } from
 import { type ProxmoxToken, parseTokenText, TOKEN_SHAPE_HINT } from "./token.ts";
 
 /**
- * How the Proxmox certificate is trusted (DESIGN.md §2.2). Shaped like the API client's trust
+ * How the Proxmox certificate is trusted (docs/architecture.md#tls-is-never-disabled). Shaped like the API client's trust
  * setting so it can be passed on as is.
  */
 export type ProxmoxTlsTrust =
@@ -67,7 +67,7 @@ export const proxmoxSection = defineSection({
     { path: [...P, "token"], kind: "string", group: "token" },
     { path: [...P, "token_file"], kind: "string", group: "token" },
     { path: [...TLS, "fingerprint"], kind: "string", group: "tls" },
-    // The name DESIGN.md §4.2 fixes; the derived one would be ..._PROXMOX_TLS_CA_FILE.
+    // The name docs/architecture.md#configuration fixes; the derived one would be ..._PROXMOX_TLS_CA_FILE.
     {
       path: [...TLS, "ca_file"],
       kind: "string",

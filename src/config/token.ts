@@ -1,7 +1,7 @@
 import { type ApiToken, ApiTokenFormatError, parseApiToken } from "../proxmox/api-token.ts";
 
 /**
- * The Proxmox API token as configured: `USER@REALM!TOKENID=SECRET` (pve/FACTS.md B.6).
+ * The Proxmox API token as configured: `USER@REALM!TOKENID=SECRET` (docs/proxmox-behaviour.md#api-tokens).
  * `secret` is not enumerable, so JSON.stringify, spreading and inspection of a resolved config
  * do not carry it; read it explicitly where the Authorization header is built.
  */

@@ -2,7 +2,7 @@ import type { Signer } from "../authz/signers.ts";
 import type { OperationRequest } from "../ops/types.ts";
 
 /**
- * Who an audit row names (DESIGN §2.8). A request is attributed to where it came from; only a
+ * Who an audit row names (docs/architecture.md#everything-is-audited). A request is attributed to where it came from; only a
  * verified signature makes a person the actor, because anyone can embed a configured public
  * key in an envelope whose signature does not verify.
  */

@@ -262,7 +262,7 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
  *    A rollback discards what was written since the snapshot, and that is the customer's even
  *    when the snapshot is the agent's;
  *  - except that a guest may roll back to, or delete, a snapshot the agent made at that same
- *    guest's own request through the local API (issue 6: snapshot before a deploy, roll back
+ *    guest's own request through the local API (snapshot before a deploy, roll back
  *    when it fails). The guest's controller acts for the customer whose data it is; the same
  *    rollback asked by the hub or anyone else stays destructive, so a compromised hub cannot
  *    use a guest's snapshots to throw its data away.

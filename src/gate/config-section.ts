@@ -6,7 +6,7 @@ import { hostIdSchema } from "../hub/protocol.ts";
 import { DEFAULT_MAX_GROW_GIB, DEFAULT_PROVISION_BRIDGES } from "./classify.ts";
 
 /**
- * `host_id`: the id signed envelopes must name (DESIGN §4.4). Enrollment records the hub's
+ * `host_id`: the id signed envelopes must name (docs/architecture.md#signed-operations). Enrollment records the hub's
  * host id; setting it here by hand lets an operator sign for a host that is not enrolled yet.
  * Absent = none yet: every signed operation is then refused as `wrong_host`.
  */

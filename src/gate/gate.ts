@@ -145,7 +145,7 @@ function sameActionAs(row: PendingOp, req: OperationRequest): boolean {
 }
 
 /**
- * The reversibility gate (DESIGN §2.4, §4.4): benign operations are `allowed`; a destructive
+ * The reversibility gate (docs/architecture.md#destructive-needs-a-signature, docs/architecture.md#signed-operations): benign operations are `allowed`; a destructive
  * one is `accepted` only on a valid, role-permitted signature bound to exactly this action
  * (the expected action is built from the request, never from the envelope), is held as
  * `pending_signature` when unsigned, and is `rejected:<reason>` when its signature fails.

@@ -7,10 +7,10 @@ import { z } from "zod";
  * parameter is added here, with the reason it cannot harm customer data.
  */
 
-// `rootfs`, `mp0` … `mp255`, `unused0` …: keys that hold or detach a volume (pve/FACTS.md A.1).
+// `rootfs`, `mp0` … `mp255`, `unused0` …: keys that hold or detach a volume (docs/proxmox-behaviour.md#api-schema-source).
 export const VOLUME_KEY = /^(rootfs|mp\d{1,3}|unused\d{1,3})$/;
 
-// PVE `pve-configid`-style snapshot names; `current` and `vzdump` are reserved (pve/FACTS.md B.5).
+// PVE `pve-configid`-style snapshot names; `current` and `vzdump` are reserved (docs/proxmox-behaviour.md#locks).
 const snapshotName = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "not a snapshot name")
@@ -20,7 +20,7 @@ const digest = z.string().regex(/^[0-9a-f]{1,64}$/, "not a config digest");
 
 /**
  * `guest.config` keys that change no customer data and are undone by setting them back:
- * CPU, memory, swap and the description (pve/FACTS.md B.7, B.8, B.9).
+ * CPU, memory, swap and the description (docs/proxmox-behaviour.md#sync-and-async-endpoints, docs/proxmox-behaviour.md#units, docs/proxmox-behaviour.md#snapshots-and-descriptions).
  */
 const configSet = {
   cores: z.number().int().min(1).max(8192).optional(),
@@ -32,7 +32,7 @@ const configSet = {
 /**
  * Keys whose removal is harmless: the description, and `env`, which carries the one-time
  * bootstrap code and is removed by the agent once the controller has traded it
- * (pve/FACTS-provisioning.md, DESIGN §4.8).
+ * (docs/architecture.md#provisioning-constraints).
  */
 export const BENIGN_DELETE_KEYS = ["description", "env"] as const;
 
@@ -51,7 +51,7 @@ export const shutdownParams = z.strictObject({
 
 export const emptyParams = z.strictObject({});
 
-/** Growth only: PVE's size grammar with a mandatory leading `+` (pve/FACTS.md A.2, B.8). */
+/** Growth only: PVE's size grammar with a mandatory leading `+` (docs/proxmox-behaviour.md#endpoint-summary, docs/proxmox-behaviour.md#units). */
 export const GROW_SIZE = /^\+\d{1,12}(\.\d{1,6})?[KMGT]?$/;
 
 export const resizeParams = z.strictObject({
@@ -83,7 +83,7 @@ export const backupParams = z.strictObject({
 
 /**
  * A new guest from an archive. PVE refuses to create over an existing id unless `force` is
- * set ("CT <vmid> already exists", pve/FACTS.md B.5), so without `force` nothing is overwritten.
+ * set ("CT <vmid> already exists", docs/proxmox-behaviour.md#locks), so without `force` nothing is overwritten.
  * Volumes are placed by `storage`; `rootfs`/`mpN` could name an existing volume and are not
  * accepted here.
  */

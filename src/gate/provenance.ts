@@ -3,7 +3,7 @@ import type { JournalEntry } from "../store/journal.ts";
 
 /**
  * What the agent records in a journal entry's `provenance` about objects it created itself
- * (DESIGN §2.4). Only agent code writes it, when it journals its own work; it is never copied
+ * (docs/architecture.md#destructive-needs-a-signature). Only agent code writes it, when it journals its own work; it is never copied
  * from request params, so a hub or a guest cannot put a claim here. The gate reads it back to
  * tell the agent's own objects from the customer's.
  *
@@ -15,7 +15,7 @@ import type { JournalEntry } from "../store/journal.ts";
  *   customer (a test restore, a safety snapshot the agent deletes itself).
  * - `guest_request`: the agent made the object because the guest itself asked for it through
  *   the local API (a controller's snapshot before a deploy). That guest may roll back to it or
- *   delete it without a signature (issue 6); nobody else may.
+ *   delete it without a signature (docs/architecture.md#snapshot-before-deploy); nobody else may.
  */
 export const PROVENANCE_VERSION = 1;
 

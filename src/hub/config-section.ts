@@ -6,7 +6,7 @@ import { resolveCaFileField, resolveFingerprintField } from "../config/tls-field
 /**
  * How the hub's certificate is trusted. Unlike Proxmox (self-signed per host) the hub normally
  * has a publicly trusted certificate, so the default is the system CAs; a pin or a private CA
- * take the same form as the Proxmox options (DESIGN.md §2.2). No insecure mode exists here.
+ * take the same form as the Proxmox options (docs/architecture.md#tls-is-never-disabled). No insecure mode exists here.
  */
 export type HubTlsTrust =
   | { kind: "system" }

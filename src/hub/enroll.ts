@@ -77,7 +77,7 @@ const REGENERATE =
   "regenerate the retrieval code on the hub (codes are single-use) and run enroll again";
 
 /**
- * Trades a one-time retrieval code for the host's durable identity (seeds 003 §6). The host key
+ * Trades a one-time retrieval code for the host's durable identity (docs/architecture.md#hub-link). The host key
  * is made here and only its public half is sent. Nothing is written until the hub's answer is
  * complete and valid, and the identity lands in one atomic rename, so any failure leaves the
  * previous state (no identity, or the old one with --force) untouched.

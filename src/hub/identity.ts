@@ -6,7 +6,7 @@ import { hostIdSchema, signerSchema } from "./protocol.ts";
 /**
  * What enrollment leaves on disk: the durable identity every later hub request runs on. Kept
  * in one 0600 file, written atomically, because it holds the hub credential and the host key's
- * private half (DESIGN.md §2.7: neither ever reaches a log, error or report).
+ * private half (docs/architecture.md#secrets-never-leak: neither ever reaches a log, error or report).
  */
 const b64 = (n: number) =>
   z

@@ -198,7 +198,7 @@ export class HubLink {
         );
         return;
       }
-      // Nothing assigned yet is "no desired state", not an empty one (DESIGN §2.5).
+      // Nothing assigned yet is "no desired state", not an empty one (docs/architecture.md#no-desired-state-is-not-an-empty-one).
       if (err instanceof HubHttpError && err.status === 404) return;
       throw err;
     }

@@ -37,7 +37,7 @@ const base64Bytes = (n: number) =>
 
 export const signerRoleSchema = z.enum(["operational", "recovery"]);
 
-/** An operator signer (DESIGN.md §4.4): an `ssh-ed25519 AAAA… [comment]` line and its role. */
+/** An operator signer (docs/architecture.md#signed-operations): an `ssh-ed25519 AAAA… [comment]` line and its role. */
 export const signerSchema = z.strictObject({
   name: z.string().min(1).max(128),
   public_key: z.string().regex(/^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( .*)?$/, "ssh-ed25519 key line"),
@@ -89,7 +89,7 @@ export const hubDesiredSchema = desiredStateSchema;
 export const signedEnvelopeSchema = z.strictObject({
   /** base64 of the exact JSON payload bytes that were signed. */
   payload: z.string().min(1).max(65_536),
-  /** Armored SSHSIG, namespace felhom.op/v1 (DESIGN.md §4.4). */
+  /** Armored SSHSIG, namespace felhom.op/v1 (docs/architecture.md#signed-operations). */
   signature: z.string().min(1).max(8192),
 });
 
@@ -221,7 +221,7 @@ export const statusReportSchema = z.strictObject({
     .optional(),
 });
 
-/** A row of the hash-chained audit log (DESIGN.md §2.8); never dropped, delivered in order. */
+/** A row of the hash-chained audit log (docs/architecture.md#everything-is-audited); never dropped, delivered in order. */
 export const auditRowSchema = z.strictObject({
   seq: z.number().int().positive(),
   /** Milliseconds since the epoch, as hashed. */

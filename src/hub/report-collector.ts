@@ -81,7 +81,7 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
         status: g.status,
         ...(g.name !== undefined ? { name: g.name } : {}),
         ...(g.cpus !== undefined ? { cores: g.cpus } : {}),
-        // List sizes are bytes, config memory is MiB (pve/FACTS.md B.8); the contract says MiB.
+        // List sizes are bytes, config memory is MiB (docs/proxmox-behaviour.md#units); the contract says MiB.
         ...(g.maxmemBytes !== undefined ? { memory_mib: Math.round(g.maxmemBytes / MIB) } : {}),
         ...(g.diskBytes !== undefined ? { disk_bytes: g.diskBytes } : {}),
         ...(g.maxdiskBytes !== undefined ? { max_disk_bytes: g.maxdiskBytes } : {}),

@@ -12,7 +12,7 @@ export interface HubTransport {
 
 /**
  * A pin or a private CA reuse the Proxmox transport: the pin is checked by a probe before any
- * HTTP byte (and so before the credential) leaves (bun-notes.md §1). The default trusts the
+ * HTTP byte (and so before the credential) leaves (docs/bun-runtime.md#tls-pinning). The default trusts the
  * system CAs with Bun's own verification.
  */
 export function createHubTransport(opts: {

@@ -8,7 +8,7 @@ import { LocalApiError } from "./errors.ts";
 
 /**
  * Records every authenticated request to a mutating route that the API itself answered:
- * `refused:<code>` when it said no, `unchanged` when nothing needed doing (DESIGN §2.8). A
+ * `refused:<code>` when it said no, `unchanged` when nothing needed doing (docs/architecture.md#everything-is-audited). A
  * request handed on as an operation is not recorded here: the engine and the gate audit every
  * decision on it (actor `guest:<vmid>`), and a second row would say the same thing twice.
  */

@@ -80,7 +80,7 @@ function parse(path: string, text: string, listen: string) {
 
 /**
  * The local API's own certificate: made on first use (ECDSA P-256, SAN = the listen address),
- * kept 0600 in the state dir and reused, because guests pin it (seeds 002 §1) and a new one
+ * kept 0600 in the state dir and reused, because guests pin it (docs/architecture.md#local-api) and a new one
  * would lock every controller out. A certificate that does not name a changed listen address is
  * still kept (pinning clients do not check names); `coversListen` says so.
  */

@@ -55,7 +55,7 @@ const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i;
 
 /**
  * Resolves the bearer token to its guest once per request and attaches it; no route reads a
- * guest id from anywhere else (DESIGN §2.6).
+ * guest id from anywhere else (docs/architecture.md#a-guest-acts-only-on-itself).
  */
 export function bearerGuest(tokens: GuestTokenResolver): MiddlewareHandler<LocalApiEnv> {
   return async (c, next) => {

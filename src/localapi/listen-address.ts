@@ -18,7 +18,7 @@ export function isWildcardAddress(address: string): boolean {
 /**
  * Why a wildcard bind is refused by default: the validation on a real host found the bridge
  * address is the host's LAN address, and a wildcard adds every other interface (management
- * network, VPN, tunnel) on top (seeds 002 §1). Only pin + bearer + self-scoping would stand
+ * network, VPN, tunnel) on top (docs/architecture.md#local-api). Only pin + bearer + self-scoping would stand
  * between those networks and the API.
  */
 export const WILDCARD_REFUSAL =
@@ -105,7 +105,7 @@ export type NetworkInterfaces = () => Record<
 
 /**
  * The first IPv4 (else IPv6 non-link-local) address of the bridge, the default listen address:
- * guests reach the host there (seeds 002 §1).
+ * guests reach the host there (docs/architecture.md#local-api).
  */
 export function bridgeAddress(bridge: string, interfaces: NetworkInterfaces): string | undefined {
   const addrs = interfaces()[bridge] ?? [];

@@ -11,7 +11,7 @@ export const snapshotLabel = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,36}$/, "1–36 characters of A–Z, a–z, 0–9, '_' and '-'");
 
-/** Any PVE snapshot name (pve-configid, FACTS A table: maxLength 40). */
+/** Any PVE snapshot name (pve-configid, docs/proxmox-behaviour.md#endpoint-summary: maxLength 40). */
 export const snapshotName = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "a snapshot name as listed by GET /v1/self/snapshots");

@@ -16,7 +16,7 @@ export function selfView(status: LxcStatus, config: LxcConfig, quota: GuestQuota
     status: status.status,
     lock: status.lock ?? config.lock,
     cores: config.cores,
-    // config memory/swap are MiB, status mem/disk are bytes (pve/FACTS.md B.8)
+    // config memory/swap are MiB, status mem/disk are bytes (docs/proxmox-behaviour.md#units)
     memory_mib: config.memoryMiB,
     swap_mib: config.swapMiB,
     mem_used_bytes: status.memBytes,

@@ -21,7 +21,7 @@ export interface Redactor {
 
 // Secrets recognisable by shape even when nobody registered them.
 const SHAPE_RULES: [RegExp, string][] = [
-  // The Proxmox Authorization header: keep the token id, drop the secret (pve/FACTS.md B.6).
+  // The Proxmox Authorization header: keep the token id, drop the secret (docs/proxmox-behaviour.md#api-tokens).
   [/(PVEAPIToken[= ][^\s=;"']+=)[^\s;"',}]+/gi, `$1${REDACTED}`],
   [/(PVEAuthCookie=)[^\s;"',}]+/gi, `$1${REDACTED}`],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}/g, `$1 ${REDACTED}`],

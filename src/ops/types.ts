@@ -1,6 +1,6 @@
 /**
  * One vocabulary of operations for the planner, the gate, hub jobs, signed envelopes and the
- * local API (DESIGN.md §4.4). New operations are added here in the same `noun.verb` form.
+ * local API (docs/architecture.md#signed-operations). New operations are added here in the same `noun.verb` form.
  */
 export const OP_NAMES = [
   "guest.start",
@@ -31,7 +31,7 @@ export function isOpName(text: unknown): text is OpName {
 /** Who asked. Provenance claims inside params are never trusted; only the journal's are. */
 export type OpOrigin = "reconcile" | "localapi" | "job" | "operator";
 
-/** The raw signed envelope as it travelled (DESIGN.md §4.4); verified by the gate. */
+/** The raw signed envelope as it travelled (docs/architecture.md#signed-operations); verified by the gate. */
 export interface SignedEnvelope {
   payload: string;
   signature: string;

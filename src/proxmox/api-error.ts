@@ -9,11 +9,11 @@ import {
 /**
  * What went wrong, in terms of what the caller should do next:
  * - `unauthorized` (401): the token is unknown, expired, disabled or has a wrong secret; PVE
- *   never says which and delays the answer by 3 s (pve/FACTS.md B.4).
+ *   never says which and delays the answer by 3 s (docs/proxmox-behaviour.md#api-envelope-and-errors).
  * - `forbidden` (403): a privilege is missing; see `permission`.
  * - `bad_request` (400): parameter verification; see `errors`.
  * - `not_found_ct` (500): PVE has no 404 for guests, a missing CT is a 500 naming its config file.
- * - `locked` (500): the guest's config lock or the config flock was busy (FACTS B.5).
+ * - `locked` (500): the guest's config lock or the config flock was busy (docs/proxmox-behaviour.md#locks).
  * - `not_implemented` (501): unknown path/method (or an older server's handler exception).
  * - `proxy` (595–599): the pveproxy→pvedaemon/node hop failed; a mutating call may or may not
  *   have run.
@@ -30,7 +30,7 @@ export type ApiErrorKind =
   | "server"
   | "http";
 
-/** AnyEvent::HTTP pseudo-statuses forwarded by pveproxy unchanged (FACTS B.4). */
+/** AnyEvent::HTTP pseudo-statuses forwarded by pveproxy unchanged (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 export const PROXY_STATUS_MEANING: Readonly<Record<number, string>> = {
   595: "connection establishment failed",
   596: "TLS negotiation, request sending or header processing failed",
@@ -78,7 +78,7 @@ export class ProxmoxApiError extends Error {
   constructor(init: ApiErrorInit) {
     const parsed = errorBody.safeParse(init.body);
     const bodyMessage = parsed.success ? parsed.data.message?.trim() : undefined;
-    // PVE < 8.3 sends only {"data":null}: the text is in the reason phrase (FACTS B.4).
+    // PVE < 8.3 sends only {"data":null}: the text is in the reason phrase (docs/proxmox-behaviour.md#api-envelope-and-errors).
     const pveMessage = bodyMessage || init.statusText.trim();
     const errors =
       parsed.success && parsed.data.errors ? stringifyErrors(parsed.data.errors) : undefined;
@@ -99,7 +99,7 @@ export class ProxmoxApiError extends Error {
     this.proxyMeaning = proxyMeaning;
   }
 
-  /** 400 `no such task` / unparsable upid right after a task was created (FACTS B.1, C). */
+  /** 400 `no such task` / unparsable upid right after a task was created (docs/proxmox-behaviour.md#upid-format, docs/proxmox-behaviour.md#task-not-yet-visible). */
   get isNoSuchTask(): boolean {
     return (
       this.status === 400 && /no such task/i.test(`${this.errors?.upid ?? ""} ${this.pveMessage}`)
@@ -167,7 +167,7 @@ function composeMessage(
 
 /**
  * Every caller of this client is an API token. A privilege-separated token (privsep=1, the
- * default) holds only what is granted to both its user and itself (FACTS B.6), so a 403 often
+ * default) holds only what is granted to both its user and itself (docs/proxmox-behaviour.md#api-tokens), so a 403 often
  * means the ACL was given to only one of them.
  */
 export function privsepNote(tokenId: string | undefined): string {

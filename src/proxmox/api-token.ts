@@ -1,5 +1,5 @@
 /**
- * A Proxmox API token `USER@REALM!TOKENID=SECRET` (pve/FACTS.md B.6). The secret is held in a
+ * A Proxmox API token `USER@REALM!TOKENID=SECRET` (docs/proxmox-behaviour.md#api-tokens). The secret is held in a
  * closure: it is not a property, so it cannot leak through JSON, inspection, or an error that
  * carries the token object.
  */
@@ -21,7 +21,7 @@ export class ApiTokenFormatError extends Error {
   }
 }
 
-// user part: no whitespace, '@', '!' or '='; realm as pve-realm; tokenid per FACTS B.6.
+// user part: no whitespace, '@', '!' or '='; realm as pve-realm; tokenid per docs/proxmox-behaviour.md#api-tokens.
 const USER_ID = /^[^\s@!=:]+@[A-Za-z][A-Za-z0-9.\-_]*$/;
 const TOKEN_NAME = /^[A-Za-z][A-Za-z0-9.\-_]+$/;
 const SECRET = /^[^\s;=]+$/;
@@ -29,7 +29,7 @@ const SECRET = /^[^\s;=]+$/;
 export function parseApiToken(text: string): ApiToken {
   if (typeof text !== "string" || text.trim() === "") throw new ApiTokenFormatError("empty");
   const t = text.trim();
-  // The server splits at the last '=' (FACTS B.6) and ids cannot contain '=': a secret with '='
+  // The server splits at the last '=' (docs/proxmox-behaviour.md#api-tokens) and ids cannot contain '=': a secret with '='
   // would reach PVE as a different id, so it is refused here.
   const eq = t.indexOf("=");
   if (eq < 0) throw new ApiTokenFormatError("no '=' between token id and secret");

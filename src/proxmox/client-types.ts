@@ -45,7 +45,7 @@ export interface TaskResult {
   upid: string;
   /** `OK` or `WARNINGS: N`. */
   exitstatus: string;
-  /** Text of the task log's `WARN:` lines (FACTS B.2), empty for `OK`. */
+  /** Text of the task log's `WARN:` lines (docs/proxmox-behaviour.md#task-status), empty for `OK`. */
   warnings: string[];
   polls: number;
   durationMs: number;
@@ -53,7 +53,7 @@ export interface TaskResult {
 
 export interface TaskLogPage {
   lines: TaskLogLine[];
-  /** Total number of lines in the log (FACTS B.3). */
+  /** Total number of lines in the log (docs/proxmox-behaviour.md#task-log). */
   total: number;
 }
 
@@ -64,7 +64,7 @@ export interface RestoreLxcParams {
   archive: string;
   /** Target storage for the root disk and mount points. */
   storage?: string;
-  /** New MAC addresses (it renews nothing else; pve/FACTS-provisioning). */
+  /** New MAC addresses (it renews nothing else; docs/proxmox-behaviour.md#identity-on-restore). */
   unique?: boolean;
   /** Overwrite an existing CT (needs VM.Backup). */
   force?: boolean;
@@ -207,7 +207,7 @@ export interface ProxmoxClient {
   ): Promise<string>;
   resize(vmid: number, p: ResizeParams, o?: CallOptions): Promise<string>;
   destroy(vmid: number, p?: DestroyParams, o?: CallOptions): Promise<string>;
-  /** Synchronous on LXC (null); a UPID is accepted too (FACTS A.3). */
+  /** Synchronous on LXC (null); a UPID is accepted too (docs/proxmox-behaviour.md#schema-caveats). */
   setConfig(vmid: number, p: LxcConfigUpdate, o?: CallOptions): Promise<string | null>;
 
   taskStatusOnce(upid: string, o?: CallOptions): Promise<TaskStatus>;
@@ -237,13 +237,13 @@ export interface ProxmoxClientOptions {
   trust: TlsTrust;
   logger?: Logger;
   clock?: Clock;
-  /** Per request, default 30 s (pveproxy's own proxy timeout, FACTS B.4). */
+  /** Per request, default 30 s (pveproxy's own proxy timeout, docs/proxmox-behaviour.md#api-envelope-and-errors). */
   requestTimeoutMs?: number;
   /** Retries for idempotent reads. */
   retry?: Partial<RetryPolicy>;
   /** Default task poll schedule. */
   taskPoll?: Partial<PollSchedule>;
-  /** How long a 400 `no such task` counts as "not visible yet" (FACTS C), default 5 s. */
+  /** How long a 400 `no such task` counts as "not visible yet" (docs/proxmox-behaviour.md#task-not-yet-visible), default 5 s. */
   noSuchTaskWindowMs?: number;
   /** Jitter source for retries, [0, 1). */
   random?: () => number;

@@ -66,7 +66,7 @@ const TASKS: ListSpec = {
 };
 const DEFAULT_NO_SUCH_TASK_WINDOW_MS = 5_000;
 const NODE_NAME = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
-// pve-configid, maxLength 40 (pve/FACTS.md A.2).
+// pve-configid, maxLength 40 (docs/proxmox-behaviour.md#endpoint-summary).
 const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
 
 /**
@@ -386,7 +386,7 @@ function configParams(p: LxcConfigUpdate): Params {
     digest: p.digest,
   };
   for (const [k, v] of Object.entries(params)) {
-    // Config values must not contain newlines, except the description (FACTS B.9).
+    // Config values must not contain newlines, except the description (docs/proxmox-behaviour.md#snapshots-and-descriptions).
     if (k !== "description" && typeof v === "string" && /[\r\n]/.test(v)) {
       throw new ProxmoxParamError(k, "contains a newline, which PVE rejects");
     }

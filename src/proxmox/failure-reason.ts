@@ -1,10 +1,10 @@
 /**
  * What a Proxmox error text says, in a form callers can act on. The same texts appear as an
  * HTTP error message (synchronous checks) and as a task exitstatus (checks inside the worker),
- * depending on the endpoint (pve/FACTS.md B.4, B.5), so one parser serves both.
+ * depending on the endpoint (docs/proxmox-behaviour.md#api-envelope-and-errors, docs/proxmox-behaviour.md#locks), so one parser serves both.
  */
 
-/** A missing privilege, from `Permission check failed (<path>, <priv>|<priv>…)` (FACTS B.4). */
+/** A missing privilege, from `Permission check failed (<path>, <priv>|<priv>…)` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 export interface PermissionFailure {
   kind: "permission";
   /** ACL path the check ran on, e.g. `/vms/100`; absent for the bare form. */
@@ -16,7 +16,7 @@ export interface PermissionFailure {
   tokenNotAllowed: boolean;
 }
 
-/** `CT is locked (snapshot)` / `VM is locked (backup)` from check_lock (FACTS B.5). */
+/** `CT is locked (snapshot)` / `VM is locked (backup)` from check_lock (docs/proxmox-behaviour.md#locks). */
 export interface ConfigLockFailure {
   kind: "locked";
   guestType: "CT" | "VM";
@@ -24,13 +24,13 @@ export interface ConfigLockFailure {
   lock: string;
 }
 
-/** `can't lock file '<file>' - got timeout`: the 10 s config flock was busy (FACTS B.5). */
+/** `can't lock file '<file>' - got timeout`: the 10 s config flock was busy (docs/proxmox-behaviour.md#locks). */
 export interface LockTimeoutFailure {
   kind: "lock_timeout";
   file: string;
 }
 
-/** `Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist` (FACTS B.4). */
+/** `Configuration file 'nodes/<node>/lxc/<vmid>.conf' does not exist` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 export interface MissingGuestFailure {
   kind: "missing_guest";
   file: string;

@@ -26,7 +26,7 @@ export interface ApiCall<T> {
 
 export interface ApiResult<T> {
   data: T;
-  /** Top-level `total` beside `data`, e.g. on task logs (pve/FACTS.md B.3). */
+  /** Top-level `total` beside `data`, e.g. on task logs (docs/proxmox-behaviour.md#task-log). */
   total?: number;
 }
 
@@ -72,7 +72,7 @@ export function createHttp(deps: HttpDeps): Http {
     };
     let body: string | undefined;
     if (!inQuery && params.size > 0) {
-      // Form encoding: booleans as 1/0 are accepted by every PVE version (FACTS B.4).
+      // Form encoding: booleans as 1/0 are accepted by every PVE version (docs/proxmox-behaviour.md#api-envelope-and-errors).
       headers["Content-Type"] = "application/x-www-form-urlencoded";
       body = params.toString();
     }

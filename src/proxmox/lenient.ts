@@ -3,7 +3,7 @@ import { z } from "zod";
 /**
  * Lenient wire primitives. Perl's JSON encoder emits a value as it was last used, not as the
  * schema says: `nextid` arrives as `"100"`, booleans as 0/1, `cpulimit` as the config string
- * (pve/FACTS.md B.11). Every response schema builds on these, so the quirks are handled once.
+ * (docs/proxmox-behaviour.md#json-type-quirks). Every response schema builds on these, so the quirks are handled once.
  */
 
 const INT_TEXT = /^-?\d+$/;
@@ -41,7 +41,7 @@ export const lenientNumber = z.union([
     .transform((s) => Number(s)),
 ]);
 
-/** A boolean sent as true/false, 0/1 or "0"/"1" (FACTS B.11). */
+/** A boolean sent as true/false, 0/1 or "0"/"1" (docs/proxmox-behaviour.md#json-type-quirks). */
 export const lenientBool = z.union([
   z.boolean(),
   z.literal(0).transform(() => false),

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Runner, RunResult } from "./runner.ts";
 
 /**
- * The fenced root side (DESIGN.md §2.1, src/proxmox/routing.md): ONLY the three operations that
+ * The fenced root side (docs/architecture.md#fence, src/proxmox/routing.md): ONLY the three operations that
  * no Proxmox API token can perform. Everything else, the whole guest lifecycle including
  * restore, goes through the API client. Do not add methods that the API can do.
  *
@@ -254,10 +254,10 @@ export function createPrivileged(opts: PrivilegedOptions): Privileged {
      *
      * Why not the API: setting any feature flag other than `nesting` is hard-coded to the
      * literal user root@pam ("changing feature flags (except nesting) is only allowed for
-     * root@pam", pve/FACTS-provisioning.md §1.1); an API token is never root@pam, not even a
+     * root@pam", docs/proxmox-behaviour.md#root-only-config-checks); an API token is never root@pam, not even a
      * root@pam token. This is the only root-fenced create: customer guests are restored from
      * the golden backup through the API, and restore keeps keyctl from the archive without a
-     * permission check (FACTS-provisioning §2). One-time, at enrolment.
+     * permission check (docs/proxmox-behaviour.md#identity-on-restore). One-time, at enrolment.
      */
     async createGoldenLXC(input) {
       const o = parseArgs(goldenSchema, input, "golden");
@@ -327,10 +327,10 @@ export function createPrivileged(opts: PrivilegedOptions): Privileged {
      * SMART data of one disk: `smartctl -a -j [-d TYPE] DEVICE`.
      *
      * Why not the API: opening a raw block device for SMART commands needs OS root. PVE 9.1
-     * does have GET /nodes/{node}/disks/smart (Sys.Audit; apischema.json), but it returns only
+     * does have GET /nodes/{node}/disks/smart (Sys.Audit; docs/proxmox-behaviour.md#api-schema-source), but it returns only
      * `health` plus an attribute list or text: no temperature, power-on hours or NVMe health
      * log as fields, no smartctl exit bitmask, and no `-d` device type, which USB-SATA bridges
-     * need (`-d sat`). The earlier design fenced SMART for this reason (seeds/001).
+     * need (`-d sat`). That is why SMART is one of the three root operations (docs/architecture.md#fence).
      * smartctl's exit status is a bitmask: bits 2–7 report disk problems alongside valid
      * JSON and are returned as flags; only bits 0–1 (no data) are errors.
      */
@@ -373,7 +373,7 @@ export function createPrivileged(opts: PrivilegedOptions): Privileged {
      * Hardware sensors: `sensors -j` (lm-sensors).
      *
      * Why not the API: the Proxmox API exposes no temperatures or fans; they come from the
-     * host's hwmon drivers (seeds/001, phase 3 boundary). Some hwmon drivers expose readings
+     * host's hwmon drivers. Some hwmon drivers expose readings
      * to root only, so sensors runs on the fenced side with a fixed argv.
      */
     async sensors() {

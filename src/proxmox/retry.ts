@@ -22,7 +22,7 @@ export interface RetryDeps {
  * Runs `fn` until it succeeds, `shouldRetry` says no, or attempts run out. Full-jitter
  * exponential backoff, so that several agents retrying against one host do not stampede.
  * Callers must only use it for idempotent requests: a 59x on a POST does not say whether the
- * worker started (pve/FACTS.md B.4).
+ * worker started (docs/proxmox-behaviour.md#api-envelope-and-errors).
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,

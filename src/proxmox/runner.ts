@@ -2,7 +2,7 @@ import type { Logger } from "../log/types.ts";
 import { silentLogger } from "../log/types.ts";
 
 /**
- * Runs a host command of the privileged side (DESIGN.md §2.1). Never a shell: the command is an
+ * Runs a host command of the privileged side (docs/architecture.md#fence). Never a shell: the command is an
  * absolute path and the arguments are passed as an argv array. This module and privileged.ts
  * never open a network connection (asserted by test/proxmox/fence.test.ts).
  */

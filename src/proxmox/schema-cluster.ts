@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { lenientBool, lenientInt, lenientNumber, lenientString } from "./lenient.ts";
 
-/** Units are in the field names: `…Bytes`, `…MiB`, `…Sec`; `cpuFraction` is 0..1 (FACTS B.8). */
+/** Units are in the field names: `…Bytes`, `…MiB`, `…Sec`; `cpuFraction` is 0..1 (docs/proxmox-behaviour.md#units). */
 
 export interface PveVersion {
   version: string;
@@ -22,7 +22,7 @@ export interface NodeEntry {
   memBytes?: number;
   maxmemBytes?: number;
   uptimeSec?: number;
-  /** SHA-256 of the node's certificate, `AA:BB:…` (FACTS B.10): the value to pin. */
+  /** SHA-256 of the node's certificate, `AA:BB:…` (docs/proxmox-behaviour.md#ssl-fingerprint): the value to pin. */
   sslFingerprint?: string;
 }
 
@@ -185,7 +185,7 @@ export const clusterResourceSchema = z
     }),
   );
 
-/** PVE returns nextid as a string (pve/FACTS.md B.11). */
+/** PVE returns nextid as a string (docs/proxmox-behaviour.md#json-type-quirks). */
 export const nextIdSchema = lenientInt;
 
 /** `GET /access/permissions`: path → privilege → propagate flag (0/1 on the wire). */

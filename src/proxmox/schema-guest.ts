@@ -5,7 +5,7 @@ import { splitTags } from "./schema-cluster.ts";
 
 /**
  * LXC shapes. Units follow the wire and are named: config `memory`/`swap` are MiB, while
- * status and list `mem`/`maxmem`/`maxswap`/`disk`/`maxdisk` are bytes (pve/FACTS.md B.8).
+ * status and list `mem`/`maxmem`/`maxswap`/`disk`/`maxdisk` are bytes (docs/proxmox-behaviour.md#units).
  */
 
 export type GuestRunState = "running" | "stopped" | (string & {});
@@ -13,7 +13,7 @@ export type GuestRunState = "running" | "stopped" | (string & {});
 export interface LxcStatus {
   vmid: number;
   status: GuestRunState;
-  /** Hostname without whitespace, or `CT<vmid>` (FACTS B.8). */
+  /** Hostname without whitespace, or `CT<vmid>` (docs/proxmox-behaviour.md#units). */
   name?: string;
   cpuFraction?: number;
   cpus?: number;
@@ -28,7 +28,7 @@ export interface LxcStatus {
   netoutBytes?: number;
   diskreadBytes?: number;
   diskwriteBytes?: number;
-  /** The config `lock:` value while an operation holds the guest (FACTS B.5). */
+  /** The config `lock:` value while an operation holds the guest (docs/proxmox-behaviour.md#locks). */
   lock?: string;
   tags: string[];
   template: boolean;
@@ -39,7 +39,7 @@ export interface LxcStatus {
 
 export const lxcStatusSchema = z
   .object({
-    // vmid was a string in older releases (FACTS B.11).
+    // vmid was a string in older releases (docs/proxmox-behaviour.md#json-type-quirks).
     vmid: lenientInt,
     status: z.string(),
     name: lenientString.optional(),
@@ -90,10 +90,10 @@ export const lxcStatusSchema = z
   );
 
 export interface LxcConfig {
-  /** Config digest, for optimistic concurrency on PUT (FACTS A.2). */
+  /** Config digest, for optimistic concurrency on PUT (docs/proxmox-behaviour.md#endpoint-summary). */
   digest: string;
   hostname?: string;
-  /** As PVE returns it: every line ends in `\n` (FACTS B.9); see normalizeDescription. */
+  /** As PVE returns it: every line ends in `\n` (docs/proxmox-behaviour.md#snapshots-and-descriptions); see normalizeDescription. */
   description?: string;
   memoryMiB?: number;
   swapMiB?: number;
@@ -130,7 +130,7 @@ const configFields = z
     memory: lenientInt.optional(),
     swap: lenientInt.optional(),
     cores: lenientInt.optional(),
-    // cpulimit is passed through as the config string (FACTS B.11).
+    // cpulimit is passed through as the config string (docs/proxmox-behaviour.md#json-type-quirks).
     cpulimit: lenientNumber.optional(),
     cpuunits: lenientInt.optional(),
     onboot: lenientBool.optional(),
@@ -201,12 +201,12 @@ export interface LxcSnapshot {
   /** Epoch seconds; absent when PVE reports 0. */
   snaptimeSec?: number;
   parent?: string;
-  /** `prepare` / `delete` marks a half-finished snapshot (FACTS B.9). */
+  /** `prepare` / `delete` marks a half-finished snapshot (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
   snapstate?: string;
 }
 
 export interface SnapshotList {
-  /** Oldest first; PVE itself returns hash order (FACTS B.9). */
+  /** Oldest first; PVE itself returns hash order (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
   snapshots: LxcSnapshot[];
   /** The snapshot the running state descends from (the `current` entry's parent). */
   currentParent?: string;

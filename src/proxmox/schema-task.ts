@@ -2,10 +2,10 @@ import { z } from "zod";
 import { lenientInt, lenientString } from "./lenient.ts";
 import { isUpid } from "./upid.ts";
 
-/** A UPID returned by an asynchronous endpoint (pve/FACTS.md B.1, B.7). */
+/** A UPID returned by an asynchronous endpoint (docs/proxmox-behaviour.md#upid-format, docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export const upidSchema = z.string().refine(isUpid, "expected a task UPID");
 
-/** PUT config is synchronous (null) today, but may return a UPID later (FACTS A.3). */
+/** PUT config is synchronous (null) today, but may return a UPID later (docs/proxmox-behaviour.md#schema-caveats). */
 export const nullOrUpidSchema = z.union([z.null(), upidSchema]);
 
 export interface TaskStatus {
@@ -16,11 +16,11 @@ export interface TaskStatus {
   starttime: number;
   type: string;
   id: string;
-  /** `user@realm`; for a token the token name is split into `tokenid` (FACTS B.2). */
+  /** `user@realm`; for a token the token name is split into `tokenid` (docs/proxmox-behaviour.md#task-status). */
   user: string;
   tokenid?: string;
   status: "running" | "stopped";
-  /** Present once stopped: `OK`, `WARNINGS: N`, or the error text (FACTS B.2). */
+  /** Present once stopped: `OK`, `WARNINGS: N`, or the error text (docs/proxmox-behaviour.md#task-status). */
   exitstatus?: string;
 }
 
@@ -55,7 +55,7 @@ export const taskStatusSchema = z
     }),
   );
 
-/** `exitstatus` values that mean success (FACTS B.2 status_is_error). */
+/** `exitstatus` values that mean success (docs/proxmox-behaviour.md#task-status status_is_error). */
 export function isTaskSuccess(exitstatus: string | undefined): boolean {
   return exitstatus === "OK" || (exitstatus !== undefined && /^WARNINGS: \d+$/.test(exitstatus));
 }
@@ -67,7 +67,7 @@ export interface TaskSummary {
   id: string;
   user: string;
   starttime: number;
-  /** Only the task list has endtime (FACTS B.2). */
+  /** Only the task list has endtime (docs/proxmox-behaviour.md#task-status). */
   endtime?: number;
   /** Missing while running; else the exitstatus text. */
   status?: string;
@@ -99,7 +99,7 @@ export const taskSummarySchema = z
   );
 
 export interface TaskLogLine {
-  /** 1-based line number (FACTS B.3). */
+  /** 1-based line number (docs/proxmox-behaviour.md#task-log). */
   n: number;
   t: string;
 }

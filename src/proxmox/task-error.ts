@@ -20,7 +20,7 @@ export interface TaskErrorInit {
 
 /**
  * A task that stopped with anything but `OK` or `WARNINGS: N`. Authorization and lock errors of
- * snapshot/rollback/start surface only here, not on the POST (pve/FACTS.md B.5).
+ * snapshot/rollback/start surface only here, not on the POST (docs/proxmox-behaviour.md#locks).
  */
 export class TaskError extends Error {
   override readonly name = "TaskError";
@@ -28,7 +28,7 @@ export class TaskError extends Error {
   readonly node: string;
   readonly type: string;
   readonly id: string;
-  /** The last log line's error text, without `TASK ERROR:` (FACTS B.2). */
+  /** The last log line's error text, without `TASK ERROR:` (docs/proxmox-behaviour.md#task-status). */
   readonly exitstatus: string;
   readonly reason: FailureReason;
   readonly permission: PermissionFailure | undefined;

@@ -25,7 +25,7 @@ export class TlsProbeError extends Error {
 /**
  * Completes a TLS handshake with verification off, reads the leaf and closes. Nothing is
  * written after the handshake, so a wrong server never sees a request or the token
- * (bun-notes.md §1: fetch's own checkServerIdentity cannot pin a self-signed leaf).
+ * (docs/bun-runtime.md#tls-pinning: fetch's own checkServerIdentity cannot pin a self-signed leaf).
  */
 export function probeLeaf(host: string, port: number, timeoutMs: number): Promise<PresentedLeaf> {
   return new Promise((resolve, reject) => {

@@ -2,9 +2,9 @@ import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { ProxmoxConfigError, type TlsFailure } from "./transport-errors.ts";
 
 /**
- * How the Proxmox server certificate is trusted (DESIGN.md §2.2):
+ * How the Proxmox server certificate is trusted (docs/architecture.md#tls-is-never-disabled):
  * - `fingerprint`: SHA-256 of the leaf certificate, the value `GET /nodes` shows as
- *   `ssl_fingerprint` (pve/FACTS.md B.10); the model PVE's own API client uses.
+ *   `ssl_fingerprint` (docs/proxmox-behaviour.md#ssl-fingerprint); the model PVE's own API client uses.
  * - `ca`: full verification against a CA, including the host or IP subjectAltName.
  * - `insecure`: no verification at all; explicit, and warned about.
  */

@@ -21,7 +21,7 @@ export interface ProxmoxTlsErrorInit {
 
 /**
  * The server's certificate was refused. Raised before any HTTP byte, and so before the token,
- * has been sent (DESIGN.md §2.2).
+ * has been sent (docs/architecture.md#tls-is-never-disabled).
  */
 export class ProxmoxTlsError extends Error {
   override readonly name = "ProxmoxTlsError";

@@ -26,7 +26,7 @@ interface Session {
 }
 
 /**
- * One Bun.FetchSession per client so connections are reused (bun-notes.md §1). With a
+ * One Bun.FetchSession per client so connections are reused (docs/bun-runtime.md#tls-pinning). With a
  * fingerprint pin the session is opened only after a probe has seen the expected leaf, trusts
  * only that leaf, and pins again per connection: a pin mismatch never lets an HTTP byte out.
  * Mutations ask this same session for a fresh connection (`keepalive: false`, see http.ts), so
@@ -85,9 +85,9 @@ export function createTransport(opts: TransportOptions): Transport {
         return newSession({
           ca: leaf.pem,
           // Proxmox's pve-ssl.pem is signed by the cluster CA; trusting the leaf alone needs
-          // partial chains (bun-notes.md §1). Missing from bun-types, hence the wide type.
+          // partial chains (docs/bun-runtime.md#tls-pinning). Missing from bun-types, hence the wide type.
           allowPartialTrustChain: true,
-          // Must be synchronous; runs once per connection (bun-notes.md §1).
+          // Must be synchronous; runs once per connection (docs/bun-runtime.md#tls-pinning).
           checkServerIdentity: (_host: string, cert: { fingerprint256?: string }) => {
             const seen = normalizeFingerprint(cert.fingerprint256 ?? "") ?? "unknown";
             if (seen !== expected) {

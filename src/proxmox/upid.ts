@@ -1,5 +1,5 @@
 /**
- * Proxmox task ids (UPIDs). Format and parse rules from pve/FACTS.md B.1:
+ * Proxmox task ids (UPIDs). Format and parse rules from docs/proxmox-behaviour.md#upid-format:
  * `UPID:node:PID:PSTART:STARTTIME:type:id:user:` with uppercase hex, a trailing colon,
  * pstart of 8 or 9 hex digits (it passes 32 bits after ~497 days of uptime), an id that may be
  * empty, and a user that carries `!tokenid` when a token started the task.
@@ -51,7 +51,7 @@ export function formatUpid(u: Upid): string {
   return `UPID:${u.node}:${hex8(u.pid)}:${hex8(u.pstart)}:${hex8(u.starttime)}:${u.type}:${u.id}:${u.user}:`;
 }
 
-/** Splits `user@realm!tokenid` the way the task status endpoint does (FACTS B.2). */
+/** Splits `user@realm!tokenid` the way the task status endpoint does (docs/proxmox-behaviour.md#task-status). */
 export function splitTaskUser(user: string): { user: string; tokenid?: string } {
   const bang = user.indexOf("!");
   if (bang < 0) return { user };

@@ -24,7 +24,7 @@ const LOG_PAGE = 500;
 /**
  * Polls a task until it stops. Backoff from ~250 ms to a 2 s cap keeps short tasks (snapshot,
  * start) snappy and long ones (restore, vzdump) cheap; PVE's own clients poll at a fixed 1–2 s
- * (pve/FACTS.md C). `OK` and `WARNINGS: N` succeed (FACTS B.2).
+ * (docs/proxmox-behaviour.md#task-not-yet-visible). `OK` and `WARNINGS: N` succeed (docs/proxmox-behaviour.md#task-status).
  */
 export async function waitForTask(
   deps: TaskWaitDeps,
@@ -49,7 +49,7 @@ export async function waitForTask(
       status = await deps.status(upid, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted) throw aborted(opts.signal.reason);
-      // A task is not visible for a moment after its POST returned (FACTS B.1, C: bpg#521).
+      // A task is not visible for a moment after its POST returned (docs/proxmox-behaviour.md#task-not-yet-visible).
       const notYet =
         err instanceof ProxmoxApiError &&
         err.isNoSuchTask &&
@@ -98,7 +98,7 @@ export async function waitForTask(
   }
 }
 
-/** The last `n` lines, using `total` to jump straight to the end (FACTS B.3). */
+/** The last `n` lines, using `total` to jump straight to the end (docs/proxmox-behaviour.md#task-log). */
 export async function readTail(
   deps: Pick<TaskWaitDeps, "log">,
   upid: string,

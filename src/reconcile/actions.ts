@@ -1,13 +1,13 @@
 import type { OperationRequest } from "../ops/types.ts";
 
-/** `guest.config` changes this module makes: the benign, hot-pluggable keys (FACTS B.7). */
+/** `guest.config` changes this module makes: the benign, hot-pluggable keys (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export interface GuestConfigParams {
   cores?: number;
   memoryMiB?: number;
-  /** `""` removes it: an empty description is not stored by PVE (FACTS B.9). */
+  /** `""` removes it: an empty description is not stored by PVE (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
   description?: string;
   swapMiB?: number;
-  /** Keys to remove: `description`, or `env` once the bootstrap code was traded (DESIGN §4.8). */
+  /** Keys to remove: `description`, or `env` once the bootstrap code was traded (docs/architecture.md#provisioning-constraints). */
   delete?: ("description" | "env")[];
   /** Refuse the change if the config changed since this digest was read. */
   digest?: string;

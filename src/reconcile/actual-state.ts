@@ -3,7 +3,7 @@ export interface ActualGuest {
   vmid: number;
   /** From the list; anything other than running/stopped is left alone. */
   status: string;
-  /** The config `lock:` (backup, snapshot, …) while an operation holds the guest (FACTS B.5). */
+  /** The config `lock:` (backup, snapshot, …) while an operation holds the guest (docs/proxmox-behaviour.md#locks). */
   lock?: string;
   template: boolean;
   /**
@@ -17,9 +17,9 @@ export interface ActualGuest {
 
 export interface ActualConfig {
   cores?: number;
-  /** MiB, as PVE stores it (FACTS B.8); undefined means PVE's default. */
+  /** MiB, as PVE stores it (docs/proxmox-behaviour.md#units); undefined means PVE's default. */
   memoryMiB?: number;
-  /** Raw, with PVE's trailing newline (FACTS B.9); compare through normalizeDescription. */
+  /** Raw, with PVE's trailing newline (docs/proxmox-behaviour.md#snapshots-and-descriptions); compare through normalizeDescription. */
   description?: string;
 }
 

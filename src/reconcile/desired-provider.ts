@@ -5,7 +5,7 @@ import { type DesiredHostState, DesiredStateError, parseDesiredText } from "./de
 
 /**
  * Where desired state comes from. `current()` is undefined until a document has been received
- * and persisted: "no desired state", on which the reconciler plans nothing (DESIGN §2.5).
+ * and persisted: "no desired state", on which the reconciler plans nothing (docs/architecture.md#no-desired-state-is-not-an-empty-one).
  */
 export interface DesiredProvider {
   current(): Promise<DesiredHostState | undefined>;
@@ -27,7 +27,7 @@ export interface DesiredCacheStore extends DesiredCacheReader {
  * The last persisted document, whoever stored it: the hub poller and the file provider write
  * the store's cache and call `notify()`; the reconciler reads it back. One provider for every
  * source, so a restart plans against the last document received, and a fresh store plans
- * nothing (DESIGN §2.5).
+ * nothing (docs/architecture.md#no-desired-state-is-not-an-empty-one).
  */
 export function cachedDesiredProvider(cache: DesiredCacheReader): DesiredProvider & {
   notify(): void;

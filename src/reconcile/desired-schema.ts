@@ -15,18 +15,18 @@ export const desiredGuestSchema = z
   .strictObject({
     run: z.enum(["running", "stopped"]).optional(),
     cores: z.number().int().min(1).max(8192).optional(),
-    // LXC `memory` is MiB with a minimum of 16 (pve/apischema.json, FACTS B.8).
+    // LXC `memory` is MiB with a minimum of 16 (docs/proxmox-behaviour.md#api-schema-source, docs/proxmox-behaviour.md#units).
     memory_mib: z.number().int().min(16).optional(),
     /**
      * Memory in bytes, for sources that think in bytes. Canonicalised to whole MiB (rounded
-     * up) because PVE stores MiB (FACTS B.8): comparing raw bytes would see drift forever.
+     * up) because PVE stores MiB (docs/proxmox-behaviour.md#units): comparing raw bytes would see drift forever.
      */
     memory_bytes: z
       .number()
       .int()
       .min(16 * 1024 * 1024)
       .optional(),
-    // PVE's own limit on description (FACTS B.9).
+    // PVE's own limit on description (docs/proxmox-behaviour.md#snapshots-and-descriptions).
     description: z.string().max(8192).optional(),
     /** Ceiling the in-guest controller may grow cores to through the local API. */
     max_cores: z.number().int().min(1).max(8192).optional(),
@@ -45,7 +45,7 @@ export const desiredGuestSchema = z
     path: ["memory_bytes"],
   });
 
-// Guest ids are `pve-vmid`: 100..999999999 (pve/apischema.json); JSON object keys are strings.
+// Guest ids are `pve-vmid`: 100..999999999 (docs/proxmox-behaviour.md#api-schema-source); JSON object keys are strings.
 const vmidKey = z
   .string()
   .regex(/^[1-9]\d{2,8}$/, "guest keys are vmids (100..999999999) written as strings");

@@ -9,7 +9,7 @@ export interface DesiredGuestSpec {
   vmid: number;
   run?: RunState;
   cores?: number;
-  /** Whole MiB, the unit of LXC `memory` (pve/FACTS.md B.8). */
+  /** Whole MiB, the unit of LXC `memory` (docs/proxmox-behaviour.md#units). */
   memoryMiB?: number;
   description?: string;
   maxCores?: number;
@@ -38,7 +38,7 @@ export interface DesiredHostState {
 
 /**
  * Bytes to the MiB PVE will store. Rounded up so the guest gets at least what was asked for,
- * and so that the next pass compares equal: PVE cannot hold a fractional MiB (FACTS B.8).
+ * and so that the next pass compares equal: PVE cannot hold a fractional MiB (docs/proxmox-behaviour.md#units).
  */
 export function canonicalMemoryMiB(bytes: number): number {
   return Math.ceil(bytes / MIB);

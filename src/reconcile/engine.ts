@@ -65,7 +65,7 @@ export interface EngineOptions {
   onSettled?: (status: OperationStatus) => void;
   /**
    * A guest's desired state right now, read when a local-API grow is journaled: the grow is
-   * recorded as the guest's own request against it (issue 6), in the intent's transaction.
+   * recorded as the guest's own request against it (docs/desired-state.md#the-guests-own-grows), in the intent's transaction.
    * Without it no override is recorded and the reconciler treats every grow as drift.
    */
   desiredGuest?: (vmid: number) => DesiredGuestSpec | undefined;
@@ -99,7 +99,7 @@ export interface Submitted {
  * The one seam every mutation enters through (OperationSubmitter): params validated, the gate
  * decides, the intent is journaled at once (its journal id is the operation's durable id),
  * then the per-guest queue runs it as POST → UPID → wait → terminal, each step durable before
- * the next (DESIGN §2.3).
+ * the next (docs/architecture.md#mutations-are-journaled).
  */
 export class Engine implements OperationSubmitter {
   readonly queue: GuestQueue;

@@ -34,7 +34,7 @@ export interface SnapshotParams {
 
 export interface SnapshotDeleteParams {
   name: string;
-  /** Removes a snapshot stuck half-deleted (snapstate `delete`, FACTS B.9). */
+  /** Removes a snapshot stuck half-deleted (snapstate `delete`, docs/proxmox-behaviour.md#snapshots-and-descriptions). */
   force?: boolean;
 }
 
@@ -60,7 +60,7 @@ export interface BackupParams {
 
 export interface ResizeGrowParams {
   disk: string;
-  /** Growth only: `+N[KMGT]` (FACTS B.8). */
+  /** Growth only: `+N[KMGT]` (docs/proxmox-behaviour.md#units). */
   size: string;
   digest?: string;
 }
@@ -71,7 +71,7 @@ export interface DestroyGuestParams {
   destroyUnreferencedDisks?: boolean;
 }
 
-/** A guest from a vzdump archive (FACTS-provisioning); `guest.restore` replaces an existing one. */
+/** A guest from a vzdump archive (docs/proxmox-behaviour.md#lxc-restore-from-archive); `guest.restore` replaces an existing one. */
 export interface ProvisionParams {
   archive: string;
   storage?: string;
@@ -120,7 +120,7 @@ export interface ExecContext {
 export interface OpExecutor<K extends ExecOp> {
   /** Validates params from any origin (planner, local API, hub job); throws ZodError. */
   parseParams(raw: unknown): OpParams[K];
-  /** The PVE task type of the worker it forks (FACTS B.1); null for a synchronous call (B.7). */
+  /** The PVE task type of the worker it forks (docs/proxmox-behaviour.md#upid-format); null for a synchronous call (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
   taskType: string | null;
   /** The POST; a UPID for a task, null when PVE answered synchronously. */
   post(
@@ -131,7 +131,7 @@ export interface OpExecutor<K extends ExecOp> {
   ): Promise<string | null>;
   /** Whether actual state already shows the change; needed when `taskType` is null. */
   inEffect?(client: ExecClient, vmid: number, params: OpParams[K]): Promise<boolean>;
-  /** A synchronous refusal that means the guest is already as asked (FACTS B.5). */
+  /** A synchronous refusal that means the guest is already as asked (docs/proxmox-behaviour.md#locks). */
   alreadyDone(err: unknown): boolean;
   /**
    * What the agent itself creates, journaled with the intent so the gate can later tell the
@@ -149,7 +149,7 @@ export interface OpExecutor<K extends ExecOp> {
 }
 
 const empty = z.strictObject({});
-// PVE `pve-configid`-style names; `current` and `vzdump` are refused synchronously (FACTS B.5).
+// PVE `pve-configid`-style names; `current` and `vzdump` are refused synchronously (docs/proxmox-behaviour.md#locks).
 const snapshotName = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "not a snapshot name")
@@ -162,7 +162,7 @@ const configParams = z
     memoryMiB: z.number().int().min(16).optional(),
     swapMiB: z.number().int().min(0).optional(),
     description: z.string().max(8192).optional(),
-    // `env` carries the one-time bootstrap code and is removed once traded (DESIGN §4.8).
+    // `env` carries the one-time bootstrap code and is removed once traded (docs/architecture.md#provisioning-constraints).
     delete: z
       .array(z.enum(["description", "env"]))
       .min(1)
@@ -212,7 +212,7 @@ const backupParams = z.strictObject({
 });
 const resizeParams = z.strictObject({
   disk: z.string().regex(/^(rootfs|mp\d{1,3})$/, "not a disk (rootfs, mp0…mp255)"),
-  // Growth only: an absolute size could shrink (FACTS B.8 `[+]N[KMGT]`).
+  // Growth only: an absolute size could shrink (docs/proxmox-behaviour.md#units `[+]N[KMGT]`).
   size: z.string().regex(/^\+\d{1,12}(\.\d{1,6})?[KMGT]?$/, "not a growth ('+N[KMGT]')"),
   digest: digest.optional(),
 });
@@ -292,7 +292,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     taskType: "vzstart",
     post: (c, vmid, _p, signal) => c.start(vmid, opts(signal)),
     inEffect: (c, vmid) => isRunning(c, vmid),
-    // `CT <vmid> already running` is a synchronous 500 (FACTS B.5).
+    // `CT <vmid> already running` is a synchronous 500 (docs/proxmox-behaviour.md#locks).
     alreadyDone: (err) => syncRefusal(err, /already running/),
   },
   "guest.stop": {
@@ -324,7 +324,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       if (p.memoryMiB !== undefined) update.memoryMiB = p.memoryMiB;
       if (p.swapMiB !== undefined) update.swapMiB = p.swapMiB;
       if (p.description !== undefined) {
-        // An empty description is not stored; it is removed with `delete` (FACTS B.9).
+        // An empty description is not stored; it is removed with `delete` (docs/proxmox-behaviour.md#snapshots-and-descriptions).
         const text = normalizeDescription(p.description);
         if (text === "") remove.add("description");
         else update.description = text;
@@ -358,11 +358,12 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
         ...(p.description !== undefined ? { description: p.description } : {}),
         ...opts(signal),
       }),
-    // Name clashes and locks fail inside the task, never synchronously (FACTS B.5).
+    // Name clashes and locks fail inside the task, never synchronously (docs/proxmox-behaviour.md#locks).
     alreadyDone: () => false,
     // A snapshot the guest asked for through the local API is recorded as taken at its own
-    // request: that guest (and only it) may roll back to it or delete it unsigned (issue 6,
-    // gate/README.md). It is not scratch: the hub deleting it would still need a signature.
+    // request: that guest (and only it) may roll back to it or delete it unsigned
+    // (docs/architecture.md#snapshot-before-deploy, src/gate/README.md). It is not scratch: the
+    // hub deleting it would still need a signature.
     provenance: (vmid, p, ctx) =>
       agentProvenance({
         created: [{ kind: "snapshot", vmid, name: p.name }],
@@ -432,7 +433,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     parseParams: (raw) => destroyParams.parse(raw),
     taskType: "vzdestroy",
     post: (c, vmid, p, signal) => c.destroy(vmid, p, opts(signal)),
-    // A guest that is gone is what was asked for (its config file missing, FACTS B.4).
+    // A guest that is gone is what was asked for (its config file missing, docs/proxmox-behaviour.md#api-envelope-and-errors).
     alreadyDone: (err) => syncRefusal(err, /does not exist/),
   },
   "guest.provision": {

@@ -17,7 +17,7 @@ export interface GateDecision {
 
 /**
  * What the gate may consult besides the request: provenance comes only from the journal
- * (DESIGN §2.4); claims in params from the hub or a guest are ignored.
+ * (docs/architecture.md#destructive-needs-a-signature); claims in params from the hub or a guest are ignored.
  */
 export interface GateContext {
   journal: Pick<Journal, "byId" | "forGuest" | "forJob">;
@@ -41,7 +41,7 @@ export interface GateContext {
 }
 
 /**
- * Fronts every mutation (DESIGN §2.4): the engine executes only `allowed` (benign) and
+ * Fronts every mutation (docs/architecture.md#destructive-needs-a-signature): the engine executes only `allowed` (benign) and
  * `accepted` (destructive, proven by a signature) requests. The classifier + signature gate
  * implements this same interface.
  */
@@ -50,7 +50,7 @@ export interface Gate {
   /**
    * Journals the execution of a decision that permits it. For `accepted` this must consume the
    * signature's nonce, record the intent and release the held operation in ONE transaction
-   * (DESIGN §4.4); `replay` means the nonce went meanwhile and nothing was written. A gate
+   * (docs/architecture.md#signed-operations); `replay` means the nonce went meanwhile and nothing was written. A gate
    * without it can only allow: the engine journals `allowed` itself and refuses `accepted`.
    */
   recordIntent?(decision: GateDecision, intent: IntentInput): SignedIntentResult;
@@ -78,7 +78,7 @@ function isBenign(req: OperationRequest): boolean {
  * The conservative gate used until the classifier and signature verification front the queue:
  * run-state changes and cores/memory/description are allowed; everything else — unknown
  * included — is held as `pending_signature` (recorded in the pending table) and never executed.
- * Every decision is audited (DESIGN §2.8).
+ * Every decision is audited (docs/architecture.md#everything-is-audited).
  */
 export function benignOnlyGate(store: { pending: PendingOps; audit: AuditLog }): Gate {
   return {

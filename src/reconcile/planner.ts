@@ -4,7 +4,7 @@ import type { ActualGuest, ActualHostState } from "./actual-state.ts";
 import type { DesiredGuestSpec, DesiredHostState } from "./desired-state.ts";
 import { judgeOverrides, type OverrideFacts, type OverrideVerdicts } from "./overrides.ts";
 
-/** LXC memory when the config has no `memory` key: status derives maxmem from 512 (FACTS B.8). */
+/** LXC memory when the config has no `memory` key: status derives maxmem from 512 (docs/proxmox-behaviour.md#units). */
 export const PVE_DEFAULT_MEMORY_MIB = 512;
 
 const OWN_GROW = " as the guest grew it";
@@ -41,7 +41,7 @@ type StandingByGuest = ReadonlyMap<number, Partial<Record<OverrideFacts["field"]
 
 /**
  * The next batch of actions that moves actual toward desired. Pure: state in, actions out.
- * - No desired state (undefined) plans nothing (DESIGN §2.5); an empty one leaves every guest
+ * - No desired state (undefined) plans nothing (docs/architecture.md#no-desired-state-is-not-an-empty-one); an empty one leaves every guest
  *   alone. Only guests named in desired state are touched, and only their named fields.
  * - A guest missing from desired state is never stopped or destroyed; a desired guest that
  *   does not exist is not created here (provisioning is its own, gated, operation).
@@ -86,7 +86,7 @@ export function planActions(
       skipped.push({ vmid, reason: "template" });
       continue;
     }
-    // A backup or snapshot holds the guest; PVE would refuse with `CT is locked` (FACTS B.5).
+    // A backup or snapshot holds the guest; PVE would refuse with `CT is locked` (docs/proxmox-behaviour.md#locks).
     if (guest.lock !== undefined) {
       skipped.push({ vmid, reason: "locked", detail: guest.lock });
       continue;
@@ -134,7 +134,7 @@ function planConfig(
     params.memoryMiB = memory;
     why.push(`memory ${memoryNow} MiB -> ${memory} MiB${own?.memory_mib ? OWN_GROW : ""}`);
   }
-  // PVE reads a description back with a newline after every line (FACTS B.9).
+  // PVE reads a description back with a newline after every line (docs/proxmox-behaviour.md#snapshots-and-descriptions).
   if (
     spec.description !== undefined &&
     normalizeDescription(spec.description) !== normalizeDescription(config.description)

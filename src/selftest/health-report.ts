@@ -106,7 +106,7 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthReport>
       fp.toUpperCase() !== input.pinnedFingerprint.toUpperCase()
     ) {
       // The TLS pin matched the certificate we talked to, but PVE reports another one for the
-      // node: a proxy in between, or pveproxy-ssl.pem replaced (FACTS B.10).
+      // node: a proxy in between, or pveproxy-ssl.pem replaced (docs/proxmox-behaviour.md#ssl-fingerprint).
       status = "warn";
       hints.push(`the pinned fingerprint differs from the node's ssl_fingerprint ${fp}`);
     }
@@ -140,7 +140,7 @@ export async function runHealthChecks(input: HealthInput): Promise<HealthReport>
     const hints =
       guests.length === 0
         ? [
-            "no containers visible: either none exist or the token lacks VM.Audit (lists are filtered silently, FACTS B.6)",
+            "no containers visible: either none exist or the token lacks VM.Audit (lists are filtered silently, docs/proxmox-behaviour.md#api-tokens)",
           ]
         : [];
     // Unreadable items are kept out of the list or read without the field (src/proxmox/decode-list.ts).

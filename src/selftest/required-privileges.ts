@@ -1,6 +1,6 @@
 /**
  * The privileges the agent's token needs on `/`: the FelhomAgent role validated on a real host
- * (seeds 000, "Provisioning the token"). `VM.Config.CPUMemory` is not a real privilege; SDN.Use
+ * (README.md#2-create-the-proxmox-api-token). `VM.Config.CPUMemory` is not a real privilege; SDN.Use
  * is needed to attach guests to a bridge.
  */
 export const REQUIRED_PRIVILEGES = [
@@ -37,7 +37,7 @@ export interface PrivilegeVerdict {
 /**
  * Compares what `GET /access/permissions` reports for `path` with the required set. For a
  * privilege-separated token PVE reports the intersection of the user's and the token's ACLs
- * (pve/FACTS.md B.6), so a missing privilege can come from either side: the fix grants the role
+ * (docs/proxmox-behaviour.md#api-tokens), so a missing privilege can come from either side: the fix grants the role
  * to both, which is harmless when one of them already has it.
  */
 export function evaluatePrivileges(

@@ -35,7 +35,7 @@ export interface ExerciseInput {
   onPoll?: (step: ExerciseStepName, elapsedMs: number, polls: number) => void;
 }
 
-/** Snapshot names are pve-configid, at most 40 characters (FACTS A.2). */
+/** Snapshot names are pve-configid, at most 40 characters (docs/proxmox-behaviour.md#endpoint-summary). */
 export function exerciseSnapshotName(nowMs: number): string {
   return `felhom-selftest-${Math.floor(nowMs / 1000).toString(36)}`;
 }
@@ -101,7 +101,7 @@ export async function runTaskExercise(input: ExerciseInput): Promise<ExerciseRep
     }),
   );
   if (!created) {
-    // A failed snapshot task can still leave a half-made snapshot (`snapstate`, FACTS B.9).
+    // A failed snapshot task can still leave a half-made snapshot (`snapstate`, docs/proxmox-behaviour.md#snapshots-and-descriptions).
     report.leftClean = !(await snapshotExists(client, vmid, snapshot));
     if (!report.leftClean) await cleanup(step, client, vmid, snapshot, report);
     return report;

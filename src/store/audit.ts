@@ -17,7 +17,7 @@ export interface AuditInput {
   target?: string | null;
   /** The decision or result: `allowed`, `accepted`, `pending_signature`, `rejected:replay`, `ok`. */
   outcome: string;
-  /** Plain JSON. Keys that name a secret are refused (DESIGN §2.7). */
+  /** Plain JSON. Keys that name a secret are refused (docs/architecture.md#secrets-never-leak). */
   details?: Record<string, unknown>;
 }
 
@@ -122,7 +122,7 @@ function refuseSecretKeys(value: unknown, at: string): void {
 }
 
 /**
- * Append-only, hash-chained audit log (DESIGN §2.8). Triggers refuse UPDATE and DELETE; the
+ * Append-only, hash-chained audit log (docs/architecture.md#everything-is-audited). Triggers refuse UPDATE and DELETE; the
  * chain and the recorded head make an edit made around them visible to `verifyChain`. The
  * customer-facing export and the hub feed read the same rows.
  */

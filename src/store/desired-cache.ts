@@ -28,7 +28,7 @@ interface Row {
 const MAX_DOCUMENT_CHARS = 16 * 1024 * 1024;
 
 /**
- * The last desired-state document received (DESIGN §2.5). `get()` is undefined until one has
+ * The last desired-state document received (docs/architecture.md#no-desired-state-is-not-an-empty-one). `get()` is undefined until one has
  * been persisted — that is "no desired state", and the reconciler must plan nothing; a stored
  * document with no guests is an empty desired state, which is a different thing.
  */

@@ -78,7 +78,7 @@ function checkJournalId(id: number): number {
 }
 
 /**
- * A guest's own grows through the local API (issue 6). Written with the journal intent of the
+ * A guest's own grows through the local API (docs/desired-state.md#the-guests-own-grows). Written with the journal intent of the
  * `guest.config` that asks for them, so a crash can never leave a grow without its record; a
  * row is in force only while that entry is `done`, and only the newest done row of a guest's
  * field counts. The reconciler clears a field's rows once the desired state moved on.

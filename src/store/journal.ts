@@ -59,7 +59,7 @@ export interface JournalEntry {
   upid: string | null;
   error: unknown;
   attempts: number;
-  /** What the agent itself created in this journaled operation (read by the gate, DESIGN §2.4). */
+  /** What the agent itself created in this journaled operation (read by the gate, docs/architecture.md#destructive-needs-a-signature). */
   provenance: unknown;
   /** How crash recovery or the operator resolved it, when they did. */
   resolution: string | null;
@@ -112,7 +112,7 @@ function optionalJson(value: unknown): string | null {
 }
 
 /**
- * The mutation journal (DESIGN §2.3): every write is its own durable transaction, so each
+ * The mutation journal (docs/architecture.md#mutations-are-journaled): every write is its own durable transaction, so each
  * phase is on disk before the caller takes the next step.
  */
 export class Journal {

@@ -142,7 +142,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     name: "guest overrides",
     sql: `
-      -- A guest's own grow through the local API (issue 6), one row per field of the
+      -- A guest's own grow through the local API (docs/desired-state.md#the-guests-own-grows), one row per field of the
       -- guest.config that asked for it. In force only once that journal entry is done; the
       -- desired value it was measured against decides when the desired state has moved on.
       CREATE TABLE guest_overrides (

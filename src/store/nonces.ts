@@ -3,7 +3,7 @@ import type { Clock } from "../util/clock.ts";
 import { checkText, checkTimestamp } from "./validate.ts";
 
 /**
- * Consumed envelope nonces (DESIGN §4.4). The primary key makes a replay fail even across
+ * Consumed envelope nonces (docs/architecture.md#signed-operations). The primary key makes a replay fail even across
  * restarts. Pruning is safe only because the verifier refuses an envelope past its `exp`
  * (plus the skew allowance passed as `graceMs`) before it ever asks about the nonce.
  */

@@ -323,7 +323,7 @@ function configure(db: Database, path: string, busyTimeoutMs: number): void {
       });
     }
     // FULL: a commit is on disk (WAL fsynced) before it returns, so a journaled intent survives
-    // a power cut, not only a process crash (DESIGN §2.3).
+    // a power cut, not only a process crash (docs/architecture.md#mutations-are-journaled).
     db.run("PRAGMA synchronous = FULL");
     db.run("PRAGMA foreign_keys = ON");
     // REPLACE's implicit delete fires delete triggers only with this on (audit append-only).

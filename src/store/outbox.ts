@@ -40,7 +40,7 @@ interface Row {
 }
 
 /**
- * Reports waiting for the hub (DESIGN §4.7), delivered in insertion order once it is back.
+ * Reports waiting for the hub (docs/architecture.md#hub-link), delivered in insertion order once it is back.
  * Above the cap the oldest telemetry goes first, then other unprotected kinds, oldest first.
  */
 export class Outbox {

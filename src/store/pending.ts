@@ -83,7 +83,7 @@ function toOp(r: Row): PendingOp {
   };
 }
 
-/** Operations held as `pending_signature` by the gate (DESIGN §2.4, §4.4). */
+/** Operations held as `pending_signature` by the gate (docs/architecture.md#destructive-needs-a-signature, docs/architecture.md#signed-operations). */
 export class PendingOps {
   private readonly quarantine: Quarantine;
 

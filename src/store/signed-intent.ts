@@ -22,7 +22,7 @@ interface Parts {
 
 /**
  * Consumes the nonce, records the intent and releases the held operation in ONE transaction
- * (DESIGN §4.4): either all three are durable or none is, so a crash can neither burn a nonce
+ * (docs/architecture.md#signed-operations): either all three are durable or none is, so a crash can neither burn a nonce
  * without an execution on record nor leave an execution whose nonce can be replayed.
  */
 export function recordSignedIntent(parts: Parts, input: SignedIntentInput): SignedIntentResult {

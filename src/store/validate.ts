@@ -4,11 +4,11 @@ import { invalidArgument } from "./errors.ts";
 export type Origin = "reconcile" | "localapi" | "job" | "operator";
 export const ORIGINS: readonly Origin[] = ["reconcile", "localapi", "job", "operator"];
 
-// Guest ids are `pve-vmid`: minimum 100, maximum 999999999 (pve/apischema.json).
+// Guest ids are `pve-vmid`: minimum 100, maximum 999999999 (docs/proxmox-behaviour.md#api-schema-source).
 const VMID_MIN = 100;
 const VMID_MAX = 999_999_999;
 
-// `guest.snapshot`, `guest.snapshot.delete`, `storage.add`: the noun.verb vocabulary (DESIGN §4.4).
+// `guest.snapshot`, `guest.snapshot.delete`, `storage.add`: the noun.verb vocabulary (docs/architecture.md#signed-operations).
 const OP_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
 
 export function checkVmid(vmid: number, what = "vmid"): number {

@@ -2,7 +2,7 @@ import { createHash, X509Certificate } from "node:crypto";
 
 /**
  * SHA-256 certificate fingerprints in the form Proxmox shows them: uppercase hex pairs joined
- * by colons (`GET /nodes` ssl_fingerprint, pve/FACTS.md B.10), which is also what
+ * by colons (`GET /nodes` ssl_fingerprint, docs/proxmox-behaviour.md#ssl-fingerprint), which is also what
  * `cert.fingerprint256` gives in Bun and Node.
  */
 const COLON_FORM = /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}$/;

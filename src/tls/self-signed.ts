@@ -1,4 +1,4 @@
-// @peculiar/x509 relies on decorator metadata; it must be loaded first (bun-notes.md §2).
+// @peculiar/x509 relies on decorator metadata; it must be loaded first (docs/bun-runtime.md#local-api-tls).
 import "reflect-metadata";
 import { isIP } from "node:net";
 import * as x509 from "@peculiar/x509";
@@ -21,7 +21,7 @@ export interface SelfSignedOptions {
 
 /**
  * An ECDSA P-256 self-signed server certificate, made with WebCrypto so it works inside a
- * compiled binary with no openssl CLI (bun-notes.md §2).
+ * compiled binary with no openssl CLI (docs/bun-runtime.md#local-api-tls).
  */
 export async function createSelfSignedCert(opts: SelfSignedOptions): Promise<SelfSignedCert> {
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;

@@ -12,7 +12,7 @@ import { verifyEnvelope } from "../../src/authz/verify.ts";
 import { fixedClock, sshKeygen } from "./support.ts";
 
 /**
- * Both directions against the stock OpenSSH tool (DESIGN.md §4.4): what an operator signs with
+ * Both directions against the stock OpenSSH tool (docs/architecture.md#signed-operations): what an operator signs with
  * `ssh-keygen -Y sign` verifies here, and what the agent signs verifies with
  * `ssh-keygen -Y verify`.
  */

@@ -55,7 +55,7 @@ const removeUsb1: ExpectedAction = {
   job: "job-h",
 };
 
-/** A host-level payload: no guest (DESIGN.md §4.4). */
+/** A host-level payload: no guest (docs/architecture.md#signed-operations). */
 function hostPayload(op: OpName, params: Record<string, unknown> = {}): OpPayload {
   return buildPayload({ op, host: HOST, params, now: NOW, ttlSeconds: 600, job: "job-h" });
 }

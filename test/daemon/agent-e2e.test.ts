@@ -161,7 +161,7 @@ test("enroll → converge → local API → held hub job → signed → executed
     expect(await settle(snapId)).toMatchObject({ state: "done" });
     expect(pve.state.guest(101)?.snapshots.has("ctl-deploy1")).toBe(true);
 
-    // The deploy "fails": the guest rolls back to the snapshot it asked for (issue 6: benign
+    // The deploy "fails": the guest rolls back to the snapshot it asked for (benign
     // for that guest), and the guest is running again afterwards.
     const rb = await api("POST", "/v1/self/snapshots/ctl-deploy1/rollback");
     expect(rb.status).toBe(202);
@@ -297,7 +297,7 @@ test("enroll → converge → local API → held hub job → signed → executed
   } finally {
     store.close();
   }
-  // Secrets never reach the logs (DESIGN §2.7).
+  // Secrets never reach the logs (docs/architecture.md#secrets-never-leak).
   const text = logs.join("");
   expect(text).not.toContain(guestToken);
   expect(text).not.toContain(identity.credential);

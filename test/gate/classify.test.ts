@@ -19,7 +19,7 @@ const scratchGuest: ProvenanceFacts = { guest: origin({ scratch: true }) };
 // Created by the agent, but neither in this compound operation nor as scratch: the customer's.
 const plainAgentSnap: ProvenanceFacts = { snapshot: origin({}) };
 const plainAgentGuest: ProvenanceFacts = { guest: origin({}) };
-// Taken by the agent at the guest's own request through the local API (issue 6).
+// Taken by the agent at the guest's own request through the local API (docs/architecture.md#snapshot-before-deploy).
 const guestOwnSnap: ProvenanceFacts = { snapshot: origin({ guestRequest: true }) };
 const fromGuest = (op: string, params: Record<string, unknown>): ClassifiedAction => ({
   op,

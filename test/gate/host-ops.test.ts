@@ -4,7 +4,7 @@ import type { OperationRequest } from "../../src/ops/types.ts";
 import { alice, ed, GateHarness, HOST, rescue } from "./support.ts";
 
 // Host-level operations (storage.*, signers.rotate, agent.update) act on no guest: the request
-// has no vmid and the signed payload names no guest (DESIGN §4.4).
+// has no vmid and the signed payload names no guest (docs/architecture.md#signed-operations).
 
 let h: GateHarness;
 afterEach(() => h?.cleanup());

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 
 /**
- * No code path reaches a mutating Proxmox call without passing the gate (DESIGN §2.4): the
+ * No code path reaches a mutating Proxmox call without passing the gate (docs/architecture.md#destructive-needs-a-signature): the
  * only place that calls a mutating client method is the reconcile engine's executor table,
  * which runs only what the gate decided `allowed` or `accepted`. A new call site anywhere
  * else fails here until it is routed through the executor seam.

@@ -84,7 +84,7 @@ export class GateHarness {
     const payload = buildPayload({
       op,
       host: o.host ?? HOST,
-      // Host-level operations name no guest (DESIGN §4.4).
+      // Host-level operations name no guest (docs/architecture.md#signed-operations).
       ...(isGuestOp(op) ? { guest: o.uid === undefined ? { vmid } : { vmid, uid: o.uid } } : {}),
       params: o.params ?? {},
       now,

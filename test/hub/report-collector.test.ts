@@ -16,7 +16,7 @@ let sim: PveSimulator;
 const clients: ProxmoxClient[] = [];
 
 beforeAll(async () => {
-  // The 3 s delay PVE puts on every 401 (FACTS B.4) is not what the wrong-token case tests.
+  // The 3 s delay PVE puts on every 401 (docs/proxmox-behaviour.md#api-envelope-and-errors) is not what the wrong-token case tests.
   sim = await startPveSimulator({ authFailDelayMs: 0, taskMs: 50 });
 });
 afterAll(async () => {
@@ -168,7 +168,7 @@ describe("status report from a healthy host", () => {
   });
   test("a storage Proxmox cannot reach is reported inactive, without sizes", async () => {
     // PVE lists an unreachable storage (an NFS server down) with active 0 and no sizes
-    // (pve/FACTS.md, GET /nodes/{node}/storage); the simulator's storages are always up.
+    // (docs/proxmox-behaviour.md#endpoint-summary, GET /nodes/{node}/storage); the simulator's storages are always up.
     const real = client();
     const proxmox: ProxmoxClient = {
       ...real,

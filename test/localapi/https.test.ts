@@ -150,7 +150,7 @@ describe.skipIf(!CURL)("the spike's matrix over HTTPS with curl --pinnedpubkey",
     const before = requestsSeen;
     const wrong = "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     const r = await curl(["--pinnedpubkey", wrong, `${server.url}/v1/self`], h.token101);
-    // CURLE_SSL_PINNEDPUBKEYNOTMATCH, as in the spike (seeds 002 §1 T4)
+    // CURLE_SSL_PINNEDPUBKEYNOTMATCH, as in the spike (docs/architecture.md#local-api)
     expect(r.exit).toBe(90);
     expect(r.code).toBe("000");
     expect(requestsSeen).toBe(before);

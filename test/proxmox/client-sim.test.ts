@@ -47,7 +47,7 @@ describe("client against the PVE simulator over pinned TLS", () => {
     expect((await agent.listLXC()).map((c) => c.vmid)).toContain(VMID);
     const status = await agent.guestStatus(VMID);
     const config = await agent.guestConfig(VMID);
-    // MiB in config, bytes in status (FACTS B.8).
+    // MiB in config, bytes in status (docs/proxmox-behaviour.md#units).
     expect(status.maxmemBytes).toBe((config.memoryMiB ?? 512) * 1024 * 1024);
     expect(config.digest).toBeString();
     expect((await agent.nodeStorage()).length).toBeGreaterThan(0);

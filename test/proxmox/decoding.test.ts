@@ -17,7 +17,7 @@ import {
 import { nodeStorageSchema, storageVolumeSchema } from "../../src/proxmox/schema-storage.ts";
 import { isTaskSuccess, taskLogSchema, taskStatusSchema } from "../../src/proxmox/schema-task.ts";
 
-describe("lenient primitives (FACTS B.11)", () => {
+describe("lenient primitives (docs/proxmox-behaviour.md#json-type-quirks)", () => {
   test("numbers and booleans arrive in several forms", () => {
     expect(lenientInt.parse("100")).toBe(100);
     expect(lenientInt.parse(100)).toBe(100);
@@ -37,7 +37,7 @@ describe("lenient primitives (FACTS B.11)", () => {
 });
 
 describe("captured shapes", () => {
-  test("task status captured from a real server (FACTS B.2)", () => {
+  test("task status captured from a real server (docs/proxmox-behaviour.md#task-status)", () => {
     const wire = JSON.parse(
       '{"data":{"id":"100","pid":29475,"status":"stopped","type":"qmstart","pstart":1062565,"exitstatus":"WARNINGS: 1","upid":"UPID:dahu-2:00007323:001036A5:6419CAF8:qmstart:100:root@pam:","starttime":1679411960,"user":"root@pam","node":"dahu-2"}}',
     );
@@ -244,7 +244,7 @@ describe("captured shapes", () => {
   });
 });
 
-describe("normalizeDescription (FACTS B.9)", () => {
+describe("normalizeDescription (docs/proxmox-behaviour.md#snapshots-and-descriptions)", () => {
   test("trailing newlines added by PVE do not count", () => {
     expect(normalizeDescription("hello")).toBe(normalizeDescription("hello\n"));
     expect(normalizeDescription("a\n\nb")).toBe(normalizeDescription("a\n\nb\n"));

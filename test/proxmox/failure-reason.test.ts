@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { parseFailureReason } from "../../src/proxmox/failure-reason.ts";
 
-describe("parseFailureReason (FACTS B.4, B.5)", () => {
+describe("parseFailureReason (docs/proxmox-behaviour.md#api-envelope-and-errors, docs/proxmox-behaviour.md#locks)", () => {
   test.each([
     [
       "Permission check failed (/vms/100, VM.Snapshot)",

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 /**
- * The fence of DESIGN.md §2.1, proved on the source: the Proxmox API side never reaches code
+ * The fence of docs/architecture.md#fence, proved on the source: the Proxmox API side never reaches code
  * that starts a process, and the privileged side (runner + privileged) never reaches code that
  * opens a network connection. The check walks the transitive import graph of each side.
  */

@@ -102,7 +102,7 @@ describe("Engine as the OperationSubmitter", () => {
     rig = await Rig.start();
     const real = rig.client;
     let posts = 0;
-    // The POST reaches Proxmox, but its answer is lost on the way back (FACTS B.4, 59x).
+    // The POST reaches Proxmox, but its answer is lost on the way back (docs/proxmox-behaviour.md#api-envelope-and-errors, 59x).
     const lossy = Object.create(real) as typeof real;
     lossy.start = async (vmid, o) => {
       posts++;

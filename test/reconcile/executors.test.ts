@@ -78,7 +78,7 @@ describe("executors against the simulator, behind the real gate", () => {
     ]) {
       expect(isExecOp(op)).toBe(true);
     }
-    // A task operation names its PVE task type (FACTS B.1), so recovery can find it.
+    // A task operation names its PVE task type (docs/proxmox-behaviour.md#upid-format), so recovery can find it.
     expect(EXECUTORS["guest.backup"].taskType).toBe("vzdump");
     expect(EXECUTORS["guest.resize"].taskType).toBe("resize");
     expect(EXECUTORS["guest.destroy"].taskType).toBe("vzdestroy");

@@ -43,7 +43,7 @@ describe("felhom-agent sim", () => {
     expect(ready.node).toBe("pve1");
     expect(ready.tokens.agent).toStartWith("felhom-agent@pve!agent=");
     expect(ready.tokens.root).toStartWith("root@pam!");
-    // Probe the leaf as a pinning client would, before any HTTP byte (bun-notes.md §1).
+    // Probe the leaf as a pinning client would, before any HTTP byte (docs/bun-runtime.md#tls-pinning).
     const url = new URL(ready.endpoint);
     const presented = await new Promise<string>((resolve, reject) => {
       const s = connect(

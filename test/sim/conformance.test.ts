@@ -1,7 +1,7 @@
 /**
  * Walks every route the PVE simulator serves and checks it against the official PVE 9.1 schema:
- * parameter errors are the HTTP 400s JSONSchema.pm produces (pve/FACTS.md B.4), and the `data` of
- * valid requests matches the schema's `returns` (with the wire leniency of FACTS B.11).
+ * parameter errors are the HTTP 400s JSONSchema.pm produces (docs/proxmox-behaviour.md#api-envelope-and-errors), and the `data` of
+ * valid requests matches the schema's `returns` (with the wire leniency of docs/proxmox-behaviour.md#json-type-quirks).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { PVE_ROUTES, startPveSimulator } from "../../src/sim/pve/index.ts";
@@ -154,7 +154,7 @@ describe.each(PVE_ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))(
         expect(r.body?.errors?.felhom_bogus).toBe(UNKNOWN);
       });
 
-    // A token never reaches parameter validation on allowtoken: 0 endpoints (FACTS B.4).
+    // A token never reaches parameter validation on allowtoken: 0 endpoints (docs/proxmox-behaviour.md#api-envelope-and-errors).
     if (tokenOnly)
       test("refuses API tokens before validating parameters", async () => {
         const r = await call(method, fill(route.path), { felhom_bogus: "1" });
@@ -192,7 +192,7 @@ describe.each(PVE_ROUTES.map((r) => [`${r.method} ${r.path}`, r] as const))(
   },
 );
 
-test("the 400 reason phrase is the first line of the message (FACTS B.4)", async () => {
+test("the 400 reason phrase is the first line of the message (docs/proxmox-behaviour.md#api-envelope-and-errors)", async () => {
   const r = await call("GET", `/nodes/${world.node}/lxc`, { felhom_bogus: "1" });
   expect({ status: r.status, statusText: r.statusText }).toEqual({
     status: 400,

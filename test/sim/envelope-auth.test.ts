@@ -9,7 +9,7 @@ let c: ReturnType<typeof simClient>;
 beforeAll(async () => {
   const seed = defaultSeed();
   // A privsep token whose role lacks VM.Snapshot, and a user missing VM.Config.Disk while its
-  // token has it: the effective set is the intersection (FACTS B.6).
+  // token has it: the effective set is the intersection (docs/proxmox-behaviour.md#api-tokens).
   seed.access.users.push({ userid: "limited@pve" });
   seed.access.roles.NoSnap = ["VM.Audit", "VM.PowerMgmt", "VM.Config.Disk", "Sys.Audit"];
   seed.access.roles.UserPart = ["VM.Audit", "VM.Snapshot", "Sys.Audit"];
@@ -27,7 +27,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-describe("envelope and errors (pve/FACTS.md B.4)", () => {
+describe("envelope and errors (docs/proxmox-behaviour.md#api-envelope-and-errors)", () => {
   test("success is {data} with JSON content type", async () => {
     const r = await c.call("GET", "/version");
     expect(r.status).toBe(200);
@@ -77,7 +77,7 @@ describe("envelope and errors (pve/FACTS.md B.4)", () => {
     expect(r.body.message).toBe("Configuration file 'nodes/pve1/lxc/999.conf' does not exist\n");
   });
 
-  test("unknown node: 500 hostname lookup (FACTS B.12)", async () => {
+  test("unknown node: 500 hostname lookup (docs/proxmox-behaviour.md#unknown-node-and-nextid)", async () => {
     const r = await c.call("GET", "/nodes/nope/lxc");
     expect(r.status).toBe(500);
     expect(r.statusText.startsWith("hostname lookup 'nope' failed - ")).toBe(true);
@@ -111,7 +111,7 @@ describe("envelope and errors (pve/FACTS.md B.4)", () => {
     expect(res.status).toBe(501);
   });
 
-  test("nextid is a JSON string; a taken vmid is a 400 on vmid (B.11, B.12)", async () => {
+  test("nextid is a JSON string; a taken vmid is a 400 on vmid (docs/proxmox-behaviour.md#json-type-quirks, docs/proxmox-behaviour.md#unknown-node-and-nextid)", async () => {
     expect((await c.call("GET", "/cluster/nextid")).body).toEqual({ data: "100" });
     const taken = await c.call("GET", "/cluster/nextid", { params: { vmid: 101 } });
     expect(taken.status).toBe(400);
@@ -119,7 +119,7 @@ describe("envelope and errors (pve/FACTS.md B.4)", () => {
   });
 });
 
-describe("permissions (FACTS B.4, B.6)", () => {
+describe("permissions (docs/proxmox-behaviour.md#api-envelope-and-errors, docs/proxmox-behaviour.md#api-tokens)", () => {
   test("check(): first missing privilege", async () => {
     const r = await c.call("GET", "/nodes/pve1/lxc/101/config", { token: sim.tokens.noacl });
     expect(r.status).toBe(403);

@@ -25,7 +25,7 @@ async function waitTask(upid: string): Promise<string> {
   return st.body.data.exitstatus;
 }
 
-describe("config (pve/FACTS.md B.7, B.8, B.9)", () => {
+describe("config (docs/proxmox-behaviour.md#sync-and-async-endpoints, docs/proxmox-behaviour.md#units, docs/proxmox-behaviour.md#snapshots-and-descriptions)", () => {
   test("PUT is synchronous and returns null; MiB in config, bytes in status", async () => {
     const r = await c.call("PUT", `${CT}/102/config`, { params: { memory: 1536 } });
     expect(r.body).toEqual({ data: null });
@@ -85,7 +85,7 @@ describe("config (pve/FACTS.md B.7, B.8, B.9)", () => {
   });
 });
 
-describe("power (FACTS B.5)", () => {
+describe("power (docs/proxmox-behaviour.md#locks)", () => {
   test("already running / not running are synchronous; start applies after the task", async () => {
     const again = await c.call("POST", `${CT}/103/status/start`);
     expect([again.status, again.statusText]).toEqual([500, "CT 103 already running"]);
@@ -100,7 +100,7 @@ describe("power (FACTS B.5)", () => {
   });
 });
 
-describe("resize and destroy (FACTS B.5)", () => {
+describe("resize and destroy (docs/proxmox-behaviour.md#locks)", () => {
   test("grow only; shrink and same size are synchronous errors", async () => {
     const shrink = await c.call("PUT", `${CT}/103/resize`, {
       params: { disk: "rootfs", size: "4G" },
@@ -127,7 +127,7 @@ describe("resize and destroy (FACTS B.5)", () => {
   });
 });
 
-describe("restore and vzdump (FACTS-provisioning 1.1, 2, 4)", () => {
+describe("restore and vzdump (docs/proxmox-behaviour.md#root-only-config-checks, docs/proxmox-behaviour.md#identity-on-restore, docs/proxmox-behaviour.md#vzdump-remove)", () => {
   test("restore keeps keyctl from the archive, unique renews the MAC, hostname wins", async () => {
     const r = await c.call("POST", CT, {
       params: {

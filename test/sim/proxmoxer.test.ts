@@ -109,7 +109,7 @@ describe.skipIf(!available && !inCi)("python3-proxmoxer against the simulator", 
     async () => {
       const s = sim as NonNullable<typeof sim>;
       const url = new URL(s.endpoint);
-      // Token ids split at the last '=' into id and secret, the id at '!' (pve/FACTS.md B.6).
+      // Token ids split at the last '=' into id and secret, the id at '!' (docs/proxmox-behaviour.md#api-tokens).
       const full = s.tokens.agent;
       const eq = full.lastIndexOf("=");
       const [user, tokenName] = full.slice(0, eq).split("!") as [string, string];
@@ -148,7 +148,7 @@ describe.skipIf(!available && !inCi)("python3-proxmoxer against the simulator", 
       expect(out.snapshots).toContain("pyclient");
       // proxmoxer 1.2 looks for `errors` inside `data` (always null), so only the status and the
       // reason phrase (its `content`) reach the caller; PVE's reason phrase is the message's first
-      // line (FACTS B.4).
+      // line (docs/proxmox-behaviour.md#api-envelope-and-errors).
       expect(out.bad).toEqual({ status: 400, reason: "Parameter verification failed." });
     },
   );

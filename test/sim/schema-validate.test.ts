@@ -62,7 +62,7 @@ describe("schema file", () => {
   });
 });
 
-describe("validateParams: JSONSchema.pm error texts (FACTS B.4)", () => {
+describe("validateParams: JSONSchema.pm error texts (docs/proxmox-behaviour.md#api-envelope-and-errors)", () => {
   test("missing required parameter", () => {
     expect(errorsOf("POST", "/nodes/{node}/lxc", { node: "pve", vmid: "100" })).toEqual({
       ostemplate: "property is missing and it is not optional",
@@ -356,7 +356,7 @@ describe("validateParams: property strings", () => {
 });
 
 describe("validateReturns", () => {
-  test("accepts the PVE wire quirks (FACTS B.11): nextid as a string, booleans as 0/1", () => {
+  test("accepts the PVE wire quirks (docs/proxmox-behaviour.md#json-type-quirks): nextid as a string, booleans as 0/1", () => {
     expect(validateReturns("GET", "/cluster/nextid", "100")).toEqual([]);
     expect(
       validateReturns("GET", "/cluster/resources", [

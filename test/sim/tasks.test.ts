@@ -26,7 +26,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-describe("tasks (pve/FACTS.md B.1–B.3)", () => {
+describe("tasks (docs/proxmox-behaviour.md#upid-format, docs/proxmox-behaviour.md#task-status, docs/proxmox-behaviour.md#task-log)", () => {
   test("UPID carries the token in the user field; status splits tokenid; running → stopped OK", async () => {
     const r = await c.call("POST", `${CT}/102/snapshot`, { params: { snapname: "t1" } });
     const upid = r.body.data as string;
@@ -47,7 +47,7 @@ describe("tasks (pve/FACTS.md B.1–B.3)", () => {
     });
     expect(running.exitstatus).toBeUndefined();
     expect(running.endtime).toBeUndefined();
-    // The lock is held while the task runs (FACTS B.5).
+    // The lock is held while the task runs (docs/proxmox-behaviour.md#locks).
     const locked = await c.call("PUT", `${CT}/102/config`, { params: { cores: 3 } });
     expect([locked.status, locked.statusText]).toEqual([500, "CT is locked (snapshot)"]);
     clock.advance(1000);
@@ -91,7 +91,7 @@ describe("tasks (pve/FACTS.md B.1–B.3)", () => {
     expect([missing.status, missing.body.errors]).toEqual([400, { upid: "no such task" }]);
   });
 
-  test("snapshot of a missing CT still returns a UPID; the error is the exitstatus (B.5)", async () => {
+  test("snapshot of a missing CT still returns a UPID; the error is the exitstatus (docs/proxmox-behaviour.md#locks)", async () => {
     const r = await c.call("POST", `${CT}/999/snapshot`, { params: { snapname: "x1" } });
     expect(r.status).toBe(200);
     const st = (await c.call("GET", task(r.body.data, "status"))).body.data;

@@ -70,7 +70,7 @@ const BUILTIN_ROLES: Record<string, readonly string[]> = {
 export interface Principal {
   userid: string;
   tokenid?: string;
-  /** `user@realm` or `user@realm!tokenid`: what goes into a UPID (FACTS B.1). */
+  /** `user@realm` or `user@realm!tokenid`: what goes into a UPID (docs/proxmox-behaviour.md#upid-format). */
   fullid: string;
 }
 
@@ -93,7 +93,7 @@ export interface SimToken {
  * Users, tokens, roles and ACL entries, with PVE's permission rules: the most specific path
  * with entries for the subject wins, non-propagating entries apply to their own path only, and
  * a privilege-separated token gets the intersection of its own and its owner's privileges
- * (pve/FACTS.md B.6).
+ * (docs/proxmox-behaviour.md#api-tokens).
  */
 export class AccessModel {
   readonly users = new Map<string, { enable: boolean }>();
@@ -136,13 +136,13 @@ export class AccessModel {
     return this.privileges(who, path).has(priv);
   }
 
-  /** `check()`: 403 naming the first missing privilege (FACTS B.4). */
+  /** `check()`: 403 naming the first missing privilege (docs/proxmox-behaviour.md#api-envelope-and-errors). */
   check(who: Principal, path: string, privs: readonly string[]): void {
     const have = this.privileges(who, path);
     for (const p of privs) if (!have.has(p)) throw permError(`${path}, ${p}`);
   }
 
-  /** `check_any()`: 403 naming all of them joined with `|` (FACTS B.4). */
+  /** `check_any()`: 403 naming all of them joined with `|` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
   checkAny(who: Principal, path: string, privs: readonly string[]): void {
     const have = this.privileges(who, path);
     if (!privs.some((p) => have.has(p))) throw permError(`${path}, ${privs.join("|")}`);
@@ -163,7 +163,7 @@ export class AccessModel {
     if (token === undefined) return new Set();
     if (!token.privsep) return this.subjectPrivs(who.userid, path);
     const own = this.subjectPrivs(who.fullid, path);
-    // root@pam's tokens skip the intersection: root has everything (FACTS B.6).
+    // root@pam's tokens skip the intersection: root has everything (docs/proxmox-behaviour.md#api-tokens).
     if (who.userid === "root@pam") return own;
     const owner = this.subjectPrivs(who.userid, path);
     return new Set([...own].filter((p) => owner.has(p)));

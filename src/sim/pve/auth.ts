@@ -6,7 +6,7 @@ export type AuthResult = { ok: true; principal: Principal } | { ok: false; reaso
 const TOKEN_HEADER = /(?:^|\s)PVEAPIToken(?:=| )([^;]*)/;
 
 /**
- * Token authentication as pveproxy does it (pve/FACTS.md B.4, B.6): no credentials →
+ * Token authentication as pveproxy does it (docs/proxmox-behaviour.md#api-envelope-and-errors, docs/proxmox-behaviour.md#api-tokens): no credentials →
  * `No ticket`; anything wrong with them → `Authentication failed!` (the cause only goes to
  * syslog). The value is URI-unescaped and split at the last `=`.
  */

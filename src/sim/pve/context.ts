@@ -36,7 +36,7 @@ export interface RequestContext {
   path: string;
 }
 
-/** A result with a top-level `total` beside `data` (task logs, FACTS B.3). */
+/** A result with a top-level `total` beside `data` (task logs, docs/proxmox-behaviour.md#task-log). */
 export class WithTotal {
   constructor(
     readonly data: unknown,
@@ -65,7 +65,7 @@ export interface RouteDef {
   /** Schema template form: `/nodes/{node}/lxc/{vmid}/config`. */
   path: string;
   perm: PermSpec;
-  /** false for endpoints with `allowtoken: 0` (FACTS B.4). */
+  /** false for endpoints with `allowtoken: 0` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
   allowtoken?: boolean;
   handler: Handler;
 }
@@ -80,7 +80,7 @@ export function strParam(ctx: RequestContext, name: string): string | undefined 
   return v === undefined || v === null ? undefined : String(v);
 }
 
-/** 0/1 booleans; JSON bodies may carry true/false (FACTS B.4). */
+/** 0/1 booleans; JSON bodies may carry true/false (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 export function boolParam(ctx: RequestContext, name: string): boolean {
   const v = ctx.params[name];
   return v === true || v === 1 || v === "1";

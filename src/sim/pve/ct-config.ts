@@ -1,7 +1,7 @@
 /**
  * LXC config values as PVE stores and returns them. Integers and 0/1 booleans come back as JSON
- * numbers; `cpulimit` stays the original config string (pve/FACTS.md B.11); memory and swap are
- * MiB (FACTS B.8); disk sizes are DiskSize strings such as `8G`.
+ * numbers; `cpulimit` stays the original config string (docs/proxmox-behaviour.md#json-type-quirks); memory and swap are
+ * MiB (docs/proxmox-behaviour.md#units); disk sizes are DiskSize strings such as `8G`.
  */
 export type CtConfig = Record<string, string | number>;
 
@@ -23,7 +23,7 @@ export function configValue(key: string, value: unknown): string | number {
 
 /**
  * Options applied at once to a running CT; everything else waits in `[pve:pending]` until the
- * next start (FACTS B.7, $LXC_FASTPLUG_OPTIONS plus the hotplug branch).
+ * next start (docs/proxmox-behaviour.md#sync-and-async-endpoints, $LXC_FASTPLUG_OPTIONS plus the hotplug branch).
  */
 export function isHotplug(key: string, current: CtConfig): boolean {
   if (
@@ -93,7 +93,7 @@ export function formatDiskSize(bytes: number): string {
   return String(bytes);
 }
 
-/** rootfs/mpN `size` in bytes (4 GiB when unknown, FACTS B.8). */
+/** rootfs/mpN `size` in bytes (4 GiB when unknown, docs/proxmox-behaviour.md#units). */
 export function volumeSize(value: string | number | undefined): number {
   if (typeof value !== "string") return 4 * 1024 ** 3;
   const size = parsePropertyString(value, "volume").get("size");

@@ -1,5 +1,5 @@
 /**
- * Description round-trip as PVE stores it (pve/FACTS.md B.9): written as one `#` comment line
+ * Description round-trip as PVE stores it (docs/proxmox-behaviour.md#snapshots-and-descriptions): written as one `#` comment line
  * per `\n`-separated line with trailing empty lines dropped (Perl `split`), read back with a
  * `\n` appended to every line. `\r` survives (it is URI-escaped, not split on).
  * Returns undefined when nothing is left, because an empty description disappears from GET.

@@ -10,14 +10,14 @@ export interface FaultSpec {
   http500: number;
   /**
    * Probability of a 596 before the handler runs: pveproxy's hop to pvedaemon failed
-   * (pve/FACTS.md B.4, 595–599).
+   * (docs/proxmox-behaviour.md#api-envelope-and-errors, 595–599).
    */
   http596: number;
   /** Probability that the connection is closed with no response, before the handler runs. */
   drop: number;
   /**
    * Probability that the handler runs (the change happens) and then the connection is closed
-   * with no response: the client cannot know whether a mutating call took effect (FACTS B.4).
+   * with no response: the client cannot know whether a mutating call took effect (docs/proxmox-behaviour.md#api-envelope-and-errors).
    */
   dropAfter: number;
   /** Task types (`vzsnapshot`, `vzstart`, …) whose tasks fail. */
@@ -26,7 +26,7 @@ export interface FaultSpec {
   hang: string[];
   /** Task types whose tasks end `WARNINGS: 1`. */
   warn: string[];
-  /** VMIDs whose config flock is held by someone else, so every locker times out (FACTS B.5). */
+  /** VMIDs whose config flock is held by someone else, so every locker times out (docs/proxmox-behaviour.md#locks). */
   lockWait: number[];
 }
 

@@ -37,9 +37,9 @@ export interface PveSimOptions {
   seed?: PveSeed;
   /** Task duration in ms (default 1500), or per task type with `default` as the fallback. */
   taskMs?: number | Record<string, number>;
-  /** PVE delays every 401 by 3 s (FACTS B.4); default 3000. */
+  /** PVE delays every 401 by 3 s (docs/proxmox-behaviour.md#api-envelope-and-errors); default 3000. */
   authFailDelayMs?: number;
-  /** The config flock timeout (10 s in PVE, FACTS B.5); default 10000. */
+  /** The config flock timeout (10 s in PVE, docs/proxmox-behaviour.md#locks); default 10000. */
   lockTimeoutMs?: number;
   /** A SPEC string (see FAULT_SPEC_HELP) or a partial spec. */
   faults?: string | Partial<FaultSpec>;
@@ -72,7 +72,7 @@ export interface SimStateView {
 export interface PveSimulator {
   endpoint: string;
   node: string;
-  /** SHA-256 of the leaf certificate, `AA:BB:…` (what GET /nodes shows, FACTS B.10). */
+  /** SHA-256 of the leaf certificate, `AA:BB:…` (what GET /nodes shows, docs/proxmox-behaviour.md#ssl-fingerprint). */
   fingerprint: string;
   certPem: string;
   tokens: SimTokens;
@@ -95,7 +95,7 @@ function durations(taskMs: PveSimOptions["taskMs"]): (type: string) => number {
   return (type) => taskMs[type] ?? fallback;
 }
 
-/** Starts a stateful PVE 9.1 API simulator over HTTPS on loopback (DESIGN §5). */
+/** Starts a stateful PVE 9.1 API simulator over HTTPS on loopback (docs/architecture.md#proxmox-simulator). */
 export async function startPveSimulator(opts: PveSimOptions = {}): Promise<PveSimulator> {
   const seed = opts.seed ?? defaultSeed();
   const clock = opts.clock ?? systemClock;

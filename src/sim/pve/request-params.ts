@@ -12,7 +12,7 @@ function fromSearch(search: string, out: Record<string, unknown>): void {
 }
 
 /**
- * Parameters as pveproxy extracts them (pve/FACTS.md B.4): GET/DELETE from the query string only
+ * Parameters as pveproxy extracts them (docs/proxmox-behaviour.md#api-envelope-and-errors): GET/DELETE from the query string only
  * (a body is refused with 501), POST/PUT from a form-urlencoded or JSON body with the query
  * string overriding, and path parameters must not conflict with given ones.
  */

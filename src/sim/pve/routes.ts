@@ -35,7 +35,7 @@ const vmAny = (...privs: string[]): PermSpec => ({ kind: "any", path: "/vms/{vmi
 
 const CT = "/nodes/{node}/lxc/{vmid}";
 
-/** Every endpoint served, with the permission rule its schema states (pve/FACTS.md A.2). */
+/** Every endpoint served, with the permission rule its schema states (docs/proxmox-behaviour.md#endpoint-summary). */
 export const ROUTE_DEFS: readonly RouteDef[] = [
   { method: "GET", path: "/version", perm: ALL, handler: version },
   { method: "GET", path: "/nodes", perm: ALL, handler: nodes },
@@ -128,7 +128,7 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
   { method: "DELETE", path: "/nodes/{node}/tasks/{upid}", perm: ALL, handler: stopTask },
   { method: "GET", path: "/access/permissions", perm: ALL, handler: permissions },
   {
-    // allowtoken: 0 — a token gets the 403 from FACTS B.4 before anything else.
+    // allowtoken: 0 — a token gets the 403 from docs/proxmox-behaviour.md#api-envelope-and-errors before anything else.
     method: "POST",
     path: "/access/ticket",
     perm: ALL,

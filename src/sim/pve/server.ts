@@ -32,7 +32,7 @@ const PREFIX = "/api2/json";
 const METHODS = new Set(["GET", "POST", "PUT", "DELETE"]);
 const JSON_TYPE = "application/json;charset=UTF-8";
 
-/** Reason phrase = first line of the message (pve/FACTS.md B.4), kept to header-safe bytes. */
+/** Reason phrase = first line of the message (docs/proxmox-behaviour.md#api-envelope-and-errors), kept to header-safe bytes. */
 function reasonPhrase(message: string): string {
   const first = message.split("\n", 1)[0] ?? "";
   return first.replace(/[^\t\x20-\x7e]/g, "?");
@@ -52,7 +52,7 @@ function send(
   res.end(body);
 }
 
-/** `{"data":null,"errors"?:…,"message":"…\n"}` (FACTS B.4). */
+/** `{"data":null,"errors"?:…,"message":"…\n"}` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 function sendError(res: ServerResponse, stats: ServerStats, e: PveHttpError): void {
   const message = e.message.endsWith("\n") ? e.message : `${e.message}\n`;
   const body: Record<string, unknown> = { data: null };
@@ -86,7 +86,7 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /**
- * The request pipeline in pveproxy's order (FACTS B.4): faults of the proxy hop, 401 (delayed,
+ * The request pipeline in pveproxy's order (docs/proxmox-behaviour.md#api-envelope-and-errors): faults of the proxy hop, 401 (delayed,
  * empty body) → 501 for unknown routes → allowtoken 403 → permission 403 → node resolution →
  * 400 parameter errors → handler (500 or result).
  */
@@ -125,7 +125,7 @@ export async function handleRequest(
 
   const auth = authenticate(req.headers.authorization, req.headers.cookie, core.access);
   if (!auth.ok) {
-    // The 401 is delayed on purpose and has an empty body (FACTS B.4).
+    // The 401 is delayed on purpose and has an empty body (docs/proxmox-behaviour.md#api-envelope-and-errors).
     await core.clock.sleep(deps.authFailDelayMs, deps.signal).catch(() => {});
     stats.byStatus[401] = (stats.byStatus[401] ?? 0) + 1;
     res.writeHead(401, auth.reason, { "content-length": 0 });
@@ -158,7 +158,7 @@ export async function handleRequest(
       else core.access.checkAny(auth.principal, path, perm.privs);
     }
     if (pathParams.node !== undefined && pathParams.node !== core.node) {
-      // proxyto falls back to DNS for an unknown node (FACTS B.12).
+      // proxyto falls back to DNS for an unknown node (docs/proxmox-behaviour.md#unknown-node-and-nextid).
       throw fail(
         `hostname lookup '${pathParams.node}' failed - failed to get address info for: ${pathParams.node}: Name or service not known`,
       );
@@ -180,7 +180,7 @@ export async function handleRequest(
     sendResult(res, stats, result);
   } catch (e) {
     if (e instanceof PveHttpError) return sendError(res, stats, e);
-    // A non-exception die escaping the handler is a 500 with its text (FACTS B.4).
+    // A non-exception die escaping the handler is a 500 with its text (docs/proxmox-behaviour.md#api-envelope-and-errors).
     sendError(res, stats, fail(e instanceof Error ? e.message : String(e)));
   }
 }

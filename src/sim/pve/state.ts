@@ -9,7 +9,7 @@ export interface CtSnapshot {
   /** Epoch seconds. */
   snaptime: number;
   parent?: string;
-  /** Half-finished snapshot (FACTS B.9). */
+  /** Half-finished snapshot (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
   snapstate?: "prepare" | "delete";
   config: CtConfig;
 }
@@ -18,7 +18,7 @@ export interface CtGuest {
   vmid: number;
   running: boolean;
   config: CtConfig;
-  /** `[pve:pending]` values for a running CT (FACTS B.7). */
+  /** `[pve:pending]` values for a running CT (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
   pending: CtConfig;
   pendingDelete: Set<string>;
   snapshots: Map<string, CtSnapshot>;
@@ -110,7 +110,7 @@ export class SimState {
     this.version++;
   }
 
-  /** SHA-1 over the whole config "file", as PVE's digest is (FACTS A.2: always present). */
+  /** SHA-1 over the whole config "file", as PVE's digest is (docs/proxmox-behaviour.md#endpoint-summary: always present). */
   digest(g: CtGuest): string {
     const h = createHash("sha1");
     h.update(JSON.stringify(g.config));

@@ -5,7 +5,7 @@ import type { FaultSpec } from "./faults.ts";
 
 export interface TaskLog {
   line(text: string): void;
-  /** `WARN: …` lines; any makes the task end `WARNINGS: N` (FACTS B.2). */
+  /** `WARN: …` lines; any makes the task end `WARNINGS: N` (docs/proxmox-behaviour.md#task-status). */
   warn(text: string): void;
 }
 
@@ -43,7 +43,7 @@ export interface TaskOptions {
   type: string;
   id: string;
   principal: Principal;
-  /** The CT whose config flock the worker takes (for the `lockwait` fault, FACTS B.5). */
+  /** The CT whose config flock the worker takes (for the `lockwait` fault, docs/proxmox-behaviour.md#locks). */
   flockVmid?: number;
   work: TaskWork;
   /** Runs when the task fails for any reason (create cleans up its half-made CT). */
@@ -59,7 +59,7 @@ export interface TaskManagerDeps {
   onChange: () => void;
 }
 
-/** `can't lock file … - got timeout` (FACTS B.5). */
+/** `can't lock file … - got timeout` (docs/proxmox-behaviour.md#locks). */
 export function flockTimeoutMessage(vmid: number): string {
   return `can't lock file '/run/lock/lxc/pve-config-${vmid}.lock' - got timeout`;
 }
@@ -164,7 +164,7 @@ export class TaskManager {
     }
   }
 
-  /** DELETE …/tasks/{upid}: the worker is killed (FACTS B.2, `interrupted by signal`). */
+  /** DELETE …/tasks/{upid}: the worker is killed (docs/proxmox-behaviour.md#task-status, `interrupted by signal`). */
   stop(task: SimTask, now: number): void {
     if (task.status !== "running") return;
     this.running = this.running.filter((t) => t !== task);
@@ -190,7 +190,7 @@ export class TaskManager {
       this.logFor(task).warn("simulated warning (fault injection)");
     }
     if (error !== undefined) {
-      // fork_worker chomps the die text and turns every newline into a space (FACTS B.2).
+      // fork_worker chomps the die text and turns every newline into a space (docs/proxmox-behaviour.md#task-status).
       const text = (error instanceof Error ? error.message : String(error))
         .replace(/\n+$/, "")
         .replaceAll("\n", " ");

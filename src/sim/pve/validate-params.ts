@@ -6,7 +6,7 @@ export type ParamCheck =
   | { ok: false; errors: Record<string, string> };
 
 /**
- * Schema validation before the handler (pve/FACTS.md B.4). Endpoints outside the committed
+ * Schema validation before the handler (docs/proxmox-behaviour.md#api-envelope-and-errors). Endpoints outside the committed
  * schema subset pass through unchanged.
  */
 export function checkParams(

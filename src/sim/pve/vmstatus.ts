@@ -5,7 +5,7 @@ import type { CtGuest } from "./state.ts";
 const MiB = 1024 * 1024;
 
 /**
- * The vmstatus entry of a CT (pve/FACTS.md B.8): maxmem/maxswap in bytes from MiB config,
+ * The vmstatus entry of a CT (docs/proxmox-behaviour.md#units): maxmem/maxswap in bytes from MiB config,
  * maxdisk from the rootfs size, usage 0 when stopped, `name` = hostname without whitespace or
  * `CT<vmid>`, `cpus` = cores or cpulimit or the host's count, plus `type` and `pid`.
  * Usage figures are stable per CT so responses can be cached.

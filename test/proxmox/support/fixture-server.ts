@@ -137,7 +137,7 @@ export const ok = (data: unknown, extra: Record<string, unknown> = {}): FixtureR
   json: { data, ...extra },
 });
 
-/** A PVE ≥ 8.3 error: reason phrase = first line, body keeps `message` (FACTS B.4). */
+/** A PVE ≥ 8.3 error: reason phrase = first line, body keeps `message` (docs/proxmox-behaviour.md#api-envelope-and-errors). */
 export const pveError = (
   status: number,
   message: string,

@@ -20,7 +20,7 @@ export function makeUpid(
   return formatUpid({ node: "pve", pid: 0x1234, pstart: 0xabcdef, starttime, type, id, user });
 }
 
-/** Answers task status and log requests like PVE, following a script (FACTS B.2, B.3). */
+/** Answers task status and log requests like PVE, following a script (docs/proxmox-behaviour.md#task-status, docs/proxmox-behaviour.md#task-log). */
 export function taskRoutes(task: ScriptedTask) {
   let polls = 0;
   const userOf = task.upid.split(":")[7] ?? "";

@@ -5,7 +5,7 @@ import { permError } from "../errors.ts";
 
 /**
  * GET /access/permissions: the effective privileges per path as `{path: {priv: 1}}`; for a
- * privilege-separated token that is the intersection with its owner (FACTS B.6). Anyone may
+ * privilege-separated token that is the intersection with its owner (docs/proxmox-behaviour.md#api-tokens). Anyone may
  * dump their own (or their tokens'); others need Sys.Audit on /access.
  */
 export function permissions(ctx: RequestContext): unknown {

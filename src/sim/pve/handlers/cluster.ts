@@ -8,7 +8,7 @@ export function version(ctx: RequestContext): unknown {
   return { ...ctx.core.version };
 }
 
-/** ssl_fingerprint is the node's own leaf SHA-256, colon form (FACTS B.10). */
+/** ssl_fingerprint is the node's own leaf SHA-256, colon form (docs/proxmox-behaviour.md#ssl-fingerprint). */
 export function nodes(ctx: RequestContext): unknown {
   const { core } = ctx;
   const entry: Record<string, unknown> = {
@@ -19,7 +19,7 @@ export function nodes(ctx: RequestContext): unknown {
     level: "",
     ssl_fingerprint: core.fingerprint,
   };
-  // Entries without Sys.Audit get reduced stats (FACTS A.2).
+  // Entries without Sys.Audit get reduced stats (docs/proxmox-behaviour.md#endpoint-summary).
   if (core.access.has(ctx.who, `/nodes/${core.node}`, "Sys.Audit")) {
     Object.assign(entry, {
       cpu: 0.0312,
@@ -48,7 +48,7 @@ export function nodeStatus(ctx: RequestContext): unknown {
     cpu: 0.0312,
     wait: 0.0004,
     idle: 0,
-    // loadavg entries are strings on the wire (B.11: Perl emits what it last used).
+    // loadavg entries are strings on the wire (docs/proxmox-behaviour.md#json-type-quirks: Perl emits what it last used).
     loadavg: ["0.21", "0.18", "0.12"],
     cpuinfo: {
       cpus: core.hostCpus,
@@ -91,7 +91,7 @@ function storageVisible(ctx: RequestContext, id: string): boolean {
   return privs.has("Datastore.Audit") || privs.has("Datastore.AllocateSpace");
 }
 
-/** GET /storage: config entries, silently filtered (FACTS A.2). */
+/** GET /storage: config entries, silently filtered (docs/proxmox-behaviour.md#endpoint-summary). */
 export function storageConfig(ctx: RequestContext): unknown {
   const type = strParam(ctx, "type");
   const out: Record<string, unknown>[] = [];
@@ -172,7 +172,7 @@ export function storageContent(ctx: RequestContext): unknown {
   return out;
 }
 
-/** Filtered by VM.Audit / Datastore.Audit / Sys.Audit, never 403 (FACTS B.6); 0/1 booleans (B.11). */
+/** Filtered by VM.Audit / Datastore.Audit / Sys.Audit, never 403 (docs/proxmox-behaviour.md#api-tokens); 0/1 booleans (docs/proxmox-behaviour.md#json-type-quirks). */
 export function clusterResources(ctx: RequestContext): unknown {
   const { core } = ctx;
   const type = strParam(ctx, "type");
@@ -247,8 +247,8 @@ export function clusterResources(ctx: RequestContext): unknown {
 }
 
 /**
- * GET /cluster/nextid: a JSON string (FACTS B.11); `vmid=N` taken → 400; none free → 500
- * (FACTS B.12).
+ * GET /cluster/nextid: a JSON string (docs/proxmox-behaviour.md#json-type-quirks); `vmid=N` taken → 400; none free → 500
+ * (docs/proxmox-behaviour.md#unknown-node-and-nextid).
  */
 export function nextId(ctx: RequestContext): unknown {
   const guests = ctx.core.state.guests;

@@ -12,7 +12,7 @@ export function requireGuest(ctx: RequestContext): CtGuest {
   return g;
 }
 
-/** check_lock: `CT is locked (<lock>)` (FACTS B.5). */
+/** check_lock: `CT is locked (<lock>)` (docs/proxmox-behaviour.md#locks). */
 export function lockMessage(g: CtGuest): string | undefined {
   const lock = g.config.lock;
   return lock === undefined ? undefined : `CT is locked (${lock})`;
@@ -25,7 +25,7 @@ export function assertUnlocked(g: CtGuest): void {
 
 /**
  * lock_config in a synchronous endpoint: with the `lockwait` fault the 10 s flock times out and
- * the request answers 500 with the flock text (FACTS B.5).
+ * the request answers 500 with the flock text (docs/proxmox-behaviour.md#locks).
  */
 export async function withFlock(ctx: RequestContext, vmid: number): Promise<void> {
   if (!ctx.core.faults().lockWait.includes(vmid)) return;
@@ -46,7 +46,7 @@ export const NON_CONFIG = new Set([
 ]);
 
 /**
- * check_ct_modify_config_perm (FACTS-provisioning 1.1). It only ever lets the literal user
+ * check_ct_modify_config_perm (docs/proxmox-behaviour.md#root-only-config-checks). It only ever lets the literal user
  * root@pam past the root-only options, and a root@pam API token is not that user, so every
  * caller of the simulator is held to it.
  */
@@ -126,7 +126,7 @@ export function copyConfig(c: Record<string, string | number>): Record<string, s
   return { ...c };
 }
 
-/** 32-bit FNV-1a, for a stable but unsorted "hash order" (FACTS B.9). */
+/** 32-bit FNV-1a, for a stable but unsorted "hash order" (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {

@@ -13,8 +13,8 @@ import {
 } from "./common.ts";
 
 /**
- * PUT /nodes/{node}/lxc/{vmid}/config: synchronous, returns null (FACTS B.7). Runs under the
- * config flock; digest and lock checks answer 500 (FACTS B.5). On a running CT non-hotplug keys
+ * PUT /nodes/{node}/lxc/{vmid}/config: synchronous, returns null (docs/proxmox-behaviour.md#sync-and-async-endpoints). Runs under the
+ * config flock; digest and lock checks answer 500 (docs/proxmox-behaviour.md#locks). On a running CT non-hotplug keys
  * go to pending.
  */
 export async function putConfig(ctx: RequestContext): Promise<null> {
@@ -33,7 +33,7 @@ export async function putConfig(ctx: RequestContext): Promise<null> {
   }
   checkCtModifyPerm(ctx, vmid, changes, deletes, g.config, g.config.unprivileged === 1);
   for (const [k, v] of Object.entries(changes)) {
-    // Only the description is stored as comment lines; other values can't hold a newline (FACTS B.9).
+    // Only the description is stored as comment lines; other values can't hold a newline (docs/proxmox-behaviour.md#snapshots-and-descriptions).
     if (k !== "description" && typeof v === "string" && v.includes("\n")) {
       throw fail(`detected invalid newline inside property '${k}'`);
     }

@@ -44,7 +44,7 @@ const GiB = 1024 ** 3;
 /**
  * POST /nodes/{node}/lxc: create from a template, or restore from a vzdump archive.
  * The permission checks, `already exists` and the locked config are synchronous; extraction is
- * the `vzcreate`/`vzrestore` task (FACTS B.5). A new CT is unprivileged unless told otherwise,
+ * the `vzcreate`/`vzrestore` task (docs/proxmox-behaviour.md#locks). A new CT is unprivileged unless told otherwise,
  * and a privileged one needs Sys.Modify on `/`. On restore the archive's config fills what the
  * parameters leave open, `unprivileged` and `features` included (features kept without a
  * permission check, passed ones checked); a privileged result needs Sys.Modify, and a bind or
@@ -125,7 +125,7 @@ export function createCt(ctx: RequestContext): string {
   for (const key of Object.keys(config)) {
     if (!/^net\d+$/.test(key)) continue;
     const props = parsePropertyString(String(config[key]));
-    // Explicit netN without hwaddr gets a random MAC too (FACTS-provisioning 2).
+    // Explicit netN without hwaddr gets a random MAC too (docs/proxmox-behaviour.md#identity-on-restore).
     if (unique || !props.has("hwaddr")) props.set("hwaddr", randomMac(core.rng));
     config[key] = formatPropertyString(props);
   }

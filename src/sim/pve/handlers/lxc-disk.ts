@@ -12,7 +12,7 @@ import { markStopped } from "./lxc-power.ts";
 
 /**
  * PUT …/resize: lock and size checks are synchronous, the resize itself is a `resize` task
- * (FACTS B.5). Grow only.
+ * (docs/proxmox-behaviour.md#locks). Grow only.
  */
 export async function resize(ctx: RequestContext): Promise<string> {
   const { core } = ctx;
@@ -61,7 +61,7 @@ export async function resize(ctx: RequestContext): Promise<string> {
 
 /**
  * DELETE …/lxc/{vmid}: protection, lock and running checks are synchronous; the destroy runs in
- * a `vzdestroy` task (FACTS B.5).
+ * a `vzdestroy` task (docs/proxmox-behaviour.md#locks).
  */
 export function destroy(ctx: RequestContext): string {
   const { core } = ctx;

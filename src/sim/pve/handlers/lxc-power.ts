@@ -4,7 +4,7 @@ import { fail } from "../errors.ts";
 import type { CtGuest } from "../state.ts";
 import { lockMessage, requireGuest } from "./common.ts";
 
-/** Pending changes are applied when a CT starts (FACTS B.7). */
+/** Pending changes are applied when a CT starts (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export function applyPending(g: CtGuest): void {
   Object.assign(g.config, g.pending);
   for (const k of g.pendingDelete) delete g.config[k];
@@ -25,7 +25,7 @@ export function markStopped(g: CtGuest): void {
   delete g.pid;
 }
 
-/** start: `CT N already running` is synchronous; lock errors happen in the task (FACTS B.5). */
+/** start: `CT N already running` is synchronous; lock errors happen in the task (docs/proxmox-behaviour.md#locks). */
 export function start(ctx: RequestContext): string {
   const { core } = ctx;
   const vmid = intParam(ctx, "vmid");
@@ -51,7 +51,7 @@ export function start(ctx: RequestContext): string {
   }).upid;
 }
 
-/** stop/shutdown: `CT N not running` is synchronous (FACTS B.5). */
+/** stop/shutdown: `CT N not running` is synchronous (docs/proxmox-behaviour.md#locks). */
 function stopLike(ctx: RequestContext, type: "vzstop" | "vzshutdown"): string {
   const { core } = ctx;
   const vmid = intParam(ctx, "vmid");

@@ -5,7 +5,7 @@ import { vmstatus } from "../vmstatus.ts";
 import { requireGuest } from "./common.ts";
 
 /**
- * GET /nodes/{node}/lxc: silently filtered to CTs with VM.Audit (FACTS A.2, B.6). The
+ * GET /nodes/{node}/lxc: silently filtered to CTs with VM.Audit (docs/proxmox-behaviour.md#endpoint-summary, docs/proxmox-behaviour.md#api-tokens). The
  * serialized list is cached per caller, state version and second, because building 500
  * entries on every poll is the simulator's hot path.
  */
@@ -28,12 +28,12 @@ export function listLxc(ctx: RequestContext): PreSerialized {
 
 export function statusCurrent(ctx: RequestContext): unknown {
   const g = requireGuest(ctx);
-  // status/current adds `ha` (FACTS B.8).
+  // status/current adds `ha` (docs/proxmox-behaviour.md#units).
   return { ...vmstatus(ctx.core, g, ctx.core.clock.now()), ha: { managed: 0 } };
 }
 
 /**
- * GET config: pending values unless `current=1` (FACTS B.7), always a `digest`, or the config of
+ * GET config: pending values unless `current=1` (docs/proxmox-behaviour.md#sync-and-async-endpoints), always a `digest`, or the config of
  * a snapshot with `snapshot=NAME`.
  */
 export function getConfig(ctx: RequestContext): unknown {
@@ -54,7 +54,7 @@ export function getConfig(ctx: RequestContext): unknown {
   return conf;
 }
 
-/** GET …/pending: current value, pending value and pending deletion per key (FACTS B.7). */
+/** GET …/pending: current value, pending value and pending deletion per key (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export function getPending(ctx: RequestContext): unknown {
   const g = requireGuest(ctx);
   const keys = new Set([...Object.keys(g.config), ...Object.keys(g.pending), ...g.pendingDelete]);

@@ -6,7 +6,7 @@ import { copyConfig, fnv1a, lockMessage, requireGuest } from "./common.ts";
 import { markStarted, markStopped } from "./lxc-power.ts";
 
 /**
- * GET …/snapshot: hash order, then the `current` entry (FACTS B.9). FNV order of the names
+ * GET …/snapshot: hash order, then the `current` entry (docs/proxmox-behaviour.md#snapshots-and-descriptions). FNV order of the names
  * stands in for Perl's hash order: stable, and not sorted.
  */
 export function listSnapshots(ctx: RequestContext): unknown {
@@ -35,7 +35,7 @@ export function listSnapshots(ctx: RequestContext): unknown {
 
 /**
  * The worker's view of the CT: snapshot endpoints check nothing before fork, so a missing CT
- * still gets a UPID and fails in the task (FACTS B.5).
+ * still gets a UPID and fails in the task (docs/proxmox-behaviour.md#locks).
  */
 function guestInTask(ctx: RequestContext, vmid: number): CtGuest {
   const g = ctx.core.state.guests.get(vmid);
@@ -169,7 +169,7 @@ export function snapshotConfig(ctx: RequestContext): unknown {
   return { ...snap.config, digest: ctx.core.state.digest(g) };
 }
 
-/** PUT …/snapshot/{snapname}/config: description only, synchronous (FACTS B.7). */
+/** PUT …/snapshot/{snapname}/config: description only, synchronous (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export function updateSnapshotConfig(ctx: RequestContext): null {
   const g = requireGuest(ctx);
   const snapname = strParam(ctx, "snapname") ?? "";

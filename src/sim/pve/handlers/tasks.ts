@@ -4,14 +4,14 @@ import { intParam, strParam, WithTotal } from "../context.ts";
 import { paramError } from "../errors.ts";
 import type { SimTask } from "../tasks.ts";
 
-/** The owner passes; a user also owns its tokens' tasks (FACTS B.2). */
+/** The owner passes; a user also owns its tokens' tasks (docs/proxmox-behaviour.md#task-status). */
 function owns(ctx: RequestContext, task: SimTask): boolean {
   const user = task.parts.user;
   if (user === ctx.who.fullid) return true;
   return ctx.who.tokenid === undefined && user.startsWith(`${ctx.who.userid}!`);
 }
 
-/** 400 `unable to parse worker upid` / `no such task` (FACTS B.1). */
+/** 400 `unable to parse worker upid` / `no such task` (docs/proxmox-behaviour.md#upid-format). */
 function findTask(ctx: RequestContext): SimTask {
   const upid = strParam(ctx, "upid") ?? "";
   try {
@@ -25,7 +25,7 @@ function findTask(ctx: RequestContext): SimTask {
   return task;
 }
 
-/** Token-started tasks show `user` without the token and a separate `tokenid` (FACTS B.2). */
+/** Token-started tasks show `user` without the token and a separate `tokenid` (docs/proxmox-behaviour.md#task-status). */
 function taskFields(task: SimTask): Record<string, unknown> {
   const { user, tokenid } = splitTaskUser(task.parts.user);
   const out: Record<string, unknown> = {
@@ -42,7 +42,7 @@ function taskFields(task: SimTask): Record<string, unknown> {
   return out;
 }
 
-/** No `endtime` in status; `exitstatus` only once stopped (FACTS B.2). */
+/** No `endtime` in status; `exitstatus` only once stopped (docs/proxmox-behaviour.md#task-status). */
 export function taskStatus(ctx: RequestContext): unknown {
   const task = findTask(ctx);
   const out = { ...taskFields(task), status: task.status };
@@ -51,7 +51,7 @@ export function taskStatus(ctx: RequestContext): unknown {
 
 /**
  * Log lines `{n, t}` with 1-based `n`, `total` beside `data`, `limit=0` = to the end, and a
- * single `no content` line for an empty log (FACTS B.3).
+ * single `no content` line for an empty log (docs/proxmox-behaviour.md#task-log).
  */
 export function taskLog(ctx: RequestContext): WithTotal {
   const task = findTask(ctx);

@@ -78,8 +78,8 @@ function pruneGroup(storage: SimStorage, vmid: number, r: Retention, log: TaskLo
 
 /**
  * POST /nodes/{node}/vzdump: VM.Backup on each guest and Datastore.AllocateSpace on the target
- * storage (FACTS-provisioning 4), Datastore.Allocate too when the call passes `prune-backups`;
- * a `vzdump` task whose id is the vmid for a single guest and empty otherwise (FACTS B.1). The
+ * storage (docs/proxmox-behaviour.md#vzdump-remove), Datastore.Allocate too when the call passes `prune-backups`;
+ * a `vzdump` task whose id is the vmid for a single guest and empty otherwise (docs/proxmox-behaviour.md#upid-format). The
  * archive appears in the storage content when the task ends. `remove` defaults to 1 and prunes
  * by the effective retention; with `remove=0` a guest already at the retention's limit is
  * refused before anything is written (docs/proxmox-behaviour.md#vzdump-remove).

@@ -1,7 +1,7 @@
 /**
  * A compiled re-statement of pve-common `PVE/JSONSchema.pm` check_prop/check_type/check_format
  * and parse_property_string, the code behind PVE's HTTP 400 "Parameter verification failed."
- * (pve/FACTS.md B.4). Order of checks and error texts follow upstream: missing → type → format →
+ * (docs/proxmox-behaviour.md#api-envelope-and-errors). Order of checks and error texts follow upstream: missing → type → format →
  * pattern → maxLength → minLength → maximum → minimum → enum, stopping at the first failure.
  */
 import { NAMED_FORMATS } from "./named-formats.ts";

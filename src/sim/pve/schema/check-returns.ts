@@ -1,6 +1,6 @@
 /**
  * Lenient structural check of response data against a `returns` schema. Perl's JSON output
- * follows how a value was last used, not the schema (pve/FACTS.md B.11): integers and numbers may
+ * follows how a value was last used, not the schema (docs/proxmox-behaviour.md#json-type-quirks): integers and numbers may
  * come as strings, booleans as 0/1. Extra keys are allowed unless the schema says
  * `additionalProperties: 0` (JSONSchema.pm check_object only rejects them then).
  * Named formats are not checked: they describe inputs, and PVE does not verify results.

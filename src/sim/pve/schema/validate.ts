@@ -1,7 +1,7 @@
 /**
  * Request-parameter validation for the PVE simulator, reproducing what pve-common
  * RESTHandler::handle + JSONSchema::validate do before a handler runs: HTTP 400
- * "Parameter verification failed." with one message per parameter (pve/FACTS.md B.4).
+ * "Parameter verification failed." with one message per parameter (docs/proxmox-behaviour.md#api-envelope-and-errors).
  * Also a lenient check of response data against the schema's `returns`, for conformance tests.
  */
 import {
@@ -114,7 +114,7 @@ export function validateParams(
 
 /**
  * Checks a response's `data` against the endpoint's `returns` schema, with the wire leniency of
- * pve/FACTS.md B.11 (numbers may be strings, booleans 0/1). Returns one message per mismatch,
+ * docs/proxmox-behaviour.md#json-type-quirks (numbers may be strings, booleans 0/1). Returns one message per mismatch,
  * prefixed with the JSON path; empty when the data matches.
  */
 export function validateReturns(method: HttpMethod, path: string, data: unknown): string[] {
