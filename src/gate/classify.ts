@@ -242,7 +242,7 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
 }
 
 /**
- * Benign or destructive, by what the operation does to customer data (DESIGN §2.4) and by
+ * Benign or destructive, by what the operation does to customer data (docs/architecture.md#destructive-needs-a-signature) and by
  * provenance the journal recorded (`facts`), never by anything the requester says about
  * itself. Pure: the same action and facts always give the same answer.
  *

@@ -439,7 +439,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
   "guest.provision": {
     parseParams: (raw) => provisionParams.parse(raw) as OpParams["guest.provision"],
     taskType: "vzrestore",
-    // Never `force`: PVE then refuses an id in use ("CT <vmid> already exists", FACTS B.5).
+    // Never `force`: PVE then refuses an id in use ("CT <vmid> already exists", docs/proxmox-behaviour.md#locks).
     // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
     // PVE keeps the archive's MAC addresses and its privilege (src/gate/README.md,
     // docs/proxmox-behaviour.md#restore-keeps-the-archives-settings).

@@ -51,7 +51,7 @@ function sha256(token: string): Buffer {
 }
 
 /**
- * Local-API bearer tokens, one or more per guest (DESIGN §2.6, §4.5). The database holds only
+ * Local-API bearer tokens, one or more per guest (docs/architecture.md#a-guest-acts-only-on-itself, docs/architecture.md#local-api). The database holds only
  * SHA-256 hashes, so a copy of it does not let anyone act as a guest. A token belongs to a
  * guest identity (`guest_uid`), not to a vmid: once that guest is destroyed or restored over,
  * its identity is retired and the token resolves to nothing, whoever has the vmid next.
