@@ -198,7 +198,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         state_dir: join(dir, "state"),
         desired_file: desiredFile,
         local_api: { enabled: false },
-        reconcile: { interval_s: 1 },
+        // The simulator lists a task the moment it starts, so a lost answer needs no 60 s
+        // window to be told from one that never arrived (docs/reconcile.md#lost-answers); a
+        // short one keeps a trial's convergence inside its deadline.
+        reconcile: { interval_s: 1, unknown_window_s: 3 },
         log: { level: "info" },
       }),
       { mode: 0o600 },

@@ -71,11 +71,9 @@ describe("chaos: SIGKILL plus lost answers (dropafter=0.3 switched through sim -
     expect(s.kills).toBeGreaterThanOrEqual(3);
   }, 90_000);
 
-  // TODO (turn on by removing `.todo`): config PUTs whose answer is lost are re-sent by the
-  // runtime's fetch on a reused connection, so a cores change runs two or three times (21
-  // extra PUTs in 20 trials here). Passes once mutating requests are never retried by the
-  // transport; `bun test --todo test/chaos` runs it now.
-  test.todo("config changes (PUTs) happen exactly once when answers are lost", async () => {
+  // Mutations never ride a reused connection, so the runtime cannot send a lost PUT twice
+  // (docs/bun-runtime.md#fetch-resends-idempotent-methods).
+  test("config changes (PUTs) happen exactly once when answers are lost", async () => {
     const s = await runChaos({ ...base(), trials: 8, seed: 11, dropAfter: 0.3 });
     expect(s.problems).toEqual([]);
     expect(s).toMatchObject({
