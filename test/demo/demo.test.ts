@@ -9,7 +9,7 @@ test("the demo walkthrough behaves at every step and says so", async () => {
     { out: (t) => out.push(t), clock: systemClock, logSink: (l) => logs.push(l) },
     { taskMs: 30 },
   );
-  expect(results.length).toBeGreaterThanOrEqual(11);
+  expect(results.length).toBeGreaterThanOrEqual(12);
   for (const r of results)
     expect({ step: r.title, behaved: r.behaved }).toEqual({ step: r.title, behaved: true });
   const text = out.join("");
@@ -18,4 +18,18 @@ test("the demo walkthrough behaves at every step and says so", async () => {
   expect(text).toContain("POST /v1/self/snapshots/ctl-deploy-42/rollback -> 202, done");
   expect(text).toContain("results the hub received for job-7: pending_signature, ok");
   expect(text).toMatch(/chain: verified, \d+ rows/);
+  // A compromised hub, unsigned: each attempt is held or refused, and the step says so.
+  const hub = results.find((r) => r.title.startsWith("A compromised hub"));
+  expect(hub?.behaved).toBe(true);
+  const step = text.slice(text.indexOf("A compromised hub"), text.indexOf("The audit log"));
+  for (const line of [
+    "[ ok ] hub job job-prune: guest.backup 101 with remove: true -> pending_signature",
+    "guest 101's archives on local: 1 -> 2, none removed",
+    "[ ok ] hub job job-copy: guest.provision 150 from guest 101's backup -> pending_signature",
+    "unprivileged: false -> pending_signature",
+    "its token: GET /v1/self -> 401",
+    "job-stale -> rejected binding_mismatch",
+  ])
+    expect(step).toContain(line);
+  expect(step).not.toContain("[FAIL]");
 });
