@@ -25,4 +25,9 @@ export interface ActualConfig {
 
 export interface ActualHostState {
   guests: ReadonlyMap<number, ActualGuest>;
+  /**
+   * Guests the list names but whose entry could not be read (docs/proxmox-behaviour.md#per-item-list-decoding):
+   * present, state unknown. Never planned, and never taken for absent.
+   */
+  unreadable?: ReadonlyMap<number, string>;
 }

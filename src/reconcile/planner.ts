@@ -15,7 +15,8 @@ export type SkipReason =
   | "locked"
   | "template"
   | "unknown_status"
-  | "config_unreadable";
+  | "config_unreadable"
+  | "unreadable";
 
 export interface PlanSkip {
   vmid: number;
@@ -75,7 +76,12 @@ export function planActions(
     const spec = desired.guests.get(vmid) as DesiredGuestSpec;
     const guest = actual.guests.get(vmid);
     if (guest === undefined) {
-      skipped.push({ vmid, reason: "absent" });
+      const why = actual.unreadable?.get(vmid);
+      skipped.push(
+        why === undefined
+          ? { vmid, reason: "absent" }
+          : { vmid, reason: "unreadable", detail: why },
+      );
       continue;
     }
     if (inFlight.has(vmid)) {

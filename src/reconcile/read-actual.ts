@@ -36,6 +36,12 @@ export async function readActualState(
       ...(s.lock ? { lock: s.lock } : {}),
     });
   }
+  const unreadable = new Map<number, string>();
+  for (const p of list.problems ?? []) {
+    if (p.outcome === "dropped" && p.vmid !== undefined && !guests.has(p.vmid)) {
+      unreadable.set(p.vmid, `unreadable fields: ${p.fields.join(", ")}`);
+    }
+  }
   const wanted = desired
     ? [...desired.guests.values()].filter((d) => needsConfig(d) && guests.has(d.vmid))
     : [];
@@ -56,5 +62,9 @@ export async function readActualState(
       guest.configError = (err as Error).message;
     }
   });
-  return { actual: { guests }, configReads: wanted.length, configFailures: failures };
+  return {
+    actual: { guests, ...(unreadable.size > 0 ? { unreadable } : {}) },
+    configReads: wanted.length,
+    configFailures: failures,
+  };
 }
