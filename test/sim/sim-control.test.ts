@@ -7,19 +7,10 @@ import { enrollHost } from "../../src/hub/enroll.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/index.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { capture } from "./cli-capture.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "felhom-sim-control-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s) },
-    out,
-    err,
-  };
-}
 
 /** Starts a command in this process and returns its ready line; SIGTERM stops it. */
 async function start(argv: string[]) {
