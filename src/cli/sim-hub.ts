@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { startHubSimulator } from "../sim/hub/index.ts";
 import { UsageError } from "./context.ts";
+import { isParseArgsError } from "./flags.ts";
+import { readJsonFile } from "./read-json-file.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
 
 export interface SimHubIo {
@@ -56,13 +57,10 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
       }
       codeTtlMs = Number(ttl);
     }
-    if (values.desired !== undefined) desired = await readDesired(values.desired);
+    if (values.desired !== undefined)
+      desired = await readJsonFile(values.desired, `--desired '${values.desired}'`);
   } catch (e) {
-    const code = (e as { code?: unknown } | null)?.code;
-    if (
-      e instanceof UsageError ||
-      (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
-    ) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
       io.stderr(
         `felhom-agent sim hub: ${(e as Error).message}\nRun 'felhom-agent sim hub --help' for usage.\n`,
       );
@@ -103,18 +101,4 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
   );
   await stopped;
   return 0;
-}
-
-async function readDesired(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read --desired '${file}': ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`--desired '${file}' is not JSON: ${(e as Error).message}`);
-  }
 }

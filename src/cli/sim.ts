@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { startSimControl } from "../sim/control/server.ts";
 import {
@@ -10,6 +9,8 @@ import {
   startPveSimulator,
 } from "../sim/pve/index.ts";
 import { UsageError } from "./context.ts";
+import { isParseArgsError } from "./flags.ts";
+import { readJsonFile } from "./read-json-file.ts";
 import { runHubSimCommand } from "./sim-hub.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
 
@@ -54,18 +55,7 @@ function nonNegativeInt(flag: string, value: string | undefined): number | undef
 }
 
 async function loadSeed(file: string): Promise<PveSeed> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read seed file '${file}': ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`seed file '${file}' is not JSON: ${(e as Error).message}`);
-  }
+  const json = await readJsonFile(file, `seed file '${file}'`);
   const parsed = pveSeedSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -164,9 +154,4 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
   );
   await stopped;
   return 0;
-}
-
-export function isParseArgsError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }

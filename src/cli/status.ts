@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { type SignerInForce, signersText, trustSummary } from "../hub/trust-summary.ts";
 import type { AuditHead } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./context.ts";
+import { parseFlags } from "./flags.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] status [--json]
 
@@ -49,17 +49,10 @@ export async function runStatus(
   argv: string[],
   ctx: CliContext & { deps?: StatusDeps },
 ): Promise<number> {
-  let values: { json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values } = parseFlags(argv, {
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     ctx.stdout(HELP);
     return EXIT_OK;

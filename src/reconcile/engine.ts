@@ -210,14 +210,8 @@ export class Engine implements OperationSubmitter {
         ...(this.opts.desiredGuest ? { desiredGuest: this.opts.desiredGuest } : {}),
       }),
     );
-    if (decision.outcome === "pending_signature") {
-      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
-      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
-      return this.finished(base, "rejected", "held, but the gate named no held operation");
-    }
-    if (decision.outcome === "rejected") {
-      return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
-    }
+    const notAdmitted = this.notAdmitted(base, decision);
+    if (notAdmitted) return notAdmitted;
     if (req.vmid === undefined) {
       return this.finished(base, "rejected", `unsupported_operation: ${req.op}`);
     }
@@ -625,14 +619,8 @@ export class Engine implements OperationSubmitter {
       return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
     }
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
-    if (decision.outcome === "pending_signature") {
-      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
-      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
-      return this.finished(base, "rejected", "held, but the gate named no held operation");
-    }
-    if (decision.outcome === "rejected") {
-      return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
-    }
+    const notAdmitted = this.notAdmitted(base, decision);
+    if (notAdmitted) return notAdmitted;
     if (this.stopped) return this.finished(base, "failed", "shutting_down");
     const { store } = this.opts;
     let journalId: number | string;
@@ -674,6 +662,25 @@ export class Engine implements OperationSubmitter {
         : (err as Error).message;
       return `invalid_params: ${text}`;
     }
+  }
+
+  /**
+   * What the caller gets when the gate did not allow the operation (guest and host operations
+   * alike): the held operation's status, or a rejection. Undefined when it was allowed.
+   */
+  private notAdmitted(
+    base: Omit<OperationStatus, "id" | "state">,
+    decision: GateDecision,
+  ): Submitted | undefined {
+    if (decision.outcome === "pending_signature") {
+      const held = decision.pendingId ? this.status(decision.pendingId) : undefined;
+      if (held) return { status: held, settled: Promise.resolve({ ...held }) };
+      return this.finished(base, "rejected", "held, but the gate named no held operation");
+    }
+    if (decision.outcome === "rejected") {
+      return this.finished(base, "rejected", decision.reason ?? "rejected by the gate");
+    }
+    return undefined;
   }
 
   /** A refusal before the gate, audited like a gate decision. */

@@ -5,7 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log/types.ts";
 import type { Clock } from "../util/clock.ts";
 import { StoreError } from "./errors.ts";
-import { SCHEMA_VERSION } from "./migrations.ts";
+import { readUserVersion, SCHEMA_VERSION } from "./migrations.ts";
 import { moveAside } from "./move-aside.ts";
 import { lockStore, openStore } from "./open.ts";
 
@@ -98,8 +98,7 @@ export function inspectStoreFile(path: string): StoreFileInfo {
         message: `${path} fails its integrity check (${check.join("; ").slice(0, 300)})`,
       });
     }
-    const version = (db.query("PRAGMA user_version").get() as { user_version: number })
-      .user_version;
+    const version = readUserVersion(db);
     if (version > SCHEMA_VERSION) {
       throw new StoreError({
         kind: "newer_schema",

@@ -45,19 +45,22 @@ const config = {
   read_cache_ms: 2000,
 };
 
+/** The harness's store, submitter and client, with no quotas and no backup storage. */
+const deps = () => ({
+  tokens: h.store.guestTokens,
+  submitter: h.submitter,
+  proxmox: h.client,
+  quotas: { quotaFor: () => undefined },
+  backups: { backupStorageFor: () => undefined },
+  clock: h.clock,
+});
+
 test("start: certificate made and logged by its pins (never the key), API served", async () => {
   const lines: string[] = [];
   const started = await startLocalApi({
     config,
     stateDir: dir,
-    deps: {
-      tokens: h.store.guestTokens,
-      submitter: h.submitter,
-      proxmox: h.client,
-      quotas: { quotaFor: () => undefined },
-      backups: { backupStorageFor: () => undefined },
-      clock: h.clock,
-    },
+    deps: deps(),
     logger: recordingLogger(lines),
   });
   try {
@@ -112,14 +115,7 @@ test("start: a listen name that resolves to a wildcard is refused before anythin
   const err = await startLocalApi({
     config: { ...config, listen: "api.lan" },
     stateDir: dir,
-    deps: {
-      tokens: h.store.guestTokens,
-      submitter: h.submitter,
-      proxmox: h.client,
-      quotas: { quotaFor: () => undefined },
-      backups: { backupStorageFor: () => undefined },
-      clock: h.clock,
-    },
+    deps: deps(),
     logger: recordingLogger([]),
     lookup: async () => [{ address: "0.0.0.0" }],
   }).catch((e) => e);

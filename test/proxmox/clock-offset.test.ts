@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { createClockOffsetTracker } from "../../src/proxmox/clock-offset.ts";
 import { startPveSimulator } from "../../src/sim/pve/index.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { agentClient } from "./support/agent-client.ts";
 
 const T = Date.UTC(2026, 5, 1, 12, 0, 0);
 const http = (ms: number) => new Date(ms).toUTCString();
@@ -61,12 +61,7 @@ describe("clockOffset() against a simulator whose clock is skewed", () => {
     const skewMs = 3_000 + 437;
     const skewed: Clock = { now: () => Date.now() + skewMs, sleep: systemClock.sleep };
     const sim = await startPveSimulator({ clock: skewed, authFailDelayMs: 1 });
-    const c = createProxmoxClient({
-      endpoint: sim.endpoint,
-      node: sim.node,
-      token: sim.tokens.agent,
-      trust: { kind: "fingerprint", sha256: sim.fingerprint },
-    });
+    const c = agentClient(sim);
     try {
       expect(c.clockOffset()).toBeUndefined();
       await c.version();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
+import { agentClient } from "./support/agent-client.ts";
 
 // The seed's running customer CT (src/sim/pve/seed.ts).
 const VMID = 101;
@@ -12,11 +12,7 @@ let agent: ProxmoxClient;
 
 beforeAll(async () => {
   sim = await startPveSimulator({ taskMs: 20, authFailDelayMs: 10 });
-  agent = createProxmoxClient({
-    endpoint: sim.endpoint,
-    node: sim.node,
-    token: sim.tokens.agent,
-    trust: { kind: "fingerprint", sha256: sim.fingerprint },
+  agent = agentClient(sim, {
     taskPoll: { initialMs: 10, factor: 1.5, maxMs: 50 },
     retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
   });

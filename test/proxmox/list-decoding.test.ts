@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { z } from "zod";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { decodeList, type ListItemProblem, rawVmid } from "../../src/proxmox/decode-list.ts";
 import { lenientInt } from "../../src/proxmox/lenient.ts";
@@ -9,6 +8,7 @@ import { lxcStatusSchema, snapshotListSchema } from "../../src/proxmox/schema-gu
 import { taskSummarySchema } from "../../src/proxmox/schema-task.ts";
 import { runHealthChecks } from "../../src/selftest/health-report.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
+import { agentClient } from "./support/agent-client.ts";
 import { recordingLogger } from "./support/recording-logger.ts";
 
 const LXC = { list: "lxc", identify: (r: Record<string, unknown>) => ({ vmid: rawVmid(r.vmid) }) };
@@ -125,11 +125,7 @@ describe("through the simulator: a guest grown past 2^53 bytes", () => {
   const logger = recordingLogger();
   beforeAll(async () => {
     sim = await startPveSimulator({ taskMs: 10, authFailDelayMs: 1 });
-    c = createProxmoxClient({
-      endpoint: sim.endpoint,
-      node: sim.node,
-      token: sim.tokens.agent,
-      trust: { kind: "fingerprint", sha256: sim.fingerprint },
+    c = agentClient(sim, {
       taskPoll: { initialMs: 5, factor: 1.5, maxMs: 50 },
       logger,
       onListItemProblem: (p) => seen.push(p),

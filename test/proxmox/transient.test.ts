@@ -8,6 +8,7 @@ import {
   ProxmoxTlsError,
 } from "../../src/proxmox/transport-errors.ts";
 import { startPveSimulator } from "../../src/sim/pve/index.ts";
+import { agentClient } from "./support/agent-client.ts";
 import { TOKEN } from "./support/constants.ts";
 
 const api = (status: number, method: string, message = "", statusText = "") =>
@@ -98,12 +99,7 @@ describe("classifyTransient: can the request have reached Proxmox?", () => {
 describe("classifyTransient on errors the client raises", () => {
   test("a POST whose answer the simulator dropped is maybe-reached and not safe to resend", async () => {
     const sim = await startPveSimulator({ authFailDelayMs: 1, taskMs: 10 });
-    const c = createProxmoxClient({
-      endpoint: sim.endpoint,
-      node: sim.node,
-      token: sim.tokens.agent,
-      trust: { kind: "fingerprint", sha256: sim.fingerprint },
-    });
+    const c = agentClient(sim);
     try {
       sim.setFaults({ dropAfter: 1 });
       const lost = await c.start(102).catch((e) => e);

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { measureNodeOffset } from "../../src/reconcile/clock-offset.ts";
+import type { Engine } from "../../src/reconcile/engine.ts";
 import type { Clock } from "../../src/util/clock.ts";
-import { agentOn, counting, faultNextStart } from "./lost-support.ts";
+import { agentOn, asRoot, counting, faultNextStart } from "./lost-support.ts";
 import { JumpClock, Rig } from "./support.ts";
 
 let rig: Rig | undefined;
@@ -14,6 +14,17 @@ afterEach(async () => {
 /** The simulated node's clock: ours, `skewMs` off. */
 function skewed(ours: JumpClock, skewMs: number): Clock {
   return { now: () => ours.now() + skewMs, sleep: (ms, signal) => ours.sleep(ms, signal) };
+}
+
+/** guest.start of 102, as the reconciler enqueues it. */
+function startInBackground(engine: Engine) {
+  return engine.enqueue({
+    op: "guest.start",
+    vmid: 102,
+    params: {},
+    origin: "reconcile",
+    priority: "background",
+  });
 }
 
 const SKEWS = [-30_000, -3_000, 3_000, 30_000];
@@ -34,32 +45,17 @@ describe("a lost answer on a node whose clock is off", () => {
       const r = rig;
       // Someone else started and stopped the guest a little earlier: a task of the same type
       // on the same guest that is not ours.
-      const root = createProxmoxClient({
-        endpoint: r.sim.endpoint,
-        node: r.sim.node,
-        token: r.sim.tokens.root,
-        trust: { kind: "fingerprint", sha256: r.sim.fingerprint },
-        taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
-      });
-      try {
+      await asRoot(r, async (root) => {
         await root.waitTask(await root.start(102), { deadlineMs: 5_000 });
         await root.waitTask(await root.stop(102), { deadlineMs: 5_000 });
-      } finally {
-        root.close();
-      }
+      });
       // 4 s before ours: within the 2 s the old match allowed once the node runs 3 s ahead.
       clock.jump(4_000);
       const c = counting(r.client);
       const { engine } = agentOn(r, c.client);
       // The POST runs, and its answer is lost on the way back.
       const arrived = faultNextStart(r, c, { dropAfter: 1 });
-      const sub = await engine.enqueue({
-        op: "guest.start",
-        vmid: 102,
-        params: {},
-        origin: "reconcile",
-        priority: "background",
-      });
+      const sub = await startInBackground(engine);
       await arrived;
       const end = await sub.settled;
       const ours = r.sim.state
@@ -86,13 +82,7 @@ describe("a lost answer on a node whose clock is off", () => {
       clockOffset: { clockOffset: () => ({ offsetMs: -30_000, uncertaintyMs: 1_000 }) },
     });
     const arrived = faultNextStart(rig, c, { dropAfter: 1 });
-    const sub = await engine.enqueue({
-      op: "guest.start",
-      vmid: 102,
-      params: {},
-      origin: "reconcile",
-      priority: "background",
-    });
+    const sub = await startInBackground(engine);
     await arrived;
     expect((await sub.settled).state).toBe("done");
     expect(rig.store.journal.forGuest(102)[0]?.resolution).toContain("found task");

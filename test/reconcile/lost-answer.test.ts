@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
-import { agentOn, counting, faultNextStart } from "./lost-support.ts";
+import { agentOn, asRoot, counting, faultNextStart } from "./lost-support.ts";
 import { JumpClock, Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
@@ -10,6 +9,23 @@ afterEach(async () => {
 });
 
 const vzstarts = (r: Rig) => r.sim.state.tasks().filter((t) => t.parts.type === "vzstart");
+
+/**
+ * A rig that wants 102 running, and a reconcile pass whose start POST never reached Proxmox;
+ * resolves once the POST was dropped, with the pass still waiting on its unknown answer.
+ */
+async function passWithDroppedStart() {
+  const clock = new JumpClock();
+  const r = await Rig.start({ taskMs: 50 }, { clock });
+  rig = r;
+  r.setDesired({ version: 1, guests: { "102": { run: "running" } } });
+  const c = counting(r.client);
+  const { engine, reconciler } = agentOn(r, c.client);
+  const arrived = faultNextStart(r, c, { drop: 1 });
+  const pass = reconciler.runPass();
+  await arrived;
+  return { r, clock, c, engine, reconciler, pass };
+}
 
 describe("a POST whose answer was lost", () => {
   test("run by Proxmox after our timeout: found in the task list, posted exactly once", async () => {
@@ -37,59 +53,36 @@ describe("a POST whose answer was lost", () => {
   });
 
   test("never reached Proxmox: unknown for the whole window, then re-read and sent once more", async () => {
-    const clock = new JumpClock();
-    rig = await Rig.start({ taskMs: 50 }, { clock });
-    rig.setDesired({ version: 1, guests: { "102": { run: "running" } } });
-    const c = counting(rig.client);
-    const { engine, reconciler } = agentOn(rig, c.client);
-    const arrived = faultNextStart(rig, c, { drop: 1 });
-    const pass = reconciler.runPass();
-    await arrived;
+    const { r, clock, c, engine, reconciler, pass } = await passWithDroppedStart();
     // Several looks, and still unknown: the entry stays in flight and the guest busy.
     await until(() => c.looks() >= 5, "five looks at the task list");
-    expect(rig.store.journal.inFlight().map((e) => e.phase)).toEqual(["intent"]);
+    expect(r.store.journal.inFlight().map((e) => e.phase)).toEqual(["intent"]);
     expect(engine.busyGuests().has(102)).toBe(true);
     clock.jump(60_000);
     const first = await pass;
     expect(first.results.map((x) => x.state)).toEqual(["failed"]);
-    const [closed] = rig.store.journal.forGuest(102);
+    const [closed] = r.store.journal.forGuest(102);
     expect(closed?.phase).toBe("abandoned");
     expect(closed?.resolution).toContain("the change is not in effect");
     // Only now is it sent again, and it happens once.
     const second = await reconciler.runPass();
     expect(second.results.map((x) => x.state)).toEqual(["done"]);
     expect(c.starts()).toBe(2);
-    expect(vzstarts(rig).length).toBe(1);
+    expect(vzstarts(r).length).toBe(1);
     await engine.stop();
   });
 
   test("never reached Proxmox, but someone else made the change meanwhile: closed done, not re-sent", async () => {
-    const clock = new JumpClock();
-    rig = await Rig.start({ taskMs: 50 }, { clock });
-    rig.setDesired({ version: 1, guests: { "102": { run: "running" } } });
-    const c = counting(rig.client);
-    const { engine, reconciler } = agentOn(rig, c.client);
-    const arrived = faultNextStart(rig, c, { drop: 1 });
-    const pass = reconciler.runPass();
-    await arrived;
+    const { r, clock, c, engine, reconciler, pass } = await passWithDroppedStart();
     await until(() => c.looks() >= 2, "two looks at the task list");
     // An operator starts the guest while the agent's answer is unknown.
-    const root = createProxmoxClient({
-      endpoint: rig.sim.endpoint,
-      node: rig.sim.node,
-      token: rig.sim.tokens.root,
-      trust: { kind: "fingerprint", sha256: rig.sim.fingerprint },
-      taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
-    });
-    try {
+    await asRoot(r, async (root) => {
       await root.waitTask(await root.start(102), { deadlineMs: 5_000 });
-    } finally {
-      root.close();
-    }
+    });
     clock.jump(60_000);
     const first = await pass;
     expect(first.results.map((x) => x.state)).toEqual(["done"]);
-    const [closed] = rig.store.journal.forGuest(102);
+    const [closed] = r.store.journal.forGuest(102);
     expect(closed?.phase).toBe("done");
     expect(closed?.upid).toBeNull();
     expect(closed?.resolution).toContain("the change is in effect");

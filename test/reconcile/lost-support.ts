@@ -1,3 +1,4 @@
+import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import type { ClockOffsetSource } from "../../src/reconcile/clock-offset.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
@@ -86,4 +87,20 @@ export function agentOn(
     retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
   });
   return { engine, reconciler };
+}
+
+/** Runs `fn` as someone else than the agent (the simulator's root token), e.g. an operator. */
+export async function asRoot(r: Rig, fn: (root: ProxmoxClient) => Promise<void>): Promise<void> {
+  const root = createProxmoxClient({
+    endpoint: r.sim.endpoint,
+    node: r.sim.node,
+    token: r.sim.tokens.root,
+    trust: { kind: "fingerprint", sha256: r.sim.fingerprint },
+    taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
+  });
+  try {
+    await fn(root);
+  } finally {
+    root.close();
+  }
 }

@@ -1,16 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { connect } from "node:tls";
 import { runSimCommand } from "../../src/cli/sim.ts";
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s) },
-    out,
-    err,
-  };
-}
+import { capture } from "./cli-capture.ts";
 
 describe("felhom-agent sim", () => {
   test("--help documents the flags and the fault grammar", async () => {

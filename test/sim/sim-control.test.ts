@@ -7,19 +7,10 @@ import { enrollHost } from "../../src/hub/enroll.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/index.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { capture } from "./cli-capture.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "felhom-sim-control-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function capture() {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: (s: string) => out.push(s), stderr: (s: string) => err.push(s) },
-    out,
-    err,
-  };
-}
 
 /** Starts a command in this process and returns its ready line; SIGTERM stops it. */
 async function start(argv: string[]) {
@@ -194,34 +185,24 @@ describe("felhom-agent sim hub", () => {
     try {
       expect(hub.ready.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       expect(hub.ready.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
-      const identity = await enrollHost({
-        hubUrl: hub.ready.url,
-        code: hub.ready.code,
-        force: false,
-        identityPath: join(dir, "hub-identity.json"),
-        trust: { kind: "fingerprint", sha256: hub.ready.fingerprint },
-        pin: { fingerprint: hub.ready.fingerprint },
-        agentVersion: "0.0.0-test",
-        // This test is about the simulator's code; accepting its signers is the enroll tests'.
-        acceptSigners: () => true,
-        clock: systemClock,
-        logger: silentLogger,
-      });
+      const enroll = (force: boolean, identityFile: string) =>
+        enrollHost({
+          hubUrl: hub.ready.url,
+          code: hub.ready.code,
+          force,
+          identityPath: join(dir, identityFile),
+          trust: { kind: "fingerprint", sha256: hub.ready.fingerprint },
+          pin: { fingerprint: hub.ready.fingerprint },
+          agentVersion: "0.0.0-test",
+          // This test is about the simulator's code; accepting its signers is the enroll tests'.
+          acceptSigners: () => true,
+          clock: systemClock,
+          logger: silentLogger,
+        });
+      const identity = await enroll(false, "hub-identity.json");
       expect(identity.host_id).toBeString();
       // Single use: the same code again is refused.
-      const again = await enrollHost({
-        hubUrl: hub.ready.url,
-        code: hub.ready.code,
-        force: true,
-        identityPath: join(dir, "hub-identity-2.json"),
-        trust: { kind: "fingerprint", sha256: hub.ready.fingerprint },
-        pin: { fingerprint: hub.ready.fingerprint },
-        agentVersion: "0.0.0-test",
-        // This test is about the simulator's code; accepting its signers is the enroll tests'.
-        acceptSigners: () => true,
-        clock: systemClock,
-        logger: silentLogger,
-      }).catch((e) => e);
+      const again = await enroll(true, "hub-identity-2.json").catch((e) => e);
       expect(again).toBeInstanceOf(Error);
     } finally {
       expect(await hub.stop()).toBe(0);
