@@ -140,6 +140,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
       stateDir: cfg.state_dir,
       store: {
         desired: store.desired,
+        hubJobs: store.hubJobs,
         ...ackRecordingPorts(
           store,
           hubAcksPath(hubIdentityPath(cfg.hub, cfg.state_dir)),

@@ -2,24 +2,29 @@ import { join } from "node:path";
 import { createEd25519 } from "../authz/ed25519.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationSubmitter } from "../ops/types.ts";
+import type { HubJobRecord } from "../store/hub-jobs.ts";
 import type { Clock } from "../util/clock.ts";
 import { createHubClient } from "./client.ts";
 import type { HubConfig, HubTlsTrust } from "./config-section.ts";
 import type { HubIdentity } from "./identity.ts";
-import { fileJobLedger } from "./job-ledger.ts";
+import { type HubJobsPort, storeJobLedger } from "./job-ledger.ts";
+import { HUB_JOB_LEDGER_FILE, importJobLedgerFile } from "./job-ledger-import.ts";
 import { HubLink } from "./link.ts";
 import type { AuditFeedPort, DesiredCachePort, OutboxPort } from "./ports.ts";
 import type { StatusReportBody } from "./report-collector.ts";
 import { createHubTransport } from "./transport.ts";
 
-export const HUB_JOB_LEDGER_FILE = "hub-jobs.json";
-
 export interface CreateHubLinkOptions {
   identity: HubIdentity;
   config: HubConfig;
   stateDir: string;
-  /** The store's repositories: `store.desired`, `store.outbox`, `store.audit`. */
-  store: { desired: DesiredCachePort; outbox: OutboxPort; audit: AuditFeedPort };
+  /** The store's repositories: `store.desired`, `store.outbox`, `store.audit`, `store.hubJobs`. */
+  store: {
+    desired: DesiredCachePort;
+    outbox: OutboxPort;
+    audit: AuditFeedPort;
+    hubJobs: HubJobsPort & { importRecords: (records: readonly HubJobRecord[]) => number };
+  };
   submitter: OperationSubmitter;
   collectReport: () => Promise<StatusReportBody>;
   clock: Clock;
@@ -34,6 +39,7 @@ export interface CreateHubLinkOptions {
 export async function createHubLink(
   o: CreateHubLinkOptions,
 ): Promise<{ link: HubLink; close(): void }> {
+  importLedgerFile(o);
   const baseUrl = o.config.url ?? o.identity.hub_url;
   const trust = o.config.tls ?? (await trustFromIdentity(o.identity));
   const transport = createHubTransport({
@@ -59,7 +65,7 @@ export async function createHubLink(
     desiredCache: o.store.desired,
     outbox: o.store.outbox,
     audit: o.store.audit,
-    ledger: await fileJobLedger(join(o.stateDir, HUB_JOB_LEDGER_FILE)),
+    ledger: storeJobLedger(o.store.hubJobs),
     submitter: o.submitter,
     collectReport: o.collectReport,
     timing: {
@@ -73,6 +79,28 @@ export async function createHubLink(
     logger: o.logger.child({ component: "hub" }),
   });
   return { link, close: () => transport.close() };
+}
+
+/** Moves the ledger file of earlier builds into the store, once (job-ledger-import.ts). */
+function importLedgerFile(o: CreateHubLinkOptions): void {
+  const path = join(o.stateDir, HUB_JOB_LEDGER_FILE);
+  const r = importJobLedgerFile(path, {
+    importRecords: (records) => o.store.hubJobs.importRecords(records),
+    now: o.clock.now(),
+  });
+  if (r.kind === "imported") {
+    o.logger.info("hub job ledger file moved into the state store", {
+      file: path,
+      jobs: r.jobs,
+      added: r.added,
+      kept_at: r.keptAt,
+    });
+  } else if (r.kind === "invalid") {
+    o.logger.error(
+      "hub job ledger file could not be imported; it was kept aside and the agent goes on without it (a forgotten job is at worst submitted again under the same job id)",
+      { file: path, reason: r.reason, kept_at: r.keptAt },
+    );
+  }
 }
 
 async function trustFromIdentity(identity: HubIdentity): Promise<HubTlsTrust> {

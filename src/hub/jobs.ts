@@ -2,7 +2,6 @@ import type { Logger } from "../log/types.ts";
 import type { OperationState, OperationStatus, OperationSubmitter } from "../ops/types.ts";
 import type { Clock } from "../util/clock.ts";
 import type { JobLedger, JobLedgerEntry } from "./job-ledger.ts";
-import { OUTBOX_KIND_JOB_RESULT, type OutboxPort } from "./ports.ts";
 import {
   type HubJob,
   hubJobSchema,
@@ -14,7 +13,6 @@ import {
 export interface JobRunnerDeps {
   submitter: OperationSubmitter;
   ledger: JobLedger;
-  outbox: OutboxPort;
   clock: Clock;
   logger: Logger;
 }
@@ -39,7 +37,7 @@ export class JobRunner {
     for (const raw of rawJobs) {
       const parsed = hubJobSchema.safeParse(raw);
       if (!parsed.success) {
-        await this.refuseMalformed(raw, parsed.error.issues);
+        this.refuseMalformed(raw, parsed.error.issues);
         continue;
       }
       try {
@@ -62,13 +60,13 @@ export class JobRunner {
       if (status === undefined) {
         // The journal recovers in-flight work at start-up, so an unknown id means the record is
         // gone: say so rather than let the hub wait forever.
-        await this.report(entry, "failed", {
+        this.report(entry, "failed", {
           reason: "the agent no longer knows this operation's outcome; check the audit log",
           operation_id: entry.operationId,
         });
         continue;
       }
-      await this.settle(entry, status);
+      this.settle(entry, status);
     }
   }
 
@@ -87,7 +85,7 @@ export class JobRunner {
     };
     // Noted before submitting: after a crash in between, the job is submitted again with the
     // same job id, which the submitter treats as the same job (the store holds a job once).
-    await this.deps.ledger.put(next);
+    this.deps.ledger.put(next);
     const status = await this.deps.submitter.submit({
       op: job.op,
       ...(job.vmid !== undefined ? { vmid: job.vmid } : {}),
@@ -99,20 +97,20 @@ export class JobRunner {
     });
     next.operationId = status.id;
     next.updatedAt = this.deps.clock.now();
-    await this.deps.ledger.put(next);
+    this.deps.ledger.put(next);
     this.deps.logger.info("hub job submitted", {
       jobId: job.id,
       op: job.op,
       vmid: job.vmid,
       state: status.state,
     });
-    await this.settle(next, status);
+    this.settle(next, status);
   }
 
-  private async settle(entry: JobLedgerEntry, status: OperationStatus): Promise<void> {
+  private settle(entry: JobLedgerEntry, status: OperationStatus): void {
     const state = RESULT_OF[status.state];
     if (state === undefined) return;
-    await this.report(entry, state, {
+    this.report(entry, state, {
       operation_id: status.id,
       ...(status.reason !== undefined ? { reason: status.reason } : {}),
       ...(status.upid !== undefined ? { upid: status.upid } : {}),
@@ -120,11 +118,11 @@ export class JobRunner {
     });
   }
 
-  private async report(
+  private report(
     entry: JobLedgerEntry,
     state: JobResultState,
     extra: Omit<JobResult, "job_id" | "state" | "at">,
-  ): Promise<void> {
+  ): void {
     if (entry.reported.includes(state)) return;
     const result: JobResult = {
       job_id: entry.jobId,
@@ -132,19 +130,21 @@ export class JobRunner {
       ...extra,
       at: new Date(this.deps.clock.now()).toISOString(),
     };
-    this.deps.outbox.enqueue(OUTBOX_KIND_JOB_RESULT, result);
-    await this.deps.ledger.put({
+    const next: JobLedgerEntry = {
       ...entry,
       reported: [...entry.reported, state],
       terminal: state !== "pending_signature",
       updatedAt: this.deps.clock.now(),
-    });
+    };
+    // Queued and noted in one commit (src/store/README.md#hub-job-ledger): a crash cannot
+    // leave a queued result un-noted, which the next start would queue again.
+    this.deps.ledger.queueResult(next, result);
   }
 
-  private async refuseMalformed(
+  private refuseMalformed(
     raw: unknown,
     issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
-  ): Promise<void> {
+  ): void {
     const where = issues
       .slice(0, 5)
       .map((i) => `${i.path.map(String).join(".") || "(job)"}: ${i.message}`);
@@ -163,7 +163,7 @@ export class JobRunner {
       updatedAt: this.deps.clock.now(),
     };
     if (entry.terminal || entry.operationId !== undefined) return;
-    await this.report(entry, "rejected", {
+    this.report(entry, "rejected", {
       reason: `malformed: ${where.join("; ")}`.slice(0, 1024),
     });
   }

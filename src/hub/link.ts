@@ -80,7 +80,6 @@ export class HubLink {
     this.jobs = new JobRunner({
       submitter: deps.submitter,
       ledger: deps.ledger,
-      outbox: deps.outbox,
       clock: deps.clock,
       logger: deps.logger,
     });

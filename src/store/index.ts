@@ -23,6 +23,12 @@ export {
   type ResolvedToken,
 } from "./guest-tokens.ts";
 export {
+  HUB_JOBS_KEEP_TERMINAL,
+  type HubJobRecord,
+  type HubJobState,
+  HubJobs,
+} from "./hub-jobs.ts";
+export {
   type InFlightPhase,
   type IntentInput,
   Journal,

@@ -220,6 +220,31 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    name: "hub job ledger",
+    sql: `
+      -- What the agent remembers about each hub job (src/store/README.md#hub-job-ledger). A
+      -- result state is noted in the same commit that queues it in the outbox. reported lists
+      -- the states queued, in order; a job reports pending_signature at most once, then at most
+      -- one outcome, so the lists that can exist are exactly these (canonical JSON text).
+      CREATE TABLE hub_jobs (
+        job_id TEXT PRIMARY KEY CHECK (length(job_id) BETWEEN 1 AND 128),
+        operation_id TEXT CHECK (operation_id IS NULL OR length(operation_id) BETWEEN 1 AND 256),
+        signed INTEGER NOT NULL CHECK (signed IN (0, 1)),
+        reported TEXT NOT NULL CHECK (reported IN (
+          '[]', '["pending_signature"]',
+          '["ok"]', '["failed"]', '["rejected"]',
+          '["pending_signature","ok"]', '["pending_signature","failed"]',
+          '["pending_signature","rejected"]'
+        )),
+        terminal INTEGER NOT NULL CHECK (terminal IN (0, 1)),
+        updated_at INTEGER NOT NULL,
+        -- Terminal exactly when an outcome (not pending_signature) was queued.
+        CHECK (terminal = (reported NOT IN ('[]', '["pending_signature"]')))
+      ) STRICT;
+      CREATE INDEX hub_jobs_open ON hub_jobs (terminal, updated_at);
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -8,6 +8,7 @@ import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
+import { HubJobs } from "./hub-jobs.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
@@ -61,6 +62,7 @@ export class Store {
   readonly outbox: Outbox;
   readonly pending: PendingOps;
   readonly guestOverrides: GuestOverrides;
+  readonly hubJobs: HubJobs;
   private closed = false;
 
   constructor(
@@ -96,6 +98,7 @@ export class Store {
     this.outbox = new Outbox(db, clock, outboxOptions, onQuarantine);
     this.pending = new PendingOps(db, clock, onQuarantine);
     this.guestOverrides = new GuestOverrides(db, clock);
+    this.hubJobs = new HubJobs(db, this.outbox);
   }
 
   /**

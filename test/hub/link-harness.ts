@@ -3,7 +3,7 @@ import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { createHubClient } from "../../src/hub/client.ts";
 import { enrollHost } from "../../src/hub/enroll.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { fileJobLedger } from "../../src/hub/job-ledger.ts";
+import { storeJobLedger } from "../../src/hub/job-ledger.ts";
 import { HubLink } from "../../src/hub/link.ts";
 import type { StatusReportBody } from "../../src/hub/report-collector.ts";
 import { acceptExactly, offeredSigners } from "../../src/hub/signer-acceptance.ts";
@@ -88,7 +88,7 @@ export async function openLink(
     desiredCache: store.desired,
     outbox: store.outbox,
     audit: store.audit,
-    ledger: await fileJobLedger(join(dir, "hub-jobs.json")),
+    ledger: storeJobLedger(store.hubJobs),
     submitter,
     collectReport: async () => fakeReport(),
     timing: {

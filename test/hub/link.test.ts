@@ -514,4 +514,93 @@ describe("createHubLink", () => {
       store.close();
     }
   });
+
+  async function linkOver(store: import("../../src/store/store.ts").Store, sub: FakeSubmitter) {
+    const { createHubLink } = await import("../../src/hub/create-link.ts");
+    const { systemClock } = await import("../../src/util/clock.ts");
+    const { recordingLogger } = await import("../proxmox/support/recording-logger.ts");
+    const logger = recordingLogger();
+    const built = await createHubLink({
+      identity,
+      config: {
+        poll_interval_s: 30,
+        jitter_pct: 20,
+        backoff_max_s: 300,
+        report_interval_s: 3600,
+        request_timeout_s: 5,
+        audit_retention_days: 365,
+      },
+      stateDir: tmp.dir,
+      store,
+      submitter: sub,
+      collectReport: async () => fakeReport(),
+      clock: systemClock,
+      logger,
+    });
+    return { ...built, logs: logger.records };
+  }
+
+  test("imports the ledger file of earlier builds: a job it finished is not run again", async () => {
+    const { openStore } = await import("../../src/store/index.ts");
+    const { join } = await import("node:path");
+    const { existsSync, writeFileSync } = await import("node:fs");
+    const ledgerFile = join(tmp.dir, "hub-jobs.json");
+    writeFileSync(
+      ledgerFile,
+      JSON.stringify({
+        version: 1,
+        jobs: [
+          {
+            jobId: "job-old-1",
+            operationId: "op-old",
+            signed: false,
+            reported: ["ok"],
+            terminal: true,
+            updatedAt: Date.now(),
+          },
+        ],
+      }),
+    );
+    sim.addJob({ id: "job-old-1", op: "guest.start", vmid: 101, params: {} }, identity.host_id);
+    const store = openStore({ path: join(tmp.dir, "state.db") });
+    const sub = new FakeSubmitter();
+    const { link, close, logs } = await linkOver(store, sub);
+    try {
+      expect(existsSync(ledgerFile)).toBe(false);
+      expect(existsSync(`${ledgerFile}.imported`)).toBe(true);
+      expect(logs.some((l) => l.msg === "hub job ledger file moved into the state store")).toBe(
+        true,
+      );
+      expect((await link.cycle()).reachable).toBe(true);
+      expect(sub.submitted).toEqual([]);
+      expect(store.hubJobs.get("job-old-1")?.terminal).toBe(true);
+    } finally {
+      close();
+      store.close();
+    }
+  });
+
+  test("a ledger file that does not fit is kept aside and reported; the link still works", async () => {
+    const { openStore } = await import("../../src/store/index.ts");
+    const { join } = await import("node:path");
+    const { existsSync, readdirSync, writeFileSync } = await import("node:fs");
+    writeFileSync(join(tmp.dir, "hub-jobs.json"), '{"version":1,"jobs":[{"jobId":7}]}');
+    sim.addJob({ id: "job-new-1", op: "guest.start", vmid: 101, params: {} }, identity.host_id);
+    const store = openStore({ path: join(tmp.dir, "state.db") });
+    const sub = new FakeSubmitter();
+    const { link, close, logs } = await linkOver(store, sub);
+    try {
+      expect(existsSync(join(tmp.dir, "hub-jobs.json"))).toBe(false);
+      expect(
+        readdirSync(tmp.dir).filter((f) => f.startsWith("hub-jobs.json.invalid-")),
+      ).toHaveLength(1);
+      const err = logs.find((l) => l.level === "error");
+      expect(err?.fields.reason).toContain("jobs.0.jobId");
+      expect((await link.cycle()).reachable).toBe(true);
+      expect(sub.submitted.map((s) => s.jobId)).toEqual(["job-new-1"]);
+    } finally {
+      close();
+      store.close();
+    }
+  });
 });

@@ -199,6 +199,32 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       });
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "hub job ledger") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO hub_jobs (job_id, operation_id, signed, reported, terminal, updated_at)
+         VALUES ('job-seed-open', 'op-seed', 0, '["pending_signature"]', 0, ${T0}),
+                ('job-seed-done', 'op-seed-2', 1, '["pending_signature","ok"]', 1, ${T0 + 1})`,
+      );
+    },
+    check(store) {
+      expect(store.hubJobs.open()).toEqual([
+        {
+          jobId: "job-seed-open",
+          operationId: "op-seed",
+          signed: false,
+          reported: ["pending_signature"],
+          terminal: false,
+          updatedAt: T0,
+        },
+      ]);
+      expect(store.hubJobs.get("job-seed-done")).toMatchObject({
+        signed: true,
+        reported: ["pending_signature", "ok"],
+        terminal: true,
+      });
+    },
+  },
 };
 
 let tmp: TempStateDir;
