@@ -15,7 +15,7 @@ import { startHubSimulator } from "../src/sim/hub/index.ts";
 import { defaultSeed, startPveSimulator } from "../src/sim/pve/index.ts";
 import { openStore } from "../src/store/open.ts";
 import { freeLoopbackPort } from "../src/util/free-port.ts";
-import { hubDaemonConfig } from "../test/daemon/sim-agent-config.ts";
+import { hubDaemonConfig } from "../test/daemon/support.ts";
 import { enrollIn } from "../test/hub/link-harness.ts";
 
 const { values } = parseArgs({

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "../../src/cli/context.ts";
 import { runToken } from "../../src/cli/token.ts";
 import { defaultStorePath, openStore } from "../../src/store/open.ts";
-import { proxmoxSection } from "../daemon/sim-agent-config.ts";
+import { proxmoxSection } from "../daemon/support.ts";
 import { CliTemp } from "../localapi/cli-temp.ts";
 
 let t: CliTemp;

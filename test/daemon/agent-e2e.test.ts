@@ -4,18 +4,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
-import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
 import { hubAcksPath, readHubAcks } from "../../src/daemon/hub-acks.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import type { HubSimulator } from "../../src/sim/hub/index.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
 import { enrollIn } from "../hub/link-harness.ts";
-import { fastSimClient, hubDaemonConfig, pollUntil } from "./sim-agent-config.ts";
+import {
+  fastSimClient,
+  hubDaemonConfig,
+  pinnedTls,
+  pollUntil,
+  startHubWithOperator,
+} from "./support.ts";
 
 /**
  * The whole daemon in-process against the Proxmox simulator, the hub simulator and a real
@@ -37,15 +42,7 @@ let guestToken: string;
 
 beforeAll(async () => {
   pve = await startPveSimulator({ taskMs: 40, authFailDelayMs: 0 });
-  hub = await startHubSimulator({
-    signers: [
-      {
-        name: "operator",
-        public_key: formatSshPublicKey(operator.publicKey, "operator@example"),
-        role: "operational",
-      },
-    ],
-  });
+  hub = await startHubWithOperator(operator);
   identity = await enrollIn(hub, stateDir);
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   guestToken = store.guestTokens.mint(101).token;
@@ -103,13 +100,7 @@ test("enroll → converge → local API → held hub job → signed → executed
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        tls: {
-          ca: local?.certificate.cert,
-          checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
-            peer.fingerprint256 === local?.certificate.leafSha256
-              ? undefined
-              : new Error("pin mismatch"),
-        },
+        tls: pinnedTls(local),
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };

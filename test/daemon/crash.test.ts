@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { StepPoint } from "../../src/reconcile/engine.ts";
 import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
-import { proxmoxSection } from "./sim-agent-config.ts";
+import { proxmoxSection } from "./support.ts";
 
 const ENTRY = join(import.meta.dir, "fixtures", "daemon-entry.ts");
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { runDaemon } from "../../src/cli/run.ts";
 import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
-import { proxmoxSection } from "./sim-agent-config.ts";
+import { proxmoxSection } from "./support.ts";
 
 let sim: PveSimulator;
 const dir = mkdtempSync(join(tmpdir(), "felhom-guard-"));

@@ -6,17 +6,22 @@ import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { GuestRef } from "../../src/authz/envelope.ts";
 import type { OpName } from "../../src/authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
-import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import type { HubSimulator } from "../../src/sim/hub/index.ts";
 import { GOLDEN_ARCHIVE, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
 import { enrollIn } from "../hub/link-harness.ts";
-import { fastSimClient, hubDaemonConfig, pollUntil } from "./sim-agent-config.ts";
+import {
+  fastSimClient,
+  hubDaemonConfig,
+  pinnedTls,
+  pollUntil,
+  startHubWithOperator,
+} from "./support.ts";
 
 /**
  * A hub that tries to reach customer data without an operator's signature, against the whole
@@ -36,15 +41,7 @@ const until = pollUntil(400);
 
 beforeAll(async () => {
   pve = await startPveSimulator({ taskMs: 30, authFailDelayMs: 0 });
-  hub = await startHubSimulator({
-    signers: [
-      {
-        name: "operator",
-        public_key: formatSshPublicKey(operator.publicKey, "operator@example"),
-        role: "operational",
-      },
-    ],
-  });
+  hub = await startHubWithOperator(operator);
   identity = await enrollIn(hub, stateDir);
 });
 
@@ -130,13 +127,7 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
       (
         await fetch(`${local?.server.url}/v1/self`, {
           headers: { authorization: `Bearer ${token}` },
-          tls: {
-            ca: local?.certificate.cert,
-            checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
-              peer.fingerprint256 === local?.certificate.leafSha256
-                ? undefined
-                : new Error("pin mismatch"),
-          },
+          tls: pinnedTls(local),
         })
       ).status;
 

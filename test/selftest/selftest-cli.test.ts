@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { COMMANDS } from "../../src/cli/commands.ts";
 import { dispatch } from "../../src/cli/dispatch.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
-import { proxmoxSection } from "../daemon/sim-agent-config.ts";
+import { proxmoxSection } from "../daemon/support.ts";
 
 let sim: PveSimulator;
 let dir: string;

@@ -1,5 +1,9 @@
+import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
+import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
+import type { StartedLocalApi } from "../../src/localapi/start.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
+import { startHubSimulator } from "../../src/sim/hub/index.ts";
 import type { PveSimulator } from "../../src/sim/pve/index.ts";
 
 type PveTarget = Pick<PveSimulator, "endpoint" | "node" | "tokens" | "fingerprint">;
@@ -54,5 +58,27 @@ export function pollUntil(tries: number) {
       await Bun.sleep(50);
     }
     throw new Error(`timed out waiting for ${what}`);
+  };
+}
+
+/** A hub simulator that hands out one operational signer, `operator@example`, at enrollment. */
+export function startHubWithOperator(operator: Pick<Ed25519PrivateKey, "publicKey">) {
+  return startHubSimulator({
+    signers: [
+      {
+        name: "operator",
+        public_key: formatSshPublicKey(operator.publicKey, "operator@example"),
+        role: "operational",
+      },
+    ],
+  });
+}
+
+/** fetch's `tls` option that trusts the daemon's local API only by its leaf's SHA-256. */
+export function pinnedTls(local: StartedLocalApi | undefined) {
+  return {
+    ca: local?.certificate.cert,
+    checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
+      peer.fingerprint256 === local?.certificate.leafSha256 ? undefined : new Error("pin mismatch"),
   };
 }
