@@ -11,14 +11,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { enrollHost } from "../src/hub/enroll.ts";
-import { acceptExactly } from "../src/hub/signer-acceptance.ts";
-import { silentLogger } from "../src/log/types.ts";
 import { startHubSimulator } from "../src/sim/hub/index.ts";
 import { defaultSeed, startPveSimulator } from "../src/sim/pve/index.ts";
 import { openStore } from "../src/store/open.ts";
-import { systemClock } from "../src/util/clock.ts";
 import { freeLoopbackPort } from "../src/util/free-port.ts";
+import { hubDaemonConfig } from "../test/daemon/support.ts";
+import { enrollIn } from "../test/hub/link-harness.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
@@ -66,18 +64,8 @@ async function main() {
   });
   const hub = await startHubSimulator();
   const stateDir = join(dir, "state");
-  const identity = await enrollHost({
-    hubUrl: hub.url,
-    code: hub.issueCode(),
-    force: false,
-    identityPath: join(stateDir, "hub-identity.json"),
-    trust: { kind: "fingerprint", sha256: hub.fingerprint },
-    pin: { fingerprint: hub.fingerprint },
-    agentVersion: "bench",
-    clock: systemClock,
-    logger: silentLogger,
-    acceptSigners: acceptExactly([]),
-  });
+  // The simulator offers no signers here, so the host accepts none.
+  const identity = await enrollIn(hub, stateDir);
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   const tokens = [101, 102, 103].map((vmid) => store.guestTokens.mint(vmid).token);
   store.close();
@@ -101,19 +89,7 @@ async function main() {
   const configPath = join(dir, "agent.json");
   writeFileSync(
     configPath,
-    JSON.stringify({
-      proxmox: {
-        endpoint: pve.endpoint,
-        node: pve.node,
-        token: pve.tokens.agent,
-        tls: { fingerprint: pve.fingerprint },
-      },
-      state_dir: stateDir,
-      log: { level: "warn" },
-      reconcile: { interval_s: 1, jitter_pct: 0 },
-      hub: { poll_interval_s: 1, jitter_pct: 0, report_interval_s: 1, backoff_max_s: 2 },
-      local_api: { listen: "127.0.0.1", port },
-    }),
+    JSON.stringify(hubDaemonConfig({ pve, stateDir, port, logLevel: "warn" })),
     { mode: 0o600 },
   );
   const cmd = values.binary

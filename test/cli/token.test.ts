@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "../../src/cli/context.ts";
 import { runToken } from "../../src/cli/token.ts";
 import { defaultStorePath, openStore } from "../../src/store/open.ts";
+import { proxmoxSection } from "../daemon/support.ts";
 import { CliTemp } from "../localapi/cli-temp.ts";
 
 let t: CliTemp;
@@ -153,12 +154,7 @@ test("mint checks a new guest against Proxmox itself (the simulator)", async () 
     writeFileSync(
       t.configPath,
       JSON.stringify({
-        proxmox: {
-          endpoint: pve.endpoint,
-          node: pve.node,
-          token: pve.tokens.agent,
-          tls: { fingerprint: pve.fingerprint },
-        },
+        proxmox: proxmoxSection(pve),
         state_dir: t.stateDir,
       }),
     );

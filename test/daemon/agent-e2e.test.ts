@@ -4,18 +4,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
-import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
 import { hubAcksPath, readHubAcks } from "../../src/daemon/hub-acks.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
-import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import type { HubSimulator } from "../../src/sim/hub/index.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
 import { enrollIn } from "../hub/link-harness.ts";
+import {
+  fastSimClient,
+  hubDaemonConfig,
+  pinnedTls,
+  pollUntil,
+  startHubWithOperator,
+} from "./support.ts";
 
 /**
  * The whole daemon in-process against the Proxmox simulator, the hub simulator and a real
@@ -32,28 +37,12 @@ const stateDir = join(dir, "state");
 let pve: PveSimulator;
 let hub: HubSimulator;
 let identity: HubIdentity;
+const until = pollUntil(300);
 let guestToken: string;
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  for (let i = 0; i < 300; i++) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    await Bun.sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 beforeAll(async () => {
   pve = await startPveSimulator({ taskMs: 40, authFailDelayMs: 0 });
-  hub = await startHubSimulator({
-    signers: [
-      {
-        name: "operator",
-        public_key: formatSshPublicKey(operator.publicKey, "operator@example"),
-        role: "operational",
-      },
-    ],
-  });
+  hub = await startHubWithOperator(operator);
   identity = await enrollIn(hub, stateDir);
   const store = openStore({ path: join(stateDir, "state.db"), exclusive: false });
   guestToken = store.guestTokens.mint(101).token;
@@ -71,19 +60,7 @@ test("enroll → converge → local API → held hub job → signed → executed
   const configPath = join(dir, "agent.json");
   writeFileSync(
     configPath,
-    JSON.stringify({
-      proxmox: {
-        endpoint: pve.endpoint,
-        node: pve.node,
-        token: pve.tokens.agent,
-        tls: { fingerprint: pve.fingerprint },
-      },
-      state_dir: stateDir,
-      log: { level: "info" },
-      reconcile: { interval_s: 1, jitter_pct: 0 },
-      hub: { poll_interval_s: 1, jitter_pct: 0, report_interval_s: 1, backoff_max_s: 2 },
-      local_api: { listen: "127.0.0.1", port },
-    }),
+    JSON.stringify(hubDaemonConfig({ pve, stateDir, port, logLevel: "info" })),
   );
   hub.setDesired(
     {
@@ -105,14 +82,7 @@ test("enroll → converge → local API → held hub job → signed → executed
     { configPath, env: {}, stdout: () => {}, stderr: (t) => logs.push(t) },
     {
       signal: stop.signal,
-      makeClient: () =>
-        createProxmoxClient({
-          endpoint: pve.endpoint,
-          node: pve.node,
-          token: pve.tokens.agent,
-          trust: { kind: "fingerprint", sha256: pve.fingerprint },
-          taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
-        }),
+      makeClient: () => fastSimClient(pve),
       onReady: (r) => {
         ready = r;
       },
@@ -130,13 +100,7 @@ test("enroll → converge → local API → held hub job → signed → executed
           ...(body !== undefined ? { "content-type": "application/json" } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        tls: {
-          ca: local?.certificate.cert,
-          checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
-            peer.fingerprint256 === local?.certificate.leafSha256
-              ? undefined
-              : new Error("pin mismatch"),
-        },
+        tls: pinnedTls(local),
       });
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     };

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { StepPoint } from "../../src/reconcile/engine.ts";
 import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
+import { proxmoxSection } from "./support.ts";
 
 const ENTRY = join(import.meta.dir, "fixtures", "daemon-entry.ts");
 
@@ -102,12 +103,7 @@ function setup(desired: unknown): { configPath: string; dbPath: string } {
   writeFileSync(
     configPath,
     JSON.stringify({
-      proxmox: {
-        endpoint: sim.endpoint,
-        node: sim.node,
-        token: sim.tokens.agent,
-        tls: { fingerprint: sim.fingerprint },
-      },
+      proxmox: proxmoxSection(sim),
       state_dir: join(dir, "state"),
       desired_file: desiredPath,
       log: { level: "info" },

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { runDaemon } from "../../src/cli/run.ts";
 import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
+import { proxmoxSection } from "./support.ts";
 
 let sim: PveSimulator;
 const dir = mkdtempSync(join(tmpdir(), "felhom-guard-"));
@@ -20,7 +21,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function configIn(name: string, desired: unknown): { configPath: string; stateDir: string } {
+function configIn(
+  name: string,
+  desired: unknown,
+): { configPath: string; stateDir: string; desiredPath: string } {
   const base = join(dir, name);
   const desiredPath = join(dir, `${name}-desired.json`);
   writeFileSync(desiredPath, JSON.stringify(desired));
@@ -28,19 +32,36 @@ function configIn(name: string, desired: unknown): { configPath: string; stateDi
   writeFileSync(
     configPath,
     JSON.stringify({
-      proxmox: {
-        endpoint: sim.endpoint,
-        node: sim.node,
-        token: sim.tokens.agent,
-        tls: { fingerprint: sim.fingerprint },
-      },
+      proxmox: proxmoxSection(sim),
       state_dir: base,
       desired_file: desiredPath,
       reconcile: { interval_s: 1, jitter_pct: 0 },
       local_api: { enabled: false },
     }),
   );
-  return { configPath, stateDir: base };
+  return { configPath, stateDir: base, desiredPath };
+}
+
+/** `run` in-process until `signal` aborts or the daemon stops itself; its stderr is kept. */
+async function runCapturing(
+  configPath: string,
+  signal: AbortSignal,
+  onPass: () => void,
+): Promise<{ code: number; err: string }> {
+  let err = "";
+  const code = await runDaemon(
+    ["run"],
+    {
+      env: {},
+      configPath,
+      stdout: () => {},
+      stderr: (t) => {
+        err += t;
+      },
+    },
+    { signal, onPass },
+  );
+  return { code, err };
 }
 
 test("a journal row with bad JSON is quarantined; recovery completes and the daemon converges", async () => {
@@ -56,30 +77,15 @@ test("a journal row with bad JSON is quarantined; recovery completes and the dae
   seed.db.query(`UPDATE journal SET params = '{"half": ' WHERE id = $id`).run({ id });
   seed.close();
 
-  let err = "";
   const stop = new AbortController();
   const timer = setTimeout(() => stop.abort(new Error("test bound")), 20_000);
   let converged = false;
-  const code = await runDaemon(
-    ["run"],
-    {
-      env: {},
-      configPath,
-      stdout: () => {},
-      stderr: (t) => {
-        err += t;
-      },
-    },
-    {
-      signal: stop.signal,
-      onPass: () => {
-        if (sim.state.guest(vmid)?.running) {
-          converged = true;
-          stop.abort();
-        }
-      },
-    },
-  );
+  const { code, err } = await runCapturing(configPath, stop.signal, () => {
+    if (sim.state.guest(vmid)?.running) {
+      converged = true;
+      stop.abort();
+    }
+  });
   clearTimeout(timer);
   expect(code).toBe(0);
   expect(converged).toBe(true);
@@ -90,55 +96,23 @@ test("a journal row with bad JSON is quarantined; recovery completes and the dae
 }, 25_000);
 
 test("state.db unlinked under a running daemon: it stops with an error and changes nothing more", async () => {
-  const desiredPath = join(dir, "desired.json");
-  writeFileSync(desiredPath, JSON.stringify({ version: 1, guests: {} }));
-  const configPath = join(dir, "agent.json");
-  writeFileSync(
-    configPath,
-    JSON.stringify({
-      proxmox: {
-        endpoint: sim.endpoint,
-        node: sim.node,
-        token: sim.tokens.agent,
-        tls: { fingerprint: sim.fingerprint },
-      },
-      state_dir: join(dir, "state"),
-      desired_file: desiredPath,
-      reconcile: { interval_s: 1, jitter_pct: 0 },
-      local_api: { enabled: false },
-    }),
-  );
+  const { configPath, stateDir, desiredPath } = configIn("unlinked", { version: 1, guests: {} });
   // A stopped seeded guest (extra guests start at 1000, stopped).
   const vmid = 1000;
   expect(sim.state.guest(vmid)?.running).toBe(false);
-  let err = "";
   let passes = 0;
   const bound = new AbortController();
   const timer = setTimeout(() => bound.abort(new Error("test bound")), 20_000);
-  const code = await runDaemon(
-    ["run"],
-    {
-      env: {},
-      configPath,
-      stdout: () => {},
-      stderr: (t) => {
-        err += t;
-      },
-    },
-    {
-      signal: bound.signal,
-      onPass: () => {
-        passes++;
-        if (passes !== 1) return;
-        rmSync(join(dir, "state", "state.db"));
-        // Desired state now asks for a change; the daemon must not make it.
-        writeFileSync(
-          desiredPath,
-          JSON.stringify({ version: 1, guests: { [String(vmid)]: { run: "running" } } }),
-        );
-      },
-    },
-  );
+  const { code, err } = await runCapturing(configPath, bound.signal, () => {
+    passes++;
+    if (passes !== 1) return;
+    rmSync(join(stateDir, "state.db"));
+    // Desired state now asks for a change; the daemon must not make it.
+    writeFileSync(
+      desiredPath,
+      JSON.stringify({ version: 1, guests: { [String(vmid)]: { run: "running" } } }),
+    );
+  });
   clearTimeout(timer);
   expect(bound.signal.aborted).toBe(false);
   expect(code).toBe(1);

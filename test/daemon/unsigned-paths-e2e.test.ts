@@ -6,17 +6,22 @@ import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { GuestRef } from "../../src/authz/envelope.ts";
 import type { OpName } from "../../src/authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
-import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import { createProxmoxClient } from "../../src/proxmox/client.ts";
-import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
+import type { HubSimulator } from "../../src/sim/hub/index.ts";
 import { GOLDEN_ARCHIVE, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
 import { keyFromSeed } from "../authz/support.ts";
 import { enrollIn } from "../hub/link-harness.ts";
+import {
+  fastSimClient,
+  hubDaemonConfig,
+  pinnedTls,
+  pollUntil,
+  startHubWithOperator,
+} from "./support.ts";
 
 /**
  * A hub that tries to reach customer data without an operator's signature, against the whole
@@ -32,27 +37,11 @@ const stateDir = join(dir, "state");
 let pve: PveSimulator;
 let hub: HubSimulator;
 let identity: HubIdentity;
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>) {
-  for (let i = 0; i < 400; i++) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    await Bun.sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = pollUntil(400);
 
 beforeAll(async () => {
   pve = await startPveSimulator({ taskMs: 30, authFailDelayMs: 0 });
-  hub = await startHubSimulator({
-    signers: [
-      {
-        name: "operator",
-        public_key: formatSshPublicKey(operator.publicKey, "operator@example"),
-        role: "operational",
-      },
-    ],
-  });
+  hub = await startHubWithOperator(operator);
   identity = await enrollIn(hub, stateDir);
 });
 
@@ -77,19 +66,7 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
   const configPath = join(dir, "agent.json");
   writeFileSync(
     configPath,
-    JSON.stringify({
-      proxmox: {
-        endpoint: pve.endpoint,
-        node: pve.node,
-        token: pve.tokens.agent,
-        tls: { fingerprint: pve.fingerprint },
-      },
-      state_dir: stateDir,
-      log: { level: "warn" },
-      reconcile: { interval_s: 1, jitter_pct: 0 },
-      hub: { poll_interval_s: 1, jitter_pct: 0, report_interval_s: 1, backoff_max_s: 2 },
-      local_api: { listen: "127.0.0.1", port },
-    }),
+    JSON.stringify(hubDaemonConfig({ pve, stateDir, port, logLevel: "warn" })),
   );
   hub.setDesired({ version: 1, guests: {}, backup_storage: "local" }, identity.host_id);
 
@@ -100,14 +77,7 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
     { configPath, env: {}, stdout: () => {}, stderr: () => {} },
     {
       signal: stop.signal,
-      makeClient: () =>
-        createProxmoxClient({
-          endpoint: pve.endpoint,
-          node: pve.node,
-          token: pve.tokens.agent,
-          trust: { kind: "fingerprint", sha256: pve.fingerprint },
-          taskPoll: { initialMs: 20, factor: 1.5, maxMs: 100 },
-        }),
+      makeClient: () => fastSimClient(pve),
       onReady: (r) => {
         ready = r;
       },
@@ -157,13 +127,7 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
       (
         await fetch(`${local?.server.url}/v1/self`, {
           headers: { authorization: `Bearer ${token}` },
-          tls: {
-            ca: local?.certificate.cert,
-            checkServerIdentity: (_h: string, peer: { fingerprint256?: string }) =>
-              peer.fingerprint256 === local?.certificate.leafSha256
-                ? undefined
-                : new Error("pin mismatch"),
-          },
+          tls: pinnedTls(local),
         })
       ).status;
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { COMMANDS } from "../../src/cli/commands.ts";
 import { dispatch } from "../../src/cli/dispatch.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
+import { proxmoxSection } from "../daemon/support.ts";
 
 let sim: PveSimulator;
 let dir: string;
@@ -188,12 +189,7 @@ describe("secrets never reach output", () => {
     writeFileSync(
       cfgFile,
       JSON.stringify({
-        proxmox: {
-          endpoint: sim.endpoint,
-          node: sim.node,
-          token: sim.tokens.agent,
-          tls: { fingerprint: sim.fingerprint },
-        },
+        proxmox: proxmoxSection(sim),
         state_dir: dir,
         log: { level: "debug" },
       }),

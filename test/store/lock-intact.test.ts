@@ -1,21 +1,14 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { StoreError } from "../../src/store/errors.ts";
 import { openStore } from "../../src/store/open.ts";
-import { spawnWriter, TempStateDir, thrown } from "./support.ts";
+import { spawnWriter, storeError, TempStateDir } from "./support.ts";
 
 let tmp: TempStateDir;
 beforeEach(() => {
   tmp = new TempStateDir();
 });
 afterEach(() => tmp.cleanup());
-
-function storeError(fn: () => unknown): StoreError {
-  const err = thrown(fn);
-  expect(err).toBeInstanceOf(StoreError);
-  return err as StoreError;
-}
 
 describe("the one-agent lock survives unlinks", () => {
   test("every file in the state dir unlinked under a running agent: a second one still refuses", async () => {

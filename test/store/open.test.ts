@@ -11,22 +11,15 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { StoreError } from "../../src/store/errors.ts";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import { defaultStorePath, openStore } from "../../src/store/open.ts";
-import { recordingLogger, spawnWriter, TempStateDir, thrown } from "./support.ts";
+import { recordingLogger, spawnWriter, storeError, TempStateDir } from "./support.ts";
 
 let tmp: TempStateDir;
 beforeEach(() => {
   tmp = new TempStateDir();
 });
 afterEach(() => tmp.cleanup());
-
-function storeError(fn: () => unknown): StoreError {
-  const err = thrown(fn);
-  expect(err).toBeInstanceOf(StoreError);
-  return err as StoreError;
-}
 
 describe("openStore", () => {
   test("creates state.db 0600 with WAL, FULL sync, foreign keys and the initialization marker", () => {

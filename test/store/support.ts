@@ -1,7 +1,9 @@
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../../src/log/types.ts";
+import { StoreError } from "../../src/store/errors.ts";
 import { type OpenStoreOptions, openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 
@@ -40,6 +42,13 @@ export function thrown(fn: () => unknown): unknown {
     return err;
   }
   throw new Error("expected the call to throw");
+}
+
+/** Runs `fn` and returns the StoreError it threw (fails the test on any other outcome). */
+export function storeError(fn: () => unknown): StoreError {
+  const err = thrown(fn);
+  expect(err).toBeInstanceOf(StoreError);
+  return err as StoreError;
 }
 
 export interface SpawnedWriter {
