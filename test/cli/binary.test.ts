@@ -62,6 +62,8 @@ describe("dist binary", () => {
         FELHOM_AGENT_PROXMOX_NODE: ready.node,
         FELHOM_AGENT_PROXMOX_TOKEN: ready.tokens.agent,
         FELHOM_AGENT_PROXMOX_TLS_FINGERPRINT: ready.fingerprint,
+        // --selftest=task audits into the state store: a temporary one, never the host's.
+        FELHOM_AGENT_STATE_DIR: join(outDir, "state"),
       };
       const st = Bun.spawn([bin, "--selftest", "--json"], { cwd: cwd(), env, stdout: "pipe" });
       const out = await new Response(st.stdout).text();
