@@ -1,5 +1,4 @@
 import { createEd25519 } from "../authz/ed25519.ts";
-import type { AgentConfig } from "../config/sections.ts";
 import { ReversibilityGate } from "../gate/gate.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { createHubLink } from "../hub/create-link.ts";
@@ -25,6 +24,7 @@ import type { PassReport } from "../reconcile/reconciler.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
+import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";

@@ -91,5 +91,5 @@ export const gateSection = defineSection({
   secrets: () => [],
 });
 
-/** The three top-level keys the gate reads, in the order they belong in sections.ts. */
+/** The three top-level keys the gate reads, in the order they belong in src/daemon/agent-config.ts. */
 export const gateSections = [hostIdSection, signersSection, gateSection] as const;
