@@ -9,6 +9,7 @@ import {
   type PendingSignatureInfo,
   type ReconcileHealth,
 } from "../hub/report-collector.ts";
+import { effectiveHostId, effectiveSigners } from "../hub/trust.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
@@ -30,7 +31,6 @@ import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
-import { effectiveHostId, effectiveSigners } from "./trust.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
 export class AgentStartError extends Error {
