@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { localImports, ROOT } from "./import-graph.ts";
 import {
   checkLayers,
+  folderCycles,
   type LayerTable,
   layerOf,
   parseLayerTable,
@@ -39,6 +40,10 @@ describe("the layers hold on the real source", () => {
 
   test("every listed exception is still needed", () => {
     expect(checkLayers(files, edges, table).stale).toEqual([]);
+  });
+
+  test("no two folders import each other, even within a layer", () => {
+    expect(folderCycles(edges)).toEqual([]);
   });
 
   test("no folder is declared twice", () => {
@@ -132,6 +137,24 @@ describe("the checker can fail", () => {
     expect(layerOf("src/main.ts", table)).toBe(0);
     expect(layerOf("src/main.tsx", table)).toBeUndefined();
     expect(layerOf("src/lowly/x.ts", table)).toBeUndefined();
+  });
+
+  test("a cycle between folders is found, named once", () => {
+    const edge = (from: string, to: string) => ({ from: `src/${from}`, to: `src/${to}` });
+    expect(
+      folderCycles([
+        edge("hub/a.ts", "reconcile/b.ts"),
+        edge("reconcile/b.ts", "selftest/c.ts"),
+        edge("selftest/c.ts", "hub/d.ts"),
+        edge("hub/d.ts", "hub/a.ts"),
+        edge("cli/x.ts", "demo/y.ts"),
+        edge("demo/y.ts", "cli/z.ts"),
+      ]),
+    ).toEqual(["cli -> demo -> cli", "hub -> reconcile -> selftest -> hub"]);
+    expect(folderCycles(fixture.edges)).toEqual(["high -> low -> high"]);
+    expect(folderCycles(fixture.edges.filter((e) => e.from !== "src/low/reaches-up.ts"))).toEqual(
+      [],
+    );
   });
 
   test("a document without the section is refused", () => {

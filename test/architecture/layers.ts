@@ -116,6 +116,41 @@ export function checkLayers(files: string[], edges: Edge[], table: LayerTable): 
   };
 }
 
+/** The top-level entry of `src/` a file belongs to: `cli`, `main.ts`, … */
+const folderOf = (file: string) => file.replace(/^src\//, "").split("/")[0] as string;
+
+/**
+ * Cycles between folders, each as `a -> b -> … -> a`. Folders of one layer may import each
+ * other, but not both ways: a cycle makes them one module in two places.
+ */
+export function folderCycles(edges: Edge[]): string[] {
+  const next = new Map<string, Set<string>>();
+  for (const e of edges) {
+    const [a, b] = [folderOf(e.from), folderOf(e.to)];
+    if (a === b) continue;
+    if (!next.has(a)) next.set(a, new Set());
+    next.get(a)?.add(b);
+  }
+  const cycles = new Set<string>();
+  const walk = (path: string[]) => {
+    const last = path[path.length - 1] as string;
+    for (const to of next.get(last) ?? []) {
+      const at = path.indexOf(to);
+      if (at >= 0) {
+        const loop = path.slice(at);
+        // One name per cycle, whichever folder it is entered from: start at the smallest.
+        const start = loop.indexOf([...loop].sort()[0] as string);
+        const turned = [...loop.slice(start), ...loop.slice(0, start)];
+        cycles.add([...turned, turned[0]].join(" -> "));
+      } else {
+        walk([...path, to]);
+      }
+    }
+  };
+  for (const folder of [...next.keys()].sort()) walk([folder]);
+  return [...cycles].sort();
+}
+
 /** Every `.ts` file under `root/src` and its imports of other files under `root/src`. */
 export function sourceGraph(root: string): { files: string[]; edges: Edge[] } {
   const files = [...new Bun.Glob("src/**/*.ts").scanSync({ cwd: root })].sort();
