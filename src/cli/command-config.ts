@@ -1,7 +1,6 @@
 import { ConfigError } from "../config/errors.ts";
 import type { ConfigFs } from "../config/fs.ts";
-import { loadConfig } from "../config/load.ts";
-import type { AgentConfig } from "../config/sections.ts";
+import { type AgentConfig, loadConfig } from "../daemon/agent-config.ts";
 import type { CliContext } from "./context.ts";
 
 /**

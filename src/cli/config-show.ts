@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { ConfigFs } from "../config/fs.ts";
-import { redactConfig } from "../config/redact.ts";
+import { redactConfig } from "../daemon/agent-config.ts";
 import { trustSummary } from "../hub/trust-summary.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";

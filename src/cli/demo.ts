@@ -1,7 +1,17 @@
 import { runDemoScenario } from "../demo/scenario.ts";
+import type { RunAgent } from "../demo/types.ts";
 import { systemClock } from "../util/clock.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
+import { runDaemon } from "./run.ts";
+
+/** The demo's daemon steps run the agent exactly as `felhom-agent run` does, config file and all. */
+export const runAgentAsCli: RunAgent = (run) =>
+  runDaemon(
+    ["run"],
+    { configPath: run.configPath, env: {}, stdout: () => {}, stderr: run.stderr },
+    { signal: run.signal, clock: run.clock, makeClient: run.makeClient, onReady: run.onReady },
+  );
 
 const HELP = `Usage: felhom-agent demo [--task-ms N] [--verbose]
 
@@ -32,6 +42,7 @@ export async function runDemo(argv: string[], ctx: CliContext): Promise<number> 
       out: ctx.stdout,
       clock: systemClock,
       logSink: values.verbose ? (line) => ctx.stderr(`${line}\n`) : () => {},
+      runAgent: runAgentAsCli,
     },
     taskText !== undefined ? { taskMs: Number(taskText) } : {},
   );

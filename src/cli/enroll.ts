@@ -1,8 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { ConfigError } from "../config/errors.ts";
-import { loadSections } from "../config/load.ts";
-import { agentSections, DEFAULT_CONFIG_PATH } from "../config/sections.ts";
+import { DEFAULT_CONFIG_PATH, loadSections } from "../config/load.ts";
+import { agentSections } from "../daemon/agent-config.ts";
 import {
   checkHubUrl,
   type HubConfig,

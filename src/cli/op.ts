@@ -238,7 +238,7 @@ async function configForCheck(
   ctx: CliContext,
   missing: string,
 ): Promise<{ host_id: string | undefined; signers: ReturnType<typeof parseSigners> }> {
-  const { loadConfig } = await import("../config/load.ts");
+  const { loadConfig } = await import("../daemon/agent-config.ts");
   const { ConfigError } = await import("../config/errors.ts");
   try {
     return await loadConfig({

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { secretsOfSections } from "../config/redact.ts";
-import { agentSections } from "../config/sections.ts";
+import { agentSections } from "../daemon/agent-config.ts";
 import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
 import { HubAcksError } from "../daemon/hub-acks.ts";
 import { openDaemonStore } from "../daemon/state-binding.ts";

@@ -1,7 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { secretsOf } from "../config/redact.ts";
-import type { AgentConfig } from "../config/sections.ts";
+import { type AgentConfig, secretsOf } from "../daemon/agent-config.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { HubIdentityError, identityExists } from "../hub/identity.ts";
 import { createLogger } from "../log/logger.ts";

@@ -1,6 +1,5 @@
 import { parseArgs } from "node:util";
-import { secretsOf } from "../config/redact.ts";
-import type { AgentConfig } from "../config/sections.ts";
+import { type AgentConfig, secretsOf } from "../daemon/agent-config.ts";
 import { createLogger } from "../log/logger.ts";
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { AuditSink } from "../store/audit.ts";

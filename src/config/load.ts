@@ -4,7 +4,6 @@ import { ConfigError, type ConfigIssue, type ConfigSource, type ConfigWarning } 
 import { type ConfigFs, describeFsError, fsErrorCode, nodeConfigFs } from "./fs.ts";
 import type { AnySection, ConfigOf, EnvField, ResolveContext } from "./section.ts";
 import { envName } from "./section.ts";
-import { type AgentConfig, agentSections, DEFAULT_CONFIG_PATH } from "./sections.ts";
 import { closest } from "./suggest.ts";
 
 export interface LoadConfigOptions {
@@ -20,12 +19,12 @@ export interface LoadConfigOptions {
   allowEnv?: readonly string[];
 }
 
-/** Loads, validates and resolves agent.json plus FELHOM_AGENT_* overrides. */
-export function loadConfig(opts: LoadConfigOptions): Promise<AgentConfig> {
-  return loadSections(agentSections, opts);
-}
+export const DEFAULT_CONFIG_PATH = "/etc/felhom-agent/agent.json";
 
-/** loadConfig for any list of sections (tests, and modules trying out a new section). */
+/**
+ * Loads, validates and resolves agent.json plus FELHOM_AGENT_* overrides for a list of sections;
+ * the agent's own list is assembled in src/daemon/agent-config.ts (docs/architecture.md#layers).
+ */
 export async function loadSections<S extends readonly AnySection[]>(
   sections: S,
   opts: LoadConfigOptions,

@@ -1,15 +1,4 @@
 import type { AnySection, ConfigOf } from "./section.ts";
-import { type AgentConfig, agentSections } from "./sections.ts";
-
-/** A plain object safe to print: the file's shape, secrets replaced with "<redacted>". */
-export function redactConfig(cfg: AgentConfig): Record<string, unknown> {
-  return redactSections(agentSections, cfg);
-}
-
-/** Every secret in the config, for the logger's redaction. */
-export function secretsOf(cfg: AgentConfig): string[] {
-  return secretsOfSections(agentSections, cfg);
-}
 
 export function redactSections<S extends readonly AnySection[]>(
   sections: S,

@@ -41,7 +41,7 @@ export interface ResolveContext {
 /**
  * A top-level config key: its strict zod schema (the file form), its env table, and how the
  * validated value becomes the resolved one. Other modules add their settings by defining a
- * section and listing it in sections.ts.
+ * section and listing it in src/daemon/agent-config.ts.
  */
 export interface ConfigSection<K extends string, Raw, Resolved> {
   readonly key: K;

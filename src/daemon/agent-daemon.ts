@@ -1,5 +1,4 @@
 import { createEd25519 } from "../authz/ed25519.ts";
-import type { AgentConfig } from "../config/sections.ts";
 import { ReversibilityGate } from "../gate/gate.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { createHubLink } from "../hub/create-link.ts";
@@ -10,6 +9,7 @@ import {
   type PendingSignatureInfo,
   type ReconcileHealth,
 } from "../hub/report-collector.ts";
+import { effectiveHostId, effectiveSigners } from "../hub/trust.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
@@ -25,12 +25,12 @@ import type { PassReport } from "../reconcile/reconciler.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
+import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
-import { effectiveHostId, effectiveSigners } from "./trust.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
 export class AgentStartError extends Error {

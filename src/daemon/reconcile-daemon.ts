@@ -1,3 +1,4 @@
+import type { Gate } from "../gate/seam.ts";
 import type { Logger } from "../log/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { ClockOffsetSource } from "../reconcile/clock-offset.ts";
@@ -5,7 +6,6 @@ import type { ReconcileConfig } from "../reconcile/config-section.ts";
 import type { DesiredProvider } from "../reconcile/desired-provider.ts";
 import type { DesiredGuestSpec } from "../reconcile/desired-state.ts";
 import { Engine, type EngineClient, type EngineHooks } from "../reconcile/engine.ts";
-import type { Gate } from "../reconcile/gate-seam.ts";
 import { storeOverrideBook } from "../reconcile/override-book.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import { type PassReport, Reconciler } from "../reconcile/reconciler.ts";

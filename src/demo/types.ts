@@ -1,13 +1,33 @@
+import type { AgentReady } from "../daemon/agent-daemon.ts";
 import type { Logger } from "../log/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { PveSimulator } from "../sim/pve/index.ts";
 import type { Clock } from "../util/clock.ts";
+
+/** One run of the agent daemon the way `felhom-agent run` starts it, until `signal` aborts. */
+export interface AgentRun {
+  configPath: string;
+  /** The daemon's own output (its JSON log lines). */
+  stderr(text: string): void;
+  signal: AbortSignal;
+  clock: Clock;
+  makeClient(): ProxmoxClient;
+  onReady(ready: AgentReady): void;
+}
+
+/** Resolves with the daemon's exit code. */
+export type RunAgent = (run: AgentRun) => Promise<number>;
 
 export interface DemoIo {
   out(text: string): void;
   clock: Clock;
   /** Where the agent's JSON log lines go (stderr in the CLI with --verbose). */
   logSink(line: string): void;
+  /**
+   * Starts the daemon; handed in by the CLI, which owns `run`, because the demo is a leaf that
+   * never imports the CLI (docs/architecture.md#layers).
+   */
+  runAgent: RunAgent;
 }
 
 export interface DemoStepResult {

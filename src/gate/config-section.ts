@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { hostIdSchema } from "../authz/host-id.ts";
 import { type Signer, signersSchema, toSigners } from "../authz/signers.ts";
 import { DEFAULT_MAX_TTL_SECONDS, DEFAULT_SKEW_SECONDS } from "../authz/verify.ts";
 import { defineSection } from "../config/section.ts";
-import { hostIdSchema } from "../hub/protocol.ts";
 import { DEFAULT_MAX_GROW_GIB, DEFAULT_PROVISION_BRIDGES } from "./classify.ts";
 
 /**
@@ -91,5 +91,5 @@ export const gateSection = defineSection({
   secrets: () => [],
 });
 
-/** The three top-level keys the gate reads, in the order they belong in sections.ts. */
+/** The three top-level keys the gate reads, in the order they belong in src/daemon/agent-config.ts. */
 export const gateSections = [hostIdSection, signersSection, gateSection] as const;

@@ -6,7 +6,6 @@ import type { Signer } from "../authz/signers.ts";
 import { type ExpectedAction, type VerifyResult, verifyEnvelope } from "../authz/verify.ts";
 import type { Logger } from "../log/types.ts";
 import { isOpName, type OperationRequest } from "../ops/types.ts";
-import type { Gate, GateContext, GateDecision } from "../reconcile/gate-seam.ts";
 import type { AuditInput } from "../store/audit.ts";
 import { canonicalJson } from "../store/canonical-json.ts";
 import type { IntentInput } from "../store/journal.ts";
@@ -23,6 +22,7 @@ import {
   type GrowBound,
 } from "./classify.ts";
 import { provenanceFacts } from "./provenance.ts";
+import type { Gate, GateContext, GateDecision } from "./seam.ts";
 
 /** The audit `action` of decisions about held operations that are not the operation itself. */
 export const GATE_AUDIT_ACTIONS = {

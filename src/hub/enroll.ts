@@ -133,7 +133,7 @@ export async function enrollHost(o: EnrollOptions): Promise<HubIdentity> {
     if (!o.transport) transport.close();
   }
   // The daemon takes enrolled signers through the same rules as configured ones
-  // (src/daemon/trust.ts); one it would ignore must not be accepted here as if it counted.
+  // (src/hub/trust.ts); one it would ignore must not be accepted here as if it counted.
   const unusable = answer.signers.findIndex(
     (sgn) =>
       !signerEntrySchema.safeParse({

@@ -1,7 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { z } from "zod";
+import { hostIdSchema } from "../authz/host-id.ts";
 import { type AtomicWriteOptions, writeFileAtomic } from "./atomic-file.ts";
-import { hostIdSchema, signerSchema } from "./protocol.ts";
+import { signerSchema } from "./protocol.ts";
 
 /**
  * What enrollment leaves on disk: the durable identity every later hub request runs on. Kept

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hostIdSchema } from "../authz/host-id.ts";
 import { OP_NAMES } from "../ops/types.ts";
 import { desiredStateSchema } from "./desired-schema.ts";
 
@@ -23,11 +24,6 @@ export const HUB_PATHS = {
 export function hostPath(template: string, hostId: string): string {
   return template.replace("{host}", encodeURIComponent(hostId));
 }
-
-// Host ids become URL path segments and file content; keep them to a safe alphabet.
-export const hostIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "host id: letters, digits, '.', '_', '-'");
 
 const base64Bytes = (n: number) =>
   z

@@ -1,9 +1,9 @@
 import type { Signer } from "../authz/signers.ts";
-import { effectiveSigners } from "../daemon/trust.ts";
 import { silentLogger } from "../log/types.ts";
 import { escapeUnsafeText } from "../store/audit-text.ts";
 import { type HubConfig, hubIdentityPath } from "./config-section.ts";
 import { type HubIdentity, HubIdentityError, identityExists, readIdentity } from "./identity.ts";
+import { effectiveSigners } from "./trust.ts";
 
 /** One operator signer the gate would accept a signature from, and where it comes from. */
 export interface SignerInForce {
@@ -29,7 +29,7 @@ export interface EnrollmentSummary {
 
 export interface TrustSummary {
   enrollment: EnrollmentSummary;
-  /** Exactly the list the daemon's gate is built from (src/daemon/trust.ts), in its order. */
+  /** Exactly the list the daemon's gate is built from (src/hub/trust.ts), in its order. */
   signers: SignerInForce[];
 }
 

@@ -1,4 +1,5 @@
 import { requestActor, targetOf } from "../gate/actor.ts";
+import type { Gate, GateDecision } from "../gate/seam.ts";
 import type { Logger } from "../log/types.ts";
 import type {
   OperationRequest,
@@ -17,7 +18,6 @@ import type { DesiredGuestSpec } from "./desired-state.ts";
 import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import { gateFacts } from "./gate-facts.ts";
-import type { Gate, GateDecision } from "./gate-seam.ts";
 import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";

@@ -1,9 +1,9 @@
 import { volumeSize } from "../gate/disk-size.ts";
+import type { GateContext } from "../gate/seam.ts";
 import type { OperationRequest } from "../ops/types.ts";
 import type { Store } from "../store/store.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
 import type { ExecClient } from "./executors.ts";
-import type { GateContext } from "./gate-seam.ts";
 
 export interface GateFactsDeps {
   store: Pick<Store, "journal" | "goldenImages">;

@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ClassifiedAction, classify } from "../../src/gate/classify.ts";
 import { ReversibilityGate } from "../../src/gate/gate.ts";
+import type { Gate } from "../../src/gate/seam.ts";
 import { createLocalApiApp, type LocalApiApp } from "../../src/localapi/app.ts";
 import type { ProxmoxClient, VzdumpParams } from "../../src/proxmox/client-types.ts";
 import { EXECUTORS } from "../../src/reconcile/executors.ts";
-import type { Gate } from "../../src/reconcile/gate-seam.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
 import { ed, HOST, signersAt } from "../gate/support.ts";
 import { bearer, jsonBody } from "../localapi/fixture.ts";

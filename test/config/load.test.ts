@@ -1,8 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError, type ConfigWarning } from "../../src/config/errors.ts";
-import { loadConfig } from "../../src/config/load.ts";
-import { redactConfig, secretsOf } from "../../src/config/redact.ts";
-import { agentSections, DEFAULT_CONFIG_PATH } from "../../src/config/sections.ts";
+import { DEFAULT_CONFIG_PATH } from "../../src/config/load.ts";
+import {
+  agentSections,
+  loadConfig,
+  redactConfig,
+  secretsOf,
+} from "../../src/daemon/agent-config.ts";
 import { memoryFs } from "./memory-fs.ts";
 
 const SECRET = "0f1e2d3c-4b5a-6978-8a9b-cdef01234567";

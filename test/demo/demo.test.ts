@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { runAgentAsCli } from "../../src/cli/demo.ts";
 import { runDemoScenario } from "../../src/demo/scenario.ts";
 import { systemClock } from "../../src/util/clock.ts";
 
@@ -6,7 +7,12 @@ test("the demo walkthrough behaves at every step and says so", async () => {
   const out: string[] = [];
   const logs: string[] = [];
   const results = await runDemoScenario(
-    { out: (t) => out.push(t), clock: systemClock, logSink: (l) => logs.push(l) },
+    {
+      out: (t) => out.push(t),
+      clock: systemClock,
+      logSink: (l) => logs.push(l),
+      runAgent: runAgentAsCli,
+    },
     { taskMs: 30 },
   );
   expect(results.length).toBeGreaterThanOrEqual(12);

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/errors.ts";
 import { loadSections } from "../../src/config/load.ts";
 import type { AnySection } from "../../src/config/section.ts";
-import { agentSections } from "../../src/config/sections.ts";
+import { agentSections } from "../../src/daemon/agent-config.ts";
 import { gateSections } from "../../src/gate/config-section.ts";
 import { fixture } from "../authz/support.ts";
 import { memoryFs } from "../config/memory-fs.ts";
@@ -16,7 +16,7 @@ const base = {
   },
 };
 const GATE_KEYS = new Set(gateSections.map((s) => s.key as string));
-// Until sections.ts lists them, this is the list it will become.
+// Until src/daemon/agent-config.ts lists them, this is the list it will become.
 const sections = [
   ...(agentSections as readonly AnySection[]).filter((s) => !GATE_KEYS.has(s.key)),
   ...gateSections,

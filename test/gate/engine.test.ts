@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { ReversibilityGate } from "../../src/gate/gate.ts";
-import type { Gate } from "../../src/reconcile/gate-seam.ts";
+import type { Gate } from "../../src/gate/seam.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { Rig } from "../reconcile/support.ts";
 import { alice, ed, GateHarness, HOST, rescue, signersAt } from "./support.ts";

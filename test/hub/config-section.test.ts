@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/errors.ts";
 import { loadSections } from "../../src/config/load.ts";
-import { agentSections } from "../../src/config/sections.ts";
+import { agentSections } from "../../src/daemon/agent-config.ts";
 import { type HubConfig, hubIdentityPath, hubSection } from "../../src/hub/config-section.ts";
 import { memoryFs } from "../config/memory-fs.ts";
 

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { ConfigError } from "../../src/config/errors.ts";
 import { loadSections } from "../../src/config/load.ts";
 import type { AnySection } from "../../src/config/section.ts";
-import { agentSections } from "../../src/config/sections.ts";
+import { agentSections } from "../../src/daemon/agent-config.ts";
 import { localApiSection } from "../../src/localapi/config-section.ts";
 import { memoryFs } from "../config/memory-fs.ts";
 
@@ -14,7 +14,7 @@ const base = {
     tls: { fingerprint: `${"AA:".repeat(31)}AA` },
   },
 };
-// Until sections.ts lists local_api, this is the list it will become.
+// Until src/daemon/agent-config.ts lists local_api, this is the list it will become.
 const sections = [
   ...(agentSections as readonly AnySection[]).filter((s) => s.key !== "local_api"),
   localApiSection,

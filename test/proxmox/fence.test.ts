@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { join, relative } from "node:path";
+import { importGraph, ROOT } from "../architecture/import-graph.ts";
 
 /**
  * The fence of docs/architecture.md#fence, proved on the source: the Proxmox API side never reaches code
@@ -8,20 +9,9 @@ import { dirname, join, relative, resolve } from "node:path";
  * opens a network connection. The check walks the transitive import graph of each side.
  */
 
-const ROOT = resolve(import.meta.dir, "../..");
 const PROXMOX = join(ROOT, "src/proxmox");
 const PRIVILEGED_SIDE = [join(PROXMOX, "privileged.ts"), join(PROXMOX, "runner.ts")];
 const FIXTURES = join(import.meta.dir, "fixtures");
-
-interface Module {
-  file: string;
-  /** Transpiled code: comments and type-only imports are gone. */
-  code: string;
-  /** Bare or `node:` specifiers. */
-  external: string[];
-  /** Resolved files. */
-  local: string[];
-}
 
 interface Rules {
   name: string;
@@ -35,38 +25,6 @@ interface Rules {
 interface Violation {
   file: string;
   rule: string;
-}
-
-const transpiler = new Bun.Transpiler({ loader: "ts" });
-
-function resolveLocal(from: string, spec: string): string {
-  const base = resolve(dirname(from), spec);
-  for (const candidate of [base, `${base}.ts`, join(base, "index.ts")]) {
-    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
-  }
-  throw new Error(`${relative(ROOT, from)}: cannot resolve import ${spec}`);
-}
-
-function importGraph(entries: string[]): Map<string, Module> {
-  const graph = new Map<string, Module>();
-  const queue = [...entries];
-  while (queue.length > 0) {
-    const file = queue.pop() as string;
-    if (graph.has(file)) continue;
-    const source = readFileSync(file, "utf8");
-    const mod: Module = { file, code: transpiler.transformSync(source), external: [], local: [] };
-    for (const imp of transpiler.scanImports(source)) {
-      if (imp.path.startsWith(".") || imp.path.startsWith("/")) {
-        const target = resolveLocal(file, imp.path);
-        mod.local.push(target);
-        queue.push(target);
-      } else {
-        mod.external.push(imp.path);
-      }
-    }
-    graph.set(file, mod);
-  }
-  return graph;
 }
 
 // Dynamic imports and requires the scanner cannot follow are refused on both sides.

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { runAgentAsCli } from "../../src/cli/demo.ts";
 import { runDemoScenario } from "../../src/demo/scenario.ts";
 import { RECONCILE_STEPS } from "../../src/demo/steps/reconcile.ts";
 import { systemClock } from "../../src/util/clock.ts";
@@ -12,6 +13,7 @@ test("the reconcile demo steps behave", async () => {
       },
       clock: systemClock,
       logSink: () => {},
+      runAgent: runAgentAsCli,
     },
     { taskMs: 50, steps: RECONCILE_STEPS },
   );

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
 import { Engine, type StepPoint } from "../../src/reconcile/engine.ts";
-import { benignOnlyGate } from "../../src/reconcile/gate-seam.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { JumpClock, Rig, until } from "./support.ts";
 

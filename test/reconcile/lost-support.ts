@@ -1,8 +1,8 @@
+import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import type { ClockOffsetSource } from "../../src/reconcile/clock-offset.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
-import { benignOnlyGate } from "../../src/reconcile/gate-seam.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
 import { type Rig, until } from "./support.ts";
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
-import { benignOnlyGate } from "../../src/reconcile/gate-seam.ts";
 import { isTransientRefusal, quickRetryDelayMs } from "../../src/reconcile/quick-retry.ts";
 import { type Counting, counting, faultNextStart } from "./lost-support.ts";
 import { JumpClock, Rig, until } from "./support.ts";

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { benignOnlyGate, type Gate } from "../../src/gate/seam.ts";
 import type { Logger } from "../../src/log/types.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
@@ -8,7 +9,6 @@ import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { cachedDesiredProvider } from "../../src/reconcile/desired-provider.ts";
 import { parseDesiredText } from "../../src/reconcile/desired-state.ts";
 import { Engine, type EngineHooks, type EngineOptions } from "../../src/reconcile/engine.ts";
-import { benignOnlyGate, type Gate } from "../../src/reconcile/gate-seam.ts";
 import { storeOverrideBook } from "../../src/reconcile/override-book.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
 import {

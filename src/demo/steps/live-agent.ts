@@ -6,7 +6,6 @@ import type { Ed25519PrivateKey } from "../../authz/openssh-private-key.ts";
 import type { OpName } from "../../authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../authz/sign.ts";
 import { ed25519PublicKeyFromRaw, formatSshPublicKey } from "../../authz/ssh-public-key.ts";
-import { runDaemon } from "../../cli/run.ts";
 import type { AgentReady } from "../../daemon/agent-daemon.ts";
 import { enrollHost } from "../../hub/enroll.ts";
 import type { HubIdentity } from "../../hub/identity.ts";
@@ -218,33 +217,26 @@ export async function startAgent(env: DemoEnv): Promise<Live> {
   const logs: string[] = [];
   const stop = new AbortController();
   let ready: AgentReady | undefined;
-  const exit = runDaemon(
-    ["run"],
-    {
-      configPath,
-      env: {},
-      stdout: () => {},
-      stderr: (t) => {
-        logs.push(t);
-        env.io.logSink(t.trimEnd());
-      },
+  const exit = env.io.runAgent({
+    configPath,
+    stderr: (t) => {
+      logs.push(t);
+      env.io.logSink(t.trimEnd());
     },
-    {
-      signal: stop.signal,
-      clock: env.io.clock,
-      makeClient: () =>
-        createProxmoxClient({
-          endpoint: env.sim.endpoint,
-          node: env.sim.node,
-          token: env.sim.tokens.agent,
-          trust: { kind: "fingerprint", sha256: env.sim.fingerprint },
-          taskPoll: { initialMs: 50, factor: 1.5, maxMs: 300 },
-        }),
-      onReady: (r) => {
-        ready = r;
-      },
+    signal: stop.signal,
+    clock: env.io.clock,
+    makeClient: () =>
+      createProxmoxClient({
+        endpoint: env.sim.endpoint,
+        node: env.sim.node,
+        token: env.sim.tokens.agent,
+        trust: { kind: "fingerprint", sha256: env.sim.fingerprint },
+        taskPoll: { initialMs: 50, factor: 1.5, maxMs: 300 },
+      }),
+    onReady: (r) => {
+      ready = r;
     },
-  );
+  });
   env.defer(async () => {
     stop.abort();
     await exit;

@@ -1,8 +1,8 @@
 import { join } from "node:path";
+import { benignOnlyGate } from "../../gate/seam.ts";
 import { describeAction } from "../../reconcile/actions.ts";
 import { cachedDesiredProvider } from "../../reconcile/desired-provider.ts";
 import { Engine } from "../../reconcile/engine.ts";
-import { benignOnlyGate } from "../../reconcile/gate-seam.ts";
 import { type PassReport, Reconciler } from "../../reconcile/reconciler.ts";
 import { openStore } from "../../store/open.ts";
 import type { Store } from "../../store/store.ts";

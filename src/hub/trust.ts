@@ -1,8 +1,11 @@
 import { type Signer, signerEntrySchema, toSigners } from "../authz/signers.ts";
-import type { HubIdentity } from "../hub/identity.ts";
 import type { Logger } from "../log/types.ts";
+import type { HubIdentity } from "./identity.ts";
 
 /**
+ * Here, under the daemon, because the hub's trust summary reports the same list the daemon's
+ * gate is built from (docs/architecture.md#layers).
+ *
  * Who may approve destructive operations on this host: the `signers` of the config, then the
  * operator signers the hub handed over at enrollment (recorded once in the identity file, with
  * the operator present; later hub traffic cannot add any). A key or name already configured is

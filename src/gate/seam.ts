@@ -1,9 +1,12 @@
-import { requestActor } from "../gate/actor.ts";
 import type { OperationRequest } from "../ops/types.ts";
 import type { AuditLog } from "../store/audit.ts";
 import type { IntentInput, Journal } from "../store/journal.ts";
 import type { PendingOps } from "../store/pending.ts";
 import type { SignedIntentResult } from "../store/signed-intent.ts";
+import { requestActor } from "./actor.ts";
+
+// The seam the engine calls lives with the gate, below reconcile, so the gate never imports its
+// caller (docs/architecture.md#layers).
 
 export type GateOutcome = "allowed" | "accepted" | "pending_signature" | "rejected";
 
