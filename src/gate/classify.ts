@@ -1,21 +1,19 @@
 import type { z } from "zod";
+import { guestBackupParams } from "../ops/params/guest-backup.ts";
+import { guestConfigParams } from "../ops/params/guest-config.ts";
+import { guestDestroyParams } from "../ops/params/guest-destroy.ts";
+import { guestProvisionParams, guestRestoreParams } from "../ops/params/guest-provision.ts";
+import { guestResizeParams } from "../ops/params/guest-resize.ts";
+import { guestShutdownParams, guestStartParams, guestStopParams } from "../ops/params/guest-run.ts";
+import {
+  guestRollbackParams,
+  guestSnapshotDeleteParams,
+  guestSnapshotParams,
+} from "../ops/params/guest-snapshot.ts";
 import type { OpOrigin } from "../ops/types.ts";
 import { GIB, parseGrowth } from "./disk-size.ts";
 import { type NetProblem, netProblem } from "./net-property.ts";
-import {
-  backupParams,
-  destroyParams,
-  emptyParams,
-  guestConfigParams,
-  provisionParams,
-  resizeParams,
-  restoreParams,
-  rollbackParams,
-  shutdownParams,
-  snapshotCreateParams,
-  snapshotDeleteParams,
-  VOLUME_KEY,
-} from "./param-rules.ts";
+import { backupPrune, VOLUME_KEY } from "./param-rules.ts";
 import type { AgentOrigin, ProvenanceFacts } from "./provenance.ts";
 
 export type Verdict = "benign" | "destructive";
@@ -215,7 +213,7 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
   if (params.force === true) {
     return destructive("restore_over", "'force' restores over an existing guest");
   }
-  const problem = paramProblem(provisionParams, params);
+  const problem = paramProblem(guestProvisionParams, params);
   if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
   if (facts.goldenImage === undefined || facts.goldenImage.volid !== params.archive) {
     return destructive(
@@ -280,12 +278,17 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
 
   switch (op) {
     case "guest.start":
-      return byParams(emptyParams, params, "run_state", "starting a guest changes no data");
+      return byParams(guestStartParams, params, "run_state", "starting a guest changes no data");
     case "guest.stop":
-      return byParams(emptyParams, params, "run_state", "stopping a guest changes no stored data");
+      return byParams(
+        guestStopParams,
+        params,
+        "run_state",
+        "stopping a guest changes no stored data",
+      );
     case "guest.shutdown":
       return byParams(
-        shutdownParams,
+        guestShutdownParams,
         params,
         "run_state",
         "shutting a guest down changes no stored data",
@@ -312,29 +315,26 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
           "an absolute size may shrink a disk; only growth ('+N') is benign",
         );
       }
-      const problem = paramProblem(resizeParams, params);
+      const problem = paramProblem(guestResizeParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       return growth(String(params.size), facts.grow);
     }
     case "guest.snapshot":
       return byParams(
-        snapshotCreateParams,
+        guestSnapshotParams,
         params,
         "snapshot_create",
         "a new snapshot only adds a restore point",
       );
-    case "guest.backup":
-      if (params.remove === true) {
-        return destructive("backup_prune", "'remove' prunes older backups by retention");
-      }
-      if (params.pruneBackups !== undefined && params.pruneBackups !== "keep-all=1") {
-        return destructive("backup_prune", "a retention other than keep-all prunes older backups");
-      }
-      return byParams(backupParams, params, "backup_run", "a backup only adds a copy");
+    case "guest.backup": {
+      const prune = backupPrune(params);
+      if (prune) return destructive("backup_prune", prune);
+      return byParams(guestBackupParams, params, "backup_run", "a backup only adds a copy");
+    }
     case "guest.provision":
       return provision(params, facts);
     case "guest.restore": {
-      const problem = paramProblem(restoreParams, params);
+      const problem = paramProblem(guestRestoreParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       return ownedRemoval(
         [facts.guest],
@@ -345,7 +345,7 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       );
     }
     case "guest.destroy": {
-      const problem = paramProblem(destroyParams, params);
+      const problem = paramProblem(guestDestroyParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       return ownedRemoval(
         [facts.guest],
@@ -356,7 +356,7 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       );
     }
     case "guest.rollback": {
-      const problem = paramProblem(rollbackParams, params);
+      const problem = paramProblem(guestRollbackParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       // The snapshot's scratch flag does not count here: what a rollback discards is the data
       // written after the snapshot, and that is the customer's. A guest made in the same
@@ -373,7 +373,7 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       );
     }
     case "guest.snapshot.delete": {
-      const problem = paramProblem(snapshotDeleteParams, params);
+      const problem = paramProblem(guestSnapshotDeleteParams, params);
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       const own = ownGuestSnapshot(action, facts);
       if (own) return own;

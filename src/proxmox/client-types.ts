@@ -1,4 +1,8 @@
 import type { Logger } from "../log/types.ts";
+import type { GuestBackupParams } from "../ops/params/guest-backup.ts";
+import type { GuestDestroyParams } from "../ops/params/guest-destroy.ts";
+import type { GuestRestoreParams } from "../ops/params/guest-provision.ts";
+import type { GuestResizeParams } from "../ops/params/guest-resize.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetEstimate } from "./clock-offset.ts";
 import type { DecodedList, ListItemProblem } from "./decode-list.ts";
@@ -57,42 +61,24 @@ export interface TaskLogPage {
   total: number;
 }
 
-/** Restore a vzdump archive into a new CT: the primary create path. */
-export interface RestoreLxcParams {
+/**
+ * Restore a vzdump archive into a new CT: the primary create path. The fields are those of
+ * `guest.restore` (src/ops/params/guest-provision.ts), plus the id and raw extras.
+ */
+export type RestoreLxcParams = GuestRestoreParams & {
   vmid: number;
-  /** Backup volume id, e.g. `local:backup/vzdump-lxc-900-….tar.zst`. */
-  archive: string;
-  /** Target storage for the root disk and mount points. */
-  storage?: string;
-  /** New MAC addresses (it renews nothing else; docs/proxmox-behaviour.md#identity-on-restore). */
-  unique?: boolean;
-  /** Overwrite an existing CT (needs VM.Backup). */
-  force?: boolean;
-  hostname?: string;
-  memoryMiB?: number;
-  swapMiB?: number;
-  cores?: number;
-  description?: string;
-  /** `net0` … property strings. */
-  net?: Record<string, string>;
-  pool?: string;
-  start?: boolean;
-  unprivileged?: boolean;
-  tags?: string[];
   /** Further create parameters, sent as given. */
   extra?: Record<string, string | number | boolean>;
-}
+};
 
-export interface VzdumpParams {
+/**
+ * A vzdump call: the fields of `guest.backup` (src/ops/params/guest-backup.ts) but its
+ * retention, which is sent as `extra["prune-backups"]`.
+ */
+export type VzdumpParams = Omit<GuestBackupParams, "pruneBackups"> & {
   vmid: number;
-  storage: string;
-  mode?: "snapshot" | "suspend" | "stop";
-  compress?: "0" | "1" | "gzip" | "lzo" | "zstd";
-  notesTemplate?: string;
-  protected?: boolean;
-  remove?: boolean;
   extra?: Record<string, string | number | boolean>;
-}
+};
 
 /** A synchronous LXC config update. Units as in LxcConfig. */
 export interface LxcConfigUpdate {
@@ -117,19 +103,13 @@ export interface LxcConfigUpdate {
   extra?: Record<string, string | number | boolean>;
 }
 
-export interface ResizeParams {
-  /** `rootfs` or `mp0` … `mp255`. */
-  disk: string;
-  /** `[+]N[KMGT]`: absolute, or growth with a leading `+`. */
-  size: string;
-  digest?: string;
-}
+/**
+ * A disk resize: `guest.resize`'s fields (src/ops/params/guest-resize.ts). The client sends
+ * `size` as given, so it also takes PVE's absolute `N[KMGT]`, which the operation refuses.
+ */
+export type ResizeParams = GuestResizeParams;
 
-export interface DestroyParams {
-  force?: boolean;
-  purge?: boolean;
-  destroyUnreferencedDisks?: boolean;
-}
+export type DestroyParams = GuestDestroyParams;
 
 export interface ListTasksParams {
   vmid?: number;

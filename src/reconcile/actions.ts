@@ -1,24 +1,6 @@
+import type { GuestConfigParams } from "../ops/params/guest-config.ts";
+import type { GuestShutdownParams } from "../ops/params/guest-run.ts";
 import type { OperationRequest } from "../ops/types.ts";
-
-/** `guest.config` changes this module makes: the benign, hot-pluggable keys (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
-export interface GuestConfigParams {
-  cores?: number;
-  memoryMiB?: number;
-  /** `""` removes it: an empty description is not stored by PVE (docs/proxmox-behaviour.md#snapshots-and-descriptions). */
-  description?: string;
-  swapMiB?: number;
-  /** Keys to remove: `description`, or `env` once the bootstrap code was traded (docs/architecture.md#provisioning-constraints). */
-  delete?: ("description" | "env")[];
-  /** Refuse the change if the config changed since this digest was read. */
-  digest?: string;
-}
-
-export interface ShutdownParams {
-  /** Seconds PVE waits for the guest to power off. */
-  timeoutSec?: number;
-  /** Stop hard when the timeout passes, so the desired state is reached. */
-  forceStop?: boolean;
-}
 
 /**
  * What the planner can ask for: plain data, one variant per operation. Every variant has an
@@ -27,7 +9,7 @@ export interface ShutdownParams {
  */
 export type Action =
   | { op: "guest.start"; vmid: number; params: Record<string, never>; reason: string }
-  | { op: "guest.shutdown"; vmid: number; params: ShutdownParams; reason: string }
+  | { op: "guest.shutdown"; vmid: number; params: GuestShutdownParams; reason: string }
   | { op: "guest.stop"; vmid: number; params: Record<string, never>; reason: string }
   | { op: "guest.config"; vmid: number; params: GuestConfigParams; reason: string };
 

@@ -1,11 +1,12 @@
-import { z } from "zod";
 import { type AgentProvenance, agentProvenance } from "../gate/provenance.ts";
+import { BACKUP_KEEP_ALL, type GuestBackupParams } from "../ops/params/guest-backup.ts";
+import type { GuestRestoreParams } from "../ops/params/guest-provision.ts";
+import { OP_PARAMS, type OpParamsOf } from "../ops/params/op-params.ts";
 import type { OpOrigin } from "../ops/types.ts";
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { LxcConfigUpdate, ProxmoxClient } from "../proxmox/client-types.ts";
 import { normalizeDescription } from "../proxmox/description.ts";
 import { parseUpid } from "../proxmox/upid.ts";
-import type { GuestConfigParams, ShutdownParams } from "./actions.ts";
 import { PVE_DEFAULT_MEMORY_MIB } from "./planner.ts";
 
 export type ExecClient = Pick<
@@ -27,83 +28,11 @@ export type ExecClient = Pick<
   | "taskLogTail"
 >;
 
-export interface SnapshotParams {
-  name: string;
-  description?: string;
-}
-
-export interface SnapshotDeleteParams {
-  name: string;
-  /** Removes a snapshot stuck half-deleted (snapstate `delete`, docs/proxmox-behaviour.md#snapshots-and-descriptions). */
-  force?: boolean;
-}
-
-export interface BackupParams {
-  storage: string;
-  mode?: "snapshot" | "suspend" | "stop";
-  compress?: "0" | "1" | "gzip" | "lzo" | "zstd";
-  notesTemplate?: string;
-  protected?: boolean;
-  /**
-   * Prune older backups by the retention (the storage's, unless `pruneBackups` names one): the
-   * gate treats it as destructive. Absent, the agent sends `remove=0`
-   * (docs/proxmox-behaviour.md#vzdump-remove).
-   */
-  remove?: boolean;
-  /**
-   * The retention for this call, a PVE `prune-backups` string. Absent, the agent sends
-   * `keep-all=1`, so the storage's retention neither prunes nor refuses the backup; anything
-   * else is destructive at the gate.
-   */
-  pruneBackups?: string;
-}
-
-export interface ResizeGrowParams {
-  disk: string;
-  /** Growth only: `+N[KMGT]` (docs/proxmox-behaviour.md#units). */
-  size: string;
-  digest?: string;
-}
-
-export interface DestroyGuestParams {
-  force?: boolean;
-  purge?: boolean;
-  destroyUnreferencedDisks?: boolean;
-}
-
-/** A guest from a vzdump archive (docs/proxmox-behaviour.md#lxc-restore-from-archive); `guest.restore` replaces an existing one. */
-export interface ProvisionParams {
-  archive: string;
-  storage?: string;
-  hostname?: string;
-  unique?: boolean;
-  start?: boolean;
-  unprivileged?: boolean;
-  pool?: string;
-  cores?: number;
-  memoryMiB?: number;
-  swapMiB?: number;
-  description?: string;
-  net?: Record<string, string>;
-  tags?: string[];
-  force?: boolean;
-}
-
-/** The params of every operation this agent can execute, by operation name. */
-export interface OpParams {
-  "guest.start": Record<string, never>;
-  "guest.stop": Record<string, never>;
-  "guest.shutdown": ShutdownParams;
-  "guest.config": GuestConfigParams;
-  "guest.snapshot": SnapshotParams;
-  "guest.rollback": { name: string };
-  "guest.snapshot.delete": SnapshotDeleteParams;
-  "guest.backup": BackupParams;
-  "guest.resize": ResizeGrowParams;
-  "guest.destroy": DestroyGuestParams;
-  "guest.provision": ProvisionParams;
-  "guest.restore": ProvisionParams;
-}
+/**
+ * The params of every operation this agent executes against Proxmox, by operation name:
+ * inferred from each operation's one schema in src/ops/params.
+ */
+export type OpParams = Omit<OpParamsOf, "golden.register">;
 
 export type ExecOp = keyof OpParams;
 
@@ -148,96 +77,19 @@ export interface OpExecutor<K extends ExecOp> {
   ): Promise<Record<string, unknown>>;
 }
 
-const empty = z.strictObject({});
-// PVE `pve-configid`-style names; `current` and `vzdump` are refused synchronously (docs/proxmox-behaviour.md#locks).
-const snapshotName = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, "not a snapshot name")
-  .refine((n) => n !== "current" && n !== "vzdump", "reserved snapshot name");
-const storageId = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, "not a storage id");
-const digest = z.string().regex(/^[0-9a-f]{1,64}$/, "not a config digest");
-const configParams = z
-  .strictObject({
-    cores: z.number().int().min(1).max(8192).optional(),
-    memoryMiB: z.number().int().min(16).optional(),
-    swapMiB: z.number().int().min(0).optional(),
-    description: z.string().max(8192).optional(),
-    // `env` carries the one-time bootstrap code and is removed once traded (docs/architecture.md#provisioning-constraints).
-    delete: z
-      .array(z.enum(["description", "env"]))
-      .min(1)
-      .max(8)
-      .optional(),
-    digest: digest.optional(),
-  })
-  .refine(
-    (p) => Object.keys(p).some((k) => k !== "digest"),
-    "guest.config needs at least one change",
-  );
-const shutdownParams = z.strictObject({
-  timeoutSec: z.number().int().min(0).max(3600).optional(),
-  forceStop: z.boolean().optional(),
-});
-const snapshotParams = z.strictObject({
-  name: snapshotName,
-  description: z.string().max(8192).optional(),
-});
-const rollbackParams = z.strictObject({ name: snapshotName });
-const snapshotDeleteParams = z.strictObject({ name: snapshotName, force: z.boolean().optional() });
-/** PVE's `prune-backups` property string: `keep-all=1` or `keep-<period>=N`, comma-separated. */
-const PRUNE_BACKUPS =
-  /^keep-(all|last|hourly|daily|weekly|monthly|yearly)=\d{1,6}(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d{1,6}){0,5}$/;
-/**
- * The retention every backup carries unless a signed operation says otherwise: keep-all turns
- * vzdump's `remove` off and lifts the storage's limit for this call, so a backup never prunes
- * and is never refused for the count of older ones (docs/proxmox-behaviour.md#vzdump-remove).
- */
-export const BACKUP_KEEP_ALL = "keep-all=1";
 /**
  * The `prune-backups` a backup sends: keep-all unless a signed operation asked to prune, by a
  * retention it names or, with `remove: true` alone, by the storage's own.
  */
-function backupRetention(p: BackupParams): { extra?: Record<string, string> } {
+function backupRetention(p: GuestBackupParams): { extra?: Record<string, string> } {
   const retention = p.pruneBackups ?? (p.remove === true ? undefined : BACKUP_KEEP_ALL);
   return retention === undefined ? {} : { extra: { "prune-backups": retention } };
 }
-const backupParams = z.strictObject({
-  storage: storageId,
-  mode: z.enum(["snapshot", "suspend", "stop"]).optional(),
-  compress: z.enum(["0", "1", "gzip", "lzo", "zstd"]).optional(),
-  notesTemplate: z.string().max(1024).optional(),
-  protected: z.boolean().optional(),
-  remove: z.boolean().optional(),
-  pruneBackups: z.string().regex(PRUNE_BACKUPS, "not a prune-backups value").optional(),
-});
-const resizeParams = z.strictObject({
-  disk: z.string().regex(/^(rootfs|mp\d{1,3})$/, "not a disk (rootfs, mp0…mp255)"),
-  // Growth only: an absolute size could shrink (docs/proxmox-behaviour.md#units `[+]N[KMGT]`).
-  size: z.string().regex(/^\+\d{1,12}(\.\d{1,6})?[KMGT]?$/, "not a growth ('+N[KMGT]')"),
-  digest: digest.optional(),
-});
-const destroyParams = z.strictObject({
-  force: z.boolean().optional(),
-  purge: z.boolean().optional(),
-  destroyUnreferencedDisks: z.boolean().optional(),
-});
-const provisionFields = {
-  archive: z.string().min(1).max(512),
-  storage: storageId.optional(),
-  hostname: z.string().max(253).optional(),
-  unique: z.boolean().optional(),
-  start: z.boolean().optional(),
-  unprivileged: z.boolean().optional(),
-  pool: z.string().max(64).optional(),
-  cores: z.number().int().min(1).max(8192).optional(),
-  memoryMiB: z.number().int().min(16).optional(),
-  swapMiB: z.number().int().min(0).optional(),
-  description: z.string().max(8192).optional(),
-  net: z.record(z.string().regex(/^net\d{1,2}$/), z.string().max(512)).optional(),
-  tags: z.array(z.string().max(64)).max(32).optional(),
-};
-const provisionParams = z.strictObject({ ...provisionFields, force: z.literal(false).optional() });
-const restoreParams = z.strictObject({ ...provisionFields, force: z.boolean().optional() });
+
+/** Parses with the operation's one schema (src/ops/params); throws ZodError. */
+function parserOf<K extends ExecOp>(op: K): (raw: unknown) => OpParams[K] {
+  return (raw) => OP_PARAMS[op].parse(raw) as OpParams[K];
+}
 
 function syncRefusal(err: unknown, text: RegExp): boolean {
   return err instanceof ProxmoxApiError && err.status === 500 && text.test(err.pveMessage);
@@ -251,7 +103,7 @@ const opts = (signal?: AbortSignal) => (signal ? { signal } : {});
 function restoreCall(
   c: ExecClient,
   vmid: number,
-  p: ProvisionParams,
+  p: GuestRestoreParams,
   force: boolean,
   signal?: AbortSignal,
 ): Promise<string> {
@@ -288,7 +140,7 @@ async function findArchive(
 /** A mapped type: adding an operation without an executor does not compile. */
 export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
   "guest.start": {
-    parseParams: (raw) => empty.parse(raw) as OpParams["guest.start"],
+    parseParams: parserOf("guest.start"),
     taskType: "vzstart",
     post: (c, vmid, _p, signal) => c.start(vmid, opts(signal)),
     inEffect: (c, vmid) => isRunning(c, vmid),
@@ -296,14 +148,14 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     alreadyDone: (err) => syncRefusal(err, /already running/),
   },
   "guest.stop": {
-    parseParams: (raw) => empty.parse(raw) as OpParams["guest.stop"],
+    parseParams: parserOf("guest.stop"),
     taskType: "vzstop",
     post: (c, vmid, _p, signal) => c.stop(vmid, opts(signal)),
     inEffect: async (c, vmid) => !(await isRunning(c, vmid)),
     alreadyDone: (err) => syncRefusal(err, /not running/),
   },
   "guest.shutdown": {
-    parseParams: (raw) => shutdownParams.parse(raw),
+    parseParams: parserOf("guest.shutdown"),
     taskType: "vzshutdown",
     post: (c, vmid, p, signal) =>
       c.shutdown(vmid, {
@@ -315,7 +167,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     alreadyDone: (err) => syncRefusal(err, /not running/),
   },
   "guest.config": {
-    parseParams: (raw) => configParams.parse(raw) as OpParams["guest.config"],
+    parseParams: parserOf("guest.config"),
     taskType: null,
     post: (c, vmid, p, signal) => {
       const update: LxcConfigUpdate = {};
@@ -351,7 +203,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     alreadyDone: () => false,
   },
   "guest.snapshot": {
-    parseParams: (raw) => snapshotParams.parse(raw),
+    parseParams: parserOf("guest.snapshot"),
     taskType: "vzsnapshot",
     post: (c, vmid, p, signal) =>
       c.snapshot(vmid, p.name, {
@@ -372,7 +224,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     result: async (_c, _vmid, p) => ({ snapshot: p.name }),
   },
   "guest.rollback": {
-    parseParams: (raw) => rollbackParams.parse(raw),
+    parseParams: parserOf("guest.rollback"),
     taskType: "vzrollback",
     post: async (c, vmid, p, signal) => {
       // PVE stops a running CT to roll it back; `start` brings it back up afterwards.
@@ -383,7 +235,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     result: async (_c, _vmid, p) => ({ snapshot: p.name }),
   },
   "guest.snapshot.delete": {
-    parseParams: (raw) => snapshotDeleteParams.parse(raw),
+    parseParams: parserOf("guest.snapshot.delete"),
     taskType: "vzdelsnapshot",
     post: (c, vmid, p, signal) =>
       c.deleteSnapshot(vmid, p.name, {
@@ -394,7 +246,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     result: async (_c, _vmid, p) => ({ snapshot: p.name }),
   },
   "guest.backup": {
-    parseParams: (raw) => backupParams.parse(raw),
+    parseParams: parserOf("guest.backup"),
     taskType: "vzdump",
     post: (c, vmid, p, signal) =>
       c.vzdump(
@@ -418,7 +270,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     },
   },
   "guest.resize": {
-    parseParams: (raw) => resizeParams.parse(raw),
+    parseParams: parserOf("guest.resize"),
     taskType: "resize",
     post: (c, vmid, p, signal) =>
       c.resize(
@@ -430,14 +282,14 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     result: async (_c, _vmid, p) => ({ disk: p.disk, grown_by: p.size.slice(1) }),
   },
   "guest.destroy": {
-    parseParams: (raw) => destroyParams.parse(raw),
+    parseParams: parserOf("guest.destroy"),
     taskType: "vzdestroy",
     post: (c, vmid, p, signal) => c.destroy(vmid, p, opts(signal)),
     // A guest that is gone is what was asked for (its config file missing, docs/proxmox-behaviour.md#api-envelope-and-errors).
     alreadyDone: (err) => syncRefusal(err, /does not exist/),
   },
   "guest.provision": {
-    parseParams: (raw) => provisionParams.parse(raw) as OpParams["guest.provision"],
+    parseParams: parserOf("guest.provision"),
     taskType: "vzrestore",
     // Never `force`: PVE then refuses an id in use ("CT <vmid> already exists", docs/proxmox-behaviour.md#locks).
     // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
@@ -456,7 +308,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     result: async (_c, vmid) => ({ vmid }),
   },
   "guest.restore": {
-    parseParams: (raw) => restoreParams.parse(raw) as OpParams["guest.restore"],
+    parseParams: parserOf("guest.restore"),
     taskType: "vzrestore",
     // Over an existing guest by definition, which PVE allows only with `force`.
     post: (c, vmid, p, signal) => restoreCall(c, vmid, p, true, signal),

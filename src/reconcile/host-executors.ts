@@ -1,6 +1,5 @@
-import { z } from "zod";
+import { type GoldenRegisterParams, goldenRegisterParams } from "../ops/params/golden-register.ts";
 import type { OpName } from "../ops/types.ts";
-import { GOLDEN_CHECKSUM, GOLDEN_VOLID } from "../store/golden-images.ts";
 import type { Store } from "../store/store.ts";
 
 /**
@@ -15,17 +14,12 @@ export interface HostExecutor<P> {
   apply(store: Pick<Store, "goldenImages">, params: P, journalId: number): Record<string, unknown>;
 }
 
-const goldenRegisterParams = z.strictObject({
-  volid: z.string().max(512).regex(GOLDEN_VOLID, "not a backup volume id (<storage>:<volume>)"),
-  checksum: z.string().regex(GOLDEN_CHECKSUM, "not sha256:<64 lowercase hex>").optional(),
-});
-
 /**
  * `golden.register`: an operator declares an archive a golden image, so new guests may be
  * provisioned from it without a signature (src/gate/README.md). Signed, because it decides
  * what an unsigned provision may copy.
  */
-const goldenRegister: HostExecutor<z.output<typeof goldenRegisterParams>> = {
+const goldenRegister: HostExecutor<GoldenRegisterParams> = {
   parseParams: (raw) => goldenRegisterParams.parse(raw),
   apply(store, p, journalId) {
     const image = store.goldenImages.record({

@@ -1,5 +1,6 @@
+import type { GuestConfigParams } from "../ops/params/guest-config.ts";
 import { normalizeDescription } from "../proxmox/description.ts";
-import type { Action, GuestConfigParams } from "./actions.ts";
+import type { Action } from "./actions.ts";
 import type { ActualGuest, ActualHostState } from "./actual-state.ts";
 import type { DesiredGuestSpec, DesiredHostState } from "./desired-state.ts";
 import { judgeOverrides, type OverrideFacts, type OverrideVerdicts } from "./overrides.ts";

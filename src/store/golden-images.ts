@@ -1,4 +1,5 @@
 import type { Database } from "bun:sqlite";
+import { GOLDEN_CHECKSUM, GOLDEN_VOLID } from "../ops/params/golden-register.ts";
 import type { Clock } from "../util/clock.ts";
 import { invalidArgument } from "./errors.ts";
 import { checkText } from "./validate.ts";
@@ -38,10 +39,6 @@ const toImage = (r: Row): GoldenImage => ({
   journalId: r.journal_id,
   createdAt: r.created_at,
 });
-
-/** A PVE volume id of a backup: `<storage>:<volume>` (pve-volume-id). */
-export const GOLDEN_VOLID = /^[A-Za-z][A-Za-z0-9_.-]{0,63}:[^\s,;=]{1,447}$/;
-export const GOLDEN_CHECKSUM = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * Golden images (src/store/README.md). Rows are written only by the agent's own build or by
