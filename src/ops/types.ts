@@ -1,6 +1,7 @@
 /**
  * One vocabulary of operations for the planner, the gate, hub jobs, signed envelopes and the
- * local API (docs/architecture.md#signed-operations). New operations are added here in the same `noun.verb` form.
+ * local API (docs/architecture.md#signed-operations). New operations are added here in the same `noun.verb` form,
+ * with their one parameter schema in ./params (docs/architecture.md#one-schema-per-operation).
  */
 export const OP_NAMES = [
   "guest.start",
