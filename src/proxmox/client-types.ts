@@ -1,8 +1,8 @@
 import type { Logger } from "../log/types.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetEstimate } from "./clock-offset.ts";
 import type { DecodedList, ListItemProblem } from "./decode-list.ts";
-import type { RetryPolicy } from "./retry.ts";
 import type {
   ClusterResource,
   NodeEntry,

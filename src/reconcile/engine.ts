@@ -12,6 +12,7 @@ import { TaskWaitAbortedError } from "../proxmox/task-error.ts";
 import type { OverrideInput } from "../store/guest-overrides.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
@@ -31,7 +32,7 @@ import {
   statusFromPending,
 } from "./operation-ids.ts";
 import { growOverrides } from "./overrides.ts";
-import { defaultQuickRetry, type QuickRetryPolicy, sendWithQuickRetry } from "./quick-retry.ts";
+import { defaultQuickRetry, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
@@ -84,7 +85,7 @@ export interface EngineOptions {
    */
   hungTaskMs?: number;
   /** Quick re-sends of a request refused with a transient 5xx (docs/reconcile.md). */
-  quickRetry?: QuickRetryPolicy;
+  quickRetry?: RetryPolicy;
   /** [0, 1): jitter of the quick re-sends. */
   random?: () => number;
 }
