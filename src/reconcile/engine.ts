@@ -23,6 +23,7 @@ import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";
 import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
+import { type IntentOutcome, recorded, refused } from "./intent-outcome.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
   journalOperationId,
@@ -221,7 +222,7 @@ export class Engine implements OperationSubmitter {
     const grows = this.opts.desiredGuest
       ? growOverrides(req, params, this.opts.desiredGuest(vmid))
       : [];
-    const journalId = this.journalIntent(
+    const intentOutcome = this.journalIntent(
       decision,
       {
         vmid,
@@ -236,7 +237,10 @@ export class Engine implements OperationSubmitter {
       },
       grows,
     );
-    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
+    if (intentOutcome.kind === "refused") {
+      return this.finished(base, "rejected", intentOutcome.message);
+    }
+    const { journalId } = intentOutcome;
     const status: OperationStatus = {
       ...base,
       id: journalOperationId(journalId),
@@ -346,38 +350,41 @@ export class Engine implements OperationSubmitter {
 
   /**
    * The intent, durable before anything is queued, with the guest's own grows it carries in
-   * the same transaction (a crash cannot keep one without the other); a string is why it was
-   * refused.
+   * the same transaction (a crash cannot keep one without the other), or why it was refused.
    */
   private journalIntent(
     decision: GateDecision,
     intent: IntentInput,
     grows: readonly Omit<OverrideInput, "journalId">[],
-  ): number | string {
+  ): IntentOutcome {
     const { store } = this.opts;
     try {
       return store.transaction(() => {
-        const id = this.recordIntent(decision, intent);
-        if (typeof id === "number") {
-          for (const g of grows) store.guestOverrides.record({ ...g, journalId: id });
+        const outcome = this.recordIntent(decision, intent);
+        if (outcome.kind === "recorded") {
+          for (const g of grows) {
+            store.guestOverrides.record({ ...g, journalId: outcome.journalId });
+          }
         }
-        return id;
+        return outcome;
       });
     } catch (err) {
-      return `not_recorded: ${(err as Error).message}`;
+      return notRecorded(err);
     }
   }
 
-  private recordIntent(decision: GateDecision, intent: IntentInput): number | string {
+  private recordIntent(decision: GateDecision, intent: IntentInput): IntentOutcome {
     const { gate, store } = this.opts;
     if (decision.outcome === "allowed" && gate.recordIntent === undefined) {
-      return store.journal.recordIntent(intent);
+      return recorded(store.journal.recordIntent(intent));
     }
     if (gate.recordIntent === undefined) {
-      return "this gate cannot journal a signed operation; refused";
+      return refused("unsigned_gate", "this gate cannot journal a signed operation; refused");
     }
     const r = gate.recordIntent(decision, intent);
-    return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
+    return r.ok
+      ? recorded(r.journalId)
+      : refused("replay", "replay: the signature's nonce was used already");
   }
 
   private abandonUnstarted(
@@ -624,27 +631,29 @@ export class Engine implements OperationSubmitter {
     if (notAdmitted) return notAdmitted;
     if (this.stopped) return this.finished(base, "failed", "shutting_down");
     const { store } = this.opts;
-    let journalId: number | string;
+    let intentOutcome: IntentOutcome;
     try {
-      journalId = store.transaction(() => {
-        const id = this.recordIntent(decision, {
+      intentOutcome = store.transaction(() => {
+        const outcome = this.recordIntent(decision, {
           op: req.op,
           params: params as Record<string, unknown>,
           origin: req.origin,
           jobId: req.jobId ?? null,
         });
-        if (typeof id === "string") return id;
-        const outcome = host.apply(store, params, id);
-        store.journal.recordTerminal(id, "done", {
-          resolution: resolutionWithResult("recorded by the agent", outcome),
+        if (outcome.kind === "refused") return outcome;
+        const result = host.apply(store, params, outcome.journalId);
+        store.journal.recordTerminal(outcome.journalId, "done", {
+          resolution: resolutionWithResult("recorded by the agent", result),
         });
-        return id;
+        return outcome;
       });
     } catch (err) {
-      journalId = `not_recorded: ${(err as Error).message}`;
+      intentOutcome = notRecorded(err);
     }
-    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
-    const status = this.status(journalOperationId(journalId)) as OperationStatus;
+    if (intentOutcome.kind === "refused") {
+      return this.finished(base, "rejected", intentOutcome.message);
+    }
+    const status = this.status(journalOperationId(intentOutcome.journalId)) as OperationStatus;
     this.track(status);
     this.opts.onSettled?.({ ...status });
     return { status: { ...status }, settled: Promise.resolve({ ...status }) };
@@ -733,4 +742,9 @@ export class Engine implements OperationSubmitter {
       if (TERMINAL_STATES.has(s.state)) this.ops.delete(id);
     }
   }
+}
+
+/** The store could not write the intent: the operation is refused and nothing was sent. */
+function notRecorded(err: unknown): IntentOutcome {
+  return refused("not_recorded", `not_recorded: ${(err as Error).message}`);
 }
