@@ -2,7 +2,8 @@
  * The one back-off formula of the agent. Every wait that grows after a failure (Proxmox read
  * retries, quick re-sends of a refused POST, reconcile action retries, hub polling after an
  * outage, task polling) is a named `Backoff` or `RetryPolicy` at its place of use, computed
- * here. Randomness is injected, so a test pins a schedule with a fixed source.
+ * here. Randomness is injected, so a test pins a schedule with a fixed source. The policies
+ * and their schedules are listed in docs/architecture.md#back-off-and-retries.
  */
 
 /**
