@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
+import { z } from "zod";
 import { decodeBase64Strict } from "../authz/base64.ts";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
 import type { GuestRef } from "../authz/envelope.ts";
@@ -192,7 +193,7 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
       ttlSeconds,
     });
   } catch (e) {
-    const issue = (e as { issues?: { path: PropertyKey[]; message: string }[] }).issues?.[0];
+    const issue = e instanceof z.ZodError ? e.issues[0] : undefined;
     if (issue) throw new UsageError(`invalid payload at ${issue.path.join(".")}: ${issue.message}`);
     throw e;
   }

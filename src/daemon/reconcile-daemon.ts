@@ -8,8 +8,11 @@ import type { DesiredGuestSpec } from "../reconcile/desired-state.ts";
 import { Engine, type EngineClient, type EngineHooks } from "../reconcile/engine.ts";
 import { storeOverrideBook } from "../reconcile/override-book.ts";
 import type { Plan } from "../reconcile/planner.ts";
+import { quickResend } from "../reconcile/quick-retry.ts";
 import { type PassReport, Reconciler } from "../reconcile/reconciler.ts";
+import { actionRetry } from "../reconcile/retry-book.ts";
 import type { Store } from "../store/store.ts";
+import { type Backoff, backoffDelayMs, stepDelayMs } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { WakeSignal } from "./wake-signal.ts";
@@ -48,7 +51,24 @@ export interface ReconcileDaemonOptions {
   onReady?: (engine: Engine) => void;
 }
 
+/**
+ * Waits between recovery attempts while Proxmox cannot be reached: quick at first (a restart
+ * of pveproxy takes seconds), then every 30 s. Chosen by hand, not grown by a factor.
+ */
 const RECOVERY_RETRY_MS = [1000, 2000, 5000, 10_000, 30_000] as const;
+
+/**
+ * The wait between passes: the interval spread over `jitter_pct` % of itself in all (± half
+ * of it), so hosts started together do not pass in step; it does not grow.
+ */
+export function passInterval(config: Pick<ReconcileConfig, "interval_s" | "jitter_pct">): Backoff {
+  return {
+    baseMs: config.interval_s * 1000,
+    factor: 1,
+    capMs: Number.POSITIVE_INFINITY,
+    jitter: { kind: "spread", pct: config.jitter_pct / 2 },
+  };
+}
 
 /**
  * The daemon's loop: recover every in-flight journal entry before anything mutates, then pass
@@ -72,7 +92,7 @@ export async function runReconcileDaemon(
     taskDeadlineMs: config.task_timeout_s * 1000,
     unknownWindowMs: config.unknown_window_s * 1000,
     hungTaskMs: config.hung_task_s * 1000,
-    quickRetry: { retries: config.post_retries, baseMs: 1000 },
+    quickRetry: quickResend(config.post_retries),
     ...(opts.random ? { random: opts.random } : {}),
     ...(opts.clockOffset ? { clockOffset: opts.clockOffset } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
@@ -94,7 +114,7 @@ export async function runReconcileDaemon(
       clock,
       logger,
       readConcurrency: config.read_concurrency,
-      retry: { maxAttempts: config.max_attempts, baseDelayMs: 30_000, maxDelayMs: 15 * 60_000 },
+      retry: actionRetry(config.max_attempts),
       overrides: storeOverrideBook(opts.store, logger),
       ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
     });
@@ -110,10 +130,7 @@ export async function runReconcileDaemon(
           logger.error("reconcile pass failed", { error: err });
           opts.onPassError?.(err);
         }
-        const base = config.interval_s * 1000;
-        const spread = (base * config.jitter_pct) / 100;
-        const delay = Math.max(0, Math.round(base - spread / 2 + random() * spread));
-        await wake.wait(clock, delay, signal);
+        await wake.wait(clock, backoffDelayMs(passInterval(config), 0, random), signal);
       }
     } finally {
       unsubscribe();
@@ -153,7 +170,7 @@ async function recover(
       });
       return true;
     } catch (err) {
-      const delay = RECOVERY_RETRY_MS[Math.min(attempt, RECOVERY_RETRY_MS.length - 1)] as number;
+      const delay = stepDelayMs(RECOVERY_RETRY_MS, attempt);
       logger.error("recovery could not reach Proxmox; nothing mutates until it succeeds", {
         error: err,
         retry_in_ms: delay,

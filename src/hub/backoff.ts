@@ -1,3 +1,5 @@
+import { type Backoff, backoffDelayMs } from "../util/backoff.ts";
+
 export interface PollTiming {
   intervalMs: number;
   /** 0..100: each wait is spread by ± this share of itself, so hosts do not poll in step. */
@@ -5,20 +7,33 @@ export interface PollTiming {
   backoffMaxMs: number;
 }
 
+/** Healthy polling: the interval itself, spread ± `jitterPct` %, never capped by the back-off. */
+export function healthyPoll(t: PollTiming): Backoff {
+  return {
+    baseMs: t.intervalMs,
+    factor: 1,
+    capMs: Number.POSITIVE_INFINITY,
+    jitter: { kind: "spread", pct: t.jitterPct },
+  };
+}
+
 /**
- * How long to wait before the next poll. Healthy: the interval, jittered. After `failures`
- * consecutive failed cycles: the interval doubled per failure, capped, jittered — a hub outage
- * costs each host a few requests per cap period, and a fleet does not reconnect in one burst.
+ * Polling after failed cycles: the interval doubled per consecutive failure, capped at
+ * `backoffMaxMs` (jitter included) — a hub outage costs each host a few requests per cap
+ * period, and a fleet does not reconnect in one burst.
  */
+export function outagePoll(t: PollTiming): Backoff {
+  return {
+    baseMs: t.intervalMs,
+    factor: 2,
+    capMs: t.backoffMaxMs,
+    jitter: { kind: "spread", pct: t.jitterPct },
+  };
+}
+
+/** How long to wait before the next poll after `failures` consecutive failed cycles. */
 export function nextPollDelay(t: PollTiming, failures: number, random: () => number): number {
-  const base =
-    failures <= 0
-      ? t.intervalMs
-      : Math.min(t.backoffMaxMs, t.intervalMs * 2 ** Math.min(failures, 30));
-  const spread = (t.jitterPct / 100) * base;
-  const delay = base - spread + random() * 2 * spread;
-  return Math.max(
-    0,
-    Math.min(Math.round(delay), failures <= 0 ? Math.round(base + spread) : t.backoffMaxMs),
-  );
+  return failures <= 0
+    ? backoffDelayMs(healthyPoll(t), 0, random)
+    : backoffDelayMs(outagePoll(t), failures, random);
 }

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { silentLogger } from "../log/types.ts";
-import { ProxmoxApiError } from "../proxmox/api-error.ts";
+import { isProxmoxError } from "../proxmox/is-proxmox-error.ts";
 import { auditMutation } from "./audit.ts";
 import { limitBody } from "./body.ts";
 import { defaultLocalApiLimits, type LocalApiDeps } from "./deps.ts";
@@ -46,7 +46,7 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
     if (err instanceof LocalApiError) return errorResponse(err);
     if (err instanceof HTTPException) return err.getResponse();
     const guest = c.get("guest");
-    if (err instanceof ProxmoxApiError || /^Proxmox/.test(err.name)) {
+    if (isProxmoxError(err)) {
       logger.warn("Proxmox read failed for a local API request", {
         vmid: guest?.vmid,
         path: c.req.path,

@@ -3,10 +3,10 @@ import type { GuestBackupParams } from "../ops/params/guest-backup.ts";
 import type { GuestDestroyParams } from "../ops/params/guest-destroy.ts";
 import type { GuestRestoreParams } from "../ops/params/guest-provision.ts";
 import type { GuestResizeParams } from "../ops/params/guest-resize.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetEstimate } from "./clock-offset.ts";
 import type { DecodedList, ListItemProblem } from "./decode-list.ts";
-import type { RetryPolicy } from "./retry.ts";
 import type {
   ClusterResource,
   NodeEntry,

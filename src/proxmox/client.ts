@@ -18,7 +18,7 @@ import {
   rawVmid,
 } from "./decode-list.ts";
 import { createHttp, type Params } from "./http.ts";
-import { defaultRetryPolicy } from "./retry.ts";
+import { proxmoxRequestRetry } from "./retry.ts";
 import {
   clusterResourceSchema,
   nextIdSchema,
@@ -87,7 +87,7 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     opts.requestTimeoutMs,
     DEFAULT_REQUEST_TIMEOUT_MS,
   );
-  const retry = { ...defaultRetryPolicy, ...opts.retry };
+  const retry = { ...proxmoxRequestRetry, ...opts.retry };
   const schedule = { ...defaultPollSchedule, ...opts.taskPoll };
   const noSuchTaskWindowMs = opts.noSuchTaskWindowMs ?? DEFAULT_NO_SUCH_TASK_WINDOW_MS;
   const node = opts.node;

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import type { Logger } from "../log/types.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import { ProxmoxApiError } from "./api-error.ts";
 import type { ApiToken } from "./api-token.ts";
 import { type ClockOffsetEstimate, createClockOffsetTracker } from "./clock-offset.ts";
 import { lenientInt } from "./lenient.ts";
-import { type RetryPolicy, withRetry } from "./retry.ts";
+import { withRetry } from "./retry.ts";
 import { classifyTransient } from "./transient.ts";
 import type { Transport } from "./transport.ts";
 import { ProxmoxDecodeError, ProxmoxNetworkError, ProxmoxTlsError } from "./transport-errors.ts";

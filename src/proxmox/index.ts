@@ -1,3 +1,4 @@
+export type { RetryPolicy } from "../util/backoff.ts";
 export { type ApiErrorKind, PROXY_STATUS_MEANING, ProxmoxApiError } from "./api-error.ts";
 export { type ApiToken, ApiTokenFormatError, parseApiToken } from "./api-token.ts";
 export { createProxmoxClient } from "./client.ts";
@@ -10,7 +11,6 @@ export {
 export type { DecodedList, ListItemProblem } from "./decode-list.ts";
 export { normalizeDescription } from "./description.ts";
 export * from "./failure-reason.ts";
-export type { RetryPolicy } from "./retry.ts";
 export type * from "./schema-cluster.ts";
 export type * from "./schema-guest.ts";
 export type * from "./schema-storage.ts";

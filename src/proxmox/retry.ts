@@ -1,13 +1,18 @@
+import { backoffDelayMs, FULL_JITTER, type RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 
-export interface RetryPolicy {
-  /** Total attempts, the first included. 1 disables retries. */
-  attempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const defaultRetryPolicy: RetryPolicy = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
+/**
+ * Idempotent Proxmox requests that failed transiently: 3 tries, full-jitter waits below
+ * 200 ms, then 400 ms, capped at 2 s — short enough that a read answers within seconds,
+ * random enough that several agents retrying against one host do not stampede.
+ */
+export const proxmoxRequestRetry: RetryPolicy = {
+  attempts: 3,
+  baseMs: 200,
+  factor: 2,
+  capMs: 2000,
+  jitter: FULL_JITTER,
+};
 
 export interface RetryDeps {
   clock: Clock;
@@ -19,8 +24,8 @@ export interface RetryDeps {
 }
 
 /**
- * Runs `fn` until it succeeds, `shouldRetry` says no, or attempts run out. Full-jitter
- * exponential backoff, so that several agents retrying against one host do not stampede.
+ * Runs `fn` until it succeeds, `shouldRetry` says no, or attempts run out, waiting between
+ * tries as `policy` says.
  * Callers must only use it for idempotent requests: a 59x on a POST does not say whether the
  * worker started (docs/proxmox-behaviour.md#api-envelope-and-errors).
  */
@@ -35,8 +40,7 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (err) {
       if (attempt >= policy.attempts || deps.signal?.aborted || !deps.shouldRetry(err)) throw err;
-      const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      const delay = Math.floor(random() * cap);
+      const delay = backoffDelayMs(policy, attempt - 1, random);
       deps.onRetry?.(err, attempt, delay);
       await deps.clock.sleep(delay, deps.signal);
     }

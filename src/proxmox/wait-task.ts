@@ -1,3 +1,4 @@
+import { type Backoff, backoffCeilingMs, NO_JITTER } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import { ProxmoxApiError } from "./api-error.ts";
 import type { PollSchedule, TaskLogPage, TaskResult, WaitTaskOptions } from "./client-types.ts";
@@ -13,6 +14,11 @@ export interface TaskWaitDeps {
   callerTokenId?: string;
   status(upid: string, signal?: AbortSignal): Promise<TaskStatus>;
   log(upid: string, start: number, limit: number, signal?: AbortSignal): Promise<TaskLogPage>;
+}
+
+/** A task poll schedule as a back-off: `initialMs`, ×`factor` per poll, capped, not jittered. */
+export function pollBackoff(s: PollSchedule): Backoff {
+  return { baseMs: s.initialMs, factor: s.factor, capMs: s.maxMs, jitter: NO_JITTER };
 }
 
 /** Lines attached to a TaskError. */
@@ -36,7 +42,8 @@ export async function waitForTask(
   const schedule = opts.schedule ?? deps.schedule;
   const started = clock.now();
   const deadline = started + Math.max(0, opts.deadlineMs);
-  let delay = schedule.initialMs;
+  const backoff = pollBackoff(schedule);
+  let sleeps = 0;
   let polls = 0;
   let seenRunning = false;
 
@@ -90,11 +97,11 @@ export async function waitForTask(
       throw new TaskTimeoutError(upid, now - started, polls, seenRunning ? "running" : "unknown");
     }
     try {
+      const delay = backoffCeilingMs(backoff, sleeps++);
       await clock.sleep(Math.min(delay, deadline - now), opts.signal);
     } catch (err) {
       throw aborted(opts.signal?.reason ?? err);
     }
-    delay = Math.min(schedule.maxMs, delay * schedule.factor);
   }
 }
 

@@ -12,6 +12,7 @@ import { TaskWaitAbortedError } from "../proxmox/task-error.ts";
 import type { OverrideInput } from "../store/guest-overrides.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
@@ -22,6 +23,7 @@ import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";
 import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
+import { type IntentOutcome, recorded, refused } from "./intent-outcome.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
   journalOperationId,
@@ -31,7 +33,7 @@ import {
   statusFromPending,
 } from "./operation-ids.ts";
 import { growOverrides } from "./overrides.ts";
-import { defaultQuickRetry, type QuickRetryPolicy, sendWithQuickRetry } from "./quick-retry.ts";
+import { defaultQuickRetry, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
@@ -84,7 +86,7 @@ export interface EngineOptions {
    */
   hungTaskMs?: number;
   /** Quick re-sends of a request refused with a transient 5xx (docs/reconcile.md). */
-  quickRetry?: QuickRetryPolicy;
+  quickRetry?: RetryPolicy;
   /** [0, 1): jitter of the quick re-sends. */
   random?: () => number;
 }
@@ -220,7 +222,7 @@ export class Engine implements OperationSubmitter {
     const grows = this.opts.desiredGuest
       ? growOverrides(req, params, this.opts.desiredGuest(vmid))
       : [];
-    const journalId = this.journalIntent(
+    const intentOutcome = this.journalIntent(
       decision,
       {
         vmid,
@@ -235,7 +237,10 @@ export class Engine implements OperationSubmitter {
       },
       grows,
     );
-    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
+    if (intentOutcome.kind === "refused") {
+      return this.finished(base, "rejected", intentOutcome.message);
+    }
+    const { journalId } = intentOutcome;
     const status: OperationStatus = {
       ...base,
       id: journalOperationId(journalId),
@@ -345,38 +350,41 @@ export class Engine implements OperationSubmitter {
 
   /**
    * The intent, durable before anything is queued, with the guest's own grows it carries in
-   * the same transaction (a crash cannot keep one without the other); a string is why it was
-   * refused.
+   * the same transaction (a crash cannot keep one without the other), or why it was refused.
    */
   private journalIntent(
     decision: GateDecision,
     intent: IntentInput,
     grows: readonly Omit<OverrideInput, "journalId">[],
-  ): number | string {
+  ): IntentOutcome {
     const { store } = this.opts;
     try {
       return store.transaction(() => {
-        const id = this.recordIntent(decision, intent);
-        if (typeof id === "number") {
-          for (const g of grows) store.guestOverrides.record({ ...g, journalId: id });
+        const outcome = this.recordIntent(decision, intent);
+        if (outcome.kind === "recorded") {
+          for (const g of grows) {
+            store.guestOverrides.record({ ...g, journalId: outcome.journalId });
+          }
         }
-        return id;
+        return outcome;
       });
     } catch (err) {
-      return `not_recorded: ${(err as Error).message}`;
+      return notRecorded(err);
     }
   }
 
-  private recordIntent(decision: GateDecision, intent: IntentInput): number | string {
+  private recordIntent(decision: GateDecision, intent: IntentInput): IntentOutcome {
     const { gate, store } = this.opts;
     if (decision.outcome === "allowed" && gate.recordIntent === undefined) {
-      return store.journal.recordIntent(intent);
+      return recorded(store.journal.recordIntent(intent));
     }
     if (gate.recordIntent === undefined) {
-      return "this gate cannot journal a signed operation; refused";
+      return refused("unsigned_gate", "this gate cannot journal a signed operation; refused");
     }
     const r = gate.recordIntent(decision, intent);
-    return r.ok ? r.journalId : `replay: the signature's nonce was used already`;
+    return r.ok
+      ? recorded(r.journalId)
+      : refused("replay", "replay: the signature's nonce was used already");
   }
 
   private abandonUnstarted(
@@ -623,27 +631,29 @@ export class Engine implements OperationSubmitter {
     if (notAdmitted) return notAdmitted;
     if (this.stopped) return this.finished(base, "failed", "shutting_down");
     const { store } = this.opts;
-    let journalId: number | string;
+    let intentOutcome: IntentOutcome;
     try {
-      journalId = store.transaction(() => {
-        const id = this.recordIntent(decision, {
+      intentOutcome = store.transaction(() => {
+        const outcome = this.recordIntent(decision, {
           op: req.op,
           params: params as Record<string, unknown>,
           origin: req.origin,
           jobId: req.jobId ?? null,
         });
-        if (typeof id === "string") return id;
-        const outcome = host.apply(store, params, id);
-        store.journal.recordTerminal(id, "done", {
-          resolution: resolutionWithResult("recorded by the agent", outcome),
+        if (outcome.kind === "refused") return outcome;
+        const result = host.apply(store, params, outcome.journalId);
+        store.journal.recordTerminal(outcome.journalId, "done", {
+          resolution: resolutionWithResult("recorded by the agent", result),
         });
-        return id;
+        return outcome;
       });
     } catch (err) {
-      journalId = `not_recorded: ${(err as Error).message}`;
+      intentOutcome = notRecorded(err);
     }
-    if (typeof journalId === "string") return this.finished(base, "rejected", journalId);
-    const status = this.status(journalOperationId(journalId)) as OperationStatus;
+    if (intentOutcome.kind === "refused") {
+      return this.finished(base, "rejected", intentOutcome.message);
+    }
+    const status = this.status(journalOperationId(intentOutcome.journalId)) as OperationStatus;
     this.track(status);
     this.opts.onSettled?.({ ...status });
     return { status: { ...status }, settled: Promise.resolve({ ...status }) };
@@ -732,4 +742,9 @@ export class Engine implements OperationSubmitter {
       if (TERMINAL_STATES.has(s.state)) this.ops.delete(id);
     }
   }
+}
+
+/** The store could not write the intent: the operation is refused and nothing was sent. */
+function notRecorded(err: unknown): IntentOutcome {
+  return refused("not_recorded", `not_recorded: ${(err as Error).message}`);
 }

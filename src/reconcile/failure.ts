@@ -84,8 +84,3 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   }
   return { class: "operator", cause: "internal", message, detail: { message } };
 }
-
-/** Full-jitter-free exponential backoff for retries of a failed reconcile action. */
-export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempts - 1));
-}

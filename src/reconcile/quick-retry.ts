@@ -1,15 +1,23 @@
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
+import { backoffDelayMs, type RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 
-/** The quick re-sends of a refused request before the slow back-off (docs/reconcile.md). */
-export interface QuickRetryPolicy {
-  /** Re-sends after the first refusal; 0 turns them off. */
-  retries: number;
-  /** The first delay; each next one doubles. Every delay is jittered ±50 %. */
-  baseMs: number;
+/**
+ * The quick re-sends of a refused request before the slow back-off (docs/reconcile.md):
+ * `resends` after the first refusal (0 turns them off), about 1, 2, 4 s, each jittered ±50 %
+ * and uncapped — the reconciler's own back-off takes over after the last.
+ */
+export function quickResend(resends: number): RetryPolicy {
+  return {
+    attempts: resends + 1,
+    baseMs: 1000,
+    factor: 2,
+    capMs: Number.POSITIVE_INFINITY,
+    jitter: { kind: "spread", pct: 50 },
+  };
 }
 
-export const defaultQuickRetry: QuickRetryPolicy = { retries: 3, baseMs: 1000 };
+export const defaultQuickRetry: RetryPolicy = quickResend(3);
 
 /**
  * A refusal that says the request did not run and may well succeed in a moment: a 5xx that
@@ -23,17 +31,8 @@ export function isTransientRefusal(err: unknown): boolean {
   return err instanceof ProxmoxApiError && (err.kind === "server" || err.status === 595);
 }
 
-/** Delay before re-send `n` (0-based): baseMs·2ⁿ, jittered by `random` ∈ [0, 1). */
-export function quickRetryDelayMs(
-  n: number,
-  policy: QuickRetryPolicy,
-  random: () => number,
-): number {
-  return Math.round(policy.baseMs * 2 ** n * (0.5 + random()));
-}
-
 export interface QuickRetryDeps {
-  policy: QuickRetryPolicy;
+  policy: RetryPolicy;
   random: () => number;
   clock: Pick<Clock, "sleep">;
   /** The agent is stopping: no further re-send. */
@@ -59,12 +58,12 @@ export async function sendWithQuickRetry<T>(
       return { kind: "sent", value: await send() };
     } catch (error) {
       const again =
-        n < deps.policy.retries &&
+        n + 1 < deps.policy.attempts &&
         !deps.signal.aborted &&
         !deps.settles(error) &&
         isTransientRefusal(error);
       if (!again) return { kind: "failed", error };
-      const delayMs = quickRetryDelayMs(n, deps.policy, deps.random);
+      const delayMs = backoffDelayMs(deps.policy, n, deps.random);
       deps.onRetry(error, n + 1, delayMs);
       await deps.clock.sleep(delayMs, deps.signal).catch(() => {});
       if (deps.signal.aborted) return { kind: "stopped" };

@@ -2,6 +2,7 @@ import type { Logger } from "../log/types.ts";
 import type { OperationStatus } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { GuestOverride } from "../store/guest-overrides.ts";
+import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
 import { type Action, actionToRequest, describeAction } from "./actions.ts";
 import type { DesiredProvider } from "./desired-provider.ts";
@@ -11,7 +12,7 @@ import type { OverrideBook } from "./override-book.ts";
 import type { OverrideVoid } from "./overrides.ts";
 import { type Plan, type PlanSkip, planActions } from "./planner.ts";
 import { readActualState } from "./read-actual.ts";
-import { defaultRetryPolicy, type RetryPolicy, retryVerdict } from "./retry-book.ts";
+import { defaultRetryPolicy, retryVerdict } from "./retry-book.ts";
 
 export interface ReconcilerOptions {
   engine: Engine;

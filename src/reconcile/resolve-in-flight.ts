@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { isTaskSuccess } from "../proxmox/schema-task.ts";
@@ -137,7 +138,7 @@ async function settleByEffect(
     if (err instanceof ProxmoxApiError && err.kind === "not_found_ct") {
       return terminal(journal, entry.id, "abandoned", `${label}: the guest no longer exists`);
     }
-    if (err instanceof Error && err.name === "ZodError") {
+    if (err instanceof z.ZodError) {
       return terminal(journal, entry.id, "abandoned", `${label}: stored params are invalid`);
     }
     throw err;

@@ -1,19 +1,17 @@
 import { canonicalJson } from "../store/canonical-json.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
-import { retryDelayMs } from "./failure.ts";
+import { backoffDelayMs, NO_JITTER, type RetryPolicy } from "../util/backoff.ts";
 
-export interface RetryPolicy {
-  /** Attempts of one action (same guest, op and params) before the reconciler gives up. */
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
+/**
+ * Retries of one failed reconcile action (same guest, op and params): `attempts` in all before
+ * the reconciler gives up, 30 s after the first failure, doubling to a 15-minute cap. Not
+ * jittered: the wait runs from the journaled failure time, and passes are jittered already.
+ */
+export function actionRetry(attempts: number): RetryPolicy {
+  return { attempts, baseMs: 30_000, factor: 2, capMs: 15 * 60_000, jitter: NO_JITTER };
 }
 
-export const defaultRetryPolicy: RetryPolicy = {
-  maxAttempts: 5,
-  baseDelayMs: 30_000,
-  maxDelayMs: 15 * 60_000,
-};
+export const defaultRetryPolicy: RetryPolicy = actionRetry(5);
 
 export type RetryVerdict =
   | { kind: "go"; attempt: number }
@@ -23,7 +21,7 @@ export type RetryVerdict =
 /**
  * Whether the reconciler may try an action again, read from the journal so it survives a
  * restart. The key is guest + op + exact params, counted since the current desired state was
- * received: a doomed action stops after `maxAttempts` (or at once when only an operator can fix
+ * received: a doomed action stops after `attempts` (or at once when only an operator can fix
  * it) instead of being retried forever, and a new desired-state document starts it afresh.
  */
 export function retryVerdict(
@@ -48,15 +46,15 @@ export function retryVerdict(
   if (failureClassOf(last) === "operator") {
     return { kind: "gave_up", attempts: last.attempts, reason: failureCauseOf(last) };
   }
-  if (last.attempts >= policy.maxAttempts) {
+  if (last.attempts >= policy.attempts) {
     return {
       kind: "gave_up",
       attempts: last.attempts,
       reason: `failed ${last.attempts} times (${failureCauseOf(last)})`,
     };
   }
-  const untilMs =
-    last.updatedAt + retryDelayMs(last.attempts, policy.baseDelayMs, policy.maxDelayMs);
+  // The first failure waits `baseMs` (retry n = 0), each further one twice as long.
+  const untilMs = last.updatedAt + backoffDelayMs(policy, last.attempts - 1, () => 0);
   if (now < untilMs) return { kind: "backoff", attempt: last.attempts + 1, untilMs };
   return { kind: "go", attempt: last.attempts + 1 };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalApiApp } from "../../src/localapi/app.ts";
+import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
 import { canonicalJson } from "../../src/store/canonical-json.ts";
 import { bearer, type Harness, jsonBody, startHarness } from "./fixture.ts";
 
@@ -452,28 +453,44 @@ describe("refusals", () => {
     expect(h.submitter.calls).toEqual([]);
   });
 
-  test("Proxmox failing: 502 without its details", async () => {
-    class ProxmoxNetworkError extends Error {
-      override readonly name = "ProxmoxNetworkError";
-    }
-    const app = createLocalApiApp({
+  const failingWith = (err: Error) =>
+    createLocalApiApp({
       tokens: h.store.guestTokens,
       submitter: h.submitter,
       proxmox: new Proxy(h.client, {
-        get: (t, p, r) =>
-          p === "guestStatus"
-            ? () => Promise.reject(new ProxmoxNetworkError("connect ECONNREFUSED 10.0.0.1:8006"))
-            : Reflect.get(t, p, r),
+        get: (t, p, r) => (p === "guestStatus" ? () => Promise.reject(err) : Reflect.get(t, p, r)),
       }),
       quotas: { quotaFor: () => undefined },
       backups: { backupStorageFor: () => undefined },
       clock: h.clock,
     });
-    const res = await app.request("/v1/self", bearer(h.token101));
+
+  test("Proxmox failing: 502 without its details", async () => {
+    const err = new ProxmoxNetworkError(
+      "https://10.0.0.1:8006",
+      "GET",
+      "/nodes/pve/lxc/101/status/current",
+      "ECONNREFUSED",
+      false,
+      "connect ECONNREFUSED 10.0.0.1:8006",
+    );
+    const res = await failingWith(err).request("/v1/self", bearer(h.token101));
     expect(res.status).toBe(502);
     const text = await res.text();
     expect(JSON.parse(text).error).toBe("proxmox_unavailable");
     expect(text).not.toContain("10.0.0.1");
+  });
+
+  test("an error that only borrows a Proxmox error's name is an internal error, not a 502", async () => {
+    class Impostor extends Error {
+      override readonly name = "ProxmoxNetworkError";
+    }
+    const res = await failingWith(new Impostor("not from the client")).request(
+      "/v1/self",
+      bearer(h.token101),
+    );
+    expect(res.status).toBe(500);
+    expect(JSON.parse(await res.text()).error).toBe("internal_error");
   });
 
   test("paths next to /v1/self are not guest routes", async () => {

@@ -21,7 +21,7 @@ const clientAs = (token: string, sha256 = sim.fingerprint) =>
     token,
     trust: { kind: "fingerprint", sha256 },
     taskPoll: { initialMs: 20, factor: 1.5, maxMs: 200 },
-    retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 20 },
+    retry: { attempts: 5, baseMs: 5, capMs: 20 },
   });
 
 beforeAll(async () => {

@@ -14,7 +14,7 @@ beforeAll(async () => {
   sim = await startPveSimulator({ taskMs: 20, authFailDelayMs: 10 });
   agent = agentClient(sim, {
     taskPoll: { initialMs: 10, factor: 1.5, maxMs: 50 },
-    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    retry: { attempts: 3, baseMs: 1, capMs: 5 },
   });
 });
 afterAll(async () => {

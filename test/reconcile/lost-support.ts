@@ -4,6 +4,7 @@ import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import type { ClockOffsetSource } from "../../src/reconcile/clock-offset.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
+import { actionRetry } from "../../src/reconcile/retry-book.ts";
 import { type Rig, until } from "./support.ts";
 
 export interface Counting {
@@ -84,7 +85,7 @@ export function agentOn(
     clock: r.clock,
     logger: r.logger,
     readConcurrency: 2,
-    retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+    retry: { ...actionRetry(3), baseMs: 0 },
   });
   return { engine, reconciler };
 }

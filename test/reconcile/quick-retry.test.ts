@@ -2,7 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
-import { isTransientRefusal, quickRetryDelayMs } from "../../src/reconcile/quick-retry.ts";
+import { isTransientRefusal, quickResend } from "../../src/reconcile/quick-retry.ts";
+import { backoffDelayMs } from "../../src/util/backoff.ts";
 import { type Counting, counting, faultNextStart } from "./lost-support.ts";
 import { JumpClock, Rig, until } from "./support.ts";
 
@@ -23,12 +24,10 @@ const apiError = (status: number, message: string) =>
 
 describe("the quick re-send schedule", () => {
   test("about 1, 2, 4 s, jittered ±50 % by the injected random source", () => {
-    const policy = { retries: 3, baseMs: 1000 };
-    expect([0, 1, 2].map((n) => quickRetryDelayMs(n, policy, () => 0.5))).toEqual([
-      1000, 2000, 4000,
-    ]);
-    expect(quickRetryDelayMs(0, policy, () => 0)).toBe(500);
-    expect(quickRetryDelayMs(2, policy, () => 0.999)).toBe(5996);
+    const policy = quickResend(3);
+    expect([0, 1, 2].map((n) => backoffDelayMs(policy, n, () => 0.5))).toEqual([1000, 2000, 4000]);
+    expect(backoffDelayMs(policy, 0, () => 0)).toBe(500);
+    expect(backoffDelayMs(policy, 2, () => 0.999)).toBe(5996);
   });
 
   test("only refusals that ran nothing are re-sent", () => {
@@ -57,7 +56,7 @@ function engineOn(r: Rig, c: Counting): Engine {
     logger: r.logger,
     taskDeadlineMs: 20_000,
     lostAnswerPollMs: 20,
-    quickRetry: { retries: 3, baseMs: 1000 },
+    quickRetry: quickResend(3),
     random: () => 0.5,
   });
 }

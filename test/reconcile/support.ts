@@ -11,6 +11,7 @@ import { parseDesiredText } from "../../src/reconcile/desired-state.ts";
 import { Engine, type EngineHooks, type EngineOptions } from "../../src/reconcile/engine.ts";
 import { storeOverrideBook } from "../../src/reconcile/override-book.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
+import { actionRetry } from "../../src/reconcile/retry-book.ts";
 import {
   type PveSimOptions,
   type PveSimulator,
@@ -172,7 +173,7 @@ export class Rig {
       clock: this.clock,
       logger: this.logger,
       readConcurrency: 8,
-      retry: { maxAttempts: 3, baseDelayMs: 0, maxDelayMs: 0 },
+      retry: { ...actionRetry(3), baseMs: 0 },
       overrides: storeOverrideBook(this.store, this.logger),
     });
   }
