@@ -1,5 +1,5 @@
-import { canonicalJson } from "../store/canonical-json.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 import { retryDelayMs } from "./failure.ts";
 
 export interface RetryPolicy {
