@@ -4,7 +4,8 @@ import { silentLogger } from "../../src/log/types.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
 import { Engine, type StepPoint } from "../../src/reconcile/engine.ts";
 import { systemClock } from "../../src/util/clock.ts";
-import { JumpClock, Rig, until } from "./support.ts";
+import { JumpClock } from "../support/jump-clock.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {

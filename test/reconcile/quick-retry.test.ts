@@ -3,8 +3,9 @@ import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
 import { isTransientRefusal, quickRetryDelayMs } from "../../src/reconcile/quick-retry.ts";
+import { JumpClock } from "../support/jump-clock.ts";
 import { type Counting, counting, faultNextStart } from "./lost-support.ts";
-import { JumpClock, Rig, until } from "./support.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
