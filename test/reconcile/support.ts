@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benignOnlyGate, type Gate } from "../../src/gate/seam.ts";
+import type { Gate } from "../../src/gate/seam.ts";
 import type { Logger } from "../../src/log/types.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
@@ -19,6 +19,7 @@ import {
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { unsignedGate } from "../support/unsigned-gate.ts";
 
 /** Polls `cond` every few ms until it holds; fails after `maxMs` of real time. */
 export async function until(cond: () => boolean, what: string, maxMs = 4_000): Promise<void> {
@@ -99,7 +100,8 @@ export class Rig {
     return new Engine({
       store: this.store,
       client: this.client,
-      gate: this.opts.makeGate?.(this.store) ?? this.opts.gate ?? benignOnlyGate(this.store),
+      gate:
+        this.opts.makeGate?.(this.store) ?? this.opts.gate ?? unsignedGate(this.store, this.clock),
       concurrency: this.opts.concurrency,
       clock: this.clock,
       logger: this.logger,
