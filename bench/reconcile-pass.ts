@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { benignOnlyGate } from "../src/gate/seam.ts";
+import { createEd25519 } from "../src/authz/ed25519.ts";
+import { ReversibilityGate } from "../src/gate/gate.ts";
 import { silentLogger } from "../src/log/types.ts";
 import { createProxmoxClient } from "../src/proxmox/client.ts";
 import { cachedDesiredProvider } from "../src/reconcile/desired-provider.ts";
@@ -53,7 +54,14 @@ async function rig(n: number) {
   const engine = new Engine({
     store,
     client,
-    gate: benignOnlyGate(store),
+    // The daemon's gate with no signers: the benign plan this bench drives runs, as it would there.
+    gate: new ReversibilityGate({
+      store,
+      hostId: undefined,
+      signers: [],
+      clock: systemClock,
+      ed25519: createEd25519(),
+    }),
     concurrency,
     clock: systemClock,
     logger: silentLogger,

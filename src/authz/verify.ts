@@ -1,5 +1,5 @@
+import { CanonicalJsonError, canonicalJson } from "../util/canonical-json.ts";
 import type { Clock } from "../util/clock.ts";
-import { CanonicalJsonError, canonicalJson } from "./canonical-json.ts";
 import type { Ed25519 } from "./ed25519.ts";
 import { decodeEnvelope, type GuestRef, type OpPayload, parsePayload } from "./envelope.ts";
 import type { OpName } from "./operations.ts";

@@ -7,10 +7,10 @@ import { type ExpectedAction, type VerifyResult, verifyEnvelope } from "../authz
 import type { Logger } from "../log/types.ts";
 import { isOpName, type OperationRequest } from "../ops/types.ts";
 import type { AuditInput } from "../store/audit.ts";
-import { canonicalJson } from "../store/canonical-json.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { HoldInput, PendingOp } from "../store/pending.ts";
 import type { SignedIntentInput, SignedIntentResult } from "../store/signed-intent.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 import type { Clock } from "../util/clock.ts";
 import { requestActor, signerActor, targetOf } from "./actor.ts";
 import {

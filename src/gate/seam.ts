@@ -1,9 +1,6 @@
 import type { OperationRequest } from "../ops/types.ts";
-import type { AuditLog } from "../store/audit.ts";
 import type { IntentInput, Journal } from "../store/journal.ts";
-import type { PendingOps } from "../store/pending.ts";
 import type { SignedIntentResult } from "../store/signed-intent.ts";
-import { requestActor } from "./actor.ts";
 
 // The seam the engine calls lives with the gate, below reconcile, so the gate never imports its
 // caller (docs/architecture.md#layers).
@@ -57,64 +54,4 @@ export interface Gate {
    * without it can only allow: the engine journals `allowed` itself and refuses `accepted`.
    */
   recordIntent?(decision: GateDecision, intent: IntentInput): SignedIntentResult;
-}
-
-/** `guest.config` keys that change no customer data and are undone by setting them back. */
-const BENIGN_CONFIG_KEYS = new Set(["cores", "memoryMiB", "description"]);
-
-function isBenign(req: OperationRequest): boolean {
-  switch (req.op) {
-    case "guest.start":
-    case "guest.stop":
-    case "guest.shutdown":
-      return true;
-    case "guest.config": {
-      const keys = Object.keys(req.params);
-      return keys.length > 0 && keys.every((k) => BENIGN_CONFIG_KEYS.has(k));
-    }
-    default:
-      return false;
-  }
-}
-
-/**
- * The conservative gate used until the classifier and signature verification front the queue:
- * run-state changes and cores/memory/description are allowed; everything else — unknown
- * included — is held as `pending_signature` (recorded in the pending table) and never executed.
- * Every decision is audited (docs/architecture.md#everything-is-audited).
- */
-export function benignOnlyGate(store: { pending: PendingOps; audit: AuditLog }): Gate {
-  return {
-    async decide(req) {
-      const target = req.vmid === undefined ? null : `guest:${req.vmid}`;
-      const jobDetail = req.jobId ? { job: req.jobId } : {};
-      if (isBenign(req)) {
-        store.audit.append({
-          actor: requestActor(req),
-          action: req.op,
-          target,
-          outcome: "allowed",
-          details: { origin: req.origin, ...jobDetail },
-        });
-        return { outcome: "allowed" };
-      }
-      const reason = "not a benign operation; an operator's signature is required";
-      const { op } = store.pending.hold({
-        op: req.op,
-        vmid: req.vmid ?? null,
-        params: req.params,
-        origin: req.origin,
-        jobId: req.jobId ?? null,
-        reason,
-      });
-      store.audit.append({
-        actor: requestActor(req),
-        action: req.op,
-        target,
-        outcome: "pending_signature",
-        details: { origin: req.origin, pending: op.id, ...jobDetail },
-      });
-      return { outcome: "pending_signature", reason, pendingId: op.id };
-    },
-  };
 }

@@ -14,7 +14,7 @@ import {
   OUTBOX_KIND_TELEMETRY,
   type OutboxPort,
 } from "./ports.ts";
-import type { AuditRow, JobResult, StatusReport } from "./protocol.ts";
+import type { JobResult, StatusReport, WireAuditRow } from "./protocol.ts";
 import type { StatusReportBody } from "./report-collector.ts";
 
 export interface HubLinkDeps {
@@ -313,7 +313,7 @@ export class HubLink {
   private async postWithAudit(reports: StatusReport[]): Promise<number> {
     const rows = this.deps.audit.undelivered(AUDIT_BATCH);
     if (reports.length === 0 && rows.length === 0) return 0;
-    const audit: AuditRow[] = rows.map((r) => ({
+    const audit: WireAuditRow[] = rows.map((r) => ({
       seq: r.seq,
       ts: r.ts,
       actor: r.actor,

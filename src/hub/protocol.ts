@@ -240,11 +240,13 @@ export const reportBatchSchema = z.strictObject({
 
 export type EnrollRequest = z.output<typeof enrollRequestSchema>;
 export type EnrollResponse = z.output<typeof enrollResponseSchema>;
-export type Signer = z.output<typeof signerSchema>;
+/** A signer as the hub sends it (key as text); authz/signers.ts `Signer` is the parsed, verifying form. */
+export type WireSigner = z.output<typeof signerSchema>;
 export type HubJob = z.output<typeof hubJobSchema>;
 export type JobResult = z.output<typeof jobResultSchema>;
 export type JobResultState = z.output<typeof jobResultStateSchema>;
 export type StatusReport = z.output<typeof statusReportSchema>;
-export type AuditRow = z.output<typeof auditRowSchema>;
+/** An audit row on the wire (snake_case); store/audit.ts `AuditRow` is the row itself. */
+export type WireAuditRow = z.output<typeof auditRowSchema>;
 export type ReportBatch = z.output<typeof reportBatchSchema>;
 export type HubErrorBody = z.output<typeof hubErrorSchema>;

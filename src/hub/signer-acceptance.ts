@@ -1,6 +1,6 @@
 import { parseSshPublicKey } from "../authz/ssh-public-key.ts";
 import { escapeUnsafeText } from "../store/audit-text.ts";
-import type { Signer } from "./protocol.ts";
+import type { WireSigner } from "./protocol.ts";
 
 /**
  * The operator signers a hub hands over at enrollment decide who may approve destructive
@@ -10,7 +10,7 @@ import type { Signer } from "./protocol.ts";
  */
 export interface OfferedSigner {
   name: string;
-  role: Signer["role"];
+  role: WireSigner["role"];
   /** OpenSSH form, `SHA256:<base64 of SHA-256 of the key blob, no padding>`. */
   fingerprint: string;
 }
@@ -22,7 +22,7 @@ export type SignerAcceptance = (offered: readonly OfferedSigner[]) => boolean | 
 export const FINGERPRINT_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/;
 
 /** Fingerprints of the signers in an enrollment answer; an unusable key is a SshKeyError. */
-export function offeredSigners(signers: readonly Signer[]): OfferedSigner[] {
+export function offeredSigners(signers: readonly WireSigner[]): OfferedSigner[] {
   return signers.map((s) => ({
     name: s.name,
     role: s.role,

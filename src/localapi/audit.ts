@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../log/types.ts";
 import { boundedText } from "../store/audit-text.ts";
-import { canonicalJson } from "../store/canonical-json.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 import type { AuditSink } from "./deps.ts";
 import type { LocalApiEnv } from "./env.ts";
 import { LocalApiError } from "./errors.ts";

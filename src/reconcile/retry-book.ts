@@ -1,6 +1,6 @@
-import { canonicalJson } from "../store/canonical-json.ts";
 import type { Journal, JournalEntry } from "../store/journal.ts";
 import { backoffDelayMs, NO_JITTER, type RetryPolicy } from "../util/backoff.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 
 /**
  * Retries of one failed reconcile action (same guest, op and params): `attempts` in all before

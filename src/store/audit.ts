@@ -2,8 +2,7 @@ import type { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
 import { isSecretKey } from "../log/secret-keys.ts";
 import type { Clock } from "../util/clock.ts";
-import { canonicalJson } from "./canonical-json.ts";
-import { invalidArgument, StoreError } from "./errors.ts";
+import { canonicalJsonArgument, invalidArgument, StoreError } from "./errors.ts";
 import { checkLimit, checkOptionalText, checkText, checkTimestamp } from "./validate.ts";
 
 export const AUDIT_GENESIS_HASH = "0".repeat(64);
@@ -79,7 +78,7 @@ interface StateRow {
  * goes in as its stored text, so a change to any byte of it shows.
  */
 export function auditHash(fields: Omit<AuditRow, "hash">): string {
-  const material = canonicalJson([
+  const material = canonicalJsonArgument([
     fields.seq,
     fields.ts,
     fields.actor,
@@ -142,7 +141,7 @@ export class AuditLog {
       throw invalidArgument("audit details must be a JSON object");
     }
     refuseSecretKeys(detailsValue, "details");
-    const details = canonicalJson(detailsValue);
+    const details = canonicalJsonArgument(detailsValue);
     return this.db
       .transaction(() => {
         const state = this.state();

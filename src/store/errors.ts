@@ -1,4 +1,5 @@
 import { statfsSync } from "node:fs";
+import { CanonicalJsonError, canonicalJson } from "../util/canonical-json.ts";
 
 /**
  * What went wrong with the state database, in terms of what the operator or caller does next:
@@ -111,4 +112,17 @@ export function diskFullError(path: string, cause: unknown): StoreError {
     cause,
     message: `the disk holding ${path} is full; free space on that filesystem and start again (nothing is wrong with the state database itself)`,
   });
+}
+
+/**
+ * The canonical JSON (src/util/canonical-json.ts) of a value a caller handed the store; a value
+ * JSON cannot hold is the caller's mistake, so it is an `invalid_argument` and nothing is written.
+ */
+export function canonicalJsonArgument(value: unknown): string {
+  try {
+    return canonicalJson(value);
+  } catch (e) {
+    if (e instanceof CanonicalJsonError) throw invalidArgument(e.message);
+    throw e;
+  }
 }

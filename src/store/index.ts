@@ -6,7 +6,6 @@ export {
   auditHash,
   type ChainVerdict,
 } from "./audit.ts";
-export { canonicalJson } from "./canonical-json.ts";
 export { type CachedDesiredState, DesiredCache, type DesiredInput } from "./desired-cache.ts";
 export { StoreError, type StoreErrorKind } from "./errors.ts";
 export {

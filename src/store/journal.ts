@@ -1,8 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { isUpid } from "../proxmox/upid.ts";
 import type { Clock } from "../util/clock.ts";
-import { canonicalJson } from "./canonical-json.ts";
-import { StoreError } from "./errors.ts";
+import { canonicalJsonArgument, StoreError } from "./errors.ts";
 import { type JournalPruneOptions, pruneJournal } from "./journal-prune.ts";
 import { type CheckedJournalRow, checkJournalRow } from "./journal-rows.ts";
 import { Quarantine, type QuarantinedRow, type QuarantineListener } from "./quarantine.ts";
@@ -108,7 +107,7 @@ function toEntry(row: CheckedJournalRow): JournalEntry {
 }
 
 function optionalJson(value: unknown): string | null {
-  return value === undefined ? null : canonicalJson(value);
+  return value === undefined ? null : canonicalJsonArgument(value);
 }
 
 /**
@@ -136,7 +135,7 @@ export class Journal {
         message: `attempts must be a positive integer, got ${attempts}`,
       });
     }
-    const params = canonicalJson(input.params ?? {});
+    const params = canonicalJsonArgument(input.params ?? {});
     const now = this.clock.now();
     const row = this.db
       .query(

@@ -1,7 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { Clock } from "../util/clock.ts";
-import { canonicalJson } from "./canonical-json.ts";
-import { invalidArgument } from "./errors.ts";
+import { canonicalJsonArgument, invalidArgument } from "./errors.ts";
 import {
   isQuarantinedSql,
   Quarantine,
@@ -66,7 +65,7 @@ export class Outbox {
     if (typeof kind !== "string" || !KIND_SHAPE.test(kind)) {
       throw invalidArgument(`outbox kind must be a lower-case word, got ${JSON.stringify(kind)}`);
     }
-    const text = canonicalJson(body);
+    const text = canonicalJsonArgument(body);
     return this.db
       .transaction(() => {
         const { id } = this.db

@@ -1,8 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import type { Clock } from "../util/clock.ts";
-import { canonicalJson } from "./canonical-json.ts";
-import { StoreError } from "./errors.ts";
+import { canonicalJsonArgument, StoreError } from "./errors.ts";
 import { Quarantine, type QuarantinedRow, type QuarantineListener } from "./quarantine.ts";
 import {
   checkLimit,
@@ -122,7 +121,7 @@ export class PendingOps {
     const values = {
       op: checkOp(input.op),
       vmid: checkOptionalVmid(input.vmid),
-      params: canonicalJson(input.params ?? {}),
+      params: canonicalJsonArgument(input.params ?? {}),
       origin: checkOrigin(input.origin),
       jobId: checkOptionalText(input.jobId, "job id"),
       reason: checkOptionalText(input.reason, "reason", 1024),

@@ -13,7 +13,8 @@ import {
   type VerifyContext,
   verifyEnvelope,
 } from "../../src/authz/verify.ts";
-import { fixedClock, keyFromSeed, signerFor } from "./support.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { keyFromSeed, signerFor } from "./support.ts";
 
 const NOW = 1_800_000_000;
 const ed = createEd25519();
@@ -21,7 +22,7 @@ const alice = await keyFromSeed(9, "alice");
 const ctx: VerifyContext = {
   hostId: "host-a",
   signers: [signerFor(alice, "alice")],
-  clock: fixedClock(NOW * 1000),
+  clock: new ManualClock(NOW * 1000),
   ed25519: ed,
   isNonceUsed: () => false,
 };

@@ -9,7 +9,8 @@ import { parseOpenSshPrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import { parseSigners } from "../../src/authz/signers.ts";
 import { verifyEnvelope } from "../../src/authz/verify.ts";
-import { fixedClock, sshKeygen } from "./support.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { sshKeygen } from "./support.ts";
 
 /**
  * Both directions against the stock OpenSSH tool (docs/architecture.md#signed-operations): what an operator signs with
@@ -76,7 +77,7 @@ describe.skipIf(keygen === null)("OpenSSH interoperability (real ssh-keygen)", (
       {
         hostId: "host-a",
         signers,
-        clock: fixedClock(NOW * 1000),
+        clock: new ManualClock(NOW * 1000),
         ed25519: ed,
         isNonceUsed: () => false,
       },
@@ -142,7 +143,7 @@ describe.skipIf(keygen === null)("OpenSSH interoperability (real ssh-keygen)", (
     const ctx = {
       hostId: "host-a",
       signers,
-      clock: fixedClock(NOW * 1000),
+      clock: new ManualClock(NOW * 1000),
       ed25519: ed,
       isNonceUsed: () => false,
     };

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { canonicalJson } from "../../src/authz/canonical-json.ts";
 import { OP_NAMES } from "../../src/authz/operations.ts";
 import { roleAllows } from "../../src/authz/roles.ts";
 import { parseSigners, SignersConfigError } from "../../src/authz/signers.ts";
 import { parseSshPublicKey, SshKeyError } from "../../src/authz/ssh-public-key.ts";
+import { canonicalJson } from "../../src/util/canonical-json.ts";
 import { fixture } from "./support.ts";
 
 const alice = fixture("operator_ed25519.pub").trim();

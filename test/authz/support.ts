@@ -6,7 +6,6 @@ import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { parseOpenSshPrivateKey } from "../../src/authz/openssh-private-key.ts";
 import type { Signer } from "../../src/authz/signers.ts";
 import { ed25519PublicKeyFromRaw } from "../../src/authz/ssh-public-key.ts";
-import type { Clock } from "../../src/util/clock.ts";
 
 export const FIXTURES = join(import.meta.dir, "fixtures");
 
@@ -39,10 +38,6 @@ export function signerFor(
   const s: Signer = { name, role, publicKey: key.publicKey, keyId: key.publicKey.fingerprint };
   if (expiresAt !== undefined) s.expiresAt = expiresAt;
   return s;
-}
-
-export function fixedClock(ms: number): Clock {
-  return { now: () => ms, sleep: async () => {} };
 }
 
 /**

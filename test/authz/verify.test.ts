@@ -14,7 +14,8 @@ import {
   type VerifyResult,
   verifyEnvelope,
 } from "../../src/authz/verify.ts";
-import { fixedClock, fixture, keyFromSeed, operatorKey, signerFor } from "./support.ts";
+import { ManualClock } from "../support/manual-clock.ts";
+import { fixture, keyFromSeed, operatorKey, signerFor } from "./support.ts";
 
 const ed = createEd25519();
 const NOW = 1_800_000_000; // seconds
@@ -33,7 +34,7 @@ function context(over: Partial<VerifyContext> = {}, used: Set<string> = new Set(
   return {
     hostId: HOST,
     signers,
-    clock: fixedClock(NOW * 1000),
+    clock: new ManualClock(NOW * 1000),
     ed25519: ed,
     skewSeconds: 60,
     maxTtlSeconds: 900,
@@ -100,7 +101,7 @@ describe("verifyEnvelope accepts", () => {
       signature: fixture("payload.op.sig"),
     };
     const ctx = context({
-      clock: fixedClock(1_700_000_100_000),
+      clock: new ManualClock(1_700_000_100_000),
       signers: [signerFor(op, "operator")],
     });
     expect(reason(await verifyEnvelope(env, ctx, destroy101))).toBe("accepted");

@@ -11,18 +11,18 @@ import type { Gate } from "../../src/gate/seam.ts";
 import { createLocalApiApp, type LocalApiApp } from "../../src/localapi/app.ts";
 import type { ProxmoxClient, VzdumpParams } from "../../src/proxmox/client-types.ts";
 import { EXECUTORS } from "../../src/reconcile/executors.ts";
-import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { systemClock } from "../../src/util/clock.ts";
 import { ed, HOST, signersAt } from "../gate/support.ts";
 import { bearer, jsonBody } from "../localapi/fixture.ts";
 import { Rig } from "../reconcile/support.ts";
 import { simClient } from "../sim/sim-client.ts";
+import { JumpClock } from "../support/jump-clock.ts";
 
 /**
  * Real time plus an offset the test moves a second on between backups: archive names have a
  * one-second resolution, as PVE's do.
  */
-let offsetMs = 0;
-const simClock: Clock = { now: () => Date.now() + offsetMs, sleep: systemClock.sleep };
+const simClock = new JumpClock();
 
 let rig: Rig;
 let app: LocalApiApp;
@@ -94,7 +94,7 @@ describe("backups through the local API keep every restore point", () => {
   test("with keep-last=1 on the storage, three backups succeed and leave three archives", async () => {
     expect(archivesOf(101)).toEqual([]);
     for (let i = 0; i < 3; i++) {
-      offsetMs += 1000;
+      simClock.jump(1000);
       const res = await app.request("/v1/self/backups", jsonBody("POST", {}, token101));
       expect(res.status).toBe(202);
       const { operation } = (await res.json()) as { operation: { id: string } };
@@ -112,7 +112,7 @@ describe("backups through the local API keep every restore point", () => {
   });
 
   test("contrast: a raw vzdump without remove prunes the same guest to one archive", async () => {
-    offsetMs += 1000;
+    simClock.jump(1000);
     const upid = await rig.client.vzdump({ vmid: 101, storage: "local" });
     const done = await rig.client.waitTask(upid, { deadlineMs: 10_000 });
     expect(done.exitstatus).toBe("OK");
@@ -145,7 +145,7 @@ describe("backups through the local API keep every restore point", () => {
   });
 
   test("the local API's GET on an operation sees the backup's archive", async () => {
-    offsetMs += 1000;
+    simClock.jump(1000);
     const res = await app.request("/v1/self/backups", jsonBody("POST", {}, token101));
     const { operation } = (await res.json()) as { operation: { id: string } };
     expect(await settle(operation.id)).toBe("done");

@@ -11,6 +11,7 @@ import {
   UsageError,
 } from "../../src/cli/context.ts";
 import { defaultStorePath, openStore } from "../../src/store/open.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 class AuditTemp {
   readonly dir = mkdtempSync(join(tmpdir(), "felhom-cli-audit-"));
@@ -36,9 +37,7 @@ class AuditTemp {
     );
   }
 
-  ctx(
-    now = Date.UTC(2026, 5, 2),
-  ): CliContext & { deps: { clock: { now(): number; sleep(): Promise<void> } } } {
+  ctx(now = Date.UTC(2026, 5, 2)): CliContext & { deps: { clock: ManualClock } } {
     this.out = "";
     this.err = "";
     return {
@@ -50,20 +49,17 @@ class AuditTemp {
       stderr: (t) => {
         this.err += t;
       },
-      deps: { clock: { now: () => now, sleep: async () => {} } },
+      deps: { clock: new ManualClock(now) },
     };
   }
 
   /** Writes rows at 2026-06-01T00:00Z + i hours, like the daemon would. */
   seed(n: number): void {
-    let t = Date.UTC(2026, 5, 1);
-    const store = openStore({
-      path: defaultStorePath(this.stateDir),
-      clock: { now: () => t, sleep: async () => {} },
-    });
+    const clock = new ManualClock(Date.UTC(2026, 5, 1));
+    const store = openStore({ path: defaultStorePath(this.stateDir), clock });
     try {
       for (let i = 0; i < n; i++) {
-        t = Date.UTC(2026, 5, 1) + i * 3_600_000;
+        clock.t = Date.UTC(2026, 5, 1) + i * 3_600_000;
         store.audit.append({
           actor: i % 2 ? "signer:alice" : "hub",
           action: "guest.destroy",

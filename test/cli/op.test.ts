@@ -5,13 +5,14 @@ import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { UsageError } from "../../src/cli/context.ts";
 import { type OpDeps, parseTtl, runOp } from "../../src/cli/op.ts";
-import { FIXTURES, fixedClock, fixture } from "../authz/support.ts";
+import { FIXTURES, fixture } from "../authz/support.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "felhom-op-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NOW_MS = 1_800_000_000_000;
-const deps = (ms = NOW_MS): OpDeps => ({ clock: fixedClock(ms), ed25519: createEd25519() });
+const deps = (ms = NOW_MS): OpDeps => ({ clock: new ManualClock(ms), ed25519: createEd25519() });
 
 function capture() {
   const out: string[] = [];

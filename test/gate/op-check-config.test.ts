@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { UsageError } from "../../src/cli/context.ts";
 import { type OpDeps, runOp } from "../../src/cli/op.ts";
-import { FIXTURES, fixedClock, fixture } from "../authz/support.ts";
+import { FIXTURES, fixture } from "../authz/support.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 // `op check` without --host/--signers takes them from the config (host_id, signers).
 
@@ -13,7 +14,7 @@ const dir = mkdtempSync(join(tmpdir(), "felhom-op-check-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NOW_MS = 1_800_000_000_000;
-const deps = (): OpDeps => ({ clock: fixedClock(NOW_MS), ed25519: createEd25519() });
+const deps = (): OpDeps => ({ clock: new ManualClock(NOW_MS), ed25519: createEd25519() });
 
 function capture(configPath?: string) {
   const out: string[] = [];

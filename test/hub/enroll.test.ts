@@ -7,7 +7,8 @@ import { readIdentity } from "../../src/hub/identity.ts";
 import { acceptExactly } from "../../src/hub/signer-acceptance.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
-import { shiftableClock, tempDir } from "./support.ts";
+import { JumpClock } from "../support/jump-clock.ts";
+import { tempDir } from "./support.ts";
 
 const OPERATOR = {
   name: "ops-alice",
@@ -20,7 +21,7 @@ const OPERATOR_FP = parseSshPublicKey(OPERATOR.public_key).fingerprint;
 
 let sim: HubSimulator;
 let tmp: { dir: string; cleanup: () => Promise<void> };
-const clock = shiftableClock();
+const clock = new JumpClock();
 
 beforeAll(async () => {
   sim = await startHubSimulator({ clock, signers: [OPERATOR] });
@@ -178,7 +179,7 @@ describe("enrollment", () => {
 
   test("an expired code is refused", async () => {
     const code = sim.issueCode({ ttlMs: 60_000 });
-    clock.shift(61_000);
+    clock.jump(61_000);
     try {
       const o = opts({ code });
       const err = await enrollFailure(o);
@@ -186,7 +187,7 @@ describe("enrollment", () => {
       expect(err.message).toContain("has expired");
       expect(await filesIn(join(o.identityPath, ".."))).toEqual([]);
     } finally {
-      clock.shift(-61_000);
+      clock.jump(-61_000);
     }
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import type { HubIdentity } from "../../src/hub/identity.ts";
-import type { AuditRow } from "../../src/hub/protocol.ts";
+import type { WireAuditRow } from "../../src/hub/protocol.ts";
 import { HubSimState, type HubSimulator, startHubSimulator } from "../../src/sim/hub/index.ts";
 import { auditHash } from "../../src/store/audit.ts";
 import { FakeSubmitter } from "./fake-submitter.ts";
@@ -283,8 +283,8 @@ describe("audit pruning after delivery", () => {
 describe("hub simulator: the chain checks a real hub must make", () => {
   const GENESIS = "0".repeat(64);
   /** Rows chained the way the agent chains them. */
-  function chain(n: number, from = 1, prev = GENESIS): AuditRow[] {
-    const rows: AuditRow[] = [];
+  function chain(n: number, from = 1, prev = GENESIS): WireAuditRow[] {
+    const rows: WireAuditRow[] = [];
     for (let seq = from; seq < from + n; seq++) {
       const f = { seq, ts: 1_000 + seq, actor: "agent", action: "test", target: null };
       const more = { outcome: "ok", details: "{}" };
@@ -302,12 +302,12 @@ describe("hub simulator: the chain checks a real hub must make", () => {
     // Re-delivery after a lost acknowledgement, then the rest.
     expect(state.acceptAudit("h", rows.slice(1, 3))).toEqual({ ok: true });
     expect(state.audit.map((a) => a.seq)).toEqual([1, 2, 3]);
-    const row4 = rows[3] as AuditRow;
+    const row4 = rows[3] as WireAuditRow;
     const verdicts = [
       state.acceptAudit("h", chain(1, 5, row4.hash)), // row 4 missing
       state.acceptAudit("h", chain(1, 4, "f".repeat(64))), // does not link to row 3
       state.acceptAudit("h", [{ ...row4, outcome: "changed" }]), // hash no longer covers it
-      state.acceptAudit("h", [{ ...(rows[1] as AuditRow), ts: 5 }]), // the same
+      state.acceptAudit("h", [{ ...(rows[1] as WireAuditRow), ts: 5 }]), // the same
       state.acceptAudit("h", chain(2, 2, "e".repeat(64))), // a different row 2
     ];
     expect(verdicts.map((v) => v.ok)).toEqual([false, false, false, false, false]);
@@ -326,11 +326,11 @@ describe("hub simulator: the chain checks a real hub must make", () => {
       state.checkAuditHead("h", r);
       state.recordReport("h", r);
     };
-    report(1, { seq: 3, hash: (rows[2] as AuditRow).hash });
+    report(1, { seq: 3, hash: (rows[2] as WireAuditRow).hash });
     expect(state.auditHeadMismatches).toBe(0);
     report(2, { seq: 3, hash: "a".repeat(64) }); // another row 3
     expect(state.auditHeadMismatches).toBe(1);
-    report(3, { seq: 2, hash: (rows[1] as AuditRow).hash }); // the log went back to row 2
+    report(3, { seq: 2, hash: (rows[1] as WireAuditRow).hash }); // the log went back to row 2
     expect(state.auditHeadMismatches).toBe(2);
   });
 });

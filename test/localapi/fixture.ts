@@ -14,21 +14,7 @@ import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
-import type { Clock } from "../../src/util/clock.ts";
-
-export class ManualClock implements Clock {
-  constructor(public t = Date.UTC(2026, 5, 10, 8, 0, 0)) {}
-  now(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-  sleep(ms: number): Promise<void> {
-    this.t += ms;
-    return Promise.resolve();
-  }
-}
+import { ManualClock } from "../support/manual-clock.ts";
 
 /**
  * Records every submission and answers like the queue would; `decide` plays the gate (e.g. a
@@ -106,7 +92,7 @@ export async function startHarness(limits: Partial<LocalApiLimits> = {}): Promis
     trust: { kind: "fingerprint", sha256: sim.fingerprint },
   });
   const dir = mkdtempSync(join(tmpdir(), "felhom-localapi-"));
-  const clock = new ManualClock();
+  const clock = new ManualClock(Date.UTC(2026, 5, 10, 8, 0, 0));
   const store = openStore({ path: join(dir, "state.db"), clock });
   const t101 = store.guestTokens.mint(101);
   const t103 = store.guestTokens.mint(103);

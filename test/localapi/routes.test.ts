@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { createLocalApiApp } from "../../src/localapi/app.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
-import { canonicalJson } from "../../src/store/canonical-json.ts";
+import { canonicalJson } from "../../src/util/canonical-json.ts";
 import { bearer, type Harness, jsonBody, startHarness } from "./fixture.ts";
 
 let h: Harness;

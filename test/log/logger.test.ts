@@ -2,11 +2,11 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { createLogger } from "../../src/log/logger.ts";
 import type { LogLevel } from "../../src/log/types.ts";
-import type { Clock } from "../../src/util/clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 const SECRET = "0f1e2d3c-4b5a-6978-8a9b-cdef01234567";
 const TOKEN = `felhom-agent@pve!agent=${SECRET}`;
-const fixedClock: Clock = { now: () => Date.UTC(2026, 0, 2, 3, 4, 5), sleep: async () => {} };
+const fixedClock = new ManualClock(Date.UTC(2026, 0, 2, 3, 4, 5));
 
 function capture(level: LogLevel = "debug", secrets: string[] = [SECRET]) {
   const lines: string[] = [];

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { ProxmoxDecodeError } from "../../src/proxmox/transport-errors.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { TOKEN, TOKEN_ID, TOKEN_SECRET } from "./support/constants.ts";
-import { fakeClock } from "./support/fake-clock.ts";
 import {
   type FixtureHandler,
   type FixtureServer,
@@ -30,7 +30,7 @@ function clientFor(handler: FixtureHandler) {
     node: "pve",
     token: TOKEN,
     trust: { kind: "fingerprint", sha256: server.fingerprint },
-    clock: fakeClock(),
+    clock: new ManualClock(1_700_000_000_000),
     requestTimeoutMs: 5000,
     random: () => 0.5,
   });

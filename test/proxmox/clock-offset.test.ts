@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createClockOffsetTracker } from "../../src/proxmox/clock-offset.ts";
 import { startPveSimulator } from "../../src/sim/pve/index.ts";
-import { type Clock, systemClock } from "../../src/util/clock.ts";
+import { JumpClock } from "../support/jump-clock.ts";
 import { agentClient } from "./support/agent-client.ts";
 
 const T = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -59,7 +59,8 @@ describe("clock offset from Date headers", () => {
 describe("clockOffset() against a simulator whose clock is skewed", () => {
   test("the estimate contains the skew, from ordinary answers", async () => {
     const skewMs = 3_000 + 437;
-    const skewed: Clock = { now: () => Date.now() + skewMs, sleep: systemClock.sleep };
+    const skewed = new JumpClock();
+    skewed.jump(skewMs);
     const sim = await startPveSimulator({ clock: skewed, authFailDelayMs: 1 });
     const c = agentClient(sim);
     try {

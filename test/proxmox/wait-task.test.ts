@@ -3,8 +3,8 @@ import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient, TaskProgress } from "../../src/proxmox/client-types.ts";
 import { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "../../src/proxmox/task-error.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { TOKEN, TOKEN_ID, TOKEN_SECRET } from "./support/constants.ts";
-import { fakeClock } from "./support/fake-clock.ts";
 import { type FixtureServer, notFound, startFixtureServer } from "./support/fixture-server.ts";
 import { makeUpid, type ScriptedTask, taskRoutes } from "./support/task-script.ts";
 
@@ -24,7 +24,7 @@ function setup(task: ScriptedTask, extra: { noSuchTaskWindowMs?: number } = {}) 
     if (req.path.endsWith("/log")) return routes.log(req.query);
     return notFound(req);
   });
-  const clock = fakeClock();
+  const clock = new ManualClock(1_700_000_000_000);
   const client: ProxmoxClient = createProxmoxClient({
     endpoint: server.url,
     node: "pve",

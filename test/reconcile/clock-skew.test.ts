@@ -2,8 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { measureNodeOffset } from "../../src/reconcile/clock-offset.ts";
 import type { Engine } from "../../src/reconcile/engine.ts";
 import type { Clock } from "../../src/util/clock.ts";
+import { JumpClock } from "../support/jump-clock.ts";
 import { agentOn, asRoot, counting, faultNextStart } from "./lost-support.ts";
-import { JumpClock, Rig } from "./support.ts";
+import { Rig } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
 import { Engine, type StepPoint } from "../../src/reconcile/engine.ts";
 import { systemClock } from "../../src/util/clock.ts";
-import { JumpClock, Rig, until } from "./support.ts";
+import { JumpClock } from "../support/jump-clock.ts";
+import { unsignedGate } from "../support/unsigned-gate.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -119,7 +120,7 @@ describe("Engine as the OperationSubmitter", () => {
     const engine = new Engine({
       store: rig.store,
       client: lossy,
-      gate: benignOnlyGate(rig.store),
+      gate: unsignedGate(rig.store),
       concurrency: 1,
       clock: systemClock,
       logger: silentLogger,

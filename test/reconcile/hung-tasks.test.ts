@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
-import { JumpClock, Rig, until } from "./support.ts";
+import { JumpClock } from "../support/jump-clock.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { JumpClock } from "../support/jump-clock.ts";
 import { agentOn, asRoot, counting, faultNextStart } from "./lost-support.ts";
-import { JumpClock, Rig, until } from "./support.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {

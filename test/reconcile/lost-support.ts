@@ -1,10 +1,10 @@
-import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
 import type { ClockOffsetSource } from "../../src/reconcile/clock-offset.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
 import { actionRetry } from "../../src/reconcile/retry-book.ts";
+import { unsignedGate } from "../support/unsigned-gate.ts";
 import { type Rig, until } from "./support.ts";
 
 export interface Counting {
@@ -69,7 +69,7 @@ export function agentOn(
   const engine = new Engine({
     store: r.store,
     client,
-    gate: benignOnlyGate(r.store),
+    gate: unsignedGate(r.store, r.clock),
     concurrency: 2,
     clock: r.clock,
     logger: r.logger,

@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { benignOnlyGate } from "../../src/gate/seam.ts";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { Engine } from "../../src/reconcile/engine.ts";
 import { isTransientRefusal, quickResend } from "../../src/reconcile/quick-retry.ts";
 import { backoffDelayMs } from "../../src/util/backoff.ts";
+import { JumpClock } from "../support/jump-clock.ts";
+import { unsignedGate } from "../support/unsigned-gate.ts";
 import { type Counting, counting, faultNextStart } from "./lost-support.ts";
-import { JumpClock, Rig, until } from "./support.ts";
+import { Rig, until } from "./support.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -50,7 +51,7 @@ function engineOn(r: Rig, c: Counting): Engine {
   return new Engine({
     store: r.store,
     client: c.client,
-    gate: benignOnlyGate(r.store),
+    gate: unsignedGate(r.store, r.clock),
     concurrency: 2,
     clock: r.clock,
     logger: r.logger,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { benignOnlyGate, type Gate } from "../../src/gate/seam.ts";
+import type { Gate } from "../../src/gate/seam.ts";
 import type { Logger } from "../../src/log/types.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
@@ -20,57 +20,7 @@ import {
 import { openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 import { type Clock, systemClock } from "../../src/util/clock.ts";
-
-/**
- * Our clock, able to jump ahead: `now()` is real time plus every jump so far, and a sleep ends
- * at its instant, whether real time or a jump gets there first. Lets a test pass a 60 s window
- * without waiting for it, while the simulator and the network run in real time.
- */
-export class JumpClock implements Clock {
-  private skipped = 0;
-  private readonly sleepers = new Set<{ at: number; ms: number; wake: () => void }>();
-
-  now(): number {
-    return Date.now() + this.skipped;
-  }
-
-  sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const sleeper = { at: this.now() + ms, ms, wake: () => done() };
-      const timer = setTimeout(() => done(), ms);
-      const onAbort = () => {
-        finish();
-        reject(signal?.reason);
-      };
-      const finish = () => {
-        clearTimeout(timer);
-        this.sleepers.delete(sleeper);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const done = () => {
-        finish();
-        resolve();
-      };
-      this.sleepers.add(sleeper);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
-
-  /** Whether someone is sleeping for exactly `ms` right now (to jump only once they are). */
-  sleeping(ms: number): boolean {
-    for (const s of this.sleepers) if (s.ms === ms) return true;
-    return false;
-  }
-
-  jump(ms: number): void {
-    this.skipped += ms;
-    for (const s of [...this.sleepers]) if (s.at <= this.now()) s.wake();
-  }
-}
+import { unsignedGate } from "../support/unsigned-gate.ts";
 
 /** Polls `cond` every few ms until it holds; fails after `maxMs` of real time. */
 export async function until(cond: () => boolean, what: string, maxMs = 4_000): Promise<void> {
@@ -151,7 +101,8 @@ export class Rig {
     return new Engine({
       store: this.store,
       client: this.client,
-      gate: this.opts.makeGate?.(this.store) ?? this.opts.gate ?? benignOnlyGate(this.store),
+      gate:
+        this.opts.makeGate?.(this.store) ?? this.opts.gate ?? unsignedGate(this.store, this.clock),
       concurrency: this.opts.concurrency,
       clock: this.clock,
       logger: this.logger,

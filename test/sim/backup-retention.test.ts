@@ -11,10 +11,10 @@ import {
   startPveSimulator,
 } from "../../src/sim/pve/index.ts";
 import { markBackupGroup, parseRetention, type Retention } from "../../src/sim/pve/prune.ts";
-import { FakeClock } from "./fake-clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { simClient } from "./sim-client.ts";
 
-const clock = new FakeClock();
+const clock = new ManualClock();
 let sim: PveSimulator;
 let c: ReturnType<typeof simClient>;
 /** A token whose role lacks Datastore.Allocate: `remove=0` is all it may send. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { defaultSeed, type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
-import { FakeClock } from "./fake-clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { simClient } from "./sim-client.ts";
 
 let sim: PveSimulator;
@@ -18,7 +18,7 @@ beforeAll(async () => {
     { path: "/", ugid: "limited@pve", roleid: "UserPart", propagate: true },
     { path: "/vms", ugid: "limited@pve!t1", roleid: "NoSnap", propagate: true },
   );
-  sim = await startPveSimulator({ seed, authFailDelayMs: 1, clock: new FakeClock() });
+  sim = await startPveSimulator({ seed, authFailDelayMs: 1, clock: new ManualClock() });
   c = simClient(sim);
 });
 

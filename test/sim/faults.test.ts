@@ -5,7 +5,7 @@ import {
   parseFaultSpec,
   startPveSimulator,
 } from "../../src/sim/pve/index.ts";
-import { FakeClock } from "./fake-clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { simClient } from "./sim-client.ts";
 
 describe("fault SPEC grammar", () => {
@@ -40,7 +40,7 @@ describe("transport faults", () => {
   let sim: PveSimulator;
   let c: ReturnType<typeof simClient>;
   beforeAll(async () => {
-    sim = await startPveSimulator({ authFailDelayMs: 1, clock: new FakeClock(), randomSeed: 7 });
+    sim = await startPveSimulator({ authFailDelayMs: 1, clock: new ManualClock(), randomSeed: 7 });
     c = simClient(sim);
   });
   afterAll(async () => {

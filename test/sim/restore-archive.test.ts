@@ -10,10 +10,10 @@ import {
   type PveSimulator,
   startPveSimulator,
 } from "../../src/sim/pve/index.ts";
-import { FakeClock } from "./fake-clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { simClient } from "./sim-client.ts";
 
-const clock = new FakeClock();
+const clock = new ManualClock();
 let sim: PveSimulator;
 let c: ReturnType<typeof simClient>;
 const CT = "/nodes/pve1/lxc";

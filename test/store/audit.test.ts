@@ -32,6 +32,42 @@ const decision = (outcome: string, extra: Partial<AuditInput> = {}): AuditInput 
 });
 
 describe("audit log", () => {
+  test("hashes are RFC 8785 canonical JSON: a row written before still verifies, byte for byte", () => {
+    // The hash below was computed outside the agent, by SHA-256 over the JCS text of
+    // [seq, ts, actor, action, target, outcome, details, prev_hash] (docs/hub-protocol.md).
+    db.close();
+    db = new Database(":memory:", { strict: true });
+    db.run("PRAGMA recursive_triggers = ON");
+    applyMigrations(db);
+    audit = new AuditLog(db, new ManualClock(1_780_315_200_000));
+    const row = audit.append(
+      decision("accepted", { details: { "\u20ac": [1.5, -0, 1e21], z: 1, note: "café ☕" } }),
+    );
+    expect(row.details).toBe('{"note":"café ☕","z":1,"\u20ac":[1.5,0,1e+21]}');
+    expect(row.hash).toBe("ebe89ea4440071e92ccd5922e8fae91c6af4d459fd3476f9c1eecad114ecd162");
+    expect(audit.verifyChain()).toEqual({ ok: true, count: 1, headHash: row.hash });
+  });
+
+  test("a lone surrogate, which no JCS implementation can hash alike, is refused and nothing is written", () => {
+    for (const input of [
+      decision("accepted", { actor: "operator\ud800" }),
+      decision("accepted", { details: { note: "\udc00" } }),
+    ]) {
+      const err = thrown(() => audit.append(input));
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).kind).toBe("invalid_argument");
+    }
+    expect(audit.verifyChain()).toEqual({ ok: true, count: 0, headHash: AUDIT_GENESIS_HASH });
+  });
+
+  test("a value JSON cannot hold is an invalid argument", () => {
+    for (const value of [Number.NaN, 1n, new Date(0), () => 1]) {
+      const err = thrown(() => audit.append(decision("accepted", { details: { value } })));
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).kind).toBe("invalid_argument");
+    }
+  });
+
   test("rows chain from the genesis hash; the head is the last row", () => {
     const a = audit.append(decision("pending_signature"));
     clock.advance(5);

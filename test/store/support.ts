@@ -8,7 +8,7 @@ import { type OpenStoreOptions, openStore } from "../../src/store/open.ts";
 import type { Store } from "../../src/store/store.ts";
 
 // The same manual clock the simulator tests use.
-import { FakeClock as ManualClock } from "../sim/fake-clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 
 export { ManualClock };
 

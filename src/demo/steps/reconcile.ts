@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { benignOnlyGate } from "../../gate/seam.ts";
+import { createEd25519 } from "../../authz/ed25519.ts";
+import { ReversibilityGate } from "../../gate/gate.ts";
 import { describeAction } from "../../reconcile/actions.ts";
 import { cachedDesiredProvider } from "../../reconcile/desired-provider.ts";
 import { Engine } from "../../reconcile/engine.ts";
@@ -24,7 +25,15 @@ async function withReconciler<T>(
   const engine = new Engine({
     store,
     client,
-    gate: benignOnlyGate(store),
+    // The daemon's gate (src/gate/README.md) with no signers: the demo's benign steps run, and
+    // anything destructive would be held, as on a host with no operator keys configured.
+    gate: new ReversibilityGate({
+      store,
+      hostId: undefined,
+      signers: [],
+      clock: env.io.clock,
+      ed25519: createEd25519(),
+    }),
     concurrency: 4,
     clock: env.io.clock,
     logger: env.logger,

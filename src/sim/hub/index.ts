@@ -4,8 +4,8 @@ import { desiredStateSchema } from "../../hub/desired-schema.ts";
 import {
   type HubJob,
   hubJobSchema,
-  type Signer,
   signedEnvelopeSchema,
+  type WireSigner,
 } from "../../hub/protocol.ts";
 import { pemFingerprint } from "../../tls/fingerprint.ts";
 import { createSelfSignedCert } from "../../tls/self-signed.ts";
@@ -29,7 +29,7 @@ export interface HubSimOptions {
   /** Pre-use lifetime of a retrieval code; default 10 minutes. */
   codeTtlMs?: number;
   /** Operator signers handed out at enrollment. */
-  signers?: Signer[];
+  signers?: WireSigner[];
 }
 
 export interface RequestRecord {
@@ -49,7 +49,7 @@ export interface HubSimulator {
   state: HubSimState;
   /** A fresh single-use retrieval code. */
   issueCode(opts?: { ttlMs?: number }): string;
-  setSigners(signers: Signer[]): void;
+  setSigners(signers: WireSigner[]): void;
   /** Validated against the contract; `hostId` absent = the default for every host. Returns the ETag. */
   setDesired(doc: unknown, hostId?: string): string;
   /** Queues a job (validated against the contract); `hostId` absent = every host. */

@@ -1,6 +1,12 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import type { AuditRow, HubJob, JobResult, Signer, StatusReport } from "../../hub/protocol.ts";
+import type {
+  HubJob,
+  JobResult,
+  StatusReport,
+  WireAuditRow,
+  WireSigner,
+} from "../../hub/protocol.ts";
 import { auditHash } from "../../store/audit.ts";
 
 export interface SimCode {
@@ -33,7 +39,7 @@ export interface RecordedReport extends StatusReport {
   hostId: string;
 }
 
-export interface RecordedAudit extends AuditRow {
+export interface RecordedAudit extends WireAuditRow {
   hostId: string;
 }
 
@@ -57,7 +63,7 @@ export class HubSimState {
   auditRefusals = 0;
   /** Status reports whose audit head contradicts the rows received (a rewritten log). */
   auditHeadMismatches = 0;
-  signers: Signer[] = [];
+  signers: WireSigner[] = [];
   readonly nonces = new Map<string, number>();
 
   desiredFor(hostId: string): { text: string; etag: string } | undefined {
@@ -97,11 +103,11 @@ export class HubSimState {
    * that breaks the chain is refused whole and nothing of it is recorded. The first row a host
    * ever delivers starts its chain here (a host enrolled with history it kept).
    */
-  acceptAudit(hostId: string, rows: readonly AuditRow[]): AuditVerdict {
+  acceptAudit(hostId: string, rows: readonly WireAuditRow[]): AuditVerdict {
     const mine = this.audit.filter((a) => a.hostId === hostId);
     const held = new Map(mine.map((a) => [a.seq, a]));
     let last = mine.at(-1);
-    const fresh: AuditRow[] = [];
+    const fresh: WireAuditRow[] = [];
     for (const row of rows) {
       const fields = {
         seq: row.seq,
