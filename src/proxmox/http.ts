@@ -11,6 +11,7 @@ import { classifyTransient } from "./transient.ts";
 import type { Transport } from "./transport.ts";
 import { ProxmoxDecodeError, ProxmoxNetworkError, ProxmoxTlsError } from "./transport-errors.ts";
 
+/** The HTTP methods the Proxmox API uses; the simulator serves the same set, so it names this one. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 export type ParamValue = string | number | boolean | readonly string[] | null | undefined;

@@ -42,6 +42,12 @@ describe("one home per concept", () => {
     ]);
   });
 
+  test("HttpMethod names one type", () => {
+    expect(filesMatching(["src"], /^export (interface|type) HttpMethod\b/m)).toEqual([
+      "src/proxmox/http.ts",
+    ]);
+  });
+
   test("the tests' clocks live in test/support", () => {
     expect(filesMatching(["test", "bench"], /implements Clock\b/)).toEqual([
       "test/support/jump-clock.ts",
