@@ -48,6 +48,12 @@ describe("one home per concept", () => {
     ]);
   });
 
+  test("GuestIdentity names one type, the store's guest incarnation", () => {
+    expect(filesMatching(["src"], /^export (interface|type) GuestIdentity\b/m)).toEqual([
+      "src/store/guest-identities.ts",
+    ]);
+  });
+
   test("the tests' clocks live in test/support", () => {
     expect(filesMatching(["test", "bench"], /implements Clock\b/)).toEqual([
       "test/support/jump-clock.ts",
