@@ -4,6 +4,7 @@ import { UsageError } from "./context.ts";
 import { isParseArgsError } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
+import { stopOnSignal } from "./stop-on-signal.ts";
 
 export interface SimHubIo {
   stdout: (s: string) => void;
@@ -87,15 +88,7 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
       return 2;
     }
   }
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      hub.stop().then(resolve, resolve);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  const stopped = stopOnSignal(() => hub.stop());
   io.stdout(
     `${JSON.stringify({ url: hub.url, fingerprint: hub.fingerprint, code: hub.issueCode() })}\n`,
   );

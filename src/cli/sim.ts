@@ -13,6 +13,7 @@ import { isParseArgsError } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
 import { runHubSimCommand } from "./sim-hub.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
+import { stopOnSignal } from "./stop-on-signal.ts";
 
 export interface SimIo {
   stdout: (s: string) => void;
@@ -131,18 +132,7 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
       return 1;
     }
   }
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      Promise.all([sim.stop(), controlServer?.stop()]).then(
-        () => resolve(),
-        () => resolve(),
-      );
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
+  const stopped = stopOnSignal(() => Promise.all([sim.stop(), controlServer?.stop()]));
   io.stdout(
     `${JSON.stringify({
       endpoint: sim.endpoint,

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Ed25519 } from "../authz/ed25519.ts";
 import type { Clock } from "../util/clock.ts";
+import { parseJsonOrUndefined } from "../util/parse-json-or-undefined.ts";
 import { HubHttpError, HubPayloadError, HubUnreachableError } from "./errors.ts";
 import {
   ackSchema,
@@ -113,7 +114,7 @@ export function createHubClient(deps: HubClientDeps): HubClient {
     }
     if (res.status === 304) return { status: 304, text: "" };
     if (res.status < 200 || res.status >= 300) {
-      const err = hubErrorSchema.safeParse(parseJson(text));
+      const err = hubErrorSchema.safeParse(parseJsonOrUndefined(text));
       throw new HubHttpError(
         method,
         path,
@@ -129,7 +130,7 @@ export function createHubClient(deps: HubClientDeps): HubClient {
   }
 
   function decode<T>(method: string, path: string, text: string, schema: z.ZodType<T>): T {
-    const json = parseJson(text);
+    const json = parseJsonOrUndefined(text);
     if (json === undefined) throw new HubPayloadError(method, path, ["body is not JSON"]);
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
@@ -205,13 +206,4 @@ export async function readCapped(res: Response, maxBytes = MAX_BODY_BYTES): Prom
     chunks.push(value);
   }
   return new TextDecoder().decode(Buffer.concat(chunks, total));
-}
-
-function parseJson(text: string): unknown {
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,7 +1,10 @@
 import type { OperationStatus } from "../ops/types.ts";
 
-/** The identity the auth middleware attaches; handlers only read it (never from the caller). */
-export interface GuestIdentity {
+/**
+ * The guest calling the local API, as the auth middleware resolved it from the token; handlers
+ * only read it (never from the caller). Not the store's `GuestIdentity` (a guest incarnation's uid).
+ */
+export interface CallerGuest {
   vmid: number;
   /** Public token id (never the token). */
   tokenId: string;
@@ -11,7 +14,7 @@ export interface GuestIdentity {
 
 export interface LocalApiEnv {
   Variables: {
-    guest: GuestIdentity;
+    guest: CallerGuest;
     /** Set once a mutation was handed to the queue; read by the audit middleware. */
     operation: OperationStatus | undefined;
   };

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Logger } from "../log/types.ts";
 import type { RetryPolicy } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
+import { parseJsonOrUndefined } from "../util/parse-json-or-undefined.ts";
 import { ProxmoxApiError } from "./api-error.ts";
 import type { ApiToken } from "./api-token.ts";
 import { type ClockOffsetEstimate, createClockOffsetTracker } from "./clock-offset.ts";
@@ -11,6 +12,7 @@ import { classifyTransient } from "./transient.ts";
 import type { Transport } from "./transport.ts";
 import { ProxmoxDecodeError, ProxmoxNetworkError, ProxmoxTlsError } from "./transport-errors.ts";
 
+/** The HTTP methods the Proxmox API uses; the simulator serves the same set, so it names this one. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 export type ParamValue = string | number | boolean | readonly string[] | null | undefined;
@@ -110,7 +112,7 @@ export function createHttp(deps: HttpDeps): Http {
         err,
       );
     }
-    const json = parseJson(text);
+    const json = parseJsonOrUndefined(text);
     if (res.status < 200 || res.status >= 300) {
       throw new ProxmoxApiError({
         status: res.status,
@@ -162,15 +164,6 @@ export function createHttp(deps: HttpDeps): Http {
  */
 export function isRetryableRead(err: unknown): boolean {
   return classifyTransient(err, "GET").transient;
-}
-
-function parseJson(text: string): unknown {
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 export function encodeParams(params: Params): URLSearchParams {

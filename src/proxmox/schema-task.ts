@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { lenientInt, lenientString } from "./lenient.ts";
-import { isUpid } from "./upid.ts";
+import { isUpid, type Upid } from "./upid.ts";
 
 /** A UPID returned by an asynchronous endpoint (docs/proxmox-behaviour.md#upid-format, docs/proxmox-behaviour.md#sync-and-async-endpoints). */
 export const upidSchema = z.string().refine(isUpid, "expected a task UPID");
@@ -8,14 +8,12 @@ export const upidSchema = z.string().refine(isUpid, "expected a task UPID");
 /** PUT config is synchronous (null) today, but may return a UPID later (docs/proxmox-behaviour.md#schema-caveats). */
 export const nullOrUpidSchema = z.union([z.null(), upidSchema]);
 
-export interface TaskStatus {
+/**
+ * Task status is the decoded UPID plus the run state (docs/proxmox-behaviour.md#task-status), so
+ * it carries the `Upid` fields, except that `user` has the token name split off.
+ */
+export interface TaskStatus extends Omit<Upid, "user"> {
   upid: string;
-  node: string;
-  pid: number;
-  pstart: number;
-  starttime: number;
-  type: string;
-  id: string;
   /** `user@realm`; for a token the token name is split into `tokenid` (docs/proxmox-behaviour.md#task-status). */
   user: string;
   tokenid?: string;

@@ -77,6 +77,11 @@ function checkJournalId(id: number): number {
   return id;
 }
 
+/** The columns of `Row`, with `since` taken from the grow's journal entry. */
+const SELECT_ROWS = `SELECT o.journal_id, o.vmid, o.field, o.value, o.desired_value, o.created_at,
+         o.reported_at, j.updated_at AS since
+  FROM guest_overrides o JOIN journal j ON j.id = o.journal_id`;
+
 /**
  * A guest's own grows through the local API (docs/desired-state.md#the-guests-own-grows). Written with the journal intent of the
  * `guest.config` that asks for them, so a crash can never leave a grow without its record; a
@@ -112,9 +117,7 @@ export class GuestOverrides {
     return (
       this.db
         .query(
-          `SELECT o.journal_id, o.vmid, o.field, o.value, o.desired_value, o.created_at,
-                  o.reported_at, j.updated_at AS since
-           FROM guest_overrides o JOIN journal j ON j.id = o.journal_id
+          `${SELECT_ROWS}
            WHERE j.phase = 'done' AND o.journal_id = (
              SELECT MAX(o2.journal_id) FROM guest_overrides o2
              JOIN journal j2 ON j2.id = o2.journal_id
@@ -173,9 +176,7 @@ export class GuestOverrides {
     return (
       this.db
         .query(
-          `SELECT o.journal_id, o.vmid, o.field, o.value, o.desired_value, o.created_at,
-                  o.reported_at, j.updated_at AS since
-           FROM guest_overrides o JOIN journal j ON j.id = o.journal_id
+          `${SELECT_ROWS}
            WHERE o.vmid = $vmid ORDER BY o.journal_id, o.field`,
         )
         .all({ vmid: checkVmid(vmid) }) as Row[]

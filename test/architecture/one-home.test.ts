@@ -42,6 +42,18 @@ describe("one home per concept", () => {
     ]);
   });
 
+  test("HttpMethod names one type", () => {
+    expect(filesMatching(["src"], /^export (interface|type) HttpMethod\b/m)).toEqual([
+      "src/proxmox/http.ts",
+    ]);
+  });
+
+  test("GuestIdentity names one type, the store's guest incarnation", () => {
+    expect(filesMatching(["src"], /^export (interface|type) GuestIdentity\b/m)).toEqual([
+      "src/store/guest-identities.ts",
+    ]);
+  });
+
   test("the tests' clocks live in test/support", () => {
     expect(filesMatching(["test", "bench"], /implements Clock\b/)).toEqual([
       "test/support/jump-clock.ts",

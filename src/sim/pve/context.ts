@@ -1,11 +1,10 @@
+import type { HttpMethod } from "../../proxmox/http.ts";
 import type { Clock } from "../../util/clock.ts";
 import type { AccessModel, Principal } from "./acl.ts";
 import type { FaultSpec } from "./faults.ts";
 import type { Random } from "./random.ts";
 import type { SimState } from "./state.ts";
 import type { TaskManager } from "./tasks.ts";
-
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 /** One simulator instance's services; handlers get it through the request context. */
 export interface SimCore {

@@ -1,4 +1,5 @@
-import type { HttpMethod, RouteDef } from "./context.ts";
+import type { HttpMethod } from "../../proxmox/http.ts";
+import type { RouteDef } from "./context.ts";
 
 interface TrieNode {
   statics: Map<string, TrieNode>;

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
+import type { HttpMethod } from "../../proxmox/http.ts";
 import { authenticate } from "./auth.ts";
-import type { HttpMethod, RequestContext, SimCore } from "./context.ts";
+import type { RequestContext, SimCore } from "./context.ts";
 import { PreSerialized, WithTotal } from "./context.ts";
 import { fail, PveHttpError } from "./errors.ts";
 import { extractParams } from "./request-params.ts";

@@ -1,4 +1,4 @@
-import type { HttpMethod } from "./context.ts";
+import type { HttpMethod } from "../../proxmox/http.ts";
 import { UnknownEndpointError, validateParams } from "./schema/validate.ts";
 
 export type ParamCheck =

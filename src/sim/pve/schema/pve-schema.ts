@@ -4,9 +4,8 @@
  * statically so that `bun build --compile` embeds it in the binary.
  */
 import { z } from "zod";
+import type { HttpMethod } from "../../../proxmox/http.ts";
 import raw from "./pve-schema.json" with { type: "json" };
-
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 /** One JSONSchema.pm property schema; `optional: 1` means not required (docs/proxmox-behaviour.md#api-schema-source). */
 export interface PropSchema {

@@ -4,6 +4,8 @@
  * "Parameter verification failed." with one message per parameter (docs/proxmox-behaviour.md#api-envelope-and-errors).
  * Also a lenient check of response data against the schema's `returns`, for conformance tests.
  */
+
+import type { HttpMethod } from "../../../proxmox/http.ts";
 import {
   type CompiledObject,
   type CompiledProp,
@@ -13,7 +15,7 @@ import {
   type Errors,
 } from "./check-prop.ts";
 import { checkReturns } from "./check-returns.ts";
-import { endpointKey, type HttpMethod, loadPveSchema } from "./pve-schema.ts";
+import { endpointKey, loadPveSchema } from "./pve-schema.ts";
 
 export type ValidateResult =
   | { ok: true; params: Record<string, unknown> }
