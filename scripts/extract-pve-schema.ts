@@ -3,12 +3,12 @@
  * official API schema (pve-docs `api-viewer/apidata.js`, as JSON; docs/proxmox-behaviour.md#api-schema-source) into
  * `src/sim/pve/schema/pve-schema.json`, which is committed so tests never need the source file.
  *
- * Usage: bun scripts/extract-pve-schema.ts [path/to/apischema.json]
+ * Usage: bun scripts/extract-pve-schema.ts path/to/apischema.json
+ * (or PVE_APISCHEMA=path/to/apischema.json): the full export is not kept in the repository.
  */
 import { resolve } from "node:path";
 import { z } from "zod";
 
-const DEFAULT_SOURCE = "../shared/pve/apischema.json";
 const OUTPUT = "src/sim/pve/schema/pve-schema.json";
 
 export const SIMULATED_ENDPOINTS = [
@@ -160,7 +160,14 @@ export function extractSchema(apiSchema: unknown): Record<string, unknown> {
 
 if (import.meta.main) {
   const root = resolve(import.meta.dir, "..");
-  const source = resolve(root, process.argv[2] ?? DEFAULT_SOURCE);
+  const given = process.argv[2] ?? process.env.PVE_APISCHEMA;
+  if (given === undefined) {
+    console.error(
+      "usage: bun scripts/extract-pve-schema.ts path/to/apischema.json (or set PVE_APISCHEMA)",
+    );
+    process.exit(2);
+  }
+  const source = resolve(process.cwd(), given);
   const raw: unknown = await Bun.file(source).json();
   const out = extractSchema(raw);
   await Bun.write(resolve(root, OUTPUT), `${JSON.stringify(out, null, 2)}\n`);

@@ -1,15 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { extractSchema, SIMULATED_ENDPOINTS } from "../../scripts/extract-pve-schema.ts";
 import committed from "../../src/sim/pve/schema/pve-schema.json" with { type: "json" };
 
-// The full apidata.js export lives outside the repository; when it is around, the committed
-// extract must be exactly what the script makes of it.
-const SOURCE = resolve(import.meta.dir, "../../../shared/pve/apischema.json");
+// The full apidata.js export is not kept in the repository; when PVE_APISCHEMA names a copy,
+// the committed extract must be exactly what the script makes of it.
+const SOURCE = process.env.PVE_APISCHEMA ?? "";
 
 describe("extract-pve-schema", () => {
-  test.skipIf(!existsSync(SOURCE))(
+  test.skipIf(SOURCE === "" || !existsSync(SOURCE))(
     "the committed schema is up to date with apidata.js",
     async () => {
       const out = extractSchema(await Bun.file(SOURCE).json());
