@@ -12,9 +12,3 @@ export function parseFlags<const O extends ParseArgsOptionsConfig>(argv: string[
     throw new UsageError((err as Error).message);
   }
 }
-
-/** Whether node:util's parseArgs threw this (an unknown flag, a missing value): a usage error. */
-export function isParseArgsError(e: unknown): boolean {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
-}

@@ -1,7 +1,6 @@
-import { parseArgs } from "node:util";
 import { startHubSimulator } from "../sim/hub/index.ts";
 import { UsageError } from "./context.ts";
-import { isParseArgsError } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
 import { stopOnSignal } from "./stop-on-signal.ts";
@@ -35,16 +34,11 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
   let desired: unknown;
   let codeTtlMs: number | undefined;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: "string" },
-        desired: { type: "string" },
-        "code-ttl-ms": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+    const { values } = parseFlags(argv, {
+      listen: { type: "string" },
+      desired: { type: "string" },
+      "code-ttl-ms": { type: "string" },
+      help: { type: "boolean", short: "h" },
     });
     if (values.help) {
       io.stdout(HELP);
@@ -61,7 +55,7 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
     if (values.desired !== undefined)
       desired = await readJsonFile(values.desired, `--desired '${values.desired}'`);
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
+    if (e instanceof UsageError) {
       io.stderr(
         `felhom-agent sim hub: ${(e as Error).message}\nRun 'felhom-agent sim hub --help' for usage.\n`,
       );

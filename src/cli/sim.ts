@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { startSimControl } from "../sim/control/server.ts";
 import {
   FAULT_SPEC_HELP,
@@ -9,7 +8,7 @@ import {
   startPveSimulator,
 } from "../sim/pve/index.ts";
 import { UsageError } from "./context.ts";
-import { isParseArgsError } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
 import { runHubSimCommand } from "./sim-hub.ts";
 import { parseLoopbackListen } from "./sim-listen.ts";
@@ -74,20 +73,15 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
   let options: Parameters<typeof startPveSimulator>[0];
   let control: { hostname: string; port: number } | undefined;
   try {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: "string" },
-        control: { type: "string" },
-        seed: { type: "string" },
-        "task-ms": { type: "string" },
-        "auth-delay-ms": { type: "string" },
-        faults: { type: "string" },
-        "random-seed": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+    const { values } = parseFlags(argv, {
+      listen: { type: "string" },
+      control: { type: "string" },
+      seed: { type: "string" },
+      "task-ms": { type: "string" },
+      "auth-delay-ms": { type: "string" },
+      faults: { type: "string" },
+      "random-seed": { type: "string" },
+      help: { type: "boolean", short: "h" },
     });
     if (values.help) {
       io.stdout(HELP);
@@ -106,7 +100,7 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
     };
     if (values.control !== undefined) control = parseLoopbackListen("--control", values.control);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof FaultSpecError || isParseArgsError(e)) {
+    if (e instanceof UsageError || e instanceof FaultSpecError) {
       io.stderr(
         `felhom-agent sim: ${(e as Error).message}\nRun 'felhom-agent sim --help' for usage.\n`,
       );
