@@ -43,6 +43,21 @@ export async function runInstallAsync(
   return { code, stdout, stderr };
 }
 
+/**
+ * install.sh checks the sudoers file it writes with visudo and stops without it, so the tests
+ * that run a real (non-dry) install need visudo where install.sh looks for it. On a machine
+ * without it (Debian package sudo) those tests are skipped with a message; in CI, where .ci/run
+ * installs it, its absence is a failure.
+ */
+export function visudoMissing(): boolean {
+  if (Bun.which("visudo") !== null) return false;
+  if (process.env.CI) {
+    throw new Error("visudo (Debian package sudo) is required in CI for the installer tests");
+  }
+  console.warn("skipped: installer tests that run install.sh need visudo (Debian package sudo)");
+  return true;
+}
+
 export function which(cmd: string): string | null {
   return Bun.which(cmd, { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" });
 }

@@ -1,9 +1,18 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeRelease, runInstallAsync, sha256, snapshot, tempDirs } from "./support.ts";
+import {
+  makeRelease,
+  runInstallAsync,
+  sha256,
+  snapshot,
+  tempDirs,
+  visudoMissing,
+} from "./support.ts";
 
 const tmp = tempDirs();
+// Each test runs a real install from the URL, which needs visudo.
+const noVisudo = visudoMissing();
 const BIN = "/usr/local/bin/felhom-agent";
 
 // A release server on loopback: /good/ is a proper release directory, /bad/ serves a
@@ -51,7 +60,7 @@ async function freshRoot(): Promise<string> {
   return root;
 }
 
-describe("install from a release URL", () => {
+describe.skipIf(noVisudo)("install from a release URL", () => {
   test("the binary's own URL, with SHA256SUMS next to it", async () => {
     const root = await freshRoot();
     const r = await runInstallAsync(["--root", root, "--url", `${base}/good/felhom-agent`]);

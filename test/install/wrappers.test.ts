@@ -4,13 +4,24 @@ import { join } from "node:path";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
 import type { Runner } from "../../src/proxmox/runner.ts";
 import { createSpawnRunner } from "../../src/proxmox/runner.ts";
-import { isRoot, makeRelease, PRIV_DIR, runInstall, tempDirs, WRAPPERS, which } from "./support.ts";
+import {
+  isRoot,
+  makeRelease,
+  PRIV_DIR,
+  runInstall,
+  tempDirs,
+  visudoMissing,
+  WRAPPERS,
+  which,
+} from "./support.ts";
 
 // The root wrappers install.sh writes, taken from a --root install. Each copy has its real
 // command swapped for a recorder (and the fstab path for a temporary file), so the tests see
 // exactly what would have run as root, or that nothing ran.
 
 const tmp = tempDirs();
+// The wrappers come from a real install, which needs visudo.
+const noVisudo = visudoMissing();
 let dir: string;
 let log: string;
 let fstab: string;
@@ -18,6 +29,7 @@ let disks: string;
 const wrapper: Record<string, string> = {};
 
 beforeAll(async () => {
+  if (noVisudo) return;
   const base = await tmp.make();
   const root = join(base, "root");
   await mkdir(root);
@@ -86,6 +98,7 @@ esac
 afterAll(() => tmp.cleanup());
 
 beforeEach(async () => {
+  if (noVisudo) return;
   await writeFile(log, "");
   await writeFile(fstab, "# /etc/fstab\nUUID=aaaa-bbbb /boot/efi vfat umask=0077 0 1\n");
   await writeFile(
@@ -166,7 +179,7 @@ const GOLDEN = [
   "local-lvm:8",
 ];
 
-describe("pct wrapper: golden image create only", () => {
+describe.skipIf(noVisudo)("pct wrapper: golden image create only", () => {
   test.each([
     [GOLDEN],
     [
@@ -222,7 +235,7 @@ describe("pct wrapper: golden image create only", () => {
   });
 });
 
-describe("smartctl wrapper: read-only reports", () => {
+describe.skipIf(noVisudo)("smartctl wrapper: read-only reports", () => {
   test.each([
     [["-a", "-j", "/dev/sda"]],
     [["-a", "-j", "-d", "sat", "/dev/sdb"]],
@@ -248,7 +261,7 @@ describe("smartctl wrapper: read-only reports", () => {
   });
 });
 
-describe("findmnt wrapper: the two read queries", () => {
+describe.skipIf(noVisudo)("findmnt wrapper: the two read queries", () => {
   test("fstab listing and one mountpoint", async () => {
     const a = ["--fstab", "--json", "--output", "SOURCE,TARGET,FSTYPE,OPTIONS"];
     const b = ["--json", "--output", "SOURCE,TARGET,FSTYPE,UUID", "--mountpoint", "/mnt/usb1"];
@@ -271,7 +284,7 @@ describe("findmnt wrapper: the two read queries", () => {
   });
 });
 
-describe("tee wrapper: one checked fstab entry", () => {
+describe.skipIf(noVisudo)("tee wrapper: one checked fstab entry", () => {
   const entry = (line: string) => `\n# felhom-agent: USB storage\n${line}\n`;
   const GOOD =
     "UUID=0a1b2c3d-1111-2222-3333-444455556666 /mnt/usb1 ext4 nofail,nosuid,nodev,noexec 0 0";
@@ -323,184 +336,194 @@ describe("tee wrapper: one checked fstab entry", () => {
   });
 });
 
-describe.skipIf(!canNamespace)("mkdir and mount wrappers (private mount namespace)", () => {
-  test("mkdir creates a mountpoint below /mnt", async () => {
-    const r = await callInNs("mkdir", ["-p", "/mnt/usb2/disk"]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.calls).toEqual([bracket("mkdir", ["-p", "/mnt/usb2/disk"])]);
-  });
-
-  test.each([
-    ["a path outside /mnt and /media", ["-p", "/etc/cron.d"], ""],
-    ["a path escaping with ..", ["-p", "/mnt/../etc/x"], ""],
-    ["Proxmox's /mnt/pve", ["-p", "/mnt/pve/x"], ""],
-    ["/mnt itself", ["-p", "/mnt"], ""],
-    ["other options", ["-m", "4777", "/mnt/x"], ""],
-    ["a symbolic link on the way", ["-p", "/mnt/link/x"], "ln -s /etc /mnt/link"],
-    ["a directory others may write", ["-p", "/mnt/open/x"], "mkdir -m 0777 /mnt/open"],
-    [
-      "a directory not owned by root",
-      ["-p", "/mnt/theirs/x"],
-      "mkdir /mnt/theirs && chown 65534 /mnt/theirs",
-    ],
-  ])("mkdir refuses %s", async (_what, args, setup) => {
-    const r = await callInNs("mkdir", args, setup);
-    expect(r.code).toBe(64);
-    expect(r.calls).toEqual([]);
-  });
-
-  // The checked device is mounted, with the type udev read from it.
-  test.each([
-    [
-      ["-o", "nosuid,nodev,noexec", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
-      ["-o", "nosuid,nodev,noexec", "-t", "ext4", "/dev/sdb1", "/mnt/usb1"],
-    ],
-    [
-      ["-o", "nosuid,nodev,noexec", "-t", "exfat", "UUID=ABCD-1234", "/mnt/usb1"],
-      ["-o", "nosuid,nodev,noexec", "-t", "exfat", "/dev/sdc1", "/mnt/usb1"],
-    ],
-  ])("mount runs %j on the USB disk's device", async (args, ran) => {
-    const r = await callInNs("mount", args);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.calls).toEqual([bracket("mount", ran)]);
-  });
-
-  const O = ["-o", "nosuid,nodev,noexec"];
-  test.each([
-    [
-      "a non-empty mount point",
-      [...O, "UUID=ABCD-1234", "/mnt/usb1"],
-      "touch /mnt/usb1/.keep",
-      /not empty/,
-    ],
-    [
-      "a mount point holding a directory",
-      [...O, "UUID=ABCD-1234", "/mnt/usb1"],
-      "mkdir /mnt/usb1/data",
-      /not empty/,
-    ],
-    [
-      "a filesystem on an internal SATA disk",
-      [...O, "UUID=11111111-2222-3333-4444-555555555555", "/mnt/usb1"],
-      "",
-      /not on a USB-attached disk/,
-    ],
-    [
-      "a filesystem on an NVMe disk",
-      [...O, "-t", "xfs", "UUID=22222222-3333-4444-5555-666666666666", "/mnt/usb1"],
-      "",
-      /not on a USB-attached disk/,
-    ],
-    ["a UUID no disk has", [...O, "UUID=5555-6666", "/mnt/usb1"], "", /no filesystem with UUID/],
-    [
-      "a filesystem type outside the list, even on USB",
-      [...O, "UUID=33333333-4444-5555-6666-777777777777", "/mnt/usb1"],
-      "",
-      /squashfs/,
-    ],
-    [
-      "a USB partition without a filesystem",
-      [...O, "UUID=44444444-5555-6666-7777-888888888888", "/mnt/usb1"],
-      "",
-      /filesystem; allowed/,
-    ],
-    [
-      "a type that is not the one on the disk",
-      [...O, "-t", "vfat", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
-      "",
-      /holds ext4, not vfat/,
-    ],
-  ])("mount refuses %s", async (_what, args, setup, message) => {
-    const r = await callInNs("mount", args, setup);
-    expect(r.stderr).toMatch(message);
-    expect(r.code).toBe(64);
-    expect(r.calls).toEqual([]);
-  });
-
-  const U = "UUID=0a1b2c3d-1111-2222-3333-444455556666";
-  test.each([
-    ["other options", ["-o", "rw", U, "/mnt/usb1"], ""],
-    ["a bind mount", ["-o", "nosuid,nodev,noexec", "--bind", "/", "/mnt/usb1"], ""],
-    ["a device path", ["-o", "nosuid,nodev,noexec", "/dev/sda1", "/mnt/usb1"], ""],
-    ["an unlisted filesystem", ["-o", "nosuid,nodev,noexec", "-t", "nfs", U, "/mnt/usb1"], ""],
-    ["a target outside /mnt", ["-o", "nosuid,nodev,noexec", U, "/etc"], ""],
-    ["a target that does not exist", ["-o", "nosuid,nodev,noexec", U, "/mnt/nothere"], ""],
-    [
-      "a target that is already a mount point",
-      ["-o", "nosuid,nodev,noexec", U, "/mnt/usb1"],
-      "mount -t tmpfs -o mode=0755 tmpfs /mnt/usb1",
-    ],
-    ["a symbolic link target", ["-o", "nosuid,nodev,noexec", U, "/mnt/etc"], "ln -s /etc /mnt/etc"],
-  ])("mount refuses %s", async (_what, args, setup) => {
-    const r = await callInNs("mount", args, setup);
-    expect(r.code).toBe(64);
-    expect(r.calls).toEqual([]);
-  });
-});
-
-describe.skipIf(!canNamespace)("the agent's privileged module through the wrappers", () => {
-  // Each command runs in its own private namespace with /mnt prepared, like the host would
-  // have it; the paths are the wrappers, exactly as a sudo-mode agent would be configured.
-  const inner = createSpawnRunner({ mode: "direct", defaultTimeoutMs: 20_000 });
-  const runner: Runner = {
-    run: (cmd, args, opts) =>
-      inner.run(
-        unshare as string,
-        [
-          "-m",
-          "--propagation",
-          "private",
-          "/bin/sh",
-          "-c",
-          `${NS_SETUP} && exec "$@"`,
-          "sh",
-          cmd,
-          ...args,
-        ],
-        opts,
-      ),
-  };
-
-  test("every argv the privileged module builds is accepted as is", async () => {
-    const priv = createPrivileged({
-      runner,
-      paths: {
-        pct: wrapper.pct as string,
-        findmnt: wrapper.findmnt as string,
-        mkdir: wrapper.mkdir as string,
-        mount: wrapper.mount as string,
-        tee: wrapper.tee as string,
-        smartctl: wrapper.smartctl as string,
-        fstab,
-      },
+describe.skipIf(noVisudo || !canNamespace)(
+  "mkdir and mount wrappers (private mount namespace)",
+  () => {
+    test("mkdir creates a mountpoint below /mnt", async () => {
+      const r = await callInNs("mkdir", ["-p", "/mnt/usb2/disk"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.calls).toEqual([bracket("mkdir", ["-p", "/mnt/usb2/disk"])]);
     });
-    await priv.createGoldenLXC({
-      vmid: 9000,
-      ostemplate: "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst",
-      storage: "local-lvm",
-      rootfsGb: 8,
-      cores: 2,
-      memoryMb: 2048,
-      swapMb: 512,
-      hostname: "golden",
-      net0: { bridge: "vmbr0", ip: "192.168.1.50/24", gw: "192.168.1.1" },
-    });
-    const mounted = await priv.mountUSBByUUID({
-      uuid: "0a1b2c3d-1111-2222-3333-444455556666",
-      mountpoint: "/mnt/usb1",
-      fstype: "ext4",
-      persist: true,
-    });
-    expect(mounted).toEqual({ mount: "mounted", fstab: "added" });
-    const smart = await priv.smart("/dev/sdb", { type: "sat" });
-    expect(smart.device).toBe("/dev/sdb");
 
-    const names = (await calls()).map((c) => c.split(" ")[0]);
-    expect(names).toEqual(["pct", "findmnt", "findmnt", "mkdir", "mount", "smartctl"]);
-    expect(await readFile(fstab, "utf8")).toContain(
-      "UUID=0a1b2c3d-1111-2222-3333-444455556666 /mnt/usb1 ext4 nofail,nosuid,nodev,noexec 0 0",
-    );
-  });
-});
+    test.each([
+      ["a path outside /mnt and /media", ["-p", "/etc/cron.d"], ""],
+      ["a path escaping with ..", ["-p", "/mnt/../etc/x"], ""],
+      ["Proxmox's /mnt/pve", ["-p", "/mnt/pve/x"], ""],
+      ["/mnt itself", ["-p", "/mnt"], ""],
+      ["other options", ["-m", "4777", "/mnt/x"], ""],
+      ["a symbolic link on the way", ["-p", "/mnt/link/x"], "ln -s /etc /mnt/link"],
+      ["a directory others may write", ["-p", "/mnt/open/x"], "mkdir -m 0777 /mnt/open"],
+      [
+        "a directory not owned by root",
+        ["-p", "/mnt/theirs/x"],
+        "mkdir /mnt/theirs && chown 65534 /mnt/theirs",
+      ],
+    ])("mkdir refuses %s", async (_what, args, setup) => {
+      const r = await callInNs("mkdir", args, setup);
+      expect(r.code).toBe(64);
+      expect(r.calls).toEqual([]);
+    });
+
+    // The checked device is mounted, with the type udev read from it.
+    test.each([
+      [
+        ["-o", "nosuid,nodev,noexec", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
+        ["-o", "nosuid,nodev,noexec", "-t", "ext4", "/dev/sdb1", "/mnt/usb1"],
+      ],
+      [
+        ["-o", "nosuid,nodev,noexec", "-t", "exfat", "UUID=ABCD-1234", "/mnt/usb1"],
+        ["-o", "nosuid,nodev,noexec", "-t", "exfat", "/dev/sdc1", "/mnt/usb1"],
+      ],
+    ])("mount runs %j on the USB disk's device", async (args, ran) => {
+      const r = await callInNs("mount", args);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.calls).toEqual([bracket("mount", ran)]);
+    });
+
+    const O = ["-o", "nosuid,nodev,noexec"];
+    test.each([
+      [
+        "a non-empty mount point",
+        [...O, "UUID=ABCD-1234", "/mnt/usb1"],
+        "touch /mnt/usb1/.keep",
+        /not empty/,
+      ],
+      [
+        "a mount point holding a directory",
+        [...O, "UUID=ABCD-1234", "/mnt/usb1"],
+        "mkdir /mnt/usb1/data",
+        /not empty/,
+      ],
+      [
+        "a filesystem on an internal SATA disk",
+        [...O, "UUID=11111111-2222-3333-4444-555555555555", "/mnt/usb1"],
+        "",
+        /not on a USB-attached disk/,
+      ],
+      [
+        "a filesystem on an NVMe disk",
+        [...O, "-t", "xfs", "UUID=22222222-3333-4444-5555-666666666666", "/mnt/usb1"],
+        "",
+        /not on a USB-attached disk/,
+      ],
+      ["a UUID no disk has", [...O, "UUID=5555-6666", "/mnt/usb1"], "", /no filesystem with UUID/],
+      [
+        "a filesystem type outside the list, even on USB",
+        [...O, "UUID=33333333-4444-5555-6666-777777777777", "/mnt/usb1"],
+        "",
+        /squashfs/,
+      ],
+      [
+        "a USB partition without a filesystem",
+        [...O, "UUID=44444444-5555-6666-7777-888888888888", "/mnt/usb1"],
+        "",
+        /filesystem; allowed/,
+      ],
+      [
+        "a type that is not the one on the disk",
+        [...O, "-t", "vfat", "UUID=0a1b2c3d-1111-2222-3333-444455556666", "/mnt/usb1"],
+        "",
+        /holds ext4, not vfat/,
+      ],
+    ])("mount refuses %s", async (_what, args, setup, message) => {
+      const r = await callInNs("mount", args, setup);
+      expect(r.stderr).toMatch(message);
+      expect(r.code).toBe(64);
+      expect(r.calls).toEqual([]);
+    });
+
+    const U = "UUID=0a1b2c3d-1111-2222-3333-444455556666";
+    test.each([
+      ["other options", ["-o", "rw", U, "/mnt/usb1"], ""],
+      ["a bind mount", ["-o", "nosuid,nodev,noexec", "--bind", "/", "/mnt/usb1"], ""],
+      ["a device path", ["-o", "nosuid,nodev,noexec", "/dev/sda1", "/mnt/usb1"], ""],
+      ["an unlisted filesystem", ["-o", "nosuid,nodev,noexec", "-t", "nfs", U, "/mnt/usb1"], ""],
+      ["a target outside /mnt", ["-o", "nosuid,nodev,noexec", U, "/etc"], ""],
+      ["a target that does not exist", ["-o", "nosuid,nodev,noexec", U, "/mnt/nothere"], ""],
+      [
+        "a target that is already a mount point",
+        ["-o", "nosuid,nodev,noexec", U, "/mnt/usb1"],
+        "mount -t tmpfs -o mode=0755 tmpfs /mnt/usb1",
+      ],
+      [
+        "a symbolic link target",
+        ["-o", "nosuid,nodev,noexec", U, "/mnt/etc"],
+        "ln -s /etc /mnt/etc",
+      ],
+    ])("mount refuses %s", async (_what, args, setup) => {
+      const r = await callInNs("mount", args, setup);
+      expect(r.code).toBe(64);
+      expect(r.calls).toEqual([]);
+    });
+  },
+);
+
+describe.skipIf(noVisudo || !canNamespace)(
+  "the agent's privileged module through the wrappers",
+  () => {
+    // Each command runs in its own private namespace with /mnt prepared, like the host would
+    // have it; the paths are the wrappers, exactly as a sudo-mode agent would be configured.
+    const inner = createSpawnRunner({ mode: "direct", defaultTimeoutMs: 20_000 });
+    const runner: Runner = {
+      run: (cmd, args, opts) =>
+        inner.run(
+          unshare as string,
+          [
+            "-m",
+            "--propagation",
+            "private",
+            "/bin/sh",
+            "-c",
+            `${NS_SETUP} && exec "$@"`,
+            "sh",
+            cmd,
+            ...args,
+          ],
+          opts,
+        ),
+    };
+
+    test("every argv the privileged module builds is accepted as is", async () => {
+      const priv = createPrivileged({
+        runner,
+        paths: {
+          pct: wrapper.pct as string,
+          findmnt: wrapper.findmnt as string,
+          mkdir: wrapper.mkdir as string,
+          mount: wrapper.mount as string,
+          tee: wrapper.tee as string,
+          smartctl: wrapper.smartctl as string,
+          fstab,
+        },
+      });
+      await priv.createGoldenLXC({
+        vmid: 9000,
+        ostemplate: "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst",
+        storage: "local-lvm",
+        rootfsGb: 8,
+        cores: 2,
+        memoryMb: 2048,
+        swapMb: 512,
+        hostname: "golden",
+        net0: { bridge: "vmbr0", ip: "192.168.1.50/24", gw: "192.168.1.1" },
+      });
+      const mounted = await priv.mountUSBByUUID({
+        uuid: "0a1b2c3d-1111-2222-3333-444455556666",
+        mountpoint: "/mnt/usb1",
+        fstype: "ext4",
+        persist: true,
+      });
+      expect(mounted).toEqual({ mount: "mounted", fstab: "added" });
+      const smart = await priv.smart("/dev/sdb", { type: "sat" });
+      expect(smart.device).toBe("/dev/sdb");
+
+      const names = (await calls()).map((c) => c.split(" ")[0]);
+      expect(names).toEqual(["pct", "findmnt", "findmnt", "mkdir", "mount", "smartctl"]);
+      expect(await readFile(fstab, "utf8")).toContain(
+        "UUID=0a1b2c3d-1111-2222-3333-444455556666 /mnt/usb1 ext4 nofail,nosuid,nodev,noexec 0 0",
+      );
+    });
+  },
+);
