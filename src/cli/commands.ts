@@ -71,6 +71,11 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
   },
   {
+    name: "setup",
+    summary: "as root: role, user, token, ACLs, pin, config, service (--enroll, --repin, --rotate-token)",
+    run: async (argv, ctx) => (await import("./setup.ts")).runSetup(argv, ctx),
+  },
+  {
     name: "sim",
     summary: "run the Proxmox VE API simulator on loopback (sim hub: the hub simulator)",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),

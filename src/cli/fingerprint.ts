@@ -101,13 +101,13 @@ export async function runFingerprint(argv: string[], ctx: CliContext): Promise<n
   return EXIT_OK;
 }
 
-interface Endpoint {
+export interface Endpoint {
   origin: string;
   host: string;
   port: number;
 }
 
-function parseEndpoint(text: string): Endpoint {
+export function parseEndpoint(text: string): Endpoint {
   let url: URL;
   try {
     url = new URL(text);
