@@ -72,7 +72,8 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "setup",
-    summary: "as root: role, user, token, ACLs, pin, config, service (--enroll, --repin, --rotate-token)",
+    summary:
+      "as root: role, user, token, ACLs, pin, config, service (--enroll, --repin, --rotate-token)",
     run: async (argv, ctx) => (await import("./setup.ts")).runSetup(argv, ctx),
   },
   {

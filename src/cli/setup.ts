@@ -7,7 +7,7 @@ import { configuredEndpoint, readAgentFile } from "../setup/config-file.ts";
 import { hostPaths } from "../setup/host-files.ts";
 import { PinError } from "../setup/node-pin.ts";
 import { PveumError } from "../setup/pveum.ts";
-import { spawnRunner, ToolMissingError, type SetupRunner } from "../setup/runner.ts";
+import { type SetupRunner, spawnRunner, ToolMissingError } from "../setup/runner.ts";
 import { runHostSetup, SetupError, type SetupResult } from "../setup/setup.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
 import { parseEndpoint } from "./fingerprint.ts";
@@ -104,7 +104,11 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
   }
   const euid = ctx.deps?.euid ?? process.geteuid?.() ?? -1;
   if (euid !== 0 && root === "") {
-    fail(ctx, "must run as root (it creates the Proxmox token and writes /etc/felhom-agent)", "run it with sudo or as root");
+    fail(
+      ctx,
+      "must run as root (it creates the Proxmox token and writes /etc/felhom-agent)",
+      "run it with sudo or as root",
+    );
     return EXIT_USAGE;
   }
   const paths = hostPaths(root.replace(/\/+$/, ""));
@@ -155,7 +159,11 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
     );
   } catch (err) {
     if (err instanceof ToolMissingError) {
-      fail(ctx, err.message, "setup runs on a Proxmox VE host (pveum, pvenode, systemctl, runuser)");
+      fail(
+        ctx,
+        err.message,
+        "setup runs on a Proxmox VE host (pveum, pvenode, systemctl, runuser)",
+      );
       return EXIT_FAILURE;
     }
     if (err instanceof PinError || err instanceof SetupError || err instanceof PveumError) {
@@ -193,8 +201,13 @@ async function presentedFingerprint(host: string, port: number): Promise<string>
   try {
     return (await probeLeaf(host, port, PROBE_TIMEOUT_MS)).fingerprint;
   } catch (err) {
-    const why = err instanceof TlsProbeError && err.timedOut ? "no TLS handshake in time" : (err as Error).message;
-    throw new SetupError(`cannot read the certificate the API presents at ${host}:${port}: ${why}; is pveproxy running?`);
+    const why =
+      err instanceof TlsProbeError && err.timedOut
+        ? "no TLS handshake in time"
+        : (err as Error).message;
+    throw new SetupError(
+      `cannot read the certificate the API presents at ${host}:${port}: ${why}; is pveproxy running?`,
+    );
   }
 }
 

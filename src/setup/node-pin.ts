@@ -46,9 +46,7 @@ export async function readNodeCertificate(
   );
 }
 
-const certInfo = z.array(
-  z.object({ filename: z.string(), fingerprint: z.string() }).passthrough(),
-);
+const certInfo = z.array(z.object({ filename: z.string(), fingerprint: z.string() }).passthrough());
 
 /** PVE's own fingerprint of the same file (`pvenode cert info`), or a PinError. */
 export async function checkWithPvenode(runner: SetupRunner, cert: NodeCertificate): Promise<void> {

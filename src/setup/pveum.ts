@@ -73,7 +73,8 @@ export function pveum(runner: SetupRunner): Pveum {
       throw new PveumError(`pveum ${what}: the answer is not JSON`);
     }
     const r = schema.safeParse(data);
-    if (!r.success) throw new PveumError(`pveum ${what}: unexpected answer (${r.error.issues[0]?.message})`);
+    if (!r.success)
+      throw new PveumError(`pveum ${what}: unexpected answer (${r.error.issues[0]?.message})`);
     return r.data;
   };
   const who = (w: { users: string } | { tokens: string }) =>
@@ -106,9 +107,18 @@ export function pveum(runner: SetupRunner): Pveum {
       await call(["user", "add", user, "--comment", comment]);
     },
     async addToken(user, tokenId, comment) {
-      const text = await call(
-        ["user", "token", "add", user, tokenId, "--privsep", "1", "--comment", comment, ...JSON_OUT],
-      );
+      const text = await call([
+        "user",
+        "token",
+        "add",
+        user,
+        tokenId,
+        "--privsep",
+        "1",
+        "--comment",
+        comment,
+        ...JSON_OUT,
+      ]);
       const t = parse(generatedToken, text, "user token add");
       return { fullTokenId: t["full-tokenid"], value: t.value };
     },

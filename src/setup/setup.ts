@@ -14,8 +14,7 @@ const STATE_DIR = "/var/lib/felhom-agent";
 const COMMENT = "felhom-agent (written by felhom-agent setup)";
 
 /** The sentence every place that meets a changed Proxmox certificate shows. */
-export const REPIN_ADVICE =
-  "Proxmox certificate changed; run `felhom-agent setup --repin` as root";
+export const REPIN_ADVICE = "Proxmox certificate changed; run `felhom-agent setup --repin` as root";
 
 export interface SetupOptions {
   node: string;
@@ -128,14 +127,18 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
       : fileText === undefined
         ? "no token file yet"
         : "the token file names no token of this user";
-    changed(`created    token ${minted.fullTokenId} (privilege-separated; ${why}), written to ${paths.tokenFile} mode 600`);
+    changed(
+      `created    token ${minted.fullTokenId} (privilege-separated; ${why}), written to ${paths.tokenFile} mode 600`,
+    );
   }
   const fullToken = `${PVE_USER}!${token}`;
 
   // ---- ACLs: the role on / for the user AND the token (PVE intersects them) ----
   const acl = await pve.acl();
   const has = (type: "user" | "token", ugid: string) =>
-    acl.some((a) => a.path === "/" && a.type === type && a.ugid === ugid && a.roleid === AGENT_ROLE);
+    acl.some(
+      (a) => a.path === "/" && a.type === type && a.ugid === ugid && a.roleid === AGENT_ROLE,
+    );
   for (const [type, ugid] of [
     ["user", PVE_USER],
     ["token", fullToken],
@@ -211,9 +214,23 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
 
   if (opts.enroll) {
     const e = opts.enroll;
-    const args = ["-u", SERVICE_USER, "--", paths.at(paths.binary), "--config", paths.at(paths.configFile), "enroll", "--hub", e.hub, "--code", e.code];
+    const args = [
+      "-u",
+      SERVICE_USER,
+      "--",
+      paths.at(paths.binary),
+      "--config",
+      paths.at(paths.configFile),
+      "enroll",
+      "--hub",
+      e.hub,
+      "--code",
+      e.code,
+    ];
     if (e.acceptSigners !== undefined) args.push("--accept-signers", e.acceptSigners);
-    say(`enrolling  with ${e.hub} as ${SERVICE_USER} (compare the signer fingerprints with the hub)`);
+    say(
+      `enrolling  with ${e.hub} as ${SERVICE_USER} (compare the signer fingerprints with the hub)`,
+    );
     const code = await runner.interactive("runuser", args);
     if (code !== 0) {
       return {
@@ -290,7 +307,9 @@ async function ensureService(
   const must = async (args: string[]) => {
     const r = await runner.run("systemctl", args);
     if (r.code !== 0) {
-      throw new SetupError(`systemctl ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`);
+      throw new SetupError(
+        `systemctl ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`,
+      );
     }
   };
   const enabled = await runner.run("systemctl", ["is-enabled", UNIT]);
