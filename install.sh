@@ -5,6 +5,7 @@
 #   sh install.sh --binary ./felhom-agent            (SHA256SUMS next to it, or --sums FILE)
 #   curl -fsSL https://RELEASES/install.sh | sh -s -- --url https://RELEASES/
 #   sh install.sh --uninstall [--purge]
+#   sh install.sh --binary ./felhom-agent --setup [--enroll CODE --hub URL]   (one command)
 #
 # Safe to re-run: files are compared first and only what differs is replaced; the service is
 # restarted only when its binary or unit changed. Nothing is replaced before the binary's
@@ -28,6 +29,7 @@ SUDOERS_FILE=/etc/sudoers.d/felhom-agent
 UNIT_NAME=felhom-agent.service
 UNIT_FILE=/etc/systemd/system/felhom-agent.service
 WRAPPERS="pct findmnt mkdir mount tee smartctl"
+COMPLETION_FILE=/usr/share/bash-completion/completions/felhom-agent
 
 # Options (set by parse_args).
 MODE=install
@@ -38,6 +40,9 @@ ROOT=""
 DRY_RUN=no
 PROTO=""
 PURGE=no
+SETUP=no
+ENROLL_CODE=""
+HUB_URL=""
 
 # Run state.
 WORK=""
@@ -60,6 +65,13 @@ Source of the binary (one of):
                     SHA256SUMS next to it (or --sums FILE). https only (http on loopback).
   --sums FILE       a local SHA256SUMS (sha256sum format) to check the binary against
 
+Setup (as root, after installing; see 'felhom-agent setup --help'):
+  --setup           then run 'felhom-agent setup': the Proxmox role, user and token, the ACLs,
+                    the token file, the certificate pin, the config, the selftest as the
+                    service user, and the service enabled and started
+  --enroll CODE     with --setup: also enroll with the hub using this one-time code
+  --hub URL         with --enroll: the hub's https:// URL
+
 Other options:
   --uninstall       remove what the installer put in place; keeps /etc/felhom-agent and
                     /var/lib/felhom-agent unless --purge is also given
@@ -72,7 +84,8 @@ Other options:
 
 Installed: /usr/local/bin/felhom-agent, /usr/local/lib/felhom-agent/priv/* (root wrappers),
 /etc/sudoers.d/felhom-agent, /etc/systemd/system/felhom-agent.service,
-/etc/felhom-agent/agent.json (only when absent), /var/lib/felhom-agent.
+/etc/felhom-agent/agent.json (only when absent), /var/lib/felhom-agent, and the bash
+completion in /usr/share/bash-completion/completions/felhom-agent when the binary has one.
 EOF
 }
 
@@ -121,13 +134,14 @@ parse_args() {
     opt=$1
     shift
     case $opt in
-      --binary | --sums | --url | --root)
+      --binary | --sums | --url | --root | --enroll | --hub)
         [ "$#" -gt 0 ] || usage_error "$opt needs a value"
         value=$1
         shift
         set_value "$opt" "$value"
         ;;
-      --binary=* | --sums=* | --url=* | --root=*) set_value "${opt%%=*}" "${opt#*=}" ;;
+      --binary=* | --sums=* | --url=* | --root=* | --enroll=* | --hub=*) set_value "${opt%%=*}" "${opt#*=}" ;;
+      --setup) SETUP=yes ;;
       --uninstall) MODE=uninstall ;;
       --purge) PURGE=yes ;;
       --dry-run) DRY_RUN=yes ;;
@@ -136,6 +150,7 @@ parse_args() {
     esac
   done
   [ "$MODE" = help ] && return 0
+  check_setup_args
   if [ "$MODE" = uninstall ]; then
     [ -z "$BINARY$URL$SUMS" ] || usage_error "--uninstall takes no --binary, --url or --sums"
   else
@@ -163,6 +178,8 @@ set_value() {
     --sums) SUMS=$2 ;;
     --url) URL=$2 ;;
     --root) ROOT=$2 ;;
+    --enroll) ENROLL_CODE=$2 ;;
+    --hub) HUB_URL=$2 ;;
   esac
 }
 
@@ -828,6 +845,50 @@ config_text() {
 EOF
 }
 
+# ---- one-command setup and shell completion ---------------------------------------------
+
+check_setup_args() {
+  if [ -n "$ENROLL_CODE$HUB_URL" ]; then
+    [ "$SETUP" = yes ] || usage_error "--enroll and --hub go with --setup"
+    [ -n "$ENROLL_CODE" ] && [ -n "$HUB_URL" ] || usage_error "--enroll CODE and --hub URL go together"
+  fi
+  [ "$SETUP" = no ] || [ "$MODE" = install ] || usage_error "--setup goes with an install, not --uninstall"
+}
+
+# The completion script comes from the binary itself ('felhom-agent completion bash'); a
+# binary without that command prints something else, which is not installed.
+install_completion() {
+  if "$CANDIDATE" completion bash >"$WORK/completion" 2>/dev/null &&
+    grep -q '^complete .*felhom-agent' "$WORK/completion"; then
+    ensure_parent /usr/share/bash-completion/completions
+    put_file "$WORK/completion" "$COMPLETION_FILE" 644 root root
+  else
+    say "skipped    bash completion: this felhom-agent has no 'completion bash' command"
+  fi
+}
+
+# Hands over to the installed binary, which does the Proxmox side as root. The token it makes
+# never passes through this script.
+run_setup() {
+  say ""
+  say "setup      felhom-agent setup"
+  set -- setup
+  if under_root; then set -- "$@" --root "$ROOT"; fi
+  if [ -n "$ENROLL_CODE" ]; then set -- "$@" --enroll "$ENROLL_CODE" --hub "$HUB_URL"; fi
+  if is_dry; then
+    run "$BIN_PATH" "$@"
+    return 0
+  fi
+  # Under `curl | sh` stdin is the script itself: the enrollment asks on the terminal instead.
+  if [ ! -t 0 ] && (: </dev/tty) 2>/dev/null; then
+    "$ROOT$BIN_PATH" "$@" </dev/tty ||
+      die "felhom-agent setup failed (its message is above); fix that and run: felhom-agent setup"
+  else
+    "$ROOT$BIN_PATH" "$@" ||
+      die "felhom-agent setup failed (its message is above); fix that and run: felhom-agent setup"
+  fi
+}
+
 # ---- install ------------------------------------------------------------------------------
 
 install_files() {
@@ -868,6 +929,8 @@ install_files() {
     RESTART_NEEDED=yes
   fi
 
+  install_completion
+
   # The operator owns the configuration once it exists: it is never overwritten.
   if [ -e "$ROOT$CONF_FILE" ]; then
     say "kept       $CONF_FILE (exists)"
@@ -900,7 +963,12 @@ service_actions() {
 next_steps() {
   cat <<EOF
 
-Next steps (as root on this Proxmox host):
+Next step (as root on this Proxmox host): one command does all of what follows, and says
+what it changed (re-run it any time to repair drift):
+
+   felhom-agent setup [--enroll CODE --hub URL]
+
+Or by hand, the same steps:
 
 1. Create the Proxmox API token the agent uses. The role must be granted to the user AND the
    token on the same path, or every call is refused:
@@ -950,7 +1018,11 @@ do_install() {
   else
     say "felhom-agent installed: $CHANGES change(s)."
   fi
-  next_steps
+  if [ "$SETUP" = yes ]; then
+    run_setup
+  else
+    next_steps
+  fi
 }
 
 # ---- uninstall ----------------------------------------------------------------------------
@@ -969,6 +1041,7 @@ do_uninstall() {
   remove_path "$PRIV_DIR"
   remove_path "$LIB_DIR"
   remove_path "$BIN_PATH"
+  remove_path "$COMPLETION_FILE"
   if [ "$PURGE" = yes ]; then
     remove_path "$CONF_DIR"
     remove_path "$STATE_DIR"
