@@ -24,7 +24,7 @@ async function release(withCompletion: boolean) {
       ? `  printf '%s' '${COMPLETION_TEXT}'; exit 0`
       : "  echo 'unknown command' >&2; exit 2",
     "fi",
-    'if [ "$1" = setup ]; then printf "%s\\n" "$*" >>"$SETUP_RECORD"; exit "${SETUP_EXIT:-0}"; fi',
+    'if [ "$1" = setup ]; then printf "%s\\n" "$*" >>"$SETUP_RECORD"; [ -z "$SETUP_EXIT" ] || exit "$SETUP_EXIT"; exit 0; fi',
     "echo felhom-agent 1.0.0",
     "",
   ].join("\n");
