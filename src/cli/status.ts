@@ -5,6 +5,12 @@ import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./context.ts";
 import { parseFlags } from "./flags.ts";
+import {
+  checkProxmoxPin,
+  type PinCheck,
+  type PresentedProbe,
+  probePresented,
+} from "./status-pin.ts";
 
 const HELP = `Usage: felhom-agent [--config PATH] status [--json]
 
@@ -12,14 +18,18 @@ What this host is and trusts, read without changing anything (works while the da
 whether it is enrolled with a hub (host id, hub URL, identity file), the state database's
 path, the audit log's head (seq and hash, what the hub compares with its copy) and how far the
 hub has acknowledged it, and every operator signer in force with its SHA256 fingerprint, role
-and source (config or enrollment).
+and source (config or enrollment). When the Proxmox certificate is pinned, it also checks that
+the endpoint still presents that certificate (a TLS handshake, nothing sent): a changed one is
+a problem, "Proxmox certificate changed; run \`felhom-agent setup --repin\` as root", and the
+daemon refuses to talk to Proxmox until then.
 
 Options:
   --json      machine-readable output
   -h, --help  show this help
 
-Exit codes: 0 ok, 1 a problem was found (unreadable identity, unusable state database, or the
-hub acknowledged audit rows the log no longer has), 2 usage or config error.
+Exit codes: 0 ok, 1 a problem was found (unreadable identity, unusable state database, the
+hub acknowledged audit rows the log no longer has, or the Proxmox certificate changed), 2 usage
+or config error.
 `;
 
 /** The parts of the store `status` reads; tests inject one. */
@@ -30,6 +40,8 @@ export interface StatusStoreHandle {
 
 export interface StatusDeps {
   openStore?: (path: string) => Promise<StatusStoreHandle> | StatusStoreHandle;
+  /** Reads the certificate the Proxmox endpoint presents; a TLS handshake by default. */
+  presented?: PresentedProbe;
 }
 
 interface StoreSummary {
@@ -63,6 +75,8 @@ export async function runStatus(
   const { defaultStorePath } = await import("../store/open.ts");
   const store = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
   const problems: string[] = [];
+  const pin = await checkProxmoxPin(cfg.proxmox, ctx.deps?.presented ?? probePresented);
+  if (pin.state === "changed") problems.push(pin.detail);
   if (trust.enrollment.state === "unreadable") problems.push(trust.enrollment.error ?? "");
   if (store.state === "error") problems.push(`state database: ${store.error}`);
   const head = store.audit_head;
@@ -74,13 +88,19 @@ export async function runStatus(
   if (values.json) {
     ctx.stdout(
       `${JSON.stringify(
-        { enrollment: trust.enrollment, store, signers: trust.signers, problems },
+        {
+          enrollment: trust.enrollment,
+          store,
+          proxmox_certificate: pin,
+          signers: trust.signers,
+          problems,
+        },
         null,
         2,
       )}\n`,
     );
   } else {
-    ctx.stdout(statusText(trust.enrollment, store, trust.signers, problems));
+    ctx.stdout(statusText(trust.enrollment, store, pin, trust.signers, problems));
   }
   return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
@@ -122,6 +142,7 @@ async function readStore(path: string, deps: StatusDeps | undefined): Promise<St
 function statusText(
   enrollment: Awaited<ReturnType<typeof trustSummary>>["enrollment"],
   store: StoreSummary,
+  pin: PinCheck,
   signers: readonly SignerInForce[],
   problems: readonly string[],
 ): string {
@@ -142,6 +163,7 @@ function statusText(
         (h.anchor_seq > 0 ? `; rows up to ${h.anchor_seq} pruned (the anchor)` : ""),
     );
   }
+  if (pin.state !== "changed") lines.push(`proxmox certificate: ${pin.state}, ${pin.detail}`);
   lines.push("operator signers in force (fingerprint, role, source, name):");
   let text = `${lines.join("\n")}\n${signersText(signers)}`;
   for (const p of problems) text += `problem: ${p}\n`;

@@ -1,3 +1,11 @@
+/**
+ * What the operator is told wherever a changed Proxmox certificate meets the pin: in errors,
+ * hence the hub's status report, in `status` and in `setup` itself. Root on the host reads the
+ * new certificate and re-pins (docs/architecture.md#one-command-setup); the agent never follows
+ * a change by itself.
+ */
+export const REPIN_ADVICE = "Proxmox certificate changed; run `felhom-agent setup --repin` as root";
+
 /** Why a TLS connection to Proxmox was refused. */
 export type TlsFailure =
   | "mismatch"
@@ -46,7 +54,7 @@ function composeTlsMessage(i: ProxmoxTlsErrorInit): string {
   const fps = `${i.expected ? ` expected ${i.expected}` : ""}${i.presented ? `, server presented ${i.presented}` : ""}`;
   switch (i.failure) {
     case "mismatch":
-      return `${head}: certificate fingerprint does not match the pin:${fps}. If the host certificate was renewed, pin the new value (GET /nodes ssl_fingerprint)`;
+      return `${REPIN_ADVICE} (${head}: certificate fingerprint does not match the pin:${fps})`;
     case "expired":
       return `${head}: the server certificate has expired${i.expected ? " (the pinned certificate's expiry is still enforced; renew the host certificate and pin the new fingerprint)" : ""}${fps ? `;${fps}` : ""}`;
     case "not_yet_valid":

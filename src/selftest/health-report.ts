@@ -251,7 +251,7 @@ function errorText(err: unknown): string {
 function reachHints(err: unknown): string[] {
   if (err instanceof ProxmoxTlsError && err.failure === "mismatch") {
     return [
-      "compare with `pvenode cert info` on the host; if the certificate was renewed on purpose, update proxmox.tls.fingerprint",
+      "compare with `pvenode cert info` on the host; if the certificate was renewed on purpose, run `felhom-agent setup --repin` as root (or update proxmox.tls.fingerprint)",
     ];
   }
   if (err instanceof ProxmoxApiError && err.kind === "unauthorized") {

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { type ApiToken, parseApiToken } from "../proxmox/api-token.ts";
+import { REPIN_ADVICE } from "../proxmox/transport-errors.ts";
 import { AGENT_ROLE, REQUIRED_PRIVILEGES } from "../selftest/required-privileges.ts";
 import { agentFileText, pinnedFingerprint, readAgentFile } from "./config-file.ts";
 import { ensureFile, type HostPaths, lookupId, type Owner } from "./host-files.ts";
@@ -12,9 +13,6 @@ export const PVE_USER = "felhom-agent@pve";
 export const UNIT = "felhom-agent.service";
 const STATE_DIR = "/var/lib/felhom-agent";
 const COMMENT = "felhom-agent (written by felhom-agent setup)";
-
-/** The sentence every place that meets a changed Proxmox certificate shows. */
-export const REPIN_ADVICE = "Proxmox certificate changed; run `felhom-agent setup --repin` as root";
 
 export interface SetupOptions {
   node: string;
