@@ -6,7 +6,6 @@ import { probeLeaf, TlsProbeError } from "../proxmox/tls-probe.ts";
 import { configuredEndpoint, readAgentFile } from "../setup/config-file.ts";
 import { hostPaths } from "../setup/host-files.ts";
 import { PinError } from "../setup/node-pin.ts";
-import { PveumError } from "../setup/pveum.ts";
 import { type SetupRunner, spawnRunner, ToolMissingError } from "../setup/runner.ts";
 import { runHostSetup, SetupError, type SetupResult } from "../setup/setup.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
@@ -166,7 +165,14 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
       );
       return EXIT_FAILURE;
     }
-    if (err instanceof PinError || err instanceof SetupError || err instanceof PveumError) {
+    // These messages already end with what to do.
+    if (err instanceof PinError || err instanceof SetupError) {
+      ctx.stderr(`felhom-agent: setup: ${err.message}\n`);
+      return EXIT_FAILURE;
+    }
+    if (err instanceof UsageError) throw err;
+    // A file system error (a read-only /etc, a full disk): its text names the path, never a secret.
+    if (err instanceof Error) {
       fail(ctx, err.message, "fix that and run setup again (finished steps are kept)");
       return EXIT_FAILURE;
     }

@@ -38,7 +38,7 @@ export async function readNodeCertificate(
       // A custom certificate file may hold a chain: the leaf comes first and is what is served.
       return { file, fingerprint: pemFingerprint(pem) };
     } catch {
-      throw new PinError(`${file} holds no readable certificate`);
+      throw new PinError(`${file} holds no readable certificate; check it with: pvenode cert info`);
     }
   }
   throw new PinError(
@@ -52,20 +52,26 @@ const certInfo = z.array(z.object({ filename: z.string(), fingerprint: z.string(
 export async function checkWithPvenode(runner: SetupRunner, cert: NodeCertificate): Promise<void> {
   const r = await runner.run("pvenode", ["cert", "info", "--output-format", "json"]);
   if (r.code !== 0) {
-    throw new PinError(`pvenode cert info failed (exit ${r.code}): ${r.stderr.trim()}`);
+    throw new PinError(
+      `pvenode cert info failed (exit ${r.code}): ${r.stderr.trim()}; run it by hand to see why`,
+    );
   }
   let parsed: z.infer<typeof certInfo>;
   try {
     parsed = certInfo.parse(JSON.parse(r.stdout));
   } catch {
-    throw new PinError("pvenode cert info: unexpected answer");
+    throw new PinError("pvenode cert info: unexpected answer; run it by hand to see why");
   }
   const base = cert.file.slice(cert.file.lastIndexOf("/") + 1);
   const entry = parsed.find((c) => c.filename === base);
-  if (!entry) throw new PinError(`pvenode cert info does not list ${base}`);
+  if (!entry) {
+    throw new PinError(
+      `pvenode cert info does not list ${base}; is this the node's name (--node)?`,
+    );
+  }
   if (entry.fingerprint.toUpperCase() !== cert.fingerprint) {
     throw new PinError(
-      `pvenode cert info reports ${entry.fingerprint} for ${base}, but the file reads ${cert.fingerprint}`,
+      `pvenode cert info reports ${entry.fingerprint} for ${base}, but the file reads ${cert.fingerprint}; nothing was changed, find out why before pinning`,
     );
   }
 }

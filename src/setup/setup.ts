@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type ApiToken, parseApiToken } from "../proxmox/api-token.ts";
 import { REPIN_ADVICE } from "../proxmox/transport-errors.ts";
@@ -72,6 +73,14 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
       `the service user ${SERVICE_USER} does not exist; run install.sh first (it creates the user and the files)`,
     );
   }
+  for (const needed of [
+    paths.configFile.slice(0, paths.configFile.lastIndexOf("/")),
+    paths.binary,
+  ]) {
+    if (!existsSync(paths.at(needed))) {
+      throw new SetupError(`${needed} does not exist; run install.sh first`);
+    }
+  }
   const serviceOwner: Owner | undefined = deps.canChown ? { uid, gid } : undefined;
   const configOwner: Owner | undefined = deps.canChown ? { uid: 0, gid } : undefined;
   const agentFile = await readAgentFile(paths.at(paths.configFile));
@@ -81,8 +90,8 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
   const presented = await deps.presented(opts.endpoint.host, opts.endpoint.port);
   if (presented !== cert.fingerprint) {
     throw new PinError(
-      `${opts.endpoint.origin} presents ${presented}, but ${cert.file} is ${cert.fingerprint}: ` +
-        "after a certificate change run `systemctl reload pveproxy`; if it still differs, something else answers on that address. Nothing was changed",
+      `${opts.endpoint.origin} presents ${presented}, but ${cert.file} is ${cert.fingerprint}, and nothing was changed; ` +
+        "after a certificate change run `systemctl reload pveproxy`; if it still differs, something else answers on that address",
     );
   }
   const pinned = pinnedFingerprint(agentFile)?.toUpperCase();
@@ -306,7 +315,7 @@ async function ensureService(
     const r = await runner.run("systemctl", args);
     if (r.code !== 0) {
       throw new SetupError(
-        `systemctl ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}`,
+        `systemctl ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}; see systemctl status ${UNIT}`,
       );
     }
   };

@@ -261,7 +261,7 @@ describe("the pin", () => {
     const r = await h.setup();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("systemctl reload pveproxy");
-    expect(r.stderr).toContain("Nothing was changed");
+    expect(r.stderr).toContain("nothing was changed");
     expect(pveumWrites(await h.calls())).toEqual([]);
   });
 });
@@ -327,5 +327,19 @@ describe("refusals and failures", () => {
       "SHA256:x",
     ]);
     expect(r.stdout).toContain("enrolled   with https://hub.example.net");
+  });
+});
+
+describe("preconditions", () => {
+  test("without the installer's files setup stops before calling any tool", async () => {
+    const h = await fresh();
+    const { rm } = await import("node:fs/promises");
+    await rm(join(h.root, "usr/local/bin/felhom-agent"));
+    const r = await h.setup();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "felhom-agent: setup: /usr/local/bin/felhom-agent does not exist; run install.sh first\n",
+    );
+    expect(await h.calls()).toEqual([]);
   });
 });

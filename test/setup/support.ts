@@ -53,6 +53,9 @@ export async function makeHost() {
   await mkdir(nodeDir, { recursive: true });
   await mkdir(join(root, "etc/felhom-agent"), { recursive: true });
   await mkdir(bin);
+  // What install.sh puts in place before setup runs; the fake runuser never executes it.
+  await mkdir(join(root, "usr/local/bin"), { recursive: true });
+  await writeFile(join(root, "usr/local/bin/felhom-agent"), "#!/bin/sh\nexit 0\n");
   await writeFile(join(root, "etc/hostname"), `${NODE}.example.net\n`);
   await writeFile(
     join(root, "etc/passwd"),
