@@ -185,6 +185,14 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
   const restartNeeded =
     tokenChanged || configFixes.includes("created") || configFixes.includes("content replaced");
 
+  // The unit loads agent.env over agent.json, but a selftest run by hand does not: an override
+  // there would make the service differ from what was just checked.
+  for (const name of await proxmoxOverrides(paths)) {
+    say(
+      `warning    /etc/felhom-agent/agent.env sets ${name}, which overrides agent.json for the service (not for this selftest); remove it unless you mean it`,
+    );
+  }
+
   // ---- the selftest, as the service user, before the service runs with it ----
   const selftest = await runner.run("runuser", [
     "-u",
@@ -335,4 +343,12 @@ async function ensureService(
   } else {
     same(`${UNIT} running`);
   }
+}
+
+async function proxmoxOverrides(paths: HostPaths): Promise<string[]> {
+  const text = await readFile(paths.at("/etc/felhom-agent/agent.env"), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .map((l) => /^\s*(?:export\s+)?(FELHOM_AGENT_PROXMOX_[A-Z_]+)\s*=/.exec(l)?.[1])
+    .filter((n): n is string => n !== undefined);
 }

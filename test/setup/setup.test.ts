@@ -145,6 +145,20 @@ describe("felhom-agent setup on a fresh host", () => {
     expect(cfg.hub).toEqual({ url: "https://hub.example" });
     expect(cfg.log).toEqual({ level: "debug" });
   });
+
+  test("warns about an agent.env entry that would override what setup wrote", async () => {
+    const h = await fresh();
+    await writeFile(
+      join(h.root, "etc/felhom-agent/agent.env"),
+      "FELHOM_AGENT_PROXMOX_TLS_FINGERPRINT=AA\n# FELHOM_AGENT_PROXMOX_NODE=x\n",
+    );
+    const r = await h.setup();
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "warning    /etc/felhom-agent/agent.env sets FELHOM_AGENT_PROXMOX_TLS_FINGERPRINT, which overrides",
+    );
+    expect(r.stdout).not.toContain("FELHOM_AGENT_PROXMOX_NODE");
+  });
 });
 
 describe("re-run repairs drift", () => {
