@@ -2,18 +2,17 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type ApiToken, parseApiToken } from "../proxmox/api-token.ts";
 import { REPIN_ADVICE } from "../proxmox/transport-errors.ts";
-import { AGENT_ROLE, REQUIRED_PRIVILEGES } from "../selftest/required-privileges.ts";
+import { AGENT_ROLE } from "../selftest/required-privileges.ts";
+import { ensureRole, ensureUser } from "./access.ts";
 import { agentFileText, pinnedFingerprint, readAgentFile } from "./config-file.ts";
 import { ensureFile, type HostPaths, lookupId, type Owner } from "./host-files.ts";
+import { COMMENT, PVE_USER, SERVICE_USER, SetupError } from "./names.ts";
 import { checkWithPvenode, PinError, readNodeCertificate } from "./node-pin.ts";
-import { type Pveum, pveum } from "./pveum.ts";
+import { pveum } from "./pveum.ts";
 import type { SetupRunner } from "./runner.ts";
+import { ensureService } from "./service.ts";
 
-export const SERVICE_USER = "felhom-agent";
-export const PVE_USER = "felhom-agent@pve";
-export const UNIT = "felhom-agent.service";
 const STATE_DIR = "/var/lib/felhom-agent";
-const COMMENT = "felhom-agent (written by felhom-agent setup)";
 
 export interface SetupOptions {
   node: string;
@@ -44,11 +43,6 @@ export interface SetupResult {
   fingerprint?: string;
   /** Why setup stopped, when `ok` is false. */
   stopped?: string;
-}
-
-/** A precondition failed before anything was changed, or a step failed: said plainly. */
-export class SetupError extends Error {
-  override readonly name = "SetupError";
 }
 
 /**
@@ -266,82 +260,6 @@ function tokenIdOf(text: string): ApiToken | undefined {
     return parseApiToken(text);
   } catch {
     return undefined;
-  }
-}
-
-async function ensureRole(
-  pve: Pveum,
-  changed: (l: string) => void,
-  same: (l: string) => void,
-): Promise<void> {
-  const want = [...REQUIRED_PRIVILEGES].sort();
-  const roles = await pve.roles();
-  const have = roles.get(AGENT_ROLE);
-  if (have === undefined) {
-    await pve.addRole(AGENT_ROLE, want);
-    changed(`created    role ${AGENT_ROLE} (${want.length} privileges)`);
-    return;
-  }
-  const added = want.filter((p) => !have.includes(p));
-  const removed = have.filter((p) => !(want as string[]).includes(p));
-  if (added.length === 0 && removed.length === 0) {
-    same(`role ${AGENT_ROLE} (${want.length} privileges)`);
-    return;
-  }
-  await pve.setRolePrivs(AGENT_ROLE, want);
-  const parts = [
-    added.length > 0 ? `added ${added.join(" ")}` : "",
-    removed.length > 0 ? `removed ${removed.join(" ")}` : "",
-  ].filter((p) => p !== "");
-  changed(`repaired   role ${AGENT_ROLE}: ${parts.join("; ")}`);
-}
-
-async function ensureUser(
-  pve: Pveum,
-  changed: (l: string) => void,
-  same: (l: string) => void,
-): Promise<void> {
-  if ((await pve.users()).includes(PVE_USER)) {
-    same(`user ${PVE_USER}`);
-    return;
-  }
-  await pve.addUser(PVE_USER, COMMENT);
-  changed(`created    user ${PVE_USER}`);
-}
-
-/**
- * `systemctl is-enabled` and `is-active` print one word (`enabled`, `active`, …) and exit
- * non-zero when the answer is no (docs/proxmox-behaviour.md#systemctl-answers).
- */
-async function ensureService(
-  runner: SetupRunner,
-  restartNeeded: boolean,
-  changed: (l: string) => void,
-  same: (l: string) => void,
-): Promise<void> {
-  const must = async (args: string[]) => {
-    const r = await runner.run("systemctl", args);
-    if (r.code !== 0) {
-      throw new SetupError(
-        `systemctl ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim()}; see systemctl status ${UNIT}`,
-      );
-    }
-  };
-  const enabled = await runner.run("systemctl", ["is-enabled", UNIT]);
-  if (enabled.stdout.trim() === "enabled") same(`${UNIT} enabled`);
-  else {
-    await must(["enable", UNIT]);
-    changed(`enabled    ${UNIT}`);
-  }
-  const active = await runner.run("systemctl", ["is-active", UNIT]);
-  if (active.stdout.trim() !== "active") {
-    await must(["start", UNIT]);
-    changed(`started    ${UNIT}`);
-  } else if (restartNeeded) {
-    await must(["restart", UNIT]);
-    changed(`restarted  ${UNIT} (new token or configuration)`);
-  } else {
-    same(`${UNIT} running`);
   }
 }
 
