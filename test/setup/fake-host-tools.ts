@@ -142,10 +142,10 @@ function pveum(s: FakeState, args: string[]): string {
   throw new Fail(`fake pveum: unsupported ${args.join(" ")}`);
 }
 
-function pvenode(args: string[]): string {
+function pvenode(args: string[], env: FakeEnv): string {
   if (args[0] !== "cert" || args[1] !== "info")
     throw new Fail(`fake pvenode: unsupported ${args.join(" ")}`);
-  const dir = `${process.env.FAKE_ROOT}/etc/pve/nodes/${process.env.FAKE_NODE}`;
+  const dir = `${env.FAKE_ROOT}/etc/pve/nodes/${env.FAKE_NODE}`;
   const out = [];
   for (const name of ["pve-ssl.pem", "pveproxy-ssl.pem"]) {
     const file = `${dir}/${name}`;
@@ -174,16 +174,22 @@ function systemctl(s: FakeState, args: string[]): { out: string; code: number } 
   return { out: "", code: 0 };
 }
 
-function main(): number {
-  const [tool, ...args] = process.argv.slice(2);
-  const statePath = process.env.FAKE_STATE as string;
-  appendFileSync(process.env.FAKE_CALLS as string, `${JSON.stringify({ tool, args })}\n`);
+export type FakeEnv = Record<string, string | undefined>;
+
+/** One call of a fake tool: what the process would print and its exit status. */
+export function handle(
+  tool: string,
+  args: string[],
+  env: FakeEnv,
+): { out: string; err: string; code: number } {
+  const statePath = env.FAKE_STATE as string;
+  appendFileSync(env.FAKE_CALLS as string, `${JSON.stringify({ tool, args })}\n`);
   const s = JSON.parse(readFileSync(statePath, "utf8")) as FakeState;
   try {
     let out = "";
     let code = 0;
     if (tool === "pveum") out = pveum(s, args);
-    else if (tool === "pvenode") out = pvenode(args);
+    else if (tool === "pvenode") out = pvenode(args, env);
     else if (tool === "systemctl") ({ out, code } = systemctl(s, args));
     else if (tool === "runuser") {
       const isEnroll = args.includes("enroll");
@@ -191,13 +197,17 @@ function main(): number {
       code = isEnroll ? s.enrollExit : s.selftestExit;
     } else throw new Fail(`no fake for ${tool}`);
     writeFileSync(statePath, JSON.stringify(s));
-    process.stdout.write(out);
-    return code;
+    return { out, err: "", code };
   } catch (err) {
     if (!(err instanceof Fail)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    return 255;
+    return { out: "", err: `${err.message}\n`, code: 255 };
   }
 }
 
-if (import.meta.main) process.exit(main());
+if (import.meta.main) {
+  const [tool, ...args] = process.argv.slice(2);
+  const r = handle(tool as string, args, process.env);
+  process.stdout.write(r.out);
+  process.stderr.write(r.err);
+  process.exit(r.code);
+}

@@ -31,9 +31,9 @@ const fileMode = async (p: string) => (await stat(p)).mode & 0o7777;
 const config = async (h: Host) => JSON.parse(await readFile(join(h.root, CONFIG), "utf8"));
 
 describe("felhom-agent setup on a fresh host", () => {
-  test("creates role, user, token, ACLs, token file, pin and config, runs the selftest, starts the service", async () => {
+  test("creates role, user, token, ACLs, token file, pin and config, runs the selftest, starts the service (tools on PATH)", async () => {
     const h = await fresh();
-    const r = await h.setup();
+    const r = await h.setup([], { onPath: true });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const s = await h.state();
@@ -214,7 +214,7 @@ describe("--rotate-token", () => {
     const oldSecret = (await h.state()).secrets[`${USER}!agent`] as string;
     await h.clearCalls();
 
-    const r = await h.setup(["--rotate-token"]);
+    const r = await h.setup(["--rotate-token"], { onPath: true });
     expect(r.code).toBe(0);
     const s = await h.state();
     const ids = Object.keys(s.users[USER]?.tokens ?? {});
@@ -345,6 +345,15 @@ describe("refusals and failures", () => {
 });
 
 describe("preconditions", () => {
+  test("off a Proxmox host (no pvenode on PATH) it says so", async () => {
+    const h = await fresh();
+    const r = await h.setup([], { onPath: true, path: "/nonexistent" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      "felhom-agent: setup: pvenode is not on PATH; setup runs on a Proxmox VE host (pveum, pvenode, systemctl, runuser)\n",
+    );
+  });
+
   test("without the installer's files setup stops before calling any tool", async () => {
     const h = await fresh();
     const { rm } = await import("node:fs/promises");

@@ -3,9 +3,25 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { runSetup } from "../../src/cli/setup.ts";
+import type { SetupRunner } from "../../src/setup/runner.ts";
 import { sha256Fingerprint } from "../../src/tls/fingerprint.ts";
 import { createSelfSignedCert } from "../../src/tls/self-signed.ts";
-import { type FakeState, initialState } from "./fake-host-tools.ts";
+import { type FakeEnv, type FakeState, handle, initialState } from "./fake-host-tools.ts";
+
+/**
+ * The same fakes called in this process: the same state, answers and call log as the tools on
+ * PATH, without starting a process per call. Most tests use it; the ones marked `onPath` run
+ * the real spawning runner against the fake executables.
+ */
+function inProcessRunner(env: FakeEnv): SetupRunner {
+  return {
+    run: async (tool, args) => {
+      const r = handle(tool, args, env);
+      return { code: r.code, stdout: r.out, stderr: r.err };
+    },
+    interactive: async (tool, args) => handle(tool, args, env).code,
+  };
+}
 
 const FAKE = resolve(import.meta.dir, "fake-host-tools.ts");
 export const NODE = "pve1";
@@ -116,18 +132,24 @@ export async function makeHost() {
       await writeFile(callsPath, "");
     },
     /** Runs `felhom-agent setup --root ROOT --endpoint PROXY ARGS…` in this process. */
-    async setup(args: string[] = [], deps: { euid?: number } = {}) {
+    async setup(
+      args: string[] = [],
+      deps: { euid?: number; onPath?: boolean; path?: string } = {},
+    ) {
       let stdout = "";
       let stderr = "";
       const code = await runSetup(["--root", root, "--endpoint", proxy.url, ...args], {
-        env,
+        env: deps.path === undefined ? env : { ...env, PATH: deps.path },
         stdout: (t) => {
           stdout += t;
         },
         stderr: (t) => {
           stderr += t;
         },
-        ...(deps.euid !== undefined ? { deps: { euid: deps.euid } } : {}),
+        deps: {
+          ...(deps.euid !== undefined ? { euid: deps.euid } : {}),
+          ...(deps.onPath ? {} : { runner: inProcessRunner(env) }),
+        },
       });
       return { code, stdout, stderr };
     },
