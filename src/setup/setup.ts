@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { type ApiToken, parseApiToken } from "../proxmox/api-token.ts";
 import { REPIN_ADVICE } from "../proxmox/transport-errors.ts";
 import { AGENT_ROLE } from "../selftest/required-privileges.ts";
+import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { ensureRole, ensureUser } from "./access.ts";
 import { agentFileText, pinnedFingerprint, readAgentFile } from "./config-file.ts";
 import { ensureFile, type HostPaths, lookupId, type Owner } from "./host-files.ts";
@@ -88,7 +89,10 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
         "after a certificate change run `systemctl reload pveproxy`; if it still differs, something else answers on that address",
     );
   }
-  const pinned = pinnedFingerprint(agentFile)?.toUpperCase();
+  // Compared in canonical form: the config may hold the pin as 64 bare hex digits.
+  const configured = pinnedFingerprint(agentFile);
+  const pinned =
+    configured === undefined ? undefined : (normalizeFingerprint(configured) ?? configured);
   if (pinned !== undefined && pinned !== cert.fingerprint && !opts.repin) {
     throw new PinError(
       `${REPIN_ADVICE} (pinned ${pinned}, ${cert.file} is ${cert.fingerprint}); nothing was changed`,

@@ -162,6 +162,17 @@ describe("felhom-agent setup on a fresh host", () => {
 });
 
 describe("re-run repairs drift", () => {
+  test("a pin written as bare lower-case hex is the same pin, not a changed certificate", async () => {
+    const h = await fresh();
+    expect((await h.setup()).code).toBe(0);
+    const cfg = await config(h);
+    cfg.proxmox.tls.fingerprint = cfg.proxmox.tls.fingerprint.replaceAll(":", "").toLowerCase();
+    await writeFile(join(h.root, CONFIG), JSON.stringify(cfg));
+    const r = await h.setup();
+    expect(r.code).toBe(0);
+    expect((await config(h)).proxmox.tls.fingerprint).toBe(h.proxy.fingerprint);
+  });
+
   test("a missing token ACL, a token file with the wrong mode and a role with the wrong privileges are repaired and named", async () => {
     const h = await fresh();
     expect((await h.setup()).code).toBe(0);
