@@ -850,15 +850,25 @@ EOF
 check_setup_args() {
   if [ -n "$ENROLL_CODE$HUB_URL" ]; then
     [ "$SETUP" = yes ] || usage_error "--enroll and --hub go with --setup"
-    [ -n "$ENROLL_CODE" ] && [ -n "$HUB_URL" ] || usage_error "--enroll CODE and --hub URL go together"
+    if [ -z "$ENROLL_CODE" ] || [ -z "$HUB_URL" ]; then
+      usage_error "--enroll CODE and --hub URL go together"
+    fi
   fi
   [ "$SETUP" = no ] || [ "$MODE" = install ] || usage_error "--setup goes with an install, not --uninstall"
 }
 
 # The completion script comes from the binary itself ('felhom-agent completion bash'); a
-# binary without that command prints something else, which is not installed.
+# binary without that command prints something else, which is not installed. The installed
+# copy is the one run (a download is not executable, and the temporary directory may be
+# mounted noexec); a dry run has only the candidate, when it is executable.
 install_completion() {
-  if "$CANDIDATE" completion bash >"$WORK/completion" 2>/dev/null &&
+  exe=$ROOT$BIN_PATH
+  if is_dry; then exe=$CANDIDATE; fi
+  if [ ! -x "$exe" ]; then
+    say "skipped    bash completion: $exe is not executable here (a dry run of a download)"
+    return 0
+  fi
+  if "$exe" completion bash >"$WORK/completion" 2>/dev/null &&
     grep -q '^complete .*felhom-agent' "$WORK/completion"; then
     ensure_parent /usr/share/bash-completion/completions
     put_file "$WORK/completion" "$COMPLETION_FILE" 644 root root
