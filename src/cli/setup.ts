@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { checkHubUrl } from "../hub/config-section.ts";
 import { probeLeaf, TlsProbeError } from "../proxmox/tls-probe.ts";
@@ -102,6 +102,9 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
   if (root !== "" && (!root.startsWith("/") || root === "/")) {
     throw new UsageError("--root must be an absolute directory other than /");
   }
+  if (root !== "" && !(await stat(root).catch(() => undefined))?.isDirectory()) {
+    throw new UsageError(`--root ${root} is not a directory`);
+  }
   const euid = ctx.deps?.euid ?? process.geteuid?.() ?? -1;
   if (euid !== 0 && root === "") {
     fail(
@@ -113,6 +116,8 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
   }
   const paths = hostPaths(root.replace(/\/+$/, ""));
   const node = values.node ?? (await defaultNode(paths.at("/etc/hostname"), root !== ""));
+  if (node === "")
+    throw new UsageError("cannot tell this node's name (no host name); give --node NAME");
   if (!NODE.test(node)) throw new UsageError(`--node '${node}' is not a node name`);
 
   let endpointText = values.endpoint;
