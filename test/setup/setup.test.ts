@@ -96,6 +96,22 @@ describe("felhom-agent setup on a fresh host", () => {
     expect(r.stdout).toContain("felhom-agent setup: done, ");
   });
 
+  test("the written config loads with the agent's own loader, token and pin included", async () => {
+    const h = await fresh();
+    expect((await h.setup()).code).toBe(0);
+    const { loadConfig } = await import("../../src/daemon/agent-config.ts");
+    // The token file path is the host's; below the test root it is reached through the env override.
+    const cfg = await loadConfig({
+      path: join(h.root, CONFIG),
+      pathExplicit: true,
+      env: { FELHOM_AGENT_PROXMOX_TOKEN_FILE: join(h.root, TOKEN_FILE) },
+    });
+    expect(cfg.proxmox.tls).toEqual({ kind: "fingerprint", sha256: h.proxy.fingerprint });
+    expect(cfg.proxmox.token.id).toBe(`${USER}!agent`);
+    expect(cfg.proxmox.token.secret).toBe((await h.state()).secrets[`${USER}!agent`] as string);
+    expect(cfg.proxmox.node).toBe(NODE);
+  });
+
   test("a second run changes nothing and says so", async () => {
     const h = await fresh();
     expect((await h.setup()).code).toBe(0);
