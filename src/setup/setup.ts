@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { hubIdentityPath } from "../hub/config-section.ts";
 import { type ApiToken, parseApiToken } from "../proxmox/api-token.ts";
 import { REPIN_ADVICE } from "../proxmox/transport-errors.ts";
 import { AGENT_ROLE } from "../selftest/required-privileges.ts";
 import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { ensureRole, ensureUser } from "./access.ts";
-import { agentFileText, pinnedFingerprint, readAgentFile } from "./config-file.ts";
+import { type AgentFile, agentFileText, pinnedFingerprint, readAgentFile } from "./config-file.ts";
 import { ensureFile, type HostPaths, lookupId, type Owner } from "./host-files.ts";
 import { COMMENT, PVE_USER, SERVICE_USER, SetupError } from "./names.ts";
 import { checkWithPvenode, PinError, readNodeCertificate } from "./node-pin.ts";
@@ -225,7 +226,13 @@ export async function runHostSetup(opts: SetupOptions, deps: SetupDeps): Promise
     changed(`revoked    token ${id}`);
   }
 
-  if (opts.enroll) {
+  const identity = identityPath(agentFile);
+  if (opts.enroll && existsSync(paths.at(identity))) {
+    // Re-running the one-line install must not fail on an enrollment that already happened.
+    same(
+      `enrolled (${identity} exists; to enroll anew: felhom-agent enroll --force --hub URL --code CODE, as ${SERVICE_USER})`,
+    );
+  } else if (opts.enroll) {
     const e = opts.enroll;
     const args = [
       "-u",
@@ -273,4 +280,14 @@ async function proxmoxOverrides(paths: HostPaths): Promise<string[]> {
     .split("\n")
     .map((l) => /^\s*(?:export\s+)?(FELHOM_AGENT_PROXMOX_[A-Z_]+)\s*=/.exec(l)?.[1])
     .filter((n): n is string => n !== undefined);
+}
+
+/** Where the daemon keeps its hub identity, as agent.json says (the hub section's default). */
+function identityPath(file: AgentFile | undefined): string {
+  const hub = (file as { hub?: { identity_file?: unknown } } | undefined)?.hub;
+  const stateDir = (file as { state_dir?: unknown } | undefined)?.state_dir;
+  return hubIdentityPath(
+    typeof hub?.identity_file === "string" ? { identity_file: hub.identity_file } : {},
+    typeof stateDir === "string" ? stateDir : STATE_DIR,
+  );
 }

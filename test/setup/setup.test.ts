@@ -369,6 +369,19 @@ describe("refusals and failures", () => {
     ]);
     expect(r.stdout).toContain("enrolled   with https://hub.example.net");
   });
+
+  test("an existing hub identity is kept: a re-run of the one-line install does not enroll again", async () => {
+    const h = await fresh();
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(join(h.root, "var/lib/felhom-agent"), { recursive: true });
+    await writeFile(join(h.root, "var/lib/felhom-agent/hub-identity.json"), "{}");
+    const r = await h.setup(["--enroll", "ABCDEF12", "--hub", "https://hub.example.net"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "unchanged  enrolled (/var/lib/felhom-agent/hub-identity.json exists",
+    );
+    expect((await h.calls()).some((c) => c.args.includes("enroll"))).toBe(false);
+  });
 });
 
 describe("preconditions", () => {
