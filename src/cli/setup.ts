@@ -125,7 +125,8 @@ export async function runSetup(argv: string[], ctx: SetupCliContext): Promise<nu
     try {
       endpointText = configuredEndpoint(await readAgentFile(paths.at(paths.configFile)));
     } catch (err) {
-      fail(ctx, (err as Error).message, "then run setup again");
+      // The message already says what to do with the file.
+      ctx.stderr(`felhom-agent: setup: ${(err as Error).message}\n`);
       return EXIT_FAILURE;
     }
   }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { SetupError } from "./names.ts";
 
 /**
  * The parts of agent.json setup writes: `proxmox.endpoint`, `node`, `token_file` and the pin
@@ -36,10 +37,14 @@ export async function readAgentFile(path: string): Promise<AgentFile | undefined
   try {
     data = JSON.parse(text);
   } catch {
-    throw new Error(`${path} is not valid JSON; fix or remove it, then run setup again`);
+    throw new SetupError(`${path} is not valid JSON; fix or remove it, then run setup again`);
   }
   const r = fileSchema.safeParse(data);
-  if (!r.success) throw new Error(`${path} is not a JSON object with an object 'proxmox'`);
+  if (!r.success) {
+    throw new SetupError(
+      `${path} is not a JSON object with an object 'proxmox'; fix or remove it, then run setup again`,
+    );
+  }
   return r.data;
 }
 

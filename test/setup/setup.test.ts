@@ -385,6 +385,17 @@ describe("refusals and failures", () => {
 });
 
 describe("preconditions", () => {
+  test("an agent.json that is not JSON is named, and nothing is changed", async () => {
+    const h = await fresh();
+    await writeFile(join(h.root, CONFIG), "{ not json");
+    const r = await h.setup();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `felhom-agent: setup: ${join(h.root, CONFIG)} is not valid JSON; fix or remove it, then run setup again\n`,
+    );
+    expect(pveumWrites(await h.calls())).toEqual([]);
+  });
+
   test("off a Proxmox host (no pvenode on PATH) it says so", async () => {
     const h = await fresh();
     const r = await h.setup([], { onPath: true, path: "/nonexistent" });
