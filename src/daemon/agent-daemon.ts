@@ -9,7 +9,8 @@ import {
   type PendingSignatureInfo,
   type ReconcileHealth,
 } from "../hub/report-collector.ts";
-import { effectiveHostId, effectiveSigners } from "../hub/trust.ts";
+import { importEnrollmentSigners } from "../hub/signer-import.ts";
+import { effectiveHostId } from "../hub/trust.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
@@ -30,6 +31,7 @@ import { DesiredLookups } from "./desired-lookups.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
+import { signersInForce } from "./signers-in-force.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
@@ -106,10 +108,14 @@ async function enrolledIdentity(
 export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal): Promise<void> {
   const { config: cfg, store, client, clock, logger } = o;
   const identity = await enrolledIdentity(cfg, logger);
+  // The enrolled signers live in the store; the identity file's list is read once per
+  // enrollment (src/store/README.md#enrolled-signers).
+  importEnrollmentSigners(store, identity, logger);
   const gate = new ReversibilityGate({
     store,
     hostId: effectiveHostId(cfg.host_id, identity, logger),
-    signers: effectiveSigners(cfg.signers, identity, logger),
+    signers: signersInForce(cfg.signers, store.enrolledSigners, logger),
+    configuredSigners: cfg.signers,
     clock,
     ed25519: createEd25519(),
     skewSeconds: cfg.gate.skew_s,
