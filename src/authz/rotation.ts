@@ -44,7 +44,9 @@ export function rotationRefusal(f: RotationFacts): string | undefined {
   if (f.signerRole !== "operational") return undefined;
   const recoveryNow = f.inForce.filter((s) => s.role === "recovery" && usable(s, f.now));
   if (recoveryNow.length === 0) return undefined;
-  const kept = recoveryNow.some((s) => floorIds.has(s.keyId) || nextIds.get(s.keyId) === "recovery");
+  const kept = recoveryNow.some(
+    (s) => floorIds.has(s.keyId) || nextIds.get(s.keyId) === "recovery",
+  );
   if (kept) return undefined;
   return `an operational key may not remove the last recovery key in force; keep at least one of ${recoveryNow
     .map((s) => s.keyId)

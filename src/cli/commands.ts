@@ -71,6 +71,16 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
   },
   {
+    name: "pending",
+    summary: "held operations: pending list | show ID | approve ID --envelope FILE | decline ID",
+    run: async (argv, ctx) => (await import("./pending.ts")).runPending(argv, ctx),
+  },
+  {
+    name: "signers",
+    summary: "signers list [--json]: the operator keys in force, their role, source and expiry",
+    run: async (argv, ctx) => (await import("./signers.ts")).runSigners(argv, ctx),
+  },
+  {
     name: "sim",
     summary: "run the Proxmox VE API simulator on loopback (sim hub: the hub simulator)",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),

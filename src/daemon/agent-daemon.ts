@@ -30,7 +30,9 @@ import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
+import { runOperatorRequests } from "./operator-requests.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
+import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
 
@@ -111,10 +113,11 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   // The enrolled signers live in the store; the identity file's list is read once per
   // enrollment (src/store/README.md#enrolled-signers).
   importEnrollmentSigners(store, identity, logger);
+  const signers = signersInForce(cfg.signers, store.enrolledSigners, logger);
   const gate = new ReversibilityGate({
     store,
     hostId: effectiveHostId(cfg.host_id, identity, logger),
-    signers: signersInForce(cfg.signers, store.enrolledSigners, logger),
+    signers,
     configuredSigners: cfg.signers,
     clock,
     ed25519: createEd25519(),
@@ -162,6 +165,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
+          signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
           now: () => clock.now(),
         }),
       clock,
@@ -192,6 +196,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   let startFailure: Error | undefined;
   let localApi: StartedLocalApi | undefined;
   let linkRun: Promise<void> = Promise.resolve();
+  let requestsRun: Promise<void> = Promise.resolve();
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -225,6 +230,12 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
       }
     }
     if (hub !== undefined) linkRun = hub.link.run(life.signal);
+    // Approvals and declines queued by `felhom-agent pending`, enrolled or not
+    // (docs/architecture.md#held-operations-on-the-host).
+    requestsRun = runOperatorRequests(
+      { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
+      life.signal,
+    );
     o.onReady?.({
       engine,
       gate,
@@ -294,6 +305,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     signal.removeEventListener("abort", onAbort);
     await started.catch(() => {});
     await linkRun.catch(() => {});
+    await requestsRun.catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});

@@ -385,7 +385,8 @@ export class ReversibilityGate implements Gate {
       };
     }
     const { payload, signer } = result;
-    const refusal = req.op === "signers.rotate" ? this.rotationRefusal(req, signer.role) : undefined;
+    const refusal =
+      req.op === "signers.rotate" ? this.rotationRefusal(req, signer.role) : undefined;
     if (refusal !== undefined) {
       this.audit(req, signerActor(signer), "rejected:role_denied", classification, {
         rejection: "role_denied",

@@ -58,7 +58,11 @@ const signersRotate: HostExecutor<SignersRotateParams> = {
     );
     auditSignerSetChange(store.audit, change, { by: "rotation", journalId });
     return {
-      signers: change.after.map((s) => ({ name: s.name, fingerprint: s.fingerprint, role: s.role })),
+      signers: change.after.map((s) => ({
+        name: s.name,
+        fingerprint: s.fingerprint,
+        role: s.role,
+      })),
     };
   },
 };

@@ -66,6 +66,14 @@ const toRequest = (r: Row): OperatorRequest => ({
   updatedAt: r.updated_at,
 });
 
+/** Control characters become spaces, so a detail stays one line. */
+function oneLine(text: string): string {
+  return Array.from(text, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 || code === 0x7f ? " " : c;
+  }).join("");
+}
+
 /** Envelopes are small; anything larger is not one. */
 export const MAX_ENVELOPE_TEXT = 65_536;
 
@@ -106,9 +114,9 @@ export class OperatorRequests {
   }
 
   byId(id: number): OperatorRequest | undefined {
-    const row = this.db.query("SELECT * FROM operator_requests WHERE id = $id").get({ id }) as
-      | Row
-      | null;
+    const row = this.db
+      .query("SELECT * FROM operator_requests WHERE id = $id")
+      .get({ id }) as Row | null;
     return row ? toRequest(row) : undefined;
   }
 
@@ -126,7 +134,7 @@ export class OperatorRequests {
     const outcome = checkText(result.outcome, "outcome", 128);
     // Details come from verifiers and executors; one line, bounded, whatever they said.
     const detail = checkOptionalText(
-      result.detail?.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 1000) || undefined,
+      oneLine(result.detail ?? "").slice(0, 1000) || undefined,
       "detail",
       1000,
     );

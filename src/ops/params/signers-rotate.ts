@@ -6,7 +6,8 @@ import { z } from "zod";
  * is that fixed header in base64; 68 characters hold 51 bytes with no padding bits, so one key
  * has exactly one spelling and two entries with the same key text are the same key.
  */
-export const ED25519_KEY_LINE = /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}(?: [ -~]{1,200})?$/;
+export const ED25519_KEY_LINE =
+  /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}(?: [ -~]{1,200})?$/;
 
 /** The same names the `signers` config key takes, so audit rows name one person. */
 export const SIGNER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
