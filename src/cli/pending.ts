@@ -39,7 +39,9 @@ the state database and the running daemon carries it out within a second or so. 
 daemon runs, the request waits for its next start.
 
 Example:
-  felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 > destroy.json
+  felhom-agent pending show po-0123456789abcdef
+  felhom-agent op sign --key ~/.ssh/id_ed25519 --host HOST_ID --op guest.destroy --vmid 101 \
+    --params '{}' > destroy.json
   felhom-agent pending approve po-0123456789abcdef --envelope destroy.json
 
 Exit codes: 0 done (or queued, when --wait ran out), 1 refused or rejected, 2 usage error.

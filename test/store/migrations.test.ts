@@ -230,12 +230,11 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
   },
   [MIGRATIONS.findIndex((m) => m.name === "enrolled signers and operator requests") + 1]: {
     write(db) {
-      db.run(
+      db.query(
         `INSERT INTO enrolled_signers
            (fingerprint, name, role, public_key, expires_at, source, journal_id, added_at)
          VALUES ($fp, 'seed-ops', 'operational', $key, NULL, 'enrollment', NULL, ${T0})`,
-        { fp: SEED_SIGNER.fingerprint, key: SEED_SIGNER_LINE },
-      );
+      ).run({ fp: SEED_SIGNER.fingerprint, key: SEED_SIGNER_LINE });
       db.run(
         `INSERT INTO meta (key, value) VALUES ('enrolled_signers_from', 'host-seed@2026-01-01T00:00:00Z')`,
       );
