@@ -9,7 +9,7 @@ import {
   type PendingSignatureInfo,
   type ReconcileHealth,
 } from "../hub/report-collector.ts";
-import { importEnrollmentSigners } from "../hub/signer-import.ts";
+import { emptyMovedSigners, importEnrollmentSigners } from "../hub/signer-import.ts";
 import { effectiveHostId } from "../hub/trust.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
@@ -113,6 +113,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   // The enrolled signers live in the store; the identity file's list is read once per
   // enrollment (src/store/README.md#enrolled-signers).
   importEnrollmentSigners(store, identity, logger);
+  await emptyMovedSigners(hubIdentityPath(cfg.hub, cfg.state_dir), identity, store, logger);
   const signers = signersInForce(cfg.signers, store.enrolledSigners, logger);
   const gate = new ReversibilityGate({
     store,

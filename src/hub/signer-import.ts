@@ -4,7 +4,7 @@ import type { Logger } from "../log/types.ts";
 import type { EnrolledSignerInput } from "../store/enrolled-signers.ts";
 import { auditSignerSetChange } from "../store/signer-set-audit.ts";
 import type { Store } from "../store/store.ts";
-import type { HubIdentity } from "./identity.ts";
+import { type HubIdentity, writeIdentity } from "./identity.ts";
 import { identitySigners } from "./trust.ts";
 
 export type SignerImportResult =
@@ -74,4 +74,33 @@ export function importEnrollmentSigners(
     skipped,
   });
   return { kind: "imported", signers: usable.length, skipped };
+}
+
+/**
+ * Once the store holds an enrollment's signers, the identity file's copy is emptied: the
+ * signers are moved, not copied. A copy left behind would come back after a state loss
+ * (`run --new-state` imports the file again) and re-admit keys a rotation had removed, perhaps
+ * because they were stolen; without it such a host is left with its configured signers only,
+ * until it is enrolled again or its state restored. A failure to write the file changes
+ * nothing in force (the store's set is the one the gate reads) and is tried again at the next
+ * start. Returns true when the file was rewritten.
+ */
+export async function emptyMovedSigners(
+  path: string,
+  identity: HubIdentity | undefined,
+  store: Pick<Store, "enrolledSigners">,
+  logger: Logger,
+): Promise<boolean> {
+  if (identity === undefined || identity.signers.length === 0) return false;
+  if (store.enrolledSigners.importedFrom() !== enrollmentMark(identity)) return false;
+  try {
+    await writeIdentity(path, { ...identity, signers: [] });
+    return true;
+  } catch (err) {
+    logger.warn("the identity file still lists the enrolled signers; the next start tries again", {
+      identity_file: path,
+      error: (err as Error).message,
+    });
+    return false;
+  }
 }

@@ -10,7 +10,7 @@ import { runPending } from "../../src/cli/pending.ts";
 import { runDaemon } from "../../src/cli/run.ts";
 import { runSigners } from "../../src/cli/signers.ts";
 import type { AgentReady } from "../../src/daemon/agent-daemon.ts";
-import type { HubIdentity } from "../../src/hub/identity.ts";
+import { type HubIdentity, readIdentity } from "../../src/hub/identity.ts";
 import type { HubSimulator } from "../../src/sim/hub/index.ts";
 import { type PveSimulator, startPveSimulator } from "../../src/sim/pve/index.ts";
 import { freeLoopbackPort } from "../../src/util/free-port.ts";
@@ -86,6 +86,8 @@ test("a held signers.rotate approved on the host runs in the daemon and reaches 
   );
   try {
     await until("the daemon to be ready", () => ready);
+    // Moved, not copied: the identity file no longer lists them.
+    expect((await readIdentity(join(stateDir, "hub-identity.json"))).signers).toEqual([]);
     // The enrolled signer was moved into the store at start-up.
     expect(await runSigners(["list", "--json"], cli())).toBe(0);
     expect(JSON.parse(out)).toEqual([

@@ -1,6 +1,11 @@
 import { afterEach, expect, test } from "bun:test";
-import type { HubIdentity } from "../../src/hub/identity.ts";
-import { enrollmentMark, importEnrollmentSigners } from "../../src/hub/signer-import.ts";
+import { join } from "node:path";
+import { type HubIdentity, readIdentity, writeIdentity } from "../../src/hub/identity.ts";
+import {
+  emptyMovedSigners,
+  enrollmentMark,
+  importEnrollmentSigners,
+} from "../../src/hub/signer-import.ts";
 import { silentLogger } from "../../src/log/types.ts";
 import { SIGNER_SET_AUDIT_ACTION } from "../../src/store/signer-set-audit.ts";
 import { keyFromSeed } from "../authz/support.ts";
@@ -109,5 +114,38 @@ test("an unusable or repeated signer in the file is left out; the rest is import
     skipped: 2,
   });
   expect(store.enrolledSigners.list().map((s) => s.name)).toEqual(["ops", "vault"]);
+  store.close();
+});
+
+test("once imported, the identity file's copy is emptied, so a lost state cannot bring removed keys back", async () => {
+  dir = new TempStateDir();
+  const store = dir.open();
+  const path = join(dir.dir, "hub-identity.json");
+  const id = identity();
+  await writeIdentity(path, id);
+  // Not imported yet: the file is left alone.
+  expect(await emptyMovedSigners(path, id, store, silentLogger)).toBe(false);
+  expect((await readIdentity(path)).signers).toHaveLength(2);
+  importEnrollmentSigners(store, id, silentLogger);
+  expect(await emptyMovedSigners(path, id, store, silentLogger)).toBe(true);
+  const after = await readIdentity(path);
+  expect(after.signers).toEqual([]);
+  expect({ ...after, signers: id.signers }).toEqual(id);
+  // The store keeps the set; the next start finds it current and nothing to empty.
+  expect(importEnrollmentSigners(store, after, silentLogger)).toEqual({ kind: "current" });
+  expect(await emptyMovedSigners(path, after, store, silentLogger)).toBe(false);
+  expect(store.enrolledSigners.list().map((s) => s.name)).toEqual(["ops", "vault"]);
+  // A state lost and started fresh imports the emptied file: no enrolled key comes back.
+  const fresh = new TempStateDir();
+  try {
+    const empty = fresh.open();
+    expect(importEnrollmentSigners(empty, after, silentLogger)).toMatchObject({
+      kind: "imported",
+      signers: 0,
+    });
+    expect(empty.enrolledSigners.list()).toEqual([]);
+  } finally {
+    fresh.cleanup();
+  }
   store.close();
 });
