@@ -76,24 +76,28 @@ export async function runSigners(
     return EXIT_FAILURE;
   }
   const trust = await trustSummary(cfg, stored);
-  if (trust.enrollment.state === "unreadable" && stored === undefined) {
+  // Without a store the enrolled set would come from the identity file; if that cannot be
+  // read the list below is incomplete, and saying so is the command's answer (exit 1).
+  const incomplete = trust.enrollment.state === "unreadable" && stored === undefined;
+  if (incomplete) {
     ctx.stderr(
-      `felhom-agent: signers: ${trust.enrollment.error ?? "the identity file cannot be used"}; enrolled signers are not shown until it can be read\n`,
+      `felhom-agent: signers: ${trust.enrollment.error ?? "the identity file cannot be used"}; the enrolled signers are missing below until it can be read (see felhom-agent status)\n`,
     );
   }
   const rows = trust.signers.map(signerRow);
+  const code = incomplete ? EXIT_FAILURE : EXIT_OK;
   if (values.json) {
     ctx.stdout(`${JSON.stringify(rows, null, 2)}\n`);
-    return EXIT_OK;
+    return code;
   }
   if (rows.length === 0) {
     ctx.stdout("no signers: destructive operations wait as pending_signature and never run\n");
-    return EXIT_OK;
+    return code;
   }
   for (const r of rows) {
     ctx.stdout(
       `${r.fingerprint}  ${r.role.padEnd(11)}  ${r.source.padEnd(10)}  ${escapeUnsafeText(r.name)}${r.expires ? `  expires ${r.expires}` : ""}\n`,
     );
   }
-  return EXIT_OK;
+  return code;
 }

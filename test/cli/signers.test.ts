@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CliContext } from "../../src/cli/context.ts";
-import { EXIT_OK, EXIT_USAGE, UsageError } from "../../src/cli/context.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "../../src/cli/context.ts";
 import { runSigners } from "../../src/cli/signers.ts";
 import { writeIdentity } from "../../src/hub/identity.ts";
 import { importEnrollmentSigners } from "../../src/hub/signer-import.ts";
@@ -134,4 +134,13 @@ test("usage: no subcommand is exit 2 with the help; an unknown one or flag is a 
   expect(out).toContain("Example:");
   await expect(runSigners(["add"], ctx())).rejects.toBeInstanceOf(UsageError);
   await expect(runSigners(["list", "--all"], ctx())).rejects.toBeInstanceOf(UsageError);
+});
+
+test("an identity file that cannot be read, and no store yet: the configured signers, and exit 1", async () => {
+  writeFileSync(join(stateDir, "hub-identity.json"), "{not json", { mode: 0o600 });
+  expect(await runSigners(["list", "--json"], ctx())).toBe(EXIT_FAILURE);
+  expect(JSON.parse(out)).toEqual([
+    row("floor", cfgKey, "recovery", "config", "2031-01-01T00:00:00.000Z"),
+  ]);
+  expect(err).toStartWith("felhom-agent: signers: ");
 });
