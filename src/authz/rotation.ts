@@ -28,9 +28,11 @@ const usable = (s: Signer, now: number) => s.expiresAt === undefined || now < s.
  * (docs/architecture.md#operator-key-rotation):
  * - a rotation that would leave no signer at all in force is refused: the host could never
  *   approve anything again, a rotation included;
- * - an `operational` key must keep at least one of the recovery keys in force today. The
- *   recovery key is there for the day an operational key is lost or stolen; if that key could
- *   swap every recovery key for one of its own, recovery would belong to whoever stole it.
+ * - an `operational` key must keep at least one of the recovery keys in force today, and may
+ *   not add or promote a recovery key while one is in force. The recovery key is there for the
+ *   day an operational key is lost or stolen; if that key could swap every recovery key for one
+ *   of its own, or slip one of its own in beside them and then rotate with it, recovery would
+ *   belong to whoever stole it.
  * A `recovery` key may replace the whole enrolled set, recovery keys included. Configured
  * signers stay in force whatever the set says, so they always count as kept.
  */
@@ -44,6 +46,15 @@ export function rotationRefusal(f: RotationFacts): string | undefined {
   if (f.signerRole !== "operational") return undefined;
   const recoveryNow = f.inForce.filter((s) => s.role === "recovery" && usable(s, f.now));
   if (recoveryNow.length === 0) return undefined;
+  const recoveryIds = new Set(recoveryNow.map((s) => s.keyId));
+  const added = [...nextIds].filter(([id, role]) => role === "recovery" && !recoveryIds.has(id));
+  if (added.length > 0) {
+    return `an operational key may not add or promote a recovery key (${added
+      .map(([id]) => id)
+      .join(
+        ", ",
+      )}) while ${[...recoveryIds].join(", ")} is in force; have a recovery key sign the rotation`;
+  }
   const kept = recoveryNow.some(
     (s) => floorIds.has(s.keyId) || nextIds.get(s.keyId) === "recovery",
   );

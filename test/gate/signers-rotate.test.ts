@@ -196,6 +196,21 @@ describe("signers.rotate by an operational key", () => {
       ],
     ],
     [
+      "keeps the recovery key but adds one of its own beside it",
+      [
+        { name: "ops", key: ops, role: "operational" },
+        { name: "vault", key: vault, role: "recovery" },
+        { name: "mallory", key: mallory, role: "recovery" },
+      ],
+    ],
+    [
+      "promotes itself to recovery beside the recovery key",
+      [
+        { name: "ops", key: ops, role: "recovery" },
+        { name: "vault", key: vault, role: "recovery" },
+      ],
+    ],
+    [
       "keeps the recovery key but demotes it to operational",
       [
         { name: "ops", key: ops, role: "operational" },
