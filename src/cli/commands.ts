@@ -71,10 +71,20 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
   },
   {
+    name: "pending",
+    summary: "held operations: pending list | show ID | approve ID --envelope FILE | decline ID",
+    run: async (argv, ctx) => (await import("./pending.ts")).runPending(argv, ctx),
+  },
+  {
     name: "setup",
     summary:
       "as root: role, user, token, ACLs, pin, config, service (--enroll, --repin, --rotate-token)",
     run: async (argv, ctx) => (await import("./setup.ts")).runSetup(argv, ctx),
+  },
+  {
+    name: "signers",
+    summary: "signers list [--json]: the operator keys in force, their role, source and expiry",
+    run: async (argv, ctx) => (await import("./signers.ts")).runSigners(argv, ctx),
   },
   {
     name: "sim",

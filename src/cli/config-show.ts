@@ -5,6 +5,7 @@ import { trustSummary } from "../hub/trust-summary.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";
 import { EXIT_OK, EXIT_USAGE } from "./context.ts";
+import { readStoredSigners } from "./stored-signers.ts";
 
 /**
  * `felhom-agent config show`: the effective configuration (file + env) with secrets redacted,
@@ -37,7 +38,13 @@ export async function runConfigShow(
   if (!cfg) return EXIT_USAGE;
   // Not a config key: every operator key the gate accepts, the enrolled ones included, so the
   // trust in force is visible in one place (docs/hub-protocol.md#enrollment).
-  const trust = await trustSummary(cfg);
+  // The enrolled set is read from the state database when there is one (a rotation changes it
+  // there); a database that cannot be read is `status`'s to report, so it is left out here.
+  const { defaultStorePath } = await import("../store/open.ts");
+  const stored = ctx.fs
+    ? undefined
+    : await readStoredSigners(defaultStorePath(cfg.state_dir)).catch(() => undefined);
+  const trust = await trustSummary(cfg, stored);
   ctx.stdout(
     `${JSON.stringify({ ...redactConfig(cfg), signers_in_force: trust.signers }, null, 2)}\n`,
   );

@@ -1,6 +1,12 @@
 import { existsSync } from "node:fs";
-import { type SignerInForce, signersText, trustSummary } from "../hub/trust-summary.ts";
+import {
+  type SignerInForce,
+  type StoredSigners,
+  signersText,
+  trustSummary,
+} from "../hub/trust-summary.ts";
 import type { AuditHead } from "../store/audit.ts";
+import type { EnrolledSigner } from "../store/enrolled-signers.ts";
 import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./context.ts";
@@ -18,10 +24,10 @@ What this host is and trusts, read without changing anything (works while the da
 whether it is enrolled with a hub (host id, hub URL, identity file), the state database's
 path, the audit log's head (seq and hash, what the hub compares with its copy) and how far the
 hub has acknowledged it, and every operator signer in force with its SHA256 fingerprint, role
-and source (config or enrollment). When the Proxmox certificate is pinned, it also checks that
-the endpoint still presents that certificate (a TLS handshake, nothing sent): a changed one is
-a problem, "Proxmox certificate changed; run \`felhom-agent setup --repin\` as root", and the
-daemon refuses to talk to Proxmox until then.
+and source (config, enrollment, or rotation). When the Proxmox certificate is pinned, it also
+checks that the endpoint still presents that certificate (a TLS handshake, nothing sent): a
+changed one is a problem, "Proxmox certificate changed; run \`felhom-agent setup --repin\` as
+root", and the daemon refuses to talk to Proxmox until then.
 
 Options:
   --json      machine-readable output
@@ -35,7 +41,14 @@ or config error.
 /** The parts of the store `status` reads; tests inject one. */
 export interface StatusStoreHandle {
   audit: { head(): AuditHead };
+  /** The enrolled signer set (src/store/README.md#enrolled-signers); absent in older stubs. */
+  enrolledSigners?: StoredSignersSource;
   close(): void;
+}
+
+interface StoredSignersSource {
+  list(): EnrolledSigner[];
+  importedFrom(): string | undefined;
 }
 
 export interface StatusDeps {
@@ -71,9 +84,9 @@ export async function runStatus(
   }
   const cfg = await loadConfigOrReport(ctx);
   if (!cfg) return EXIT_USAGE;
-  const trust = await trustSummary(cfg);
   const { defaultStorePath } = await import("../store/open.ts");
-  const store = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
+  const { summary: store, stored } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
+  const trust = await trustSummary(cfg, stored);
   const problems: string[] = [];
   const pin = await checkProxmoxPin(cfg.proxmox, ctx.deps?.presented ?? probePresented);
   if (pin.state === "changed") problems.push(pin.detail);
@@ -105,34 +118,48 @@ export async function runStatus(
   return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
-async function readStore(path: string, deps: StatusDeps | undefined): Promise<StoreSummary> {
+async function readStore(
+  path: string,
+  deps: StatusDeps | undefined,
+): Promise<{ summary: StoreSummary; stored?: StoredSigners }> {
   // Opening would create the directory; a host without state simply has none yet.
-  if (deps?.openStore === undefined && !existsSync(path)) return { path, state: "missing" };
+  if (deps?.openStore === undefined && !existsSync(path)) {
+    return { summary: { path, state: "missing" } };
+  }
   let handle: StatusStoreHandle;
   try {
     handle = await (deps?.openStore ?? defaultOpen)(path);
   } catch (err) {
     if (err instanceof StoreError) {
-      return err.kind === "missing"
-        ? { path, state: "missing" }
-        : { path, state: "error", error: err.message };
+      return {
+        summary:
+          err.kind === "missing"
+            ? { path, state: "missing" }
+            : { path, state: "error", error: err.message },
+      };
     }
     throw err;
   }
   try {
     const h = handle.audit.head();
+    const signers = handle.enrolledSigners;
     return {
-      path,
-      state: "ok",
-      audit_head: {
-        seq: h.seq,
-        hash: h.hash,
-        delivered_seq: h.deliveredSeq,
-        anchor_seq: h.anchorSeq,
+      summary: {
+        path,
+        state: "ok",
+        audit_head: {
+          seq: h.seq,
+          hash: h.hash,
+          delivered_seq: h.deliveredSeq,
+          anchor_seq: h.anchorSeq,
+        },
       },
+      ...(signers
+        ? { stored: { importedFrom: signers.importedFrom(), list: signers.list() } }
+        : {}),
     };
   } catch (err) {
-    if (err instanceof StoreError) return { path, state: "error", error: err.message };
+    if (err instanceof StoreError) return { summary: { path, state: "error", error: err.message } };
     throw err;
   } finally {
     handle.close();

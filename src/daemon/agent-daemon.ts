@@ -9,7 +9,8 @@ import {
   type PendingSignatureInfo,
   type ReconcileHealth,
 } from "../hub/report-collector.ts";
-import { effectiveHostId, effectiveSigners } from "../hub/trust.ts";
+import { emptyMovedSigners, importEnrollmentSigners } from "../hub/signer-import.ts";
+import { effectiveHostId } from "../hub/trust.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
@@ -29,7 +30,10 @@ import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
+import { runOperatorRequests } from "./operator-requests.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
+import { reportedSigners } from "./reported-signers.ts";
+import { signersInForce } from "./signers-in-force.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
@@ -106,10 +110,16 @@ async function enrolledIdentity(
 export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal): Promise<void> {
   const { config: cfg, store, client, clock, logger } = o;
   const identity = await enrolledIdentity(cfg, logger);
+  // The enrolled signers live in the store; the identity file's list is read once per
+  // enrollment (src/store/README.md#enrolled-signers).
+  importEnrollmentSigners(store, identity, logger);
+  await emptyMovedSigners(hubIdentityPath(cfg.hub, cfg.state_dir), identity, store, logger);
+  const signers = signersInForce(cfg.signers, store.enrolledSigners, logger);
   const gate = new ReversibilityGate({
     store,
     hostId: effectiveHostId(cfg.host_id, identity, logger),
-    signers: effectiveSigners(cfg.signers, identity, logger),
+    signers,
+    configuredSigners: cfg.signers,
     clock,
     ed25519: createEd25519(),
     skewSeconds: cfg.gate.skew_s,
@@ -156,6 +166,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
+          signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
           now: () => clock.now(),
         }),
       clock,
@@ -186,6 +197,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   let startFailure: Error | undefined;
   let localApi: StartedLocalApi | undefined;
   let linkRun: Promise<void> = Promise.resolve();
+  let requestsRun: Promise<void> = Promise.resolve();
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -219,6 +231,12 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
       }
     }
     if (hub !== undefined) linkRun = hub.link.run(life.signal);
+    // Approvals and declines queued by `felhom-agent pending`, enrolled or not
+    // (docs/architecture.md#held-operations-on-the-host).
+    requestsRun = runOperatorRequests(
+      { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
+      life.signal,
+    );
     o.onReady?.({
       engine,
       gate,
@@ -288,6 +306,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     signal.removeEventListener("abort", onAbort);
     await started.catch(() => {});
     await linkRun.catch(() => {});
+    await requestsRun.catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});

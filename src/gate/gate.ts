@@ -2,9 +2,11 @@ import { createHash } from "node:crypto";
 import type { Ed25519 } from "../authz/ed25519.ts";
 import type { GuestRef } from "../authz/envelope.ts";
 import { SignatureRejection } from "../authz/rejection.ts";
+import { rotationRefusal } from "../authz/rotation.ts";
 import type { Signer } from "../authz/signers.ts";
 import { type ExpectedAction, type VerifyResult, verifyEnvelope } from "../authz/verify.ts";
 import type { Logger } from "../log/types.ts";
+import { signersRotateParams } from "../ops/params/signers-rotate.ts";
 import { isOpName, type OperationRequest } from "../ops/types.ts";
 import type { AuditInput } from "../store/audit.ts";
 import type { IntentInput } from "../store/journal.ts";
@@ -79,7 +81,16 @@ export interface GateOptions {
   store: GateStore;
   /** This agent's host id (config `host_id`, or the enrolled identity's); absent = none yet. */
   hostId: string | undefined;
-  signers: readonly Signer[];
+  /**
+   * The signers in force: a fixed list, or a function read at every verification, so a
+   * `signers.rotate` takes effect for the next envelope without a restart.
+   */
+  signers: readonly Signer[] | (() => readonly Signer[]);
+  /**
+   * The configured signers, a floor no rotation removes (docs/architecture.md#operator-key-rotation);
+   * part of `signers` too. Default none.
+   */
+  configuredSigners?: readonly Signer[];
   clock: Clock;
   ed25519: Ed25519;
   skewSeconds?: number;
@@ -374,6 +385,24 @@ export class ReversibilityGate implements Gate {
       };
     }
     const { payload, signer } = result;
+    const refusal =
+      req.op === "signers.rotate" ? this.rotationRefusal(req, signer.role) : undefined;
+    if (refusal !== undefined) {
+      this.audit(req, signerActor(signer), "rejected:role_denied", classification, {
+        rejection: "role_denied",
+        detail: refusal,
+        key_id: signer.keyId,
+        role: signer.role,
+        ...(held ? { pending: held.row.id } : {}),
+      });
+      return {
+        outcome: "rejected",
+        reason: "role_denied",
+        detail: refusal,
+        classification,
+        ...(held ? { pendingId: held.row.id } : {}),
+      };
+    }
     const signed: SignedApproval = {
       nonce: payload.nonce,
       expiresAt: payload.exp * 1000,
@@ -422,7 +451,7 @@ export class ReversibilityGate implements Gate {
       envelope,
       {
         hostId,
-        signers: this.o.signers,
+        signers: this.signersInForce(),
         clock: this.o.clock,
         ed25519: this.o.ed25519,
         ...(this.o.skewSeconds === undefined ? {} : { skewSeconds: this.o.skewSeconds }),
@@ -431,6 +460,24 @@ export class ReversibilityGate implements Gate {
       },
       expected,
     );
+  }
+
+  private signersInForce(): readonly Signer[] {
+    const { signers } = this.o;
+    return typeof signers === "function" ? signers() : signers;
+  }
+
+  /** The rules of who may change the signer set, after the signature itself verified. */
+  private rotationRefusal(req: OperationRequest, role: Signer["role"]): string | undefined {
+    const parsed = signersRotateParams.safeParse(req.params);
+    if (!parsed.success) return "the params are not a signer set";
+    return rotationRefusal({
+      signerRole: role,
+      inForce: this.signersInForce(),
+      configured: this.o.configuredSigners ?? [],
+      next: parsed.data.signers,
+      now: this.o.clock.now(),
+    });
   }
 
   private guestRef(vmid: number): GuestRef {

@@ -203,6 +203,23 @@ export const statusReportSchema = z.strictObject({
    * state still says what it said when the guest grew (docs/desired-state.md). Optional:
    * reports from agents before this field have none.
    */
+  /**
+   * Every operator signer the gate accepts when the report was made, so the hub sees a key
+   * rotation take effect (docs/hub-protocol.md#signers-in-force). Optional: reports from agents
+   * before this field have none.
+   */
+  signers: z
+    .array(
+      z.strictObject({
+        name: z.string(),
+        /** `SHA256:…`, as `ssh-keygen -l` prints it. */
+        fingerprint: z.string(),
+        role: signerRoleSchema,
+        source: z.enum(["config", "enrollment", "rotation"]),
+        expires_at: z.iso.datetime({ offset: true }).optional(),
+      }),
+    )
+    .optional(),
   guest_overrides: z
     .array(
       z.strictObject({

@@ -27,6 +27,8 @@ export interface ReportSources {
   pendingSignatures?: () => PendingSignatureInfo[];
   /** The guests' own grows the reconciler keeps (the store's guestOverrides.inForce). */
   guestOverrides?: () => GuestOverride[];
+  /** The operator signers in force (src/hub/trust-summary.ts). */
+  signers?: () => NonNullable<StatusReportBody["signers"]>;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -131,6 +133,12 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`guest overrides unavailable: ${errorText(err)}`);
   }
+  let signers: StatusReportBody["signers"];
+  try {
+    signers = s.signers?.();
+  } catch (err) {
+    unavailable.push(`signers unavailable: ${errorText(err)}`);
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -146,5 +154,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     reconcile,
     pending_signatures: pending,
     guest_overrides: overrides,
+    ...(signers === undefined ? {} : { signers }),
   };
 }

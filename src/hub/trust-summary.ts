@@ -1,9 +1,11 @@
 import type { Signer } from "../authz/signers.ts";
 import { silentLogger } from "../log/types.ts";
 import { escapeUnsafeText } from "../store/audit-text.ts";
+import type { EnrolledSigner } from "../store/enrolled-signers.ts";
 import { type HubConfig, hubIdentityPath } from "./config-section.ts";
 import { type HubIdentity, HubIdentityError, identityExists, readIdentity } from "./identity.ts";
-import { effectiveSigners } from "./trust.ts";
+import { enrollmentMark } from "./signer-import.ts";
+import { type EnrolledSignerLike, effectiveSigners, identitySigners } from "./trust.ts";
 
 /** One operator signer the gate would accept a signature from, and where it comes from. */
 export interface SignerInForce {
@@ -11,7 +13,8 @@ export interface SignerInForce {
   role: string;
   /** `SHA256:…`, as `ssh-keygen -l` prints it. */
   fingerprint: string;
-  source: "config" | "enrollment";
+  /** `rotation`: written by a signed signers.rotate (docs/architecture.md#operator-key-rotation). */
+  source: "config" | "enrollment" | "rotation";
   /** ISO time after which the signer is refused; absent = no expiry. */
   expires_at?: string;
 }
@@ -33,16 +36,43 @@ export interface TrustSummary {
   signers: SignerInForce[];
 }
 
+/** The enrolled set as the state database holds it, when there is a database to read. */
+export interface StoredSigners {
+  /** The enrollment the set was imported from (src/hub/signer-import.ts), if any. */
+  importedFrom: string | undefined;
+  list: readonly EnrolledSigner[];
+}
+
 /**
- * What this host trusts, read the way the daemon reads it: the configured signers, then those
- * accepted at enrollment (a key or name configured already is not taken twice). For `config
- * show` and `status`, so an operator sees every key that can approve a destructive operation.
+ * The enrolled set the daemon uses: the store's once it holds this enrollment's import (or
+ * when the host is not enrolled); before the daemon's first start since enrollment, the
+ * identity file's, which that start imports.
  */
-export async function trustSummary(cfg: {
-  hub: Pick<HubConfig, "identity_file" | "url">;
-  state_dir: string;
-  signers: readonly Signer[];
-}): Promise<TrustSummary> {
+function enrolledSet(
+  identity: HubIdentity | undefined,
+  stored: StoredSigners | undefined,
+): { list: EnrolledSignerLike[]; source: (fingerprint: string) => SignerInForce["source"] } {
+  if (stored && (identity === undefined || stored.importedFrom === enrollmentMark(identity))) {
+    const bySource = new Map(stored.list.map((s) => [s.fingerprint, s.source]));
+    return { list: [...stored.list], source: (f) => bySource.get(f) ?? "enrollment" };
+  }
+  return { list: identitySigners(identity), source: () => "enrollment" };
+}
+
+/**
+ * What this host trusts, read the way the daemon reads it: the configured signers, then the
+ * enrolled set (a key or name configured already is not taken twice). For `config show`,
+ * `status` and `signers list`, so an operator sees every key that can approve a destructive
+ * operation.
+ */
+export async function trustSummary(
+  cfg: {
+    hub: Pick<HubConfig, "identity_file" | "url">;
+    state_dir: string;
+    signers: readonly Signer[];
+  },
+  stored?: StoredSigners,
+): Promise<TrustSummary> {
   const path = hubIdentityPath(cfg.hub, cfg.state_dir);
   let identity: HubIdentity | undefined;
   let enrollment: EnrollmentSummary;
@@ -63,12 +93,13 @@ export async function trustSummary(cfg: {
     enrollment = { state: "unreadable", identity_file: path, error: err.message };
   }
   const configured = new Set(cfg.signers.map((s) => s.keyId));
-  const signers = effectiveSigners(cfg.signers, identity, silentLogger).map(
+  const enrolled = enrolledSet(identity, stored);
+  const signers = effectiveSigners(cfg.signers, enrolled.list, silentLogger).map(
     (s): SignerInForce => ({
       name: s.name,
       role: s.role,
       fingerprint: s.keyId,
-      source: configured.has(s.keyId) ? "config" : "enrollment",
+      source: configured.has(s.keyId) ? "config" : enrolled.source(s.keyId),
       ...(s.expiresAt !== undefined ? { expires_at: new Date(s.expiresAt).toISOString() } : {}),
     }),
   );

@@ -245,6 +245,46 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX hub_jobs_open ON hub_jobs (terminal, updated_at);
     `,
   },
+  {
+    name: "enrolled signers and operator requests",
+    sql: `
+      -- The operator signers this host accepted at enrollment, as later replaced by signed
+      -- signers.rotate operations (src/store/README.md#enrolled-signers). The configured
+      -- signers are not here: they are a floor no rotation touches. A row names the journal
+      -- entry of the rotation that wrote it; rows imported from the enrollment file have none.
+      CREATE TABLE enrolled_signers (
+        fingerprint TEXT PRIMARY KEY CHECK (fingerprint GLOB 'SHA256:*' AND length(fingerprint) = 50),
+        name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),
+        role TEXT NOT NULL CHECK (role IN ('operational', 'recovery')),
+        public_key TEXT NOT NULL CHECK (length(public_key) BETWEEN 1 AND 512),
+        expires_at TEXT,
+        source TEXT NOT NULL CHECK (source IN ('enrollment', 'rotation')),
+        journal_id INTEGER REFERENCES journal (id),
+        added_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- An operator's approval or decline of a held operation, asked on the host's command
+      -- line and carried out by the daemon, the one process that runs operations
+      -- (src/store/README.md#operator-requests).
+      CREATE TABLE operator_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pending_id TEXT NOT NULL CHECK (length(pending_id) BETWEEN 1 AND 64),
+        action TEXT NOT NULL CHECK (action IN ('approve', 'decline')),
+        envelope TEXT CHECK (envelope IS NULL OR length(envelope) <= 65536),
+        reason TEXT CHECK (reason IS NULL OR length(reason) <= 500),
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'done')),
+        outcome TEXT,
+        detail TEXT,
+        operation_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((action = 'approve') = (envelope IS NOT NULL)),
+        CHECK ((action = 'decline') = (reason IS NOT NULL)),
+        CHECK ((state = 'done') = (outcome IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX operator_requests_waiting ON operator_requests (id) WHERE state = 'waiting';
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

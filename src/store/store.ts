@@ -3,6 +3,7 @@ import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
+import { EnrolledSigners } from "./enrolled-signers.ts";
 import { StoreError } from "./errors.ts";
 import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
@@ -11,6 +12,7 @@ import { GuestTokens } from "./guest-tokens.ts";
 import { HubJobs } from "./hub-jobs.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
+import { OperatorRequests } from "./operator-requests.ts";
 import { Outbox, type OutboxOptions } from "./outbox.ts";
 import { PendingOps } from "./pending.ts";
 import type { QuarantinedRow } from "./quarantine.ts";
@@ -63,6 +65,8 @@ export class Store {
   readonly pending: PendingOps;
   readonly guestOverrides: GuestOverrides;
   readonly hubJobs: HubJobs;
+  readonly enrolledSigners: EnrolledSigners;
+  readonly operatorRequests: OperatorRequests;
   private closed = false;
 
   constructor(
@@ -99,6 +103,8 @@ export class Store {
     this.pending = new PendingOps(db, clock, onQuarantine);
     this.guestOverrides = new GuestOverrides(db, clock);
     this.hubJobs = new HubJobs(db, this.outbox);
+    this.enrolledSigners = new EnrolledSigners(db, clock);
+    this.operatorRequests = new OperatorRequests(db, clock);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { buildPayload, signPayloadBytes } from "../../src/authz/sign.ts";
 import type { OperationRequest } from "../../src/ops/types.ts";
-import { alice, ed, GateHarness, HOST, rescue } from "./support.ts";
+import { alice, ed, GateHarness, HOST, rescue, rotateParams } from "./support.ts";
 
 // Host-level operations (storage.*, signers.rotate, agent.update) act on no guest: the request
 // has no vmid and the signed payload names no guest (docs/architecture.md#signed-operations).
@@ -61,7 +61,7 @@ describe("host-level operations at the gate", () => {
 
   test.each([
     ["storage.add", { storage: "usb2" }],
-    ["signers.rotate", {}],
+    ["signers.rotate", rotateParams()],
     ["agent.update", { version: "1.2.3" }],
   ] as const)("%s signed by an operational key → accepted", async (op, params) => {
     h = new GateHarness();
@@ -72,9 +72,9 @@ describe("host-level operations at the gate", () => {
 
   test("the recovery key: signers.rotate accepted, any other host-level op role_denied", async () => {
     h = new GateHarness();
-    const rotate = await h.sign({ key: rescue, op: "signers.rotate" });
+    const rotate = await h.sign({ key: rescue, op: "signers.rotate", params: rotateParams() });
     const ok = await h.gate.decide(
-      hostRequest({ op: "signers.rotate", params: {}, envelope: rotate }),
+      hostRequest({ op: "signers.rotate", params: rotateParams(), envelope: rotate }),
       h.ctx,
     );
     expect(ok.outcome).toBe("accepted");

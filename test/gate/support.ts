@@ -26,6 +26,21 @@ export function signersAt(nowMs: number): Signer[] {
   ];
 }
 
+/** The OpenSSH public key line of a test key. */
+export function keyLine(k: Ed25519PrivateKey, comment = "test"): string {
+  return `ssh-ed25519 ${Buffer.from(k.publicKey.blob).toString("base64")} ${comment}`;
+}
+
+/** `signers.rotate` params keeping the harness's operational and recovery keys. */
+export function rotateParams(
+  signers: { name: string; key: Ed25519PrivateKey; role: "operational" | "recovery" }[] = [
+    { name: "alice", key: alice, role: "operational" },
+    { name: "rescue", key: rescue, role: "recovery" },
+  ],
+): Record<string, unknown> {
+  return { signers: signers.map((s) => ({ name: s.name, key: keyLine(s.key), role: s.role })) };
+}
+
 export interface SignOptions {
   key?: Ed25519PrivateKey;
   op?: OpName;

@@ -15,6 +15,8 @@ import { allSpecifiers, ROOT } from "../architecture/import-graph.ts";
  */
 
 const GOLDEN = "local:backup/vzdump-lxc-9000-2026_01_01-00_00_00.tar.zst";
+const KEY_A = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${"A".repeat(43)}`;
+const KEY_B = `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${"B".repeat(43)} ops@example`;
 
 /** Per operation: params the shape accepts, and params it refuses (a key or a value wrong). */
 const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<string, unknown>[] }> =
@@ -64,6 +66,28 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
       bad: [{ archive: "" }, { archive: GOLDEN, mp0: "local:8,mp=/srv" }],
     },
     "guest.destroy": { ok: [{}, { purge: true, force: true }], bad: [{ purge: 1 }] },
+    "signers.rotate": {
+      ok: [
+        { signers: [] },
+        {
+          signers: [
+            { name: "ops", key: KEY_A, role: "operational" },
+            { name: "vault", key: KEY_B, role: "recovery", expires: "2030-01-01T00:00:00Z" },
+          ],
+        },
+      ],
+      bad: [
+        { signers: [{ name: "ops", key: "ssh-rsa AAAAB3NzaC1yc2E", role: "operational" }] },
+        { signers: [{ name: "ops", key: KEY_A, role: "admin" }] },
+        {
+          signers: [
+            { name: "ops", key: KEY_A, role: "operational" },
+            { name: "ops2", key: `${KEY_A} other`, role: "recovery" },
+          ],
+        },
+        { signers: [], extra: true },
+      ],
+    },
     "golden.register": {
       ok: [{ volid: GOLDEN }],
       bad: [{ volid: "no-colon" }, { volid: GOLDEN, checksum: "md5:00" }],

@@ -2,6 +2,7 @@ import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { closeSync, openSync } from "node:fs";
+import { ed25519PublicKeyFromRaw } from "../../src/authz/ssh-public-key.ts";
 import { AUDIT_GENESIS_HASH, auditHash } from "../../src/store/audit.ts";
 import {
   applyMigrations,
@@ -17,6 +18,8 @@ import { TempStateDir } from "./support.ts";
 const T0 = Date.UTC(2026, 0, 1);
 const UPID = "UPID:pve:00001234:00005678:6650A0B0:vzsnapshot:101:root@pam:";
 const SEED_TOKEN = "A".repeat(43);
+const SEED_SIGNER = ed25519PublicKeyFromRaw(new Uint8Array(32).fill(7));
+const SEED_SIGNER_LINE = `ssh-ed25519 ${Buffer.from(SEED_SIGNER.blob).toString("base64")} seed`;
 
 /**
  * Rows as the agent wrote them at each schema version, in that version's SQL, and what the
@@ -223,6 +226,40 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
         reported: ["pending_signature", "ok"],
         terminal: true,
       });
+    },
+  },
+  [MIGRATIONS.findIndex((m) => m.name === "enrolled signers and operator requests") + 1]: {
+    write(db) {
+      db.query(
+        `INSERT INTO enrolled_signers
+           (fingerprint, name, role, public_key, expires_at, source, journal_id, added_at)
+         VALUES ($fp, 'seed-ops', 'operational', $key, NULL, 'enrollment', NULL, ${T0})`,
+      ).run({ fp: SEED_SIGNER.fingerprint, key: SEED_SIGNER_LINE });
+      db.run(
+        `INSERT INTO meta (key, value) VALUES ('enrolled_signers_from', 'host-seed@2026-01-01T00:00:00Z')`,
+      );
+      db.run(
+        `INSERT INTO operator_requests
+           (pending_id, action, envelope, reason, state, created_at, updated_at)
+         VALUES ('po-00000000000000aa', 'decline', NULL, 'not today', 'waiting', ${T0}, ${T0})`,
+      );
+    },
+    check(store) {
+      expect(store.enrolledSigners.list()).toEqual([
+        {
+          name: "seed-ops",
+          fingerprint: SEED_SIGNER.fingerprint,
+          role: "operational",
+          publicKey: SEED_SIGNER_LINE,
+          source: "enrollment",
+          journalId: null,
+          addedAt: T0,
+        },
+      ]);
+      expect(store.enrolledSigners.importedFrom()).toBe("host-seed@2026-01-01T00:00:00Z");
+      expect(store.operatorRequests.waiting()).toMatchObject([
+        { pendingId: "po-00000000000000aa", action: "decline", reason: "not today" },
+      ]);
     },
   },
 };
