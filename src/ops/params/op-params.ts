@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { OpName } from "../types.ts";
+import { agentUpdateParams } from "./agent-update.ts";
 import { goldenRegisterParams } from "./golden-register.ts";
 import { guestBackupParams } from "./guest-backup.ts";
 import { guestConfigParams } from "./guest-config.ts";
@@ -32,6 +33,7 @@ export const OP_PARAMS = {
   "guest.restore": guestRestoreParams,
   "guest.destroy": guestDestroyParams,
   "golden.register": goldenRegisterParams,
+  "agent.update": agentUpdateParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;
