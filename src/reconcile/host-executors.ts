@@ -2,7 +2,8 @@ import { type AgentUpdateParams, agentUpdateParams } from "../ops/params/agent-u
 import { type GoldenRegisterParams, goldenRegisterParams } from "../ops/params/golden-register.ts";
 import type { OpName } from "../ops/types.ts";
 import type { Store } from "../store/store.ts";
-import { AGENT_VERSION, compareVersions } from "../version.ts";
+import { compareVersions } from "../util/semver.ts";
+import { AGENT_VERSION } from "../version.ts";
 
 /**
  * A host-level operation the agent carries out in its own store, with no Proxmox call: it is

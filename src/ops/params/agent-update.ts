@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { VERSION_PATTERN } from "../../version.ts";
+import { VERSION_PATTERN } from "../../util/semver.ts";
 
 /** The builds the release publishes (docs/bun-runtime.md#build): current CPUs, and without AVX2. */
 export const UPDATE_TARGETS = ["x64", "x64-baseline"] as const;
