@@ -12,6 +12,8 @@ export interface SmokeOptions {
 
 const versionJson = z.object({ version: z.string() });
 
+const PIPE_GRACE_MS = 500;
+
 /**
  * Runs the new binary before anything points at it: `version --json` must name the signed
  * version, and `config check` must accept the live configuration. Returns undefined when both
@@ -59,11 +61,14 @@ async function runBounded(
       stderr: "",
     };
   }
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout as ReadableStream).text(),
-    new Response(proc.stderr as ReadableStream).text(),
-    proc.exited,
-  ]);
+  const out = new Response(proc.stdout as ReadableStream).text();
+  const err = new Response(proc.stderr as ReadableStream).text();
+  const code = await proc.exited;
+  // A child the binary left behind may hold the pipes open after it was killed: read what is
+  // there within a short grace, never wait for the child's child.
+  const grace = (p: Promise<string>) =>
+    Promise.race([p, Bun.sleep(PIPE_GRACE_MS).then(() => "")]).catch(() => "");
+  const [stdout, stderr] = await Promise.all([grace(out), grace(err)]);
   if (proc.signalCode !== null) {
     return { code: null, how: `did not finish within ${o.timeoutMs} ms`, stdout, stderr };
   }
