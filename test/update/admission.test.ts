@@ -31,7 +31,7 @@ function realGate(store: Store): ReversibilityGate {
   });
 }
 
-const [maj, min, pat] = AGENT_VERSION.split("-")[0]?.split(".").map(Number) as number[];
+const [maj, min, pat] = (AGENT_VERSION.split("-")[0] ?? "").split(".").map(Number) as number[];
 const NEWER = `${maj}.${(min as number) + 1}.0`;
 const OLDER = (pat as number) > 0 ? `${maj}.${min}.${(pat as number) - 1}` : `${maj}.${min}.0-rc.1`;
 
