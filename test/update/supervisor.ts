@@ -82,7 +82,7 @@ export class Supervisor {
       await proc.exited;
       await reading.catch(() => {});
       entry.code = proc.exitCode;
-      entry.signal = proc.signalCode;
+      entry.signal = proc.signalCode === null ? null : String(proc.signalCode);
       this.proc = undefined;
       if (this.stopped) break;
       await Bun.sleep(this.o.restartMs);
