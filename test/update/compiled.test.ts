@@ -140,7 +140,7 @@ test("the artifact route: unknown artifact is a 404, a wrong pin never reaches t
     good.close();
   }
   const before = hub.requests.length;
-  const wrong = clientFor("AA:".repeat(31) + "AA");
+  const wrong = clientFor(`${"AA:".repeat(31)}AA`);
   try {
     const err = await wrong.client.artifact(creds(), VERSION, "x64", 5_000).catch((e) => e);
     expect(err).toBeInstanceOf(HubUnreachableError);
