@@ -185,6 +185,9 @@ export class Updater {
     pointLink(layout, layout.current, back);
     removeLink(layout, layout.previous);
     rmSync(versionDir(layout, a.version), { recursive: true, force: true });
+    // What only `previous` kept is not needed by anything now: versions on disk stay exactly
+    // those the links name.
+    pruneVersions(layout);
     const closed = this.step(a, "rolled_back", why);
     this.audit(closed, "rolled_back", { reason: why, back_to: back });
     this.d.logger.error("update rolled back", { version: a.version, back_to: back, reason: why });
