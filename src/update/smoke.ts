@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { VERSION_PATTERN } from "../util/semver.ts";
 
 /** What a smoke test needs to run the new binary as the service would. */
 export interface SmokeOptions {
@@ -15,13 +16,23 @@ const versionJson = z.object({ version: z.string() });
 const PIPE_GRACE_MS = 500;
 
 /**
+ * Why a smoke test failed. `reason` is ours and goes to the attempt's row and the audit log;
+ * `stderr` is the end of what the new binary printed, which only the logger (redacting
+ * secrets by construction) may carry: a binary can print anything, the token included.
+ */
+export interface SmokeFailure {
+  reason: string;
+  stderr: string;
+}
+
+/**
  * Runs the new binary before anything points at it: `version --json` must name the signed
  * version, and `config check` must accept the live configuration. Returns undefined when both
- * pass, else why not (docs/self-update.md#steps-and-recovery).
+ * pass (docs/self-update.md#steps-and-recovery).
  */
-export async function smokeTest(o: SmokeOptions): Promise<string | undefined> {
+export async function smokeTest(o: SmokeOptions): Promise<SmokeFailure | undefined> {
   const v = await runBounded([o.binary, "version", "--json"], o);
-  if (v.code !== 0) return `'version --json' ${v.how}${tail(v.stderr)}`;
+  if (v.code !== 0) return { reason: `'version --json' ${v.how}`, stderr: tail(v.stderr) };
   let reported: string | undefined;
   try {
     const parsed = versionJson.safeParse(JSON.parse(v.stdout));
@@ -29,13 +40,17 @@ export async function smokeTest(o: SmokeOptions): Promise<string | undefined> {
   } catch {
     reported = undefined;
   }
-  if (reported === undefined) return "'version --json' printed no version";
+  if (reported === undefined) return { reason: "'version --json' printed no version", stderr: "" };
   if (reported !== o.version) {
-    return `the new binary reports version ${reported}, the signed version is ${o.version}`;
+    const shown = VERSION_PATTERN.test(reported) ? reported : "something that is not a version";
+    return {
+      reason: `the new binary reports version ${shown}, the signed version is ${o.version}`,
+      stderr: "",
+    };
   }
   const configArgs = o.configPath !== undefined ? ["--config", o.configPath] : [];
   const c = await runBounded([o.binary, ...configArgs, "config", "check"], o);
-  if (c.code !== 0) return `'config check' ${c.how}${tail(c.stderr)}`;
+  if (c.code !== 0) return { reason: `'config check' ${c.how}`, stderr: tail(c.stderr) };
   return undefined;
 }
 
@@ -76,6 +91,5 @@ async function runBounded(
 }
 
 function tail(stderr: string): string {
-  const last = stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
-  return last === "" ? "" : `: ${last}`;
+  return stderr.trim().split("\n").slice(-3).join(" | ").slice(0, 500);
 }

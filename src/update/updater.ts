@@ -90,7 +90,12 @@ export class Updater {
         });
         if (why !== undefined) {
           rmSync(versionDir(layout, a.version), { recursive: true, force: true });
-          return this.fail(a, `smoke test failed: ${why}`);
+          this.d.logger.warn("the new binary failed its smoke test", {
+            version: a.version,
+            reason: why.reason,
+            stderr_tail: why.stderr,
+          });
+          return this.fail(a, `smoke test failed: ${why.reason}`);
         }
         a = this.step(a, "smoked");
       }

@@ -13,7 +13,7 @@ export const BUN = process.execPath;
  */
 export function scriptArtifact(
   version: string,
-  opts: { check?: number; reports?: string; hang?: boolean } = {},
+  opts: { check?: number; reports?: string; hang?: boolean; say?: string } = {},
 ): Uint8Array {
   const reports = opts.reports ?? version;
   const text = `#!/bin/sh
@@ -21,7 +21,7 @@ export function scriptArtifact(
 for a in "$@"; do
   case "$a" in
     version) ${opts.hang ? "sleep 30;" : ""} echo '{"version":"${reports}"}'; exit 0 ;;
-    check) echo 'config check says ${opts.check ?? 0}' >&2; exit ${opts.check ?? 0} ;;
+    check) echo '${opts.say ?? `config check says ${opts.check ?? 0}`}' >&2; exit ${opts.check ?? 0} ;;
   esac
 done
 exit 64

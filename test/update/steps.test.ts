@@ -186,6 +186,18 @@ describe("smoke test", () => {
     expect(links()).toEqual({ current: OLD, previous: undefined });
   });
 
+  test("what the new binary prints never reaches the attempt's row or the audit log", async () => {
+    const secret = "felhom-agent@pve!agent=11111111-2222-3333-4444-555555555555";
+    admit(scriptArtifact(NEW, { check: 2, say: `token is ${secret}` }));
+    const logged: unknown[] = [];
+    const logger = { ...silentLogger, warn: (_m: string, f?: unknown) => void logged.push(f) };
+    expect(await updater({ logger }).advance()).toBe("failed");
+    expect(store.agentUpdates.last()?.reason).toBe("smoke test failed: 'config check' exited 2");
+    expect(JSON.stringify(store.audit.list({ limit: 100 }))).not.toContain(secret);
+    // Only the logger gets it, and the daemon's logger redacts its secrets by construction.
+    expect(JSON.stringify(logged)).toContain("token is");
+  });
+
   test("the smoke test gets the live --config", async () => {
     const seen = join(dir, "seen-args");
     const text = `#!/bin/sh\necho "$@" >> '${seen}'\ncase "$1" in version) echo '{"version":"${NEW}"}';; esac\nexit 0\n`;
