@@ -1,7 +1,8 @@
 import pkg from "../package.json" with { type: "json" };
 
 /**
- * Set only by `bun build --define FELHOM_AGENT_BUILD_VERSION='"x.y.z"'` (scripts/compile.ts):
+ * Set only by `bun build --define FELHOM_AGENT_BUILD_VERSION='"x.y.z"'` (scripts/compile.ts,
+ * docs/bun-runtime.md#build-time-version):
  * a test build that must report another version than package.json's, the artifact an update
  * test installs. Release builds leave it undefined.
  */

@@ -80,7 +80,8 @@ async function runBounded(
   const err = new Response(proc.stderr as ReadableStream).text();
   const code = await proc.exited;
   // A child the binary left behind may hold the pipes open after it was killed: read what is
-  // there within a short grace, never wait for the child's child.
+  // there within a short grace, never wait for the child's child
+  // (docs/bun-runtime.md#child-process-timeouts).
   const grace = (p: Promise<string>) =>
     Promise.race([p, Bun.sleep(PIPE_GRACE_MS).then(() => "")]).catch(() => "");
   const [stdout, stderr] = await Promise.all([grace(out), grace(err)]);
