@@ -50,6 +50,7 @@ CHANGES=0
 RESTART_NEEDED=no
 UNIT_CHANGED=no
 LAST_CHANGED=no
+BIN_VERSION=""
 
 usage() {
   cat <<'EOF'
@@ -82,10 +83,12 @@ Other options:
                     DIR/etc/passwd when the user is there
   -h, --help        this help
 
-Installed: /usr/local/bin/felhom-agent, /usr/local/lib/felhom-agent/priv/* (root wrappers),
-/etc/sudoers.d/felhom-agent, /etc/systemd/system/felhom-agent.service,
-/etc/felhom-agent/agent.json (only when absent), /var/lib/felhom-agent, and the bash
-completion in /usr/share/bash-completion/completions/felhom-agent when the binary has one.
+Installed: /var/lib/felhom-agent/versions/VERSION/felhom-agent with the links
+/var/lib/felhom-agent/current (what the service runs) and /var/lib/felhom-agent/previous (the
+version before; the two the agent's self-update keeps), /usr/local/bin/felhom-agent (a link to
+current), /usr/local/lib/felhom-agent/priv/* (root wrappers), /etc/sudoers.d/felhom-agent,
+/etc/systemd/system/felhom-agent.service, /etc/felhom-agent/agent.json (only when absent), and
+the bash completion in /usr/share/bash-completion/completions/felhom-agent when the binary has one.
 EOF
 }
 
@@ -764,7 +767,8 @@ StartLimitIntervalSec=0
 Type=simple
 User=$SERVICE_USER
 Group=$SERVICE_GROUP
-ExecStart=$BIN_PATH --config $CONF_FILE run
+# The link the agent's self-update switches (docs/self-update.md#layout).
+ExecStart=$STATE_DIR/current/felhom-agent --config $CONF_FILE run
 # Optional FELHOM_AGENT_* overrides (e.g. the token), kept off the command line; mode 0600.
 EnvironmentFile=-$CONF_DIR/agent.env
 StateDirectory=felhom-agent
@@ -857,12 +861,18 @@ check_setup_args() {
   [ "$SETUP" = no ] || [ "$MODE" = install ] || usage_error "--setup goes with an install, not --uninstall"
 }
 
+# The binary the service runs, reached through the relative link current -> versions/VERSION so
+# that it stays inside --root (BIN_PATH is an absolute link that would leave it).
+installed_binary() {
+  printf '%s\n' "$ROOT$STATE_DIR/current/felhom-agent"
+}
+
 # The completion script comes from the binary itself ('felhom-agent completion bash'); a
 # binary without that command prints something else, which is not installed. The installed
 # copy is the one run (a download is not executable, and the temporary directory may be
 # mounted noexec); a dry run has only the candidate, when it is executable.
 install_completion() {
-  exe=$ROOT$BIN_PATH
+  exe=$(installed_binary)
   if is_dry; then exe=$CANDIDATE; fi
   if [ ! -x "$exe" ]; then
     say "skipped    bash completion: $exe is not executable here (a dry run of a download)"
@@ -891,12 +901,77 @@ run_setup() {
   fi
   # Under `curl | sh` stdin is the script itself: the enrollment asks on the terminal instead.
   if [ ! -t 0 ] && (: </dev/tty) 2>/dev/null; then
-    "$ROOT$BIN_PATH" "$@" </dev/tty ||
+    "$(installed_binary)" "$@" </dev/tty ||
       die "felhom-agent setup failed (its message is above); fix that and run: felhom-agent setup"
   else
-    "$ROOT$BIN_PATH" "$@" ||
+    "$(installed_binary)" "$@" ||
       die "felhom-agent setup failed (its message is above); fix that and run: felhom-agent setup"
   fi
+}
+
+# ---- versions layout (docs/self-update.md#layout) -----------------------------------------
+
+# The version the verified binary reports (`version --json`), so it lands where the agent's own
+# self-update would put it: versions/VERSION/felhom-agent.
+binary_version() {
+  cp -- "$CANDIDATE" "$WORK/probe"
+  chmod 755 "$WORK/probe"
+  v=$("$WORK/probe" version --json 2>/dev/null </dev/null |
+    sed -n 's/.*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1) || v=""
+  printf '%s\n' "$v" | grep -Eq '^[0-9]+[.][0-9]+[.][0-9]+(-[0-9A-Za-z.-]+)?$' ||
+    die "$NAME_IN_SUMS does not report a version ('version --json'); is it a felhom-agent build? nothing was changed"
+  printf '%s\n' "$v"
+}
+
+# set_link TARGET LINK: LINK (a symbolic link) names TARGET, replaced in one rename. Sets
+# LAST_CHANGED.
+set_link() {
+  target=$1 link=$2
+  LAST_CHANGED=no
+  if [ -L "$ROOT$link" ] && [ "$(readlink -- "$ROOT$link")" = "$target" ]; then
+    say "unchanged  $link -> $target"
+    return 0
+  fi
+  [ -L "$ROOT$link" ] || [ ! -d "$ROOT$link" ] || die "$link is a directory, not a link; refusing to replace it"
+  LAST_CHANGED=yes
+  CHANGES=$((CHANGES + 1))
+  if is_dry; then
+    say "would link $link -> $target"
+    return 0
+  fi
+  say "link       $link -> $target"
+  rm -f -- "$ROOT$link.felhom-new"
+  ln -s -- "$target" "$ROOT$link.felhom-new"
+  ids=$(owner_ids "$SERVICE_USER" "$SERVICE_GROUP")
+  case $link in
+    "$STATE_DIR"/*) [ -z "$ids" ] || chown -h "$ids" "$ROOT$link.felhom-new" ;;
+  esac
+  mv -Tf -- "$ROOT$link.felhom-new" "$ROOT$link"
+}
+
+# Points current at VERSION; the version it named before becomes previous. Sets RESTART_NEEDED.
+switch_current() {
+  want=versions/$1
+  was=$(readlink -- "$ROOT$STATE_DIR/current" 2>/dev/null || true)
+  [ "$was" != "$want" ] || {
+    say "unchanged  $STATE_DIR/current -> $want"
+    return 0
+  }
+  [ -z "$was" ] || set_link "$was" "$STATE_DIR/previous"
+  set_link "$want" "$STATE_DIR/current"
+  RESTART_NEEDED=yes
+}
+
+# Keeps exactly the versions current and previous name, as the agent does after an update.
+prune_versions() {
+  keep_cur=$(readlink -- "$ROOT$STATE_DIR/current" 2>/dev/null || true)
+  keep_prev=$(readlink -- "$ROOT$STATE_DIR/previous" 2>/dev/null || true)
+  [ -d "$ROOT$STATE_DIR/versions" ] || return 0
+  for d in "$ROOT$STATE_DIR"/versions/*; do
+    [ -d "$d" ] || continue
+    name=versions/${d##*/}
+    [ "$name" = "$keep_cur" ] || [ "$name" = "$keep_prev" ] || remove_path "$STATE_DIR/$name"
+  done
 }
 
 # ---- install ------------------------------------------------------------------------------
@@ -913,8 +988,14 @@ install_files() {
   ensure_dir "$LIB_DIR" 755 root root
   ensure_dir "$PRIV_DIR" 755 root root
 
-  put_file "$CANDIDATE" "$BIN_PATH" 755 root root
+  version=$BIN_VERSION
+  ensure_dir "$STATE_DIR/versions" 700 "$SERVICE_USER" "$SERVICE_GROUP"
+  ensure_dir "$STATE_DIR/versions/$version" 700 "$SERVICE_USER" "$SERVICE_GROUP"
+  put_file "$CANDIDATE" "$STATE_DIR/versions/$version/felhom-agent" 700 "$SERVICE_USER" "$SERVICE_GROUP"
   [ "$LAST_CHANGED" = no ] || RESTART_NEEDED=yes
+  switch_current "$version"
+  set_link "$STATE_DIR/current/felhom-agent" "$BIN_PATH"
+  prune_versions
 
   for w in $WRAPPERS; do
     {
@@ -1016,6 +1097,8 @@ EOF
 do_install() {
   obtain_binary
   verify_binary
+  BIN_VERSION=$(binary_version)
+  say "version    $BIN_VERSION"
   ensure_sudo
   ensure_user
   install_files

@@ -5,13 +5,14 @@ import type { Command } from "./dispatch.ts";
 async function runConfig(argv: string[], ctx: CliContext): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "show") return (await import("./config-show.ts")).runConfigShow(rest, ctx);
+  if (sub === "check") return (await import("./config-check.ts")).runConfigCheck(rest, ctx);
   if (sub === undefined || sub === "--help" || sub === "-h") {
     ctx.stdout(
-      "Usage: felhom-agent [--config PATH] config show\n\n  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted,\n         and signers_in_force: every operator signer with its fingerprint and source\n",
+      "Usage: felhom-agent [--config PATH] config show|check\n\n  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted,\n         and signers_in_force: every operator signer with its fingerprint and source\n  check  validate the configuration without starting anything (exit 0 or 2)\n\nExample:\n  felhom-agent --config /etc/felhom-agent/config.json config check\n",
     );
     return sub === undefined ? 2 : 0;
   }
-  throw new UsageError(`unknown config subcommand '${sub}' (try 'config show')`);
+  throw new UsageError(`unknown config subcommand '${sub}' (try 'config show' or 'config check')`);
 }
 
 /**
@@ -42,7 +43,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "config",
-    summary: "config show: the effective configuration, secrets redacted",
+    summary: "config show | config check: the effective configuration (redacted), or validate it",
     run: runConfig,
   },
   {
@@ -101,6 +102,11 @@ export const COMMANDS: Command[] = [
     name: "token",
     summary: "local-API tokens for guests: token mint --vmid N, token list, token revoke",
     run: async (argv, ctx) => (await import("./token.ts")).runToken(argv, ctx),
+  },
+  {
+    name: "update",
+    summary: "update status [--json]: current and previous version, the last self-update",
+    run: async (argv, ctx) => (await import("./update.ts")).runUpdate(argv, ctx),
   },
   {
     name: "version",

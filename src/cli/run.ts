@@ -4,6 +4,7 @@ import { agentSections } from "../daemon/agent-config.ts";
 import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
 import { HubAcksError } from "../daemon/hub-acks.ts";
 import { openDaemonStore } from "../daemon/state-binding.ts";
+import type { UpdateTiming } from "../daemon/update-driver.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { HubIdentityError, identityExists } from "../hub/identity.ts";
 import { createLogger } from "../log/logger.ts";
@@ -58,6 +59,8 @@ export interface RunDeps {
   /** Once recovery is done and the local API and hub link run (tests, the demo). */
   onReady?: (ready: AgentReady) => void;
   onPass?: (report: PassReport) => void;
+  /** Self-update pacing; tests shorten it. */
+  updateTiming?: Partial<UpdateTiming>;
 }
 
 export async function runDaemon(
@@ -143,7 +146,7 @@ export async function runDaemon(
     local_api: cfg.local_api.enabled,
   });
   try {
-    await runAgentDaemon(
+    const exit = await runAgentDaemon(
       {
         config: cfg,
         store,
@@ -153,10 +156,21 @@ export async function runDaemon(
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         ...(deps.onReady ? { onReady: deps.onReady } : {}),
         ...(deps.onPass ? { onPass: deps.onPass } : {}),
+        update: {
+          ...(ctx.configPath !== undefined ? { configPath: ctx.configPath } : {}),
+          env: ctx.env,
+          ...(deps.updateTiming ? { timing: deps.updateTiming } : {}),
+        },
       },
       stop.signal,
     );
-    logger.info("felhom-agent daemon stopped");
+    // A switch or a rollback: exit 0 all the same; the unit's Restart=always starts whatever
+    // <state_dir>/current names now (docs/self-update.md#steps-and-recovery).
+    logger.info(
+      exit === "restart"
+        ? "felhom-agent stopped to run another version"
+        : "felhom-agent daemon stopped",
+    );
     return EXIT_OK;
   } catch (err) {
     if (err instanceof AgentStartError || err instanceof StoreError) {

@@ -35,6 +35,7 @@ import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
 import { StoreUpkeep } from "./store-upkeep.ts";
+import { DEFAULT_UPDATE_TIMING, UpdateDriver, type UpdateTiming } from "./update-driver.ts";
 
 /** The daemon could not start one of its parts; the message says which and why. */
 export class AgentStartError extends Error {
@@ -61,7 +62,16 @@ export interface AgentDaemonOptions {
   onReady?: (ready: AgentReady) => void;
   onPlan?: (plan: Plan) => void;
   onPass?: (report: PassReport) => void;
+  /** Self-update: the config file for the smoke test, the environment, test timings. */
+  update?: {
+    configPath?: string;
+    env?: Record<string, string | undefined>;
+    timing?: Partial<UpdateTiming>;
+  };
 }
+
+/** Why the daemon returned: stopped by its signal, or to be restarted on another version. */
+export type AgentExit = "stopped" | "restart";
 
 /**
  * Hands requests to the engine once it exists and is not stopping. Before and after, a
@@ -107,7 +117,10 @@ async function enrolledIdentity(
  * fronts every mutation with the gate and the journal. Resolves when `signal` aborts and every
  * part has stopped; throws AgentStartError when a part cannot start.
  */
-export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal): Promise<void> {
+export async function runAgentDaemon(
+  o: AgentDaemonOptions,
+  signal: AbortSignal,
+): Promise<AgentExit> {
   const { config: cfg, store, client, clock, logger } = o;
   const identity = await enrolledIdentity(cfg, logger);
   // The enrolled signers live in the store; the identity file's list is read once per
@@ -140,7 +153,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   if (signal.aborted) life.abort(signal.reason);
   signal.addEventListener("abort", onAbort, { once: true });
 
-  let hub: { link: HubLink; close(): void } | undefined;
+  let hub: Awaited<ReturnType<typeof createHubLink>> | undefined;
   let desired: DesiredProvider;
   let watching: Promise<void> = Promise.resolve();
   if (identity !== undefined) {
@@ -194,6 +207,35 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     desired = cachedDesiredProvider(store.desired);
   }
 
+  // Self-update first: a new version that already had its one chance is rolled back before
+  // this process changes anything (docs/self-update.md#health-gate-and-rollback).
+  let exit: AgentExit = "stopped";
+  const fetchArtifact = hub?.fetchArtifact;
+  const updates = new UpdateDriver({
+    store,
+    stateDir: cfg.state_dir,
+    ...(o.update?.configPath !== undefined ? { configPath: o.update.configPath } : {}),
+    env: o.update?.env ?? process.env,
+    ...(fetchArtifact ? { fetchArtifact } : {}),
+    timing: { ...DEFAULT_UPDATE_TIMING, ...o.update?.timing },
+    clock,
+    logger: logger.child({ component: "update" }),
+    restart: (why) => {
+      logger.info("stopping for the supervisor to start the agent again", { reason: why });
+      exit = "restart";
+      life.abort(new Error(why));
+    },
+  });
+  if (updates.start().kind === "rolled_back") {
+    signal.removeEventListener("abort", onAbort);
+    hub?.close();
+    await watching.catch(() => {});
+    return "restart";
+  }
+  let recovered = false;
+  let passed = false;
+  let updating: Promise<void> = Promise.resolve();
+
   let startFailure: Error | undefined;
   let localApi: StartedLocalApi | undefined;
   let linkRun: Promise<void> = Promise.resolve();
@@ -236,6 +278,11 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     requestsRun = runOperatorRequests(
       { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
       life.signal,
+    );
+    recovered = true;
+    const link = hub?.link;
+    updating = updates.run(life.signal, () =>
+      link !== undefined ? link.status().lastSuccessAt !== undefined : passed,
     );
     o.onReady?.({
       engine,
@@ -288,6 +335,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           // (src/authz/verify.ts), so its nonce need not be kept any longer.
           store.nonces.prune(cfg.gate.skew_s * 1000);
           upkeep.afterPass();
+          passed = recovered;
           void lookups.refreshDefaultBackupStorage(client, life.signal);
           o.onPass?.(report);
         },
@@ -304,7 +352,9 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   } finally {
     life.abort();
     signal.removeEventListener("abort", onAbort);
+    updates.stop();
     await started.catch(() => {});
+    await updating.catch(() => {});
     await linkRun.catch(() => {});
     await requestsRun.catch(() => {});
     await localApi?.server.stop().catch(() => {});
@@ -312,6 +362,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     await watching.catch(() => {});
   }
   if (startFailure) throw startFailure;
+  return exit;
 }
 
 function pendingSignatures(store: Store): PendingSignatureInfo[] {

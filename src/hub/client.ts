@@ -63,6 +63,16 @@ export interface HubClient {
   jobs(creds: HubCredentials, etag?: string): Promise<Fetched<z.output<typeof hubJobListSchema>>>;
   postReports(creds: HubCredentials, batch: ReportBatch): Promise<void>;
   postJobResults(creds: HubCredentials, results: JobResult[]): Promise<void>;
+  /**
+   * The body of an update artifact, as a stream the caller bounds and hashes itself
+   * (docs/hub-protocol.md#update-artifacts); `timeoutMs` covers the whole download.
+   */
+  artifact(
+    creds: HubCredentials,
+    version: string,
+    target: string,
+    timeoutMs: number,
+  ): Promise<ReadableStream<Uint8Array>>;
 }
 
 export function createHubClient(deps: HubClientDeps): HubClient {
@@ -70,13 +80,14 @@ export function createHubClient(deps: HubClientDeps): HubClient {
   const basePath = new URL(base).pathname.replace(/\/+$/, "");
   const nonce = deps.nonce ?? newNonce;
 
-  async function send(
+  async function open(
     method: "GET" | "POST",
     path: string,
     signer: { hostId: string; seed: Uint8Array; credential?: string },
-    body?: unknown,
-    etag?: string,
-  ): Promise<{ status: number; text: string; etag?: string }> {
+    body: unknown,
+    etag: string | undefined,
+    signal: AbortSignal,
+  ): Promise<Response> {
     const bytes =
       body === undefined ? new Uint8Array() : new TextEncoder().encode(JSON.stringify(body));
     const headers: Record<string, string> = {
@@ -93,14 +104,24 @@ export function createHubClient(deps: HubClientDeps): HubClient {
     if (signer.credential !== undefined) headers.authorization = `Bearer ${signer.credential}`;
     if (body !== undefined) headers["content-type"] = "application/json";
     if (etag !== undefined) headers["if-none-match"] = etag;
-    const signal = AbortSignal.timeout(deps.requestTimeoutMs);
-    const res = await deps.transport.fetch(base + path, {
+    return deps.transport.fetch(base + path, {
       method,
       headers,
       body: body === undefined ? undefined : bytes,
       signal,
       redirect: "manual",
     });
+  }
+
+  async function send(
+    method: "GET" | "POST",
+    path: string,
+    signer: { hostId: string; seed: Uint8Array; credential?: string },
+    body?: unknown,
+    etag?: string,
+  ): Promise<{ status: number; text: string; etag?: string }> {
+    const signal = AbortSignal.timeout(deps.requestTimeoutMs);
+    const res = await open(method, path, signer, body, etag, signal);
     let text: string;
     try {
       text = await readCapped(res);
@@ -174,6 +195,31 @@ export function createHubClient(deps: HubClientDeps): HubClient {
       const path = hostPath(HUB_PATHS.jobResults, creds.hostId);
       const r = await send("POST", path, creds, { results });
       decode("POST", path, r.text, ackSchema);
+    },
+    async artifact(creds, version, target, timeoutMs) {
+      const path = hostPath(HUB_PATHS.artifact, creds.hostId)
+        .replace("{version}", encodeURIComponent(version))
+        .replace("{target}", encodeURIComponent(target));
+      const res = await open(
+        "GET",
+        path,
+        creds,
+        undefined,
+        undefined,
+        AbortSignal.timeout(timeoutMs),
+      );
+      if (res.status !== 200 || res.body === null) {
+        const text = await readCapped(res, 64 * 1024).catch(() => "");
+        const err = hubErrorSchema.safeParse(parseJsonOrUndefined(text));
+        throw new HubHttpError(
+          "GET",
+          path,
+          res.status,
+          err.success ? err.data.error.code : undefined,
+          err.success ? err.data.error.message : undefined,
+        );
+      }
+      return res.body;
     },
   };
 }

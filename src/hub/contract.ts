@@ -170,6 +170,34 @@ export function buildHubContract(): Record<string, unknown> {
           },
         },
       },
+      [HUB_PATHS.artifact]: {
+        get: {
+          summary: "An agent build a signed agent.update names",
+          description:
+            "The raw bytes. Trusted by the SHA-256 and size in the operator's signed params, not by the hub; the agent reads at most the signed size (docs/self-update.md).",
+          parameters: [
+            hostParam,
+            { name: "version", in: "path", required: true, schema: { type: "string" } },
+            {
+              name: "target",
+              in: "path",
+              required: true,
+              schema: { type: "string", enum: ["x64", "x64-baseline"] },
+            },
+          ],
+          security: signed,
+          responses: {
+            "200": {
+              description: "the artifact",
+              content: {
+                "application/octet-stream": { schema: { type: "string", format: "binary" } },
+              },
+            },
+            "404": { description: "no such artifact", content: json("Error") },
+            ...errors,
+          },
+        },
+      },
     },
     components: {
       securitySchemes: {

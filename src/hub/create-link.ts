@@ -36,9 +36,16 @@ export interface CreateHubLinkOptions {
  * config URL/TLS override what enrollment recorded. Call `link.run(signal)` to poll, and hand
  * `link.provider` to the reconcile engine. `close()` drops pooled connections.
  */
-export async function createHubLink(
-  o: CreateHubLinkOptions,
-): Promise<{ link: HubLink; close(): void }> {
+export async function createHubLink(o: CreateHubLinkOptions): Promise<{
+  link: HubLink;
+  /** Opens an update artifact's body over the same pinned transport (docs/self-update.md). */
+  fetchArtifact(
+    version: string,
+    target: string,
+    timeoutMs: number,
+  ): Promise<ReadableStream<Uint8Array>>;
+  close(): void;
+}> {
   importLedgerFile(o);
   const baseUrl = o.config.url ?? o.identity.hub_url;
   const trust = o.config.tls ?? (await trustFromIdentity(o.identity));
@@ -55,13 +62,14 @@ export async function createHubLink(
     clock: o.clock,
     requestTimeoutMs: o.config.request_timeout_s * 1000,
   });
+  const creds = {
+    hostId: o.identity.host_id,
+    credential: o.identity.credential,
+    seed: new Uint8Array(Buffer.from(o.identity.host_key.seed, "base64")),
+  };
   const link = new HubLink({
     client,
-    creds: {
-      hostId: o.identity.host_id,
-      credential: o.identity.credential,
-      seed: new Uint8Array(Buffer.from(o.identity.host_key.seed, "base64")),
-    },
+    creds,
     desiredCache: o.store.desired,
     outbox: o.store.outbox,
     audit: o.store.audit,
@@ -78,7 +86,12 @@ export async function createHubLink(
     clock: o.clock,
     logger: o.logger.child({ component: "hub" }),
   });
-  return { link, close: () => transport.close() };
+  return {
+    link,
+    fetchArtifact: (version, target, timeoutMs) =>
+      client.artifact(creds, version, target, timeoutMs),
+    close: () => transport.close(),
+  };
 }
 
 /** Moves the ledger file of earlier builds into the store, once (job-ledger-import.ts). */

@@ -19,6 +19,8 @@ export const HUB_PATHS = {
   jobs: "/v1/hosts/{host}/jobs",
   reports: "/v1/hosts/{host}/reports",
   jobResults: "/v1/hosts/{host}/job-results",
+  /** The agent build an `agent.update` names; `{version}` and `{target}` filled by the caller. */
+  artifact: "/v1/hosts/{host}/artifacts/{version}/{target}",
 } as const;
 
 export function hostPath(template: string, hostId: string): string {

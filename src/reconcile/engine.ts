@@ -626,6 +626,8 @@ export class Engine implements OperationSubmitter {
         .join("; ");
       return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
     }
+    const refusal = host.admit?.(this.opts.store, params, this.opts.clock.now());
+    if (refusal) return this.refuse(base, req, refusal.code, `${refusal.code}: ${refusal.message}`);
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
     const notAdmitted = this.notAdmitted(base, decision);
     if (notAdmitted) return notAdmitted;

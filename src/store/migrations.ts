@@ -283,6 +283,34 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK ((state = 'done') = (outcome IS NOT NULL))
       ) STRICT;
       CREATE INDEX operator_requests_waiting ON operator_requests (id) WHERE state = 'waiting';
+      `,
+  },
+  {
+    name: "agent updates",
+    sql: `
+      -- One row per admitted agent.update: the signed params, the version it replaces, and
+      -- the step reached, written after each step so start-up recovery resumes or rolls back
+      -- (docs/self-update.md#steps-and-recovery). At most one attempt is open at a time.
+      CREATE TABLE agent_updates (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        journal_id INTEGER NOT NULL,
+        version TEXT NOT NULL CHECK (length(version) BETWEEN 5 AND 100),
+        from_version TEXT NOT NULL CHECK (length(from_version) BETWEEN 1 AND 100),
+        target TEXT NOT NULL CHECK (target IN ('x64', 'x64-baseline')),
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        size INTEGER NOT NULL CHECK (size > 0),
+        expires_at INTEGER NOT NULL,
+        step TEXT NOT NULL CHECK (step IN (
+          'admitted', 'downloaded', 'smoked', 'switched', 'started',
+          'good', 'failed', 'rolled_back'
+        )),
+        reason TEXT CHECK (reason IS NULL OR length(reason) <= 2000),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        open INTEGER GENERATED ALWAYS AS (step NOT IN ('good', 'failed', 'rolled_back')) VIRTUAL
+      ) STRICT;
+      CREATE UNIQUE INDEX agent_updates_one_open ON agent_updates (open) WHERE open = 1;
+      CREATE INDEX agent_updates_version ON agent_updates (version, step);
     `,
   },
 ];

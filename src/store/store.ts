@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
+import { AgentUpdates } from "./agent-updates.ts";
 import { AuditLog } from "./audit.ts";
 import { DesiredCache } from "./desired-cache.ts";
 import { EnrolledSigners } from "./enrolled-signers.ts";
@@ -60,6 +61,7 @@ export class Store {
   readonly guestTokens: GuestTokens;
   readonly guestIdentities: GuestIdentities;
   readonly goldenImages: GoldenImages;
+  readonly agentUpdates: AgentUpdates;
   readonly desired: DesiredCache;
   readonly outbox: Outbox;
   readonly pending: PendingOps;
@@ -98,6 +100,7 @@ export class Store {
     this.guestIdentities = new GuestIdentities(db, clock);
     this.guestTokens = new GuestTokens(db, clock, this.guestIdentities);
     this.goldenImages = new GoldenImages(db, clock);
+    this.agentUpdates = new AgentUpdates(db, clock);
     this.desired = new DesiredCache(db, clock);
     this.outbox = new Outbox(db, clock, outboxOptions, onQuarantine);
     this.pending = new PendingOps(db, clock, onQuarantine);

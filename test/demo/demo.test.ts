@@ -24,6 +24,19 @@ test("the demo walkthrough behaves at every step and says so", async () => {
   expect(text).toContain("POST /v1/self/snapshots/ctl-deploy-42/rollback -> 202, done");
   expect(text).toContain("results the hub received for job-7: pending_signature, ok");
   expect(text).toMatch(/chain: verified, \d+ rows/);
+  // Self-update: the running agent's gate, then up, back, and an unhealthy build rolled back.
+  const update = text.slice(text.indexOf("Self-update:"), text.indexOf("The audit log"));
+  for (const line of [
+    "[ ok ] hub job agent.update without a signature -> pending_signature",
+    "(update_downgrade)",
+    "[ ok ] the supervisor starts 1.1.0: on probation, then healthy (first hub poll) -> good",
+    "[ ok ] the supervisor starts 1.0.0: on probation, then healthy (first hub poll) -> good",
+    "its second start: rolled_back; current -> 1.0.0",
+    "[ ok ] rolled back to 1.0.0, 1.2.0 removed and never tried again (versions on disk: 1.0.0)",
+    "[ ok ] audited: good, good, rolled_back",
+  ])
+    expect(update).toContain(line);
+  expect(update).not.toContain("[FAIL]");
   // A compromised hub, unsigned: each attempt is held or refused, and the step says so.
   const hub = results.find((r) => r.title.startsWith("A compromised hub"));
   expect(hub?.behaved).toBe(true);

@@ -1,5 +1,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { cp, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import {
+  cp,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
 import {
   activeLines,
@@ -34,6 +44,10 @@ async function installed(v = "1.0.0") {
 }
 
 const BIN = "/usr/local/bin/felhom-agent";
+const STATE = "/var/lib/felhom-agent";
+/** Where a release lands: the same place the agent's self-update puts a version. */
+const versionBin = (v: string) => `${STATE}/versions/${v}/felhom-agent`;
+const linkOf = (root: string, path: string) => readlink(join(root, path));
 const UNIT = "/etc/systemd/system/felhom-agent.service";
 const SUDOERS = "/etc/sudoers.d/felhom-agent";
 const CONFIG = "/etc/felhom-agent/agent.json";
@@ -41,9 +55,15 @@ const CONFIG = "/etc/felhom-agent/agent.json";
 describe.skipIf(noVisudo)("fresh install under --root", () => {
   test("puts every file in place with its mode", async () => {
     const { root, rel } = await installed();
-    expect(await readFile(join(root, BIN), "utf8")).toBe(rel.content);
+    expect(await readFile(join(root, versionBin("1.0.0")), "utf8")).toBe(rel.content);
+    // The service runs the `current` link; the command on PATH is a link to the same binary.
+    expect(await linkOf(root, `${STATE}/current`)).toBe("versions/1.0.0");
+    expect(await linkOf(root, BIN)).toBe(`${STATE}/current/felhom-agent`);
+    expect(await lstat(join(root, `${STATE}/previous`)).catch(() => undefined)).toBeUndefined();
     const modes: [string, number][] = [
-      [BIN, 0o755],
+      [versionBin("1.0.0"), 0o700],
+      [`${STATE}/versions`, 0o700],
+      [`${STATE}/versions/1.0.0`, 0o700],
       ["/usr/local/lib/felhom-agent", 0o755],
       [PRIV_DIR, 0o755],
       ...WRAPPERS.map((w): [string, number] => [`${PRIV_DIR}/${w}`, 0o755]),
@@ -123,9 +143,14 @@ describe.skipIf(noVisudo)("fresh install under --root", () => {
     expect([conf.uid, conf.gid]).toEqual([0, 4243]);
     const cfg = await stat(join(root, CONFIG));
     expect([cfg.uid, cfg.gid]).toEqual([0, 4243]);
-    for (const p of [BIN, SUDOERS, UNIT, `${PRIV_DIR}/pct`]) {
+    for (const p of [SUDOERS, UNIT, `${PRIV_DIR}/pct`]) {
       expect((await stat(join(root, p))).uid).toBe(0);
     }
+    // The versions are the service user's: its self-update writes there.
+    for (const p of [versionBin("1.0.0"), `${STATE}/versions`, `${STATE}/current`]) {
+      expect((await lstat(join(root, p))).uid).toBe(4242);
+    }
+    expect((await lstat(join(root, BIN))).uid).toBe(0);
     // Ownership is part of "unchanged": a second run finds nothing to do.
     const again = runInstall(["--root", root, "--binary", rel.binary]);
     expect(again.stdout).toContain("nothing changed");
@@ -261,7 +286,7 @@ describe.skipIf(noVisudo)("systemd unit", () => {
       "[Install]",
       "User=felhom-agent",
       "Group=felhom-agent",
-      "ExecStart=/usr/local/bin/felhom-agent --config /etc/felhom-agent/agent.json run",
+      "ExecStart=/var/lib/felhom-agent/current/felhom-agent --config /etc/felhom-agent/agent.json run",
       "StateDirectory=felhom-agent",
       "StateDirectoryMode=0700",
       "Restart=always",
@@ -337,22 +362,70 @@ describe.skipIf(noVisudo)("re-runs and upgrades", () => {
     expect(await snapshot(root)).toEqual(before);
   });
 
-  test("a new binary replaces the old one once its checksum verifies; nothing else moves", async () => {
+  test("a new release is added beside the old one once its checksum verifies; current and previous move", async () => {
     const { base, root } = await installed("1.0.0");
     const before = await snapshot(root);
     const v2 = await makeRelease(join(base, "rel-2"), "2.0.0");
     const r = runInstall(["--root", root, "--binary", v2.binary]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^verified {3}felhom-agent sha256 [0-9a-f]{64}$/m);
-    expect(r.stdout).toContain("replace    /usr/local/bin/felhom-agent");
-    expect(r.stdout).toContain("felhom-agent installed: 1 change(s).");
-    expect(await readFile(join(root, BIN), "utf8")).toBe(v2.content);
+    expect(r.stdout).toContain("version    2.0.0");
+    expect(r.stdout).toContain(`install    ${versionBin("2.0.0")}`);
+    expect(r.stdout).toContain(`link       ${STATE}/previous -> versions/1.0.0`);
+    expect(r.stdout).toContain(`link       ${STATE}/current -> versions/2.0.0`);
+    expect(r.stdout).toContain("felhom-agent installed: 4 change(s).");
+    expect(await readFile(join(root, versionBin("2.0.0")), "utf8")).toBe(v2.content);
+    expect(await linkOf(root, BIN)).toBe(`${STATE}/current/felhom-agent`);
     const after = await snapshot(root);
     const moved = Object.keys(after).filter(
       (k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]),
     );
-    // The binary, and the directory whose entry was renamed over.
-    expect(moved.sort()).toEqual(["/usr/local/bin", BIN]);
+    // The new version and the two links (and the directories whose entries changed).
+    expect(moved.sort()).toEqual(
+      [
+        STATE,
+        `${STATE}/current`,
+        `${STATE}/previous`,
+        `${STATE}/versions`,
+        `${STATE}/versions/2.0.0`,
+        versionBin("2.0.0"),
+      ].sort(),
+    );
+  });
+
+  test("a third release keeps exactly two versions, the layout the agent's self-update keeps", async () => {
+    const { base, root } = await installed("1.0.0");
+    for (const v of ["2.0.0", "3.0.0"]) {
+      const rel = await makeRelease(join(base, `rel-${v}`), v);
+      expect(runInstall(["--root", root, "--binary", rel.binary]).code).toBe(0);
+    }
+    expect((await readdir(join(root, `${STATE}/versions`))).sort()).toEqual(["2.0.0", "3.0.0"]);
+    expect(await linkOf(root, `${STATE}/current`)).toBe("versions/3.0.0");
+    expect(await linkOf(root, `${STATE}/previous`)).toBe("versions/2.0.0");
+  });
+
+  test("an install made before the versions layout (a plain file on PATH) moves into it", async () => {
+    const { base, root, rel } = await installed("1.0.0");
+    // What earlier installers left: the binary itself at /usr/local/bin, nothing under versions/.
+    await rm(join(root, BIN));
+    await cp(rel.binary, join(root, BIN));
+    await rm(join(root, STATE, "versions"), { recursive: true });
+    await rm(join(root, STATE, "current"));
+    const v2 = await makeRelease(join(base, "rel-2"), "2.0.0");
+    const r = runInstall(["--root", root, "--binary", v2.binary]);
+    expect(r.code).toBe(0);
+    expect(await linkOf(root, BIN)).toBe(`${STATE}/current/felhom-agent`);
+    expect(await linkOf(root, `${STATE}/current`)).toBe("versions/2.0.0");
+  });
+
+  test("a binary that reports no version is refused before anything changes", async () => {
+    const { base, root } = await installed("1.0.0");
+    const odd = await makeRelease(join(base, "rel-odd"), "not-a-version");
+    const before = await snapshot(root);
+    const r = runInstall(["--root", root, "--binary", odd.binary]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("does not report a version");
+    expect(await snapshot(root)).toEqual(before);
   });
 
   test("a corrupted binary is refused and the installed one is untouched", async () => {
@@ -421,7 +494,7 @@ describe.skipIf(noVisudo)("re-runs and upgrades", () => {
       v2.sums,
     ]);
     expect(r.code).toBe(0);
-    expect(await readFile(join(root, BIN), "utf8")).toBe(v2.content);
+    expect(await readFile(join(root, versionBin("2.0.0")), "utf8")).toBe(v2.content);
   });
 
   test("the operator's config is kept on every re-run", async () => {
@@ -454,11 +527,19 @@ describe.skipIf(noVisudo)("--dry-run", () => {
     const rel = await makeRelease(join(base, "rel"), "1.0.0");
     const r = runInstall(["--root", root, "--binary", rel.binary, "--dry-run"]);
     expect(r.code).toBe(0);
-    for (const p of [BIN, SUDOERS, UNIT, CONFIG, ...WRAPPERS.map((w) => `${PRIV_DIR}/${w}`)]) {
+    for (const p of [
+      versionBin("1.0.0"),
+      SUDOERS,
+      UNIT,
+      CONFIG,
+      ...WRAPPERS.map((w) => `${PRIV_DIR}/${w}`),
+    ]) {
       expect(r.stdout).toContain(`would install ${p}`);
     }
+    expect(r.stdout).toContain(`would link ${STATE}/current -> versions/1.0.0`);
+    expect(r.stdout).toContain(`would link ${BIN} -> ${STATE}/current/felhom-agent`);
     expect(r.stdout).toContain("would create or fix /var/lib/felhom-agent/ (mode 700");
-    expect(r.stdout).toContain("dry run: 14 change(s) listed above; nothing was changed.");
+    expect(r.stdout).toContain("dry run: 18 change(s) listed above; nothing was changed.");
     expect(await snapshot(root)).toEqual({});
   });
 
@@ -468,8 +549,10 @@ describe.skipIf(noVisudo)("--dry-run", () => {
     const before = await snapshot(root);
     const r = runInstall(["--root", root, "--binary", v2.binary, "--dry-run"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("would replace /usr/local/bin/felhom-agent");
-    expect(r.stdout).toContain("dry run: 1 change(s) listed above");
+    expect(r.stdout).toContain(`would install ${versionBin("2.0.0")}`);
+    expect(r.stdout).toContain(`would link ${STATE}/previous -> versions/1.0.0`);
+    expect(r.stdout).toContain(`would link ${STATE}/current -> versions/2.0.0`);
+    expect(r.stdout).toContain("dry run: 4 change(s) listed above");
     expect(await snapshot(root)).toEqual(before);
   });
 });

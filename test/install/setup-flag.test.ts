@@ -24,6 +24,8 @@ async function release(withCompletion: boolean) {
       ? `  printf '%s' '${COMPLETION_TEXT}'; exit 0`
       : "  echo 'unknown command' >&2; exit 2",
     "fi",
+    // install.sh files the binary under versions/<the version it reports>.
+    'if [ "$1" = version ] && [ "$2" = --json ]; then echo \'{"version":"1.0.0"}\'; exit 0; fi',
     'if [ "$1" = setup ]; then printf "%s\\n" "$*" >>"$SETUP_RECORD"; [ -z "$SETUP_EXIT" ] || exit "$SETUP_EXIT"; exit 0; fi',
     "echo felhom-agent 1.0.0",
     "",

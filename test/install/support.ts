@@ -92,7 +92,8 @@ export async function makeRelease(
   const lines: string[] = [];
   let content = "";
   for (const name of names) {
-    const body = `#!/bin/sh\necho "felhom-agent ${version} (${name})"\n`;
+    // Answers `version --json` as a build does: install.sh files it under versions/<version>/.
+    const body = `#!/bin/sh\nif [ "$1" = version ] && [ "$2" = --json ]; then echo '{"version":"${version}"}'; exit 0; fi\necho "felhom-agent ${version} (${name})"\n`;
     if (name === names[0]) content = body;
     await writeFile(join(dir, name), body);
     await chmod(join(dir, name), 0o755);

@@ -13,7 +13,8 @@ import {
 const tmp = tempDirs();
 // Each test runs a real install from the URL, which needs visudo.
 const noVisudo = visudoMissing();
-const BIN = "/usr/local/bin/felhom-agent";
+// install.sh files a release under the version it reports (docs/self-update.md#layout).
+const BIN = "/var/lib/felhom-agent/versions/3.0.0/felhom-agent";
 
 // A release server on loopback: /good/ is a proper release directory, /bad/ serves a
 // binary whose bytes do not match its SHA256SUMS (a corrupted or tampered download).

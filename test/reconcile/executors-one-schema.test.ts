@@ -92,6 +92,34 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
       ok: [{ volid: GOLDEN }],
       bad: [{ volid: "no-colon" }, { volid: GOLDEN, checksum: "md5:00" }],
     },
+    "agent.update": {
+      ok: [
+        {
+          version: "0.2.0",
+          target: "x64",
+          sha256: "a".repeat(64),
+          size: 1024,
+          expires: "2030-01-01T00:00:00Z",
+        },
+      ],
+      bad: [
+        {
+          version: "0.2",
+          target: "x64",
+          sha256: "a".repeat(64),
+          size: 1,
+          expires: "2030-01-01T00:00:00Z",
+        },
+        {
+          version: "0.2.0",
+          target: "arm64",
+          sha256: "a".repeat(64),
+          size: 1,
+          expires: "2030-01-01T00:00:00Z",
+        },
+        { version: "0.2.0", target: "x64", sha256: "A".repeat(64), size: 0, expires: "tomorrow" },
+      ],
+    },
   };
 
 function parserFor(op: string): ((raw: unknown) => unknown) | undefined {

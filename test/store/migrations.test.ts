@@ -262,6 +262,26 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ]);
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "agent updates") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO agent_updates (journal_id, version, from_version, target, sha256, size,
+           expires_at, step, reason, created_at, updated_at)
+         VALUES (1, '0.2.0', '0.1.0', 'x64', '${"b".repeat(64)}', 100, ${T0 + 60_000},
+                 'rolled_back', 'did not become healthy', ${T0}, ${T0 + 5})`,
+      );
+    },
+    check(store) {
+      expect(store.agentUpdates.last()).toMatchObject({
+        version: "0.2.0",
+        fromVersion: "0.1.0",
+        step: "rolled_back",
+        reason: "did not become healthy",
+      });
+      expect(store.agentUpdates.open()).toBeUndefined();
+      expect(store.agentUpdates.hasFailed("0.2.0")).toBe(true);
+    },
+  },
 };
 
 let tmp: TempStateDir;

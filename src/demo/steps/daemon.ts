@@ -15,6 +15,7 @@ import {
   startAgent,
   until,
 } from "./live-agent.ts";
+import { selfUpdateStep } from "./self-update.ts";
 
 /**
  * The whole agent as `felhom-agent run` runs it, against the Proxmox simulator and a hub
@@ -129,6 +130,7 @@ export function daemonSteps(): DemoStep[] {
       },
     },
     compromisedHubStep(() => live),
+    selfUpdateStep(() => live),
     {
       title: "The audit log (what the customer can read), and its hash chain",
       async run(env) {

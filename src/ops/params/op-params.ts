@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { OpName } from "../types.ts";
+import { agentUpdateParams } from "./agent-update.ts";
 import { goldenRegisterParams } from "./golden-register.ts";
 import { guestBackupParams } from "./guest-backup.ts";
 import { guestConfigParams } from "./guest-config.ts";
@@ -34,6 +35,7 @@ export const OP_PARAMS = {
   "guest.destroy": guestDestroyParams,
   "golden.register": goldenRegisterParams,
   "signers.rotate": signersRotateParams,
+  "agent.update": agentUpdateParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;

@@ -39,7 +39,8 @@ export function errorResponse(status: number, code: ErrorCode, message: string):
   return Response.json({ error: { code, message } }, { status });
 }
 
-const HOST_ROUTE = /^\/v1\/hosts\/([^/]+)\/(desired|jobs|reports|job-results)$/;
+const HOST_ROUTE =
+  /^\/v1\/hosts\/([^/]+)\/(desired|jobs|reports|job-results|artifacts\/[^/]+\/[^/]+)$/;
 
 /** Routes one request of protocol v1 (docs/hub-protocol.md). */
 export async function handle(req: Request, deps: HandlerDeps): Promise<Response> {
@@ -83,6 +84,12 @@ export async function handle(req: Request, deps: HandlerDeps): Promise<Response>
       state.recordReport(hostId, r);
     }
     return Response.json({ ok: true });
+  }
+  if (route.startsWith("artifacts/") && req.method === "GET") {
+    const key = route.slice("artifacts/".length).split("/").map(decodeURIComponent).join("/");
+    const bytes = state.artifacts.get(key);
+    if (!bytes) return errorResponse(404, "not_found", `no artifact ${key}`);
+    return new Response(bytes, { headers: { "content-type": "application/octet-stream" } });
   }
   if (route === "job-results" && req.method === "POST") {
     const parsed = jobResultBatchSchema.safeParse(parseJson(body));

@@ -56,6 +56,8 @@ export interface HubSimulator {
   addJob(job: Omit<HubJob, "created_at"> & { created_at?: string }, hostId?: string): void;
   /** Attaches the operator's signed envelope to an open job; it is served again, changed. */
   signJob(jobId: string, envelope: { payload: string; signature: string }): void;
+  /** Publishes an update artifact (an agent build) for `GET …/artifacts/<version>/<target>`. */
+  setArtifact(version: string, target: string, bytes: Uint8Array): void;
   readonly faults: HubFaults;
   setFaults(f: HubFaults): void;
   /** Every request answered, in order. */
@@ -159,6 +161,9 @@ export async function startHubSimulator(opts: HubSimOptions = {}): Promise<HubSi
       if (!entry) throw new Error(`no job ${jobId}`);
       entry.job = { ...entry.job, envelope: signedEnvelopeSchema.parse(envelope) };
       entry.open = true;
+    },
+    setArtifact(version, target, bytes) {
+      state.artifacts.set(`${version}/${target}`, bytes);
     },
     get faults() {
       return faults;

@@ -51,6 +51,11 @@ export class HubSimState {
   /** Per host, or under "" for every host without its own. */
   readonly desired = new Map<string, { text: string; etag: string }>();
   readonly jobs = new Map<string, SimJobEntry>();
+  /**
+   * Update artifacts by `<version>/<target>`, served as published: the simulator signs nothing,
+   * the operator's envelope names their digest.
+   */
+  readonly artifacts = new Map<string, Uint8Array>();
   readonly results: RecordedResult[] = [];
   /** Deliveries of a (job, state) pair already recorded: acknowledged again, not recorded. */
   duplicateResults = 0;

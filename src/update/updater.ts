@@ -1,0 +1,230 @@
+import { rmSync } from "node:fs";
+import type { Logger } from "../log/types.ts";
+import type { UpdateAttempt, UpdateStep } from "../store/agent-updates.ts";
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../util/clock.ts";
+import { ArtifactError, downloadArtifact } from "./download.ts";
+import {
+  linkedVersion,
+  pointLink,
+  pruneVersions,
+  removeLink,
+  type UpdateLayout,
+  versionBinary,
+  versionDir,
+} from "./layout.ts";
+import { smokeTest } from "./smoke.ts";
+
+export interface UpdaterDeps {
+  store: Pick<Store, "agentUpdates" | "audit">;
+  layout: UpdateLayout;
+  /** The version of the binary running this code. */
+  runningVersion: string;
+  /** Opens the artifact's body from the hub; undefined when the host is not enrolled. */
+  fetchArtifact?: (version: string, target: string) => Promise<ReadableStream<Uint8Array>>;
+  smoke: { configPath?: string; env: Record<string, string | undefined>; timeoutMs: number };
+  clock: Clock;
+  logger: Logger;
+}
+
+/** What the daemon does after a start-up check (docs/self-update.md#health-gate-and-rollback). */
+export type StartOutcome =
+  | { kind: "none" }
+  /** An attempt still before the switch: the updater carries it on. */
+  | { kind: "resume"; attempt: UpdateAttempt }
+  /** This process is the new version's first start: it must become healthy in time. */
+  | { kind: "health_gate"; attempt: UpdateAttempt }
+  /** `current` points at the previous version again: exit, so the supervisor starts it. */
+  | { kind: "rolled_back"; attempt: UpdateAttempt };
+
+const BEFORE_SWITCH: ReadonlySet<UpdateStep> = new Set(["admitted", "downloaded", "smoked"]);
+
+/**
+ * Drives an admitted `agent.update` through its steps, each written to the store once its work
+ * is durable, and decides at start-up whether a new version is on probation, healthy, or to be
+ * rolled back (docs/self-update.md#steps-and-recovery).
+ */
+export class Updater {
+  constructor(private readonly d: UpdaterDeps) {}
+
+  /**
+   * Carries the open attempt from where it stopped up to the switch. Returns `switched` when
+   * `current` now names the new version (the caller then exits for the supervisor to restart
+   * it), `failed` when the attempt was refused, `idle` when there was nothing to do.
+   */
+  async advance(): Promise<"idle" | "switched" | "failed"> {
+    let a = this.d.store.agentUpdates.open();
+    if (a === undefined || !BEFORE_SWITCH.has(a.step)) return "idle";
+    const { layout } = this.d;
+    try {
+      if (a.step === "admitted") {
+        if (this.d.clock.now() >= a.expiresAt)
+          return this.fail(a, "the update instruction expired before it was carried out");
+        const fetch = this.d.fetchArtifact;
+        if (fetch === undefined) {
+          return this.fail(
+            a,
+            "this host is not enrolled: there is no hub to download the artifact from",
+          );
+        }
+        if (linkedVersion(layout.current) === undefined) {
+          return this.fail(
+            a,
+            `${layout.current} is not a link to a version (install.sh lays it out); this install cannot switch versions`,
+          );
+        }
+        const target = a.target;
+        const version = a.version;
+        const how = await downloadArtifact(versionBinary(layout, version), a, () =>
+          fetch(version, target),
+        );
+        a = this.step(a, "downloaded", how === "already_there" ? "already downloaded" : undefined);
+      }
+      if (a.step === "downloaded") {
+        const why = await smokeTest({
+          binary: versionBinary(layout, a.version),
+          version: a.version,
+          env: this.d.smoke.env,
+          timeoutMs: this.d.smoke.timeoutMs,
+          ...(this.d.smoke.configPath !== undefined ? { configPath: this.d.smoke.configPath } : {}),
+        });
+        if (why !== undefined) {
+          rmSync(versionDir(layout, a.version), { recursive: true, force: true });
+          this.d.logger.warn("the new binary failed its smoke test", {
+            version: a.version,
+            reason: why.reason,
+            stderr_tail: why.stderr,
+          });
+          return this.fail(a, `smoke test failed: ${why.reason}`);
+        }
+        a = this.step(a, "smoked");
+      }
+      // smoked: switch. Redone after a crash: when `current` already names the new version the
+      // previous link was set before it, so neither is touched again.
+      const was = linkedVersion(layout.current);
+      if (was !== a.version) {
+        if (was !== undefined) pointLink(layout, layout.previous, was);
+        pointLink(layout, layout.current, a.version);
+      }
+      this.step(a, "switched");
+      return "switched";
+    } catch (err) {
+      const message = (err as Error).message;
+      if (err instanceof ArtifactError) return this.fail(a, message);
+      // Anything else (the hub unreachable, a full disk): the attempt stays at its step and is
+      // tried again later, until it expires.
+      this.d.logger.warn("update step did not complete; it is tried again", {
+        update: a.id,
+        version: a.version,
+        step: a.step,
+        error: message,
+      });
+      if (this.d.clock.now() >= a.expiresAt)
+        return this.fail(a, `expired while retrying: ${message}`);
+      return "idle";
+    }
+  }
+
+  /**
+   * The start-up check, before the daemon changes anything: an attempt that switched is now on
+   * its first start (health gate); one that had its first start already and never became good
+   * is rolled back; one before the switch is resumed.
+   */
+  onStart(): StartOutcome {
+    const a = this.d.store.agentUpdates.open();
+    if (a === undefined) return { kind: "none" };
+    const { layout, runningVersion } = this.d;
+    const linked = linkedVersion(layout.current);
+    if (BEFORE_SWITCH.has(a.step)) {
+      // A crash between the switch and its record: the link is the truth.
+      if (linked !== a.version) return { kind: "resume", attempt: a };
+      this.step(a, "switched", "switch found done at start-up");
+      return this.onStart();
+    }
+    if (runningVersion !== a.version) {
+      // The old binary runs although the attempt switched: the link was put back by hand, or
+      // an ExecStartPre rollback ran. Either way the new version is not running: close it.
+      const why =
+        linked === a.version
+          ? `the service started ${runningVersion}, not ${a.version}`
+          : `${layout.current} no longer names ${a.version}`;
+      const closed = this.step(a, "rolled_back", why);
+      this.audit(closed, "rolled_back", { reason: why });
+      return { kind: "none" };
+    }
+    if (a.step === "switched") {
+      return { kind: "health_gate", attempt: this.step(a, "started") };
+    }
+    // started, and starting again: the first start never became healthy.
+    return this.rollBack(a, "started once and did not become healthy before it stopped");
+  }
+
+  /** The new version passed its health gate: mark it good and keep exactly two versions. */
+  markGood(a: UpdateAttempt): void {
+    const done = this.step(a, "good");
+    const removed = pruneVersions(this.d.layout);
+    this.audit(done, "good", { removed_versions: removed });
+    this.d.logger.info("update healthy; the new version is good", {
+      version: a.version,
+      previous: linkedVersion(this.d.layout.previous),
+      removed_versions: removed,
+    });
+  }
+
+  /**
+   * Points `current` back at `previous`, removes the failed version, and closes the attempt
+   * as rolled back; the caller exits so the supervisor starts the previous version.
+   */
+  rollBack(a: UpdateAttempt, why: string): StartOutcome {
+    const { layout } = this.d;
+    const back = linkedVersion(layout.previous);
+    if (back === undefined || back === a.version) {
+      this.step(a, "failed", `${why}; no previous version to roll back to`);
+      this.audit(a, "failed", { reason: why });
+      this.d.logger.error("update failed and there is no previous version to roll back to", {
+        version: a.version,
+        reason: why,
+      });
+      return { kind: "none" };
+    }
+    pointLink(layout, layout.current, back);
+    removeLink(layout, layout.previous);
+    rmSync(versionDir(layout, a.version), { recursive: true, force: true });
+    // What only `previous` kept is not needed by anything now: versions on disk stay exactly
+    // those the links name.
+    pruneVersions(layout);
+    const closed = this.step(a, "rolled_back", why);
+    this.audit(closed, "rolled_back", { reason: why, back_to: back });
+    this.d.logger.error("update rolled back", { version: a.version, back_to: back, reason: why });
+    return { kind: "rolled_back", attempt: closed };
+  }
+
+  private fail(a: UpdateAttempt, why: string): "failed" {
+    const closed = this.step(a, "failed", why);
+    this.audit(closed, "failed", { reason: why });
+    this.d.logger.error("update failed", { version: a.version, step: a.step, reason: why });
+    return "failed";
+  }
+
+  private step(a: UpdateAttempt, step: UpdateStep, reason?: string): UpdateAttempt {
+    const next = this.d.store.agentUpdates.advance(a.id, step, reason);
+    this.d.logger.info("update step", { update: a.id, version: a.version, step, reason });
+    return next;
+  }
+
+  private audit(a: UpdateAttempt, outcome: string, details: Record<string, unknown>): void {
+    this.d.store.audit.append({
+      actor: "agent",
+      action: "agent.update",
+      target: null,
+      outcome,
+      details: {
+        update: a.id,
+        journal: a.journalId,
+        version: a.version,
+        from: a.fromVersion,
+        ...details,
+      },
+    });
+  }
+}
