@@ -1,6 +1,11 @@
 import { ConfigError } from "../config/errors.ts";
 import type { ConfigFs } from "../config/fs.ts";
-import { type AgentConfig, loadConfig } from "../daemon/agent-config.ts";
+import {
+  type AgentConfig,
+  loadConfig,
+  loadOfflineConfig,
+  type OfflineAgentConfig,
+} from "../daemon/agent-config.ts";
 import type { CliContext } from "./context.ts";
 
 /**
@@ -19,6 +24,28 @@ export async function loadConfigOrReport(
       ...(path !== undefined ? { path, pathExplicit: true } : {}),
       env: ctx.env,
       ...(opts.fs ? { fs: opts.fs } : {}),
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(`config error: ${err.message}\n`);
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * The same for commands that never talk to Proxmox (`audit`, `op check`): the `proxmox` section
+ * may be missing, and so may the file at the default path.
+ */
+export async function loadOfflineConfigOrReport(
+  ctx: CliContext,
+): Promise<OfflineAgentConfig | undefined> {
+  try {
+    return await loadOfflineConfig({
+      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+      env: ctx.env,
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
     });
   } catch (err) {

@@ -234,15 +234,21 @@ function guestFlags(
   return uid === undefined ? { vmid } : { vmid, uid };
 }
 
-/** The config's host id and signers; a config that cannot be read names the missing flag. */
+/**
+ * The config's host id and signers; a config that cannot be read names the missing flag. The
+ * check never talks to Proxmox, so a config without a `proxmox` section is fine.
+ */
 async function configForCheck(
   ctx: CliContext,
   missing: string,
 ): Promise<{ host_id: string | undefined; signers: ReturnType<typeof parseSigners> }> {
-  const { loadConfig } = await import("../daemon/agent-config.ts");
+  const { loadOfflineConfig } = await import("../daemon/agent-config.ts");
   const { ConfigError } = await import("../config/errors.ts");
   try {
-    return await loadConfig({
+    // Without a file the signers would be none and every envelope "unknown signer"; asking
+    // for the flag says more.
+    return await loadOfflineConfig({
+      fileOptional: false,
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
     });

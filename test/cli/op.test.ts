@@ -105,6 +105,25 @@ describe("felhom-agent op", () => {
     expect((await check(file)).code).toBe(0);
   });
 
+  test("check takes host id and signers from a config that has no proxmox section", async () => {
+    const file = await sign();
+    const config = join(dir, "agent-no-proxmox.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        host_id: "host-a",
+        signers: [
+          { name: "alice", key: fixture("operator_ed25519.pub").trim(), role: "operational" },
+        ],
+      }),
+    );
+    const c = capture();
+    const code = await runOp(["check", file], { ...c.ctx, configPath: config }, deps());
+    expect(c.err()).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(c.out())).toMatchObject({ verdict: "valid", signer: { name: "alice" } });
+  });
+
   test("a passphrase-protected key signs with --passphrase-file", async () => {
     const pass = join(dir, "pass");
     writeFileSync(pass, "fixture passphrase\n");
