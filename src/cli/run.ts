@@ -6,7 +6,8 @@ import { HubAcksError } from "../daemon/hub-acks.ts";
 import { openDaemonStore } from "../daemon/state-binding.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { HubIdentityError, identityExists } from "../hub/identity.ts";
-import { createLogger } from "../log/logger.ts";
+import { stderrIsJournal } from "../log/journald.ts";
+import { createLogger, lineSink } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { EngineHooks } from "../reconcile/engine.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
@@ -93,7 +94,8 @@ export async function runDaemon(
   const clock = deps.clock ?? systemClock;
   const logger = createLogger({
     level: cfg.log.level,
-    sink: (line) => ctx.stderr(`${line}\n`),
+    // Under systemd each line carries its priority (docs/architecture.md#logs).
+    sink: lineSink(ctx.stderr, stderrIsJournal(ctx.env)),
     secrets: () => secretsOfSections(RUN_SECTIONS, cfg),
     clock,
   });

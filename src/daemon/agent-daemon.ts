@@ -27,6 +27,7 @@ import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { HealthSummary } from "./health-summary.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
@@ -124,6 +125,13 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   const lookups = new DesiredLookups(store.desired, logger);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
+  const summary = new HealthSummary({
+    clock,
+    logger,
+    intervalMin: cfg.log.summary_interval_min,
+    pendingSignatures: () => store.pending.list({ status: "pending", limit: 1000 }).length,
+    version: AGENT_VERSION,
+  });
   const submitter = new LateSubmitter();
   const life = new AbortController();
   const onAbort = () => life.abort(signal.reason);
@@ -271,6 +279,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           store.nonces.prune(cfg.gate.skew_s * 1000);
           upkeep.afterPass();
           void lookups.refreshDefaultBackupStorage(client, life.signal);
+          summary.pass(report);
           o.onPass?.(report);
         },
         onPassError: (err) => {
@@ -279,6 +288,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           health.lastPassOk = false;
           health.failures++;
           health.lastError = (err as Error)?.message ?? String(err);
+          summary.passError();
         },
       },
       life.signal,
