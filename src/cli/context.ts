@@ -16,3 +16,19 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/**
+ * A command that could not do its job for a reason outside the command line: printed as
+ * `felhom-agent: <command>: <what>; <what to do>`, exit 1 unless said otherwise.
+ */
+export class CommandFailure extends Error {
+  override readonly name = "CommandFailure";
+  constructor(
+    message: string,
+    /** What the operator can do about it, one short clause. */
+    readonly hint: string,
+    readonly exitCode: number = EXIT_FAILURE,
+  ) {
+    super(message);
+  }
+}

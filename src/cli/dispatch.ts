@@ -1,6 +1,6 @@
 import { ConfigError } from "../config/errors.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_USAGE, UsageError } from "./context.ts";
+import { CommandFailure, EXIT_USAGE, UsageError } from "./context.ts";
 
 export interface Command {
   name: string;
@@ -152,6 +152,10 @@ export async function dispatch(
         `felhom-agent ${cmd.name}: ${err.message}\nRun 'felhom-agent ${cmd.name} --help' for usage.\n`,
       );
       return EXIT_USAGE;
+    }
+    if (err instanceof CommandFailure) {
+      ctx.stderr(`felhom-agent: ${cmd.name}: ${err.message}; ${err.hint}\n`);
+      return err.exitCode;
     }
     if (err instanceof ConfigError) {
       ctx.stderr(`felhom-agent ${cmd.name}: configuration error\n${err.message}\n`);

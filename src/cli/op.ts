@@ -1,22 +1,26 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { decodeBase64Strict } from "../authz/base64.ts";
+import { decodeBase64Strict, encodeBase64 } from "../authz/base64.ts";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
 import type { GuestRef } from "../authz/envelope.ts";
-import { PrivateKeyError, parseOpenSshPrivateKey } from "../authz/openssh-private-key.ts";
 import { HOST_OP_NAMES, isGuestOp, isOpName, OP_NAMES, type OpName } from "../authz/operations.ts";
-import { buildPayload, signEnvelope } from "../authz/sign.ts";
+import { buildPayload } from "../authz/sign.ts";
 import { parseSigners, SignersConfigError } from "../authz/signers.ts";
+import { formatArmoredSshsig, OP_NAMESPACE } from "../authz/sshsig.ts";
 import { DEFAULT_MAX_TTL_SECONDS, inspectEnvelope } from "../authz/verify.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { CommandFailure, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { SshKeygenSignError, sshKeygenSign } from "./ssh-keygen-sign.ts";
 
 /** What `op` uses from the outside world besides the context; injectable for tests. */
 export interface OpDeps {
   clock: Clock;
   ed25519: Ed25519;
+  /** The ssh-keygen binary; default: found on PATH. */
+  sshKeygen?: string;
 }
 
 const HELP = `Usage: felhom-agent op <sign|check> [options]
@@ -32,12 +36,14 @@ Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.
 const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]
        felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)
 
-Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The same payload
-bytes signed with 'ssh-keygen -Y sign -n felhom.op/v1 -f KEY' give the same signature.
+Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The signature is made
+by 'ssh-keygen -Y sign -n ${OP_NAMESPACE}' (openssh-client), so an encrypted key asks for its
+passphrase on the terminal, and a key held by ssh-agent (a hardware token's too) signs when
+--key names its .pub. Agents accept ssh-ed25519 keys only.
 
 Options:
-  --key FILE              OpenSSH ed25519 private key (unencrypted, or aes256-ctr/bcrypt)
-  --passphrase-file FILE  passphrase of the key (one trailing newline is ignored)
+  --key FILE              OpenSSH ed25519 private key, or its .pub with the key in ssh-agent
+  --passphrase-file FILE  passphrase of the key, for scripts (one trailing newline is ignored)
   --op OP                 operation, one of:
                           ${OP_NAMES.join(", ")}
   --vmid N                guest id (100..999999999); required for guest.* operations and
@@ -48,6 +54,9 @@ Options:
   --ttl DURATION          validity, e.g. 90s, 10m (default 10m, at most ${DEFAULT_MAX_TTL_SECONDS / 60}m)
   --job ID                hub job id the signature approves
   -h, --help              show this help
+
+Example:
+  felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 --host h-7f3a > destroy.json
 `;
 
 const CHECK_HELP = `Usage: felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]
@@ -93,6 +102,16 @@ function flags<T>(parse: () => T): T {
 async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`cannot read ${what} '${file}' (${code})`);
+  }
+}
+
+/** The file is there and readable; its contents are left to ssh-keygen. */
+async function mustRead(file: string, what: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw new UsageError(`cannot read ${what} '${file}' (${code})`);
@@ -162,23 +181,15 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
   }
   const ttlSeconds = parseTtl(values.ttl ?? "10m");
 
-  let passphrase: string | undefined;
-  if (values["passphrase-file"] !== undefined) {
-    passphrase = (await readText(values["passphrase-file"], "passphrase file")).replace(
-      /\r?\n$/,
-      "",
+  const passphraseFile = values["passphrase-file"];
+  if (passphraseFile !== undefined) await mustRead(passphraseFile, "passphrase file");
+  await mustRead(keyFile, "key file");
+  const keygen = deps.sshKeygen ?? Bun.which("ssh-keygen", { PATH: ctx.env.PATH ?? "" });
+  if (!keygen) {
+    throw new CommandFailure(
+      "ssh-keygen not found on PATH",
+      "install openssh-client (apt install openssh-client)",
     );
-  }
-  const keyText = await readText(keyFile, "key file");
-  let key: ReturnType<typeof parseOpenSshPrivateKey>;
-  try {
-    key = parseOpenSshPrivateKey(keyText, passphrase);
-  } catch (e) {
-    if (e instanceof PrivateKeyError) {
-      const hint = e.reason === "passphrase_required" ? " (pass --passphrase-file FILE)" : "";
-      throw new UsageError(`key file '${keyFile}': ${e.message}${hint}`);
-    }
-    throw e;
   }
 
   let payload: ReturnType<typeof buildPayload>;
@@ -197,10 +208,28 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
     if (issue) throw new UsageError(`invalid payload at ${issue.path.join(".")}: ${issue.message}`);
     throw e;
   }
-  const envelope = await signEnvelope(deps.ed25519, key, payload);
+  // The bytes signed are the bytes sent: the payload is serialised once.
+  const bytes = new TextEncoder().encode(JSON.stringify(payload));
+  let sig: Awaited<ReturnType<typeof sshKeygenSign>>;
+  try {
+    sig = await sshKeygenSign({
+      keygen,
+      keyFile,
+      namespace: OP_NAMESPACE,
+      message: bytes,
+      ...(passphraseFile === undefined ? {} : { passphraseFile }),
+      env: ctx.env,
+      stderr: ctx.stderr,
+      ed25519: deps.ed25519,
+    });
+  } catch (e) {
+    if (e instanceof SshKeygenSignError) throw new CommandFailure(e.message, e.hint);
+    throw e;
+  }
+  const envelope = { payload: encodeBase64(bytes), signature: formatArmoredSshsig(sig) };
   ctx.stdout(`${JSON.stringify(envelope)}\n`);
   ctx.stderr(
-    `signed ${op}${guest === undefined ? "" : ` on guest ${guest.vmid}`} for host ${host} with ${key.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
+    `signed ${op}${guest === undefined ? "" : ` on guest ${guest.vmid}`} for host ${host} with ${sig.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
   );
   return EXIT_OK;
 }
