@@ -6,12 +6,22 @@ import { StoreError } from "../store/errors.ts";
 import { defaultStorePath } from "../store/open.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadOfflineConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] audit [list] [--json] [--after SEQ] [--since WHEN] [--limit N] [--verify]
-       felhom-agent [--config PATH] audit verify [--json]
-
-The audit log: every operator-initiated action and every decision of the signature gate, with
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] audit [list] [--json] [--after SEQ] [--since WHEN] [--limit N] [--verify]",
+    "felhom-agent [--config PATH] audit verify [--json]",
+  ],
+  body: `The audit log: every operator-initiated action and every decision of the signature gate, with
 who (signer:NAME, hub, guest:VMID, reconcile, operator), what, on which guest and the outcome.
 Each row is chained to the one before it by SHA-256, so a changed, removed or inserted row shows.
 
@@ -29,8 +39,11 @@ Options:
   --limit N        at most N rows (default 1000, at most 10000)
   --verify         also verify the chain after listing; exit 1 when it does not hold
 
-Works while the daemon runs (the state database is shared in WAL mode); reads only.
-`;
+Works while the daemon runs (the state database is shared in WAL mode); reads only. Needs no
+proxmox section in the configuration. Before the daemon has run there are no rows yet: both
+subcommands say so and exit 0.`,
+  examples: ["felhom-agent audit --since 24h", "felhom-agent audit verify --json"],
+});
 
 /** The parts of the store the command uses; tests inject one. */
 export interface AuditStoreHandle {
@@ -190,15 +203,14 @@ export async function runAudit(
     throw new UsageError("audit verify always walks the whole chain; it takes only --json");
   }
 
-  const cfg = await loadOfflineConfigOrReport(ctx);
+  const cfg = await loadOfflineConfigOrReport(ctx, `audit ${sub}`);
   if (!cfg) return EXIT_USAGE;
   let store: AuditStoreHandle | undefined;
   try {
     store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
   } catch (err) {
     if (err instanceof StoreError) {
-      ctx.stderr(`audit ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, `audit ${sub}`, err.message);
     }
     throw err;
   }
@@ -233,8 +245,7 @@ export async function runAudit(
     return verdict && !verdict.ok ? EXIT_FAILURE : EXIT_OK;
   } catch (err) {
     if (err instanceof StoreError) {
-      ctx.stderr(`audit ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, `audit ${sub}`, err.message);
     }
     throw err;
   } finally {

@@ -12,7 +12,15 @@ import { formatArmoredSshsig, OP_NAMESPACE } from "../authz/sshsig.ts";
 import { DEFAULT_MAX_TTL_SECONDS, inspectEnvelope } from "../authz/verify.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { CliContext } from "./context.ts";
-import { CommandFailure, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import {
+  CommandFailure,
+  EXIT_FAILURE,
+  EXIT_OK,
+  inSubcommand,
+  pickSubcommand,
+  renderHelp,
+  UsageError,
+} from "./context.ts";
 import { SshKeygenSignError, sshKeygenSign } from "./ssh-keygen-sign.ts";
 
 /** What `op` uses from the outside world besides the context; injectable for tests. */
@@ -23,20 +31,28 @@ export interface OpDeps {
   sshKeygen?: string;
 }
 
-const HELP = `Usage: felhom-agent op <sign|check> [options]
+const HELP = renderHelp({
+  usage: ["felhom-agent op <sign|check> [options]"],
+  body: `Signed operations (OpenSSH SSHSIG, namespace ${OP_NAMESPACE}, ssh-ed25519 keys).
 
-Signed operations (OpenSSH SSHSIG, namespace felhom.op/v1, ssh-ed25519 keys).
-
-  sign    write a signed envelope for one operation to stdout
+  sign    write a signed envelope for one operation to stdout (through ssh-keygen -Y sign)
   check   verify an envelope and print its payload and the verdict
 
-Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.
-`;
+Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.`,
+  examples: [
+    "felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op guest.destroy --vmid 101 --host h-7f3a",
+    "felhom-agent op check destroy.json",
+  ],
+});
 
-const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]
-       felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)
+export const OP_SUBCOMMANDS = ["sign", "check"] as const;
 
-Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The signature is made
+const SIGN_HELP = renderHelp({
+  usage: [
+    "felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]",
+    "felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)",
+  ],
+  body: `Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The signature is made
 by 'ssh-keygen -Y sign -n ${OP_NAMESPACE}' (openssh-client), so an encrypted key asks for its
 passphrase on the terminal, and a key held by ssh-agent (a hardware token's too) signs when
 --key names its .pub. Agents accept ssh-ed25519 keys only.
@@ -53,41 +69,42 @@ Options:
   --params JSON           parameters as a JSON object (default {}); the agent runs exactly these
   --ttl DURATION          validity, e.g. 90s, 10m (default 10m, at most ${DEFAULT_MAX_TTL_SECONDS / 60}m)
   --job ID                hub job id the signature approves
-  -h, --help              show this help
+  -h, --help              show this help`,
+  examples: [
+    "felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 --host h-7f3a > destroy.json",
+    'felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op storage.remove --params \'{"storage":"usb1"}\' --host h-7f3a',
+  ],
+});
 
-Example:
-  felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 --host h-7f3a > destroy.json
-`;
-
-const CHECK_HELP = `Usage: felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]
-
-Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
+const CHECK_HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]"],
+  body: `Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
 action being gated (no binding check) and does not consult or consume the nonce store. Prints
 JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}.
-Exit 0 when valid, 1 when rejected.
 
 Options:
   --host ID          this agent's host id (default: the config's host_id)
   --signers FILE     JSON array of signers (default: the config's signers):
                      [{"name": "alice", "key": "ssh-ed25519 AAAA…", "role": "operational",
                        "expires": "2027-06-01T00:00:00Z"}]
-  -h, --help         show this help
-`;
+  -h, --help         show this help`,
+  examples: [
+    "felhom-agent op check destroy.json",
+    "felhom-agent op check destroy.json --host h-7f3a --signers signers.json",
+  ],
+  exitCodes: "0 valid, 1 rejected, 2 usage or configuration error",
+});
 
 export async function runOp(
   argv: string[],
   ctx: CliContext,
   deps: OpDeps = { clock: systemClock, ed25519: createEd25519() },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "sign") return runSign(rest, ctx, deps);
-  if (sub === "check") return runCheck(rest, ctx, deps);
-  if (sub === "--help" || sub === "-h") {
-    ctx.stdout(HELP);
-    return EXIT_OK;
-  }
-  if (sub === undefined) throw new UsageError("missing subcommand: 'op sign' or 'op check'");
-  throw new UsageError(`unknown op subcommand '${sub}' (try 'op sign' or 'op check')`);
+  const { sub, rest } = pickSubcommand("op", argv, OP_SUBCOMMANDS);
+  if (sub === "sign") return inSubcommand("op sign", () => runSign(rest, ctx, deps));
+  if (sub === "check") return inSubcommand("op check", () => runCheck(rest, ctx, deps));
+  ctx.stdout(HELP);
+  return EXIT_OK;
 }
 
 /** node:util parseArgs errors are usage errors. */

@@ -3,12 +3,12 @@ import { type SignerInForce, signersText, trustSummary } from "../hub/trust-summ
 import type { AuditHead } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./context.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] status [--json]
-
-What this host is and trusts, read without changing anything (works while the daemon runs):
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] status [--json]"],
+  body: `What this host is and trusts, read without changing anything (works while the daemon runs):
 whether it is enrolled with a hub (host id, hub URL, identity file), the state database's
 path, the audit log's head (seq and hash, what the hub compares with its copy) and how far the
 hub has acknowledged it, and every operator signer in force with its SHA256 fingerprint, role
@@ -16,11 +16,11 @@ and source (config or enrollment).
 
 Options:
   --json      machine-readable output
-  -h, --help  show this help
-
-Exit codes: 0 ok, 1 a problem was found (unreadable identity, unusable state database, or the
-hub acknowledged audit rows the log no longer has), 2 usage or config error.
-`;
+  -h, --help  show this help`,
+  examples: ["felhom-agent status --json"],
+  exitCodes:
+    "0 ok, 1 a problem was found (unreadable identity, unusable state database, or the hub acknowledged audit rows the log no longer has), 2 usage or configuration error",
+});
 
 /** The parts of the store `status` reads; tests inject one. */
 export interface StatusStoreHandle {
@@ -57,7 +57,7 @@ export async function runStatus(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "status");
   if (!cfg) return EXIT_USAGE;
   const trust = await trustSummary(cfg);
   const { defaultStorePath } = await import("../store/open.ts");

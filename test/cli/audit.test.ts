@@ -166,7 +166,7 @@ test("a database file without a schema is still an error (a copy without its -wa
   mkdirSync(t.stateDir, { recursive: true });
   writeFileSync(defaultStorePath(t.stateDir), "x".repeat(4096));
   expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_FAILURE);
-  expect(t.err).toMatch(/^audit verify: /);
+  expect(t.err).toMatch(/^felhom-agent: audit verify: /);
 });
 
 test("a config without a proxmox section, or no config file at all, is enough", async () => {
@@ -203,7 +203,7 @@ test("usage errors change nothing", async () => {
 test("a config error exits 2", async () => {
   writeFileSync(t.configPath, JSON.stringify({ nonsense: true }));
   expect(await runAudit(["list"], t.ctx())).toBe(EXIT_USAGE);
-  expect(t.err).toMatch(/^config error:/);
+  expect(t.err).toMatch(/^felhom-agent: [a-z]+(?: [a-z]+)?: configuration error:/);
 });
 
 test("parseSince", () => {
