@@ -65,8 +65,8 @@ export function sshKeygen(): string | null {
   const path = found.status === 0 ? found.stdout.trim() : "";
   if (path) return path;
   if (process.env.CI) {
-    throw new Error("ssh-keygen is required in CI for the OpenSSH interop tests (openssh-client)");
+    throw new Error("ssh-keygen is required in CI for the OpenSSH tests (openssh-client)");
   }
-  console.warn("ssh-keygen not found: skipping OpenSSH interop tests (install openssh-client)");
+  console.warn("ssh-keygen not found: skipping the tests that run it (install openssh-client)");
   return null;
 }
