@@ -53,13 +53,18 @@ export function flagsInHelp(help: string): { flags: string[]; fileFlags: string[
 /** Runs `felhom-agent <words> --help` in-process and returns what it printed. */
 async function helpOf(command: Command, words: string[], ctx: CliContext): Promise<string> {
   let out = "";
-  await command.run([...words, "--help"], {
-    env: ctx.env,
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: () => {},
-  });
+  try {
+    await command.run([...words, "--help"], {
+      env: ctx.env,
+      stdout: (t) => {
+        out += t;
+      },
+      stderr: () => {},
+    });
+  } catch {
+    // A command whose help fails still completes by name (test/cli/help.test.ts fails on it).
+    return "";
+  }
   return out;
 }
 
