@@ -12,6 +12,7 @@ import {
   type CliContext,
   EXIT_OK,
   EXIT_USAGE,
+  inSubcommand,
   pickSubcommand,
   renderHelp,
   reportFailure,
@@ -56,6 +57,14 @@ export async function runState(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
+  return inSubcommand(`state ${sub}`, () => runStateSub(sub, rest, ctx));
+}
+
+async function runStateSub(
+  sub: (typeof STATE_SUBCOMMANDS)[number],
+  rest: string[],
+  ctx: CliContext & { deps?: StateCliDeps },
+): Promise<number> {
   let json = false;
   let positionals: string[];
   try {

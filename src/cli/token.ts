@@ -10,6 +10,7 @@ import {
   type CliContext,
   EXIT_OK,
   EXIT_USAGE,
+  inSubcommand,
   pickSubcommand,
   renderHelp,
   reportFailure,
@@ -112,6 +113,14 @@ export async function runToken(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
+  return inSubcommand(`token ${sub}`, () => runTokenSub(sub, rest, ctx));
+}
+
+async function runTokenSub(
+  sub: (typeof TOKEN_SUBCOMMANDS)[number],
+  rest: string[],
+  ctx: CliContext & { deps?: TokenCliDeps },
+): Promise<number> {
   let values: { vmid?: string; json?: boolean };
   let positionals: string[];
   try {
