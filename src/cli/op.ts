@@ -77,10 +77,11 @@ Options:
 });
 
 const CHECK_HELP = renderHelp({
-  usage: ["felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]"],
+  usage: ["felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE] [--json]"],
   body: `Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
 action being gated (no binding check) and does not consult or consume the nonce store. Prints
-JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}.
+JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}, with or
+without --json. Needs no proxmox section in the configuration.
 
 Options:
   --host ID          this agent's host id (default: the config's host_id)
@@ -315,6 +316,8 @@ async function runCheck(argv: string[], ctx: CliContext, deps: OpDeps): Promise<
       options: {
         host: { type: "string" },
         signers: { type: "string" },
+        // The report is always JSON; the flag is accepted like everywhere else.
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }),
