@@ -125,13 +125,7 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   const lookups = new DesiredLookups(store.desired, logger);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
-  const summary = new HealthSummary({
-    clock,
-    logger,
-    intervalMin: cfg.log.summary_interval_min,
-    pendingSignatures: () => store.pending.list({ status: "pending", limit: 1000 }).length,
-    version: AGENT_VERSION,
-  });
+
   const submitter = new LateSubmitter();
   const life = new AbortController();
   const onAbort = () => life.abort(signal.reason);
@@ -190,6 +184,16 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
   } else {
     desired = cachedDesiredProvider(store.desired);
   }
+
+  const hubLink = hub?.link;
+  const summary = new HealthSummary({
+    clock,
+    logger,
+    intervalMin: cfg.log.summary_interval_min,
+    pendingSignatures: () => store.pending.list({ status: "pending", limit: 1000 }).length,
+    version: AGENT_VERSION,
+    ...(hubLink === undefined ? {} : { hub: () => hubLink.status() }),
+  });
 
   let startFailure: Error | undefined;
   let localApi: StartedLocalApi | undefined;

@@ -1,3 +1,4 @@
+import type { HubLinkStatus } from "../hub/link.ts";
 import type { Logger } from "../log/types.ts";
 import { type PassReport, passIsIdle } from "../reconcile/reconciler.ts";
 import type { Clock } from "../util/clock.ts";
@@ -9,6 +10,8 @@ export interface HealthSummaryOptions {
   intervalMin: number;
   /** Operations held for a signature right now. */
   pendingSignatures: () => number;
+  /** The hub link's state; absent on a host that is not enrolled. */
+  hub?: () => HubLinkStatus;
   version: string;
 }
 
@@ -53,6 +56,17 @@ export class HealthSummary {
     this.maybeLog();
   }
 
+  private hubFields(): Record<string, unknown> {
+    if (this.o.hub === undefined) return { hub: "not_enrolled" };
+    const h = this.o.hub();
+    return {
+      hub: h.consecutiveFailures === 0 ? "reachable" : "unreachable",
+      hub_failures: h.consecutiveFailures,
+      hub_last_success:
+        h.lastSuccessAt === undefined ? null : new Date(h.lastSuccessAt).toISOString(),
+    };
+  }
+
   private fresh(at: number): Window {
     return { startedAt: at, passes: 0, idlePasses: 0, passErrors: 0, done: 0, failed: 0 };
   }
@@ -78,6 +92,7 @@ export class HealthSummary {
       held: last?.held.length ?? 0,
       hung: last?.hung.length ?? 0,
       pending_signatures: this.o.pendingSignatures(),
+      ...this.hubFields(),
     });
     this.window = this.fresh(now);
   }

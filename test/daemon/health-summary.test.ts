@@ -57,6 +57,7 @@ test("one info line per interval, counting the passes in between", () => {
     guests_seen: 3,
     managed: 2,
     pending_signatures: 2,
+    hub: "not_enrolled",
   });
   // The next window starts afresh and errors count too.
   clock.t += 30 * 60_000;
@@ -82,4 +83,24 @@ test("an interval of 0 turns the summary off", () => {
     s.pass(report());
   }
   expect(log.records).toEqual([]);
+});
+
+test("an enrolled host's summary says whether the hub answers", () => {
+  const clock = new ManualClock(Date.UTC(2026, 5, 1));
+  const log = recordingLogger();
+  const s = new HealthSummary({
+    clock,
+    logger: log,
+    intervalMin: 1,
+    pendingSignatures: () => 0,
+    version: "x",
+    hub: () => ({ consecutiveFailures: 3, lastSuccessAt: Date.UTC(2026, 4, 31, 23) }),
+  });
+  clock.t += 60_000;
+  s.pass(report());
+  expect(log.records[0]?.fields).toMatchObject({
+    hub: "unreachable",
+    hub_failures: 3,
+    hub_last_success: "2026-05-31T23:00:00.000Z",
+  });
 });
