@@ -31,7 +31,7 @@ export class UsageError extends Error {
 }
 
 /**
- * Runs a subcommand so that its usage errors name it (`felhom-agent: op sign: …; run
+ * Runs a subcommand so that its usage errors and failures name it (`felhom-agent: op sign: …; run
  * 'felhom-agent op sign --help' for usage`) rather than the bare command.
  */
 export async function inSubcommand<T>(scope: string, run: () => Promise<T>): Promise<T> {
@@ -40,6 +40,9 @@ export async function inSubcommand<T>(scope: string, run: () => Promise<T>): Pro
   } catch (err) {
     if (err instanceof UsageError && err.scope === undefined) {
       throw new UsageError(err.message, scope);
+    }
+    if (err instanceof CommandFailure && err.scope === undefined) {
+      throw new CommandFailure(err.message, err.hint, err.exitCode, scope);
     }
     throw err;
   }
@@ -56,6 +59,8 @@ export class CommandFailure extends Error {
     /** What the operator can do about it, one short clause. */
     readonly hint: string,
     readonly exitCode: number = EXIT_FAILURE,
+    /** The command words it concerns when more than the command (`op sign`). */
+    readonly scope?: string,
   ) {
     super(message);
   }

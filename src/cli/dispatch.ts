@@ -155,7 +155,7 @@ export async function dispatch(
       return EXIT_USAGE;
     }
     if (err instanceof CommandFailure) {
-      ctx.stderr(failureLine(cmd.name, err.message, err.hint));
+      ctx.stderr(failureLine(err.scope ?? cmd.name, err.message, err.hint));
       return err.exitCode;
     }
     if (err instanceof ConfigError) {

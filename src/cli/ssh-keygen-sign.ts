@@ -129,7 +129,9 @@ export async function sshKeygenSign(req: SshKeygenSignRequest): Promise<Sshsig> 
 function hintFor(line: string): string {
   if (/incorrect passphrase/i.test(line)) return "check the passphrase (--passphrase-file FILE)";
   if (/UNPROTECTED|too open|bad permissions/i.test(line)) return "chmod 600 the key file";
-  if (/agent/i.test(line)) return "load the key with ssh-add, or pass the private key file";
+  if (/agent|no private key found for public key/i.test(line)) {
+    return "load the key with ssh-add, or pass the private key file";
+  }
   return "check the key file, or pass its .pub with the key loaded in ssh-agent";
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import { CommandFailure, UsageError } from "../../src/cli/context.ts";
+import { type Command, dispatch } from "../../src/cli/dispatch.ts";
 import { type OpDeps, parseTtl, runOp } from "../../src/cli/op.ts";
 import { fixture, privateKeyCopy, sshKeygen } from "../authz/support.ts";
 import { ManualClock } from "../support/manual-clock.ts";
@@ -12,6 +13,13 @@ const dir = mkdtempSync(join(tmpdir(), "felhom-op-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NOW_MS = 1_800_000_000_000;
+/** The `op` command as dispatch runs it, bound to this test's ssh-keygen and clock. */
+const opCommand: Command = {
+  name: "op",
+  summary: "",
+  run: (argv, ctx) => runOp(argv, ctx, deps()),
+};
+
 /** op sign runs the real ssh-keygen; without it (outside CI) the signing tests skip. */
 const keygen = sshKeygen();
 const deps = (ms = NOW_MS): OpDeps => ({
@@ -389,6 +397,24 @@ describe.skipIf(keygen === null)("felhom-agent op", () => {
     expect(err).toBeInstanceOf(CommandFailure);
     expect((err as CommandFailure).hint).toContain("--passphrase-file");
     expect(c.out()).toBe("");
+  });
+
+  test("a .pub whose key no agent holds: the one error line, naming op sign and ssh-add", async () => {
+    const pub = join(dir, "no-agent.pub");
+    writeFileSync(pub, fixture("operator_ed25519.pub"));
+    let err = "";
+    const argv = ["op", "sign", "--key", pub, "--op", "guest.stop", "--vmid", "101", "--host", "h"];
+    const code = await dispatch(argv, [opCommand], {
+      env: { SSH_AUTH_SOCK: join(dir, "no-such-agent.sock") },
+      stdout: () => {},
+      stderr: (t) => {
+        err += t;
+      },
+    });
+    expect(code).toBe(1);
+    expect(err.trimEnd().split("\n").at(-1)).toMatch(
+      /^felhom-agent: op sign: ssh-keygen could not sign with '.*no-agent\.pub': .+; load the key with ssh-add/,
+    );
   });
 
   test("a key type the agents refuse (ecdsa) fails at signing, not on the host", async () => {
