@@ -38,7 +38,7 @@ import { parseFlags } from "./flags.ts";
 const HELP = renderHelp({
   usage: [
     "felhom-agent [--config PATH] enroll --hub URL --code CODE",
-    "                      [--accept-signers SHA256:…,SHA256:…] [options]",
+    "               [--accept-signers SHA256:…,SHA256:…] [options]",
   ],
   body: `Trades a one-time retrieval code from the hub for this host's durable identity: host id, hub
 credential and the operator signer keys. The host key is generated here; only its public half
