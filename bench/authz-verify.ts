@@ -1,15 +1,11 @@
 /**
  * Signed-operation verification throughput: raw ed25519 verifies with noble's sync API
  * (@noble/hashes SHA-512) and its async API (WebCrypto SHA-512), and whole envelopes through
- * verifyEnvelope with each backend. Also the cost of opening a passphrase-protected key
- * (bcrypt_pbkdf, 16 rounds as ssh-keygen writes). Prints operations per second.
+ * verifyEnvelope with each backend. Prints operations per second.
  * Run: bun bench/authz-verify.ts [--seconds 2]
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createEd25519, type Ed25519Mode } from "../src/authz/ed25519.ts";
-import { parseOpenSshPrivateKey } from "../src/authz/openssh-private-key.ts";
 import { buildPayload, signEnvelope } from "../src/authz/sign.ts";
 import { ed25519PublicKeyFromRaw } from "../src/authz/ssh-public-key.ts";
 import { type VerifyContext, verifyEnvelope } from "../src/authz/verify.ts";
@@ -87,11 +83,3 @@ for (const mode of ["sync", "async"] as Ed25519Mode[]) {
     verifyEnvelope(envelope, ctx, action),
   );
 }
-
-const locked = readFileSync(join(import.meta.dir, "../test/authz/fixtures/locked_ed25519"), "utf8");
-const t0 = performance.now();
-const runs = 5;
-for (let i = 0; i < runs; i++) parseOpenSshPrivateKey(locked, "fixture passphrase");
-console.log(
-  `${"open passphrase key (bcrypt_pbkdf, 16 rounds)".padEnd(44)} ${((performance.now() - t0) / runs).toFixed(0).padStart(8)} ms`,
-);

@@ -2,8 +2,8 @@ import { encodeBase64, encodeBase64Url } from "./base64.ts";
 import type { Ed25519 } from "./ed25519.ts";
 import type { Envelope, GuestRef, OpPayload } from "./envelope.ts";
 import { opPayloadSchema } from "./envelope.ts";
-import type { Ed25519PrivateKey } from "./openssh-private-key.ts";
 import type { OpName } from "./operations.ts";
+import type { Ed25519SeedKey } from "./sshsig.ts";
 import { OP_NAMESPACE, signSshsig } from "./sshsig.ts";
 
 /** 128 bits, the minimum the payload schema accepts, as unpadded base64url. */
@@ -53,7 +53,7 @@ export function buildPayload(req: OpRequest): OpPayload {
  */
 export async function signEnvelope(
   ed: Ed25519,
-  key: Ed25519PrivateKey,
+  key: Ed25519SeedKey,
   payload: OpPayload,
 ): Promise<Envelope> {
   return signPayloadBytes(ed, key, new TextEncoder().encode(JSON.stringify(payload)));
@@ -62,7 +62,7 @@ export async function signEnvelope(
 /** For payload bytes produced elsewhere (tests, other tools); the bytes are not checked. */
 export async function signPayloadBytes(
   ed: Ed25519,
-  key: Ed25519PrivateKey,
+  key: Ed25519SeedKey,
   bytes: Uint8Array,
 ): Promise<Envelope> {
   const signature = await signSshsig(ed, key, bytes, OP_NAMESPACE);

@@ -1,7 +1,6 @@
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { decodeBase64Strict, encodeBase64 } from "./base64.ts";
 import type { Ed25519 } from "./ed25519.ts";
-import type { Ed25519PrivateKey } from "./openssh-private-key.ts";
 import {
   ED25519_KEY_TYPE,
   type Ed25519PublicKey,
@@ -25,6 +24,17 @@ import { SshReader, SshWireError, SshWriter } from "./ssh-wire.ts";
 export const OP_NAMESPACE = "felhom.op/v1";
 
 export type SshsigHash = "sha256" | "sha512";
+
+/**
+ * An ed25519 key as its raw RFC 8032 seed and public key: keys made in-process (the demo's
+ * operator, tests), never read from a file; operators sign with ssh-keygen (`op sign`).
+ */
+export interface Ed25519SeedKey {
+  /** The 32-byte secret seed. Keep it out of logs and errors. */
+  seed: Uint8Array;
+  publicKey: Ed25519PublicKey;
+  comment: string;
+}
 
 export interface Sshsig {
   publicKey: Ed25519PublicKey;
@@ -144,10 +154,13 @@ export async function verifySshsig(
   return ed.verify(sig.signature, data, sig.publicKey.key);
 }
 
-/** Signs like `ssh-keygen -Y sign -n NAMESPACE` (sha512); the output is byte-identical. */
+/**
+ * Signs like `ssh-keygen -Y sign -n NAMESPACE` (sha512) with an in-process key; the output is
+ * byte-identical to ssh-keygen's for the same key and message.
+ */
 export async function signSshsig(
   ed: Ed25519,
-  key: Ed25519PrivateKey,
+  key: Ed25519SeedKey,
   message: Uint8Array,
   namespace: string,
   hashAlgorithm: SshsigHash = "sha512",

@@ -1,15 +1,27 @@
+import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { AuditRow, ChainVerdict } from "../store/audit.ts";
 import { escapeUnsafeText, showUnsafeChars } from "../store/audit-text.ts";
 import { StoreError } from "../store/errors.ts";
+import { defaultStorePath } from "../store/open.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { loadOfflineConfigOrReport } from "./command-config.ts";
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] audit [list] [--json] [--after SEQ] [--since WHEN] [--limit N] [--verify]
-       felhom-agent [--config PATH] audit verify [--json]
-
-The audit log: every operator-initiated action and every decision of the signature gate, with
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] audit [list] [--json] [--after SEQ] [--since WHEN] [--limit N] [--verify]",
+    "felhom-agent [--config PATH] audit verify [--json]",
+  ],
+  body: `The audit log: every operator-initiated action and every decision of the signature gate, with
 who (signer:NAME, hub, guest:VMID, reconcile, operator), what, on which guest and the outcome.
 Each row is chained to the one before it by SHA-256, so a changed, removed or inserted row shows.
 
@@ -27,8 +39,11 @@ Options:
   --limit N        at most N rows (default 1000, at most 10000)
   --verify         also verify the chain after listing; exit 1 when it does not hold
 
-Works while the daemon runs (the state database is shared in WAL mode); reads only.
-`;
+Works while the daemon runs (the state database is shared in WAL mode); reads only. Needs no
+proxmox section in the configuration. Before the daemon has run there are no rows yet: both
+subcommands say so and exit 0.`,
+  examples: ["felhom-agent audit --since 24h", "felhom-agent audit verify --json"],
+});
 
 /** The parts of the store the command uses; tests inject one. */
 export interface AuditStoreHandle {
@@ -40,14 +55,21 @@ export interface AuditStoreHandle {
 }
 
 export interface AuditCliDeps {
-  openStore?: (stateDir: string) => Promise<AuditStoreHandle> | AuditStoreHandle;
+  /** `undefined` when the host has no state database yet (the daemon has not run). */
+  openStore?: (
+    stateDir: string,
+  ) => Promise<AuditStoreHandle | undefined> | AuditStoreHandle | undefined;
   clock?: Clock;
 }
 
-async function defaultOpen(stateDir: string): Promise<AuditStoreHandle> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  // Reading the log never creates a database: a missing one is an error worth seeing.
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
+async function defaultOpen(stateDir: string): Promise<AuditStoreHandle | undefined> {
+  const { openStore } = await import("../store/open.ts");
+  const path = defaultStorePath(stateDir);
+  // No file (or an empty one) is a host where the daemon has not run: no rows yet, nothing to
+  // verify. Reading the log never creates a database, and a file that is there but holds no
+  // schema is still the store's error (a copy without its -wal file).
+  if (!existsSync(path) || statSync(path).size === 0) return undefined;
+  return openStore({ path, exclusive: false, mustExist: true });
 }
 
 /** `7d`, `24h`, `90m`, `30s` ago, or an ISO time with a zone; ms since the epoch. */
@@ -121,6 +143,15 @@ function verdictJson(v: ChainVerdict): Record<string, unknown> {
   };
 }
 
+/** A host where the daemon has not run: an empty log, which trivially holds. */
+function noRowsYet(sub: "list" | "verify", json: boolean, dbPath: string): string {
+  if (json) {
+    const out = sub === "verify" ? { ok: true, count: 0, database: "absent" } : { rows: [] };
+    return `${JSON.stringify(out, null, 2)}\n`;
+  }
+  return `no audit rows yet (no state database at ${dbPath}: the daemon has not run on this host)\n`;
+}
+
 export async function runAudit(
   argv: string[],
   ctx: CliContext & { deps?: AuditCliDeps },
@@ -172,17 +203,20 @@ export async function runAudit(
     throw new UsageError("audit verify always walks the whole chain; it takes only --json");
   }
 
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadOfflineConfigOrReport(ctx, `audit ${sub}`);
   if (!cfg) return EXIT_USAGE;
-  let store: AuditStoreHandle;
+  let store: AuditStoreHandle | undefined;
   try {
     store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
   } catch (err) {
     if (err instanceof StoreError) {
-      ctx.stderr(`audit ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, `audit ${sub}`, err.message);
     }
     throw err;
+  }
+  if (store === undefined) {
+    ctx.stdout(noRowsYet(sub, values.json === true, defaultStorePath(cfg.state_dir)));
+    return EXIT_OK;
   }
 
   try {
@@ -211,8 +245,7 @@ export async function runAudit(
     return verdict && !verdict.ok ? EXIT_FAILURE : EXIT_OK;
   } catch (err) {
     if (err instanceof StoreError) {
-      ctx.stderr(`audit ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, `audit ${sub}`, err.message);
     }
     throw err;
   } finally {

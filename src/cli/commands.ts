@@ -1,19 +1,4 @@
-import type { CliContext } from "./context.ts";
-import { UsageError } from "./context.ts";
 import type { Command } from "./dispatch.ts";
-
-async function runConfig(argv: string[], ctx: CliContext): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "show") return (await import("./config-show.ts")).runConfigShow(rest, ctx);
-  if (sub === "check") return (await import("./config-check.ts")).runConfigCheck(rest, ctx);
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    ctx.stdout(
-      "Usage: felhom-agent [--config PATH] config show|check\n\n  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted,\n         and signers_in_force: every operator signer with its fingerprint and source\n  check  validate the configuration without starting anything (exit 0 or 2)\n\nExample:\n  felhom-agent --config /etc/felhom-agent/config.json config check\n",
-    );
-    return sub === undefined ? 2 : 0;
-  }
-  throw new UsageError(`unknown config subcommand '${sub}' (try 'config show' or 'config check')`);
-}
 
 /**
  * Every command of the binary; the CLI entry only dispatches into this table. Each command's
@@ -33,6 +18,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "audit",
+    subcommands: ["list", "verify"],
     summary: "the audit log: list (text or --json export) and verify its hash chain",
     run: async (argv, ctx) => (await import("./audit.ts")).runAudit(argv, ctx),
   },
@@ -44,7 +30,8 @@ export const COMMANDS: Command[] = [
   {
     name: "config",
     summary: "config show | config check: the effective configuration (redacted), or validate it",
-    run: runConfig,
+    subcommands: ["show", "check"],
+    run: async (argv, ctx) => (await import("./config-show.ts")).runConfig(argv, ctx),
   },
   {
     name: "demo",
@@ -63,16 +50,19 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "localapi",
+    subcommands: ["pins"],
     summary: "localapi pins [--json]: the local API certificate's pins for a guest's config",
     run: async (argv, ctx) => (await import("./localapi.ts")).runLocalApi(argv, ctx),
   },
   {
     name: "op",
+    subcommands: ["sign", "check"],
     summary: "op sign | op check: make or inspect a signed operation envelope",
     run: async (argv, ctx) => (await import("./op.ts")).runOp(argv, ctx),
   },
   {
     name: "pending",
+    subcommands: ["list", "show", "approve", "decline"],
     summary: "held operations: pending list | show ID | approve ID --envelope FILE | decline ID",
     run: async (argv, ctx) => (await import("./pending.ts")).runPending(argv, ctx),
   },
@@ -84,29 +74,40 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "signers",
+    subcommands: ["list"],
     summary: "signers list [--json]: the operator keys in force, their role, source and expiry",
     run: async (argv, ctx) => (await import("./signers.ts")).runSigners(argv, ctx),
   },
   {
     name: "sim",
+    subcommands: ["hub"],
     summary: "run the Proxmox VE API simulator on loopback (sim hub: the hub simulator)",
     run: async (argv, ctx) => (await import("./sim.ts")).runSimCommand(argv, ctx),
   },
   {
     name: "state",
+    subcommands: ["backup", "restore"],
     summary:
       "state backup FILE | state restore FILE: the state database, safely copied and put back",
     run: async (argv, ctx) => (await import("./state.ts")).runState(argv, ctx),
   },
   {
     name: "token",
+    subcommands: ["mint", "list", "revoke"],
     summary: "local-API tokens for guests: token mint --vmid N, token list, token revoke",
     run: async (argv, ctx) => (await import("./token.ts")).runToken(argv, ctx),
   },
   {
     name: "update",
+    subcommands: ["status"],
     summary: "update status [--json]: current and previous version, the last self-update",
     run: async (argv, ctx) => (await import("./update.ts")).runUpdate(argv, ctx),
+  },
+  {
+    name: "completion",
+    summary: "completion bash: the bash completion script, generated from this command table",
+    subcommands: ["bash"],
+    run: async (argv, ctx) => (await import("./completion.ts")).runCompletion(argv, ctx, COMMANDS),
   },
   {
     name: "version",

@@ -26,7 +26,7 @@ export async function runConfigCheck(argv: string[], ctx: CliContext): Promise<n
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "config check");
   if (cfg === undefined) return EXIT_USAGE;
   const where = ctx.configPath ?? "(default path and environment)";
   ctx.stdout(

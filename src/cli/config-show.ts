@@ -4,8 +4,37 @@ import { redactConfig } from "../daemon/agent-config.ts";
 import { trustSummary } from "../hub/trust-summary.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_OK, EXIT_USAGE } from "./context.ts";
+import { EXIT_OK, EXIT_USAGE, pickSubcommand, renderHelp, UsageError } from "./context.ts";
 import { readStoredSigners } from "./stored-signers.ts";
+
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] config show [--json]",
+    "felhom-agent [--config PATH] config check [--json]",
+  ],
+  body: `  show   print the effective configuration (file + FELHOM_AGENT_* env), secrets redacted,
+         and signers_in_force: every operator signer with its fingerprint and source. The
+         output is always JSON; --json is accepted for uniformity.
+  check  validate the configuration as 'run' loads it, starting nothing (exit 0, or 2 with
+         the error); a self-update runs the new binary's 'config check' before switching.`,
+  examples: [
+    "felhom-agent config show",
+    "felhom-agent --config /etc/felhom-agent/agent.json config check",
+  ],
+});
+
+export const CONFIG_SUBCOMMANDS = ["show", "check"] as const;
+
+/** `felhom-agent config <subcommand>`. */
+export async function runConfig(argv: string[], ctx: CliContext): Promise<number> {
+  const { sub, rest } = pickSubcommand("config", argv, CONFIG_SUBCOMMANDS);
+  if (sub === "help") {
+    ctx.stdout(HELP);
+    return EXIT_OK;
+  }
+  if (sub === "check") return (await import("./config-check.ts")).runConfigCheck(rest, ctx);
+  return runConfigShow(rest, ctx);
+}
 
 /**
  * `felhom-agent config show`: the effective configuration (file + env) with secrets redacted,
@@ -20,18 +49,23 @@ export async function runConfigShow(
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { config: { type: "string", short: "c" } },
+      options: {
+        config: { type: "string", short: "c" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       strict: true,
       allowPositionals: false,
     });
+    if (values.help) {
+      ctx.stdout(HELP);
+      return EXIT_OK;
+    }
     configPath = values.config ?? configPath;
   } catch (err) {
-    ctx.stderr(
-      `config show: ${(err as Error).message}\nusage: felhom-agent [--config PATH] config show\n`,
-    );
-    return EXIT_USAGE;
+    throw new UsageError((err as Error).message);
   }
-  const cfg = await loadConfigOrReport(ctx, {
+  const cfg = await loadConfigOrReport(ctx, "config show", {
     ...(configPath !== undefined ? { path: configPath } : {}),
     ...(ctx.fs ? { fs: ctx.fs } : {}),
   });

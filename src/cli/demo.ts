@@ -1,7 +1,7 @@
 import { runDemoScenario } from "../demo/scenario.ts";
 import type { RunAgent } from "../demo/types.ts";
 import { systemClock } from "../util/clock.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, renderHelp, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import { runDaemon } from "./run.ts";
 
@@ -13,14 +13,16 @@ export const runAgentAsCli: RunAgent = (run) =>
     { signal: run.signal, clock: run.clock, makeClient: run.makeClient, onReady: run.onReady },
   );
 
-const HELP = `Usage: felhom-agent demo [--task-ms N] [--verbose]
-
-Runs the agent against its embedded Proxmox VE simulator on loopback, with no Proxmox host
+const HELP = renderHelp({
+  usage: ["felhom-agent demo [--task-ms N] [--verbose]"],
+  body: `Runs the agent against its embedded Proxmox VE simulator on loopback, with no Proxmox host
 needed, and walks through what it does, step by step. Exits 0 when every step behaved.
 
   --task-ms N   how long each simulated Proxmox task runs (default 700)
-  --verbose     also print the agent's JSON log lines (on stderr)
-`;
+  --verbose     also print the agent's JSON log lines (on stderr)`,
+  examples: ["felhom-agent demo", "felhom-agent demo --task-ms 200 --verbose"],
+  exitCodes: "0 every step behaved, 1 a step did not, 2 usage error",
+});
 
 export async function runDemo(argv: string[], ctx: CliContext): Promise<number> {
   const { values } = parseFlags(argv, {

@@ -1,11 +1,13 @@
 import { ConfigError } from "../config/errors.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_USAGE, UsageError } from "./context.ts";
+import { CONFIG_HINT, CommandFailure, EXIT_USAGE, failureLine, UsageError } from "./context.ts";
 
 export interface Command {
   name: string;
   /** One line for the command list in `--help`. */
   summary: string;
+  /** The subcommand words, for shell completion (`completion bash`). */
+  subcommands?: readonly string[];
   run(argv: string[], ctx: CliContext): Promise<number>;
 }
 
@@ -120,7 +122,7 @@ export async function dispatch(
     parsed = parseGlobal(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      ctx.stderr(`felhom-agent: ${err.message}\nRun 'felhom-agent --help' for usage.\n`);
+      ctx.stderr(`felhom-agent: ${err.message}; run 'felhom-agent --help' for usage\n`);
       return EXIT_USAGE;
     }
     throw err;
@@ -136,7 +138,7 @@ export async function dispatch(
   const cmd = commands.find((c) => c.name === parsed.command);
   if (!cmd) {
     ctx.stderr(
-      `felhom-agent: unknown command '${parsed.command}'\nRun 'felhom-agent --help' for the list of commands.\n`,
+      `felhom-agent: unknown command '${parsed.command}'; run 'felhom-agent --help' for the list of commands\n`,
     );
     return EXIT_USAGE;
   }
@@ -148,13 +150,16 @@ export async function dispatch(
     return await cmd.run(rest, cmdCtx);
   } catch (err) {
     if (err instanceof UsageError) {
-      ctx.stderr(
-        `felhom-agent ${cmd.name}: ${err.message}\nRun 'felhom-agent ${cmd.name} --help' for usage.\n`,
-      );
+      const scope = err.scope ?? cmd.name;
+      ctx.stderr(failureLine(scope, err.message, `run 'felhom-agent ${scope} --help' for usage`));
       return EXIT_USAGE;
     }
+    if (err instanceof CommandFailure) {
+      ctx.stderr(failureLine(err.scope ?? cmd.name, err.message, err.hint));
+      return err.exitCode;
+    }
     if (err instanceof ConfigError) {
-      ctx.stderr(`felhom-agent ${cmd.name}: configuration error\n${err.message}\n`);
+      ctx.stderr(failureLine(cmd.name, `configuration error: ${err.message}`, CONFIG_HINT));
       return EXIT_USAGE;
     }
     throw err;

@@ -23,13 +23,24 @@ import { createLogger } from "../log/logger.ts";
 import { normalizeFingerprint } from "../tls/fingerprint.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  CONFIG_HINT,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 import { parseFlags } from "./flags.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] enroll --hub URL --code CODE
-                      [--accept-signers SHA256:…,SHA256:…] [options]
-
-Trades a one-time retrieval code from the hub for this host's durable identity: host id, hub
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] enroll --hub URL --code CODE",
+    "               [--accept-signers SHA256:…,SHA256:…] [options]",
+  ],
+  body: `Trades a one-time retrieval code from the hub for this host's durable identity: host id, hub
 credential and the operator signer keys. The host key is generated here; only its public half
 is sent. The identity is saved (mode 0600) before success is reported.
 
@@ -53,11 +64,14 @@ Options:
                         <state_dir>/hub-identity.json)
   --force               replace an existing identity (the host is enrolled anew)
   --json                print the result as JSON
-  -h, --help            show this help
-
-Exit codes: 0 enrolled, 1 enrollment failed (nothing was written), 2 usage or config error, or
-the signers were not accepted (nothing was written).
-`;
+  -h, --help            show this help`,
+  examples: [
+    "felhom-agent enroll --hub https://hub.example.com --code K7Q-4MZ-P2W",
+    "felhom-agent enroll --hub https://hub.example.com --code K7Q-4MZ-P2W --accept-signers SHA256:…",
+  ],
+  exitCodes:
+    "0 enrolled, 1 enrollment failed (nothing was written), 2 usage or configuration error, or the signers were not accepted (nothing was written)",
+});
 
 const DEFAULT_STATE_DIR = "/var/lib/felhom-agent";
 
@@ -113,8 +127,13 @@ export async function runEnroll(argv: string[], ctx: EnrollCliContext): Promise<
     config = await loadOptionalConfig(ctx);
   } catch (err) {
     if (err instanceof ConfigError) {
-      ctx.stderr(`config error: ${err.message}\n`);
-      return EXIT_USAGE;
+      return reportFailure(
+        ctx,
+        "enroll",
+        `configuration error: ${err.message}`,
+        CONFIG_HINT,
+        EXIT_USAGE,
+      );
     }
     throw err;
   }
@@ -180,8 +199,13 @@ export async function runEnroll(argv: string[], ctx: EnrollCliContext): Promise<
             ...(err.offered !== undefined ? { offered_signers: err.offered } : {}),
           })}\n`,
         );
-      ctx.stderr(`felhom-agent enroll: ${err.message}\n`);
-      return err.kind === "signers_not_accepted" ? EXIT_USAGE : EXIT_FAILURE;
+      return reportFailure(
+        ctx,
+        "enroll",
+        err.message,
+        undefined,
+        err.kind === "signers_not_accepted" ? EXIT_USAGE : EXIT_FAILURE,
+      );
     }
     throw err;
   }

@@ -1,16 +1,16 @@
 import { X509Certificate } from "node:crypto";
 import { probeLeaf, TlsProbeError } from "../proxmox/tls-probe.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import { EXIT_OK, renderHelp, reportFailure, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 
 const DEFAULT_CONFIG = "/etc/felhom-agent/agent.json";
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_MS = 120_000;
 
-const HELP = `Usage: felhom-agent fingerprint --endpoint https://HOST:PORT [--json] [--timeout-ms N]
-
-Connects to the endpoint, completes the TLS handshake without verifying it, prints the
+const HELP = renderHelp({
+  usage: ["felhom-agent fingerprint --endpoint https://HOST:PORT [--json] [--timeout-ms N]"],
+  body: `Connects to the endpoint, completes the TLS handshake without verifying it, prints the
 certificate the server presents (SHA-256 fingerprint, subject, issuer, validity, alt names)
 and closes. No HTTP request is sent, so no token leaves this machine.
 
@@ -21,8 +21,9 @@ Options:
   --endpoint URL     https://HOST:PORT of the Proxmox API (default: FELHOM_AGENT_PROXMOX_ENDPOINT)
   --json             one JSON object instead of the text report
   --timeout-ms N     give up after N ms (default ${DEFAULT_TIMEOUT_MS}, at most ${MAX_TIMEOUT_MS})
-  -h, --help         this help
-`;
+  -h, --help         this help`,
+  examples: ["felhom-agent fingerprint --endpoint https://192.0.2.10:8006"],
+});
 
 /** What the server presented, as printed (text or `--json`). */
 export interface PresentedCertificate {
@@ -67,10 +68,12 @@ export async function runFingerprint(argv: string[], ctx: CliContext): Promise<n
           ? `no TLS handshake within ${timeoutMs} ms`
           : `${err.code ? `${err.code}: ` : ""}${err.message}`
         : (err as Error).message;
-    ctx.stderr(
-      `felhom-agent fingerprint: cannot read the certificate of ${target.origin}: ${why}\n`,
+    return reportFailure(
+      ctx,
+      "fingerprint",
+      `cannot read the certificate of ${target.origin}: ${why}`,
+      "check the address and port (Proxmox listens on 8006)",
     );
-    return EXIT_FAILURE;
   }
 
   const report = describe(target.origin, leaf.pem, leaf.fingerprint, new Date());

@@ -4,16 +4,28 @@ import type { NetworkInterfaces } from "../localapi/listen-address.ts";
 import { ListenAddressError } from "../localapi/listen-address.ts";
 import { LocalApiStartError, resolveListenAddress } from "../localapi/start.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  CONFIG_HINT,
+  EXIT_OK,
+  EXIT_USAGE,
+  pickSubcommand,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] localapi pins [--json]
+export const LOCALAPI_SUBCOMMANDS = ["pins"] as const;
 
-  pins   print the local API certificate's pins for a guest's bootstrap config, making the
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] localapi pins [--json]"],
+  body: `  pins   print the local API certificate's pins for a guest's bootstrap config, making the
          certificate first if it does not exist yet:
            leaf_sha256  SHA-256 of the certificate, AA:BB:… (the agent's pin convention)
            spki_sha256  sha256//BASE64 of the public key, as curl --pinnedpubkey takes it
-  --json print {"leaf_sha256": "…", "spki_sha256": "…"}
-`;
+  --json print {"leaf_sha256": "…", "spki_sha256": "…"}`,
+  examples: ["felhom-agent localapi pins --json"],
+});
 
 export interface LocalApiCliDeps {
   interfaces?: NetworkInterfaces;
@@ -23,13 +35,11 @@ export async function runLocalApi(
   argv: string[],
   ctx: CliContext & { deps?: LocalApiCliDeps },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h" || rest.includes("--help")) {
-    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  const { sub, rest } = pickSubcommand("localapi", argv, LOCALAPI_SUBCOMMANDS);
+  if (sub === "help" || rest.includes("--help") || rest.includes("-h")) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
   }
-  if (sub !== "pins")
-    throw new UsageError(`unknown localapi subcommand '${sub}' (try 'localapi pins')`);
   let json = false;
   try {
     const { values } = parseArgs({
@@ -42,7 +52,7 @@ export async function runLocalApi(
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "localapi pins");
   if (!cfg) return EXIT_USAGE;
   try {
     const listen = resolveListenAddress(cfg.local_api, ctx.deps?.interfaces);
@@ -63,13 +73,9 @@ export async function runLocalApi(
     return EXIT_OK;
   } catch (err) {
     if (err instanceof LocalApiStartError || err instanceof ListenAddressError) {
-      ctx.stderr(`localapi pins: ${err.message}\n`);
-      return EXIT_USAGE;
+      return reportFailure(ctx, "localapi pins", err.message, CONFIG_HINT, EXIT_USAGE);
     }
-    if (err instanceof LocalApiCertError) {
-      ctx.stderr(`localapi pins: ${err.message}\n`);
-      return EXIT_FAILURE;
-    }
+    if (err instanceof LocalApiCertError) return reportFailure(ctx, "localapi pins", err.message);
     throw err;
   }
 }

@@ -1,43 +1,65 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { decodeBase64Strict } from "../authz/base64.ts";
+import { decodeBase64Strict, encodeBase64 } from "../authz/base64.ts";
 import { createEd25519, type Ed25519 } from "../authz/ed25519.ts";
 import type { GuestRef } from "../authz/envelope.ts";
-import { PrivateKeyError, parseOpenSshPrivateKey } from "../authz/openssh-private-key.ts";
 import { HOST_OP_NAMES, isGuestOp, isOpName, OP_NAMES, type OpName } from "../authz/operations.ts";
-import { buildPayload, signEnvelope } from "../authz/sign.ts";
+import { buildPayload } from "../authz/sign.ts";
 import { parseSigners, SignersConfigError } from "../authz/signers.ts";
+import { formatArmoredSshsig, OP_NAMESPACE } from "../authz/sshsig.ts";
 import { DEFAULT_MAX_TTL_SECONDS, inspectEnvelope } from "../authz/verify.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_FAILURE, EXIT_OK, UsageError } from "./context.ts";
+import {
+  CommandFailure,
+  EXIT_FAILURE,
+  EXIT_OK,
+  inSubcommand,
+  pickSubcommand,
+  renderHelp,
+  UsageError,
+} from "./context.ts";
+import { SshKeygenSignError, sshKeygenSign } from "./ssh-keygen-sign.ts";
 
 /** What `op` uses from the outside world besides the context; injectable for tests. */
 export interface OpDeps {
   clock: Clock;
   ed25519: Ed25519;
+  /** The ssh-keygen binary; default: found on PATH. */
+  sshKeygen?: string;
 }
 
-const HELP = `Usage: felhom-agent op <sign|check> [options]
+const HELP = renderHelp({
+  usage: ["felhom-agent op <sign|check> [options]"],
+  body: `Signed operations (OpenSSH SSHSIG, namespace ${OP_NAMESPACE}, ssh-ed25519 keys).
 
-Signed operations (OpenSSH SSHSIG, namespace felhom.op/v1, ssh-ed25519 keys).
-
-  sign    write a signed envelope for one operation to stdout
+  sign    write a signed envelope for one operation to stdout (through ssh-keygen -Y sign)
   check   verify an envelope and print its payload and the verdict
 
-Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.
-`;
+Run 'felhom-agent op sign --help' or 'felhom-agent op check --help' for options.`,
+  examples: [
+    "felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op guest.destroy --vmid 101 --host h-7f3a",
+    "felhom-agent op check destroy.json",
+  ],
+});
 
-const SIGN_HELP = `Usage: felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]
-       felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)
+export const OP_SUBCOMMANDS = ["sign", "check"] as const;
 
-Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The same payload
-bytes signed with 'ssh-keygen -Y sign -n felhom.op/v1 -f KEY' give the same signature.
+const SIGN_HELP = renderHelp({
+  usage: [
+    "felhom-agent op sign --key FILE --op guest.* --vmid N --host ID [options]",
+    "felhom-agent op sign --key FILE --op OP --host ID [options]    (host-level OP)",
+  ],
+  body: `Writes {"payload": "<base64 JSON>", "signature": "<SSHSIG>"} to stdout. The signature is made
+by 'ssh-keygen -Y sign -n ${OP_NAMESPACE}' (openssh-client), so an encrypted key asks for its
+passphrase on the terminal, and a key held by ssh-agent (a hardware token's too) signs when
+--key names its .pub. Agents accept ssh-ed25519 keys only.
 
 Options:
-  --key FILE              OpenSSH ed25519 private key (unencrypted, or aes256-ctr/bcrypt)
-  --passphrase-file FILE  passphrase of the key (one trailing newline is ignored)
+  --key FILE              OpenSSH ed25519 private key, or its .pub with the key in ssh-agent
+  --passphrase-file FILE  passphrase of the key, for scripts (one trailing newline is ignored)
   --op OP                 operation, one of:
                           ${OP_NAMES.join(", ")}
   --vmid N                guest id (100..999999999); required for guest.* operations and
@@ -47,38 +69,43 @@ Options:
   --params JSON           parameters as a JSON object (default {}); the agent runs exactly these
   --ttl DURATION          validity, e.g. 90s, 10m (default 10m, at most ${DEFAULT_MAX_TTL_SECONDS / 60}m)
   --job ID                hub job id the signature approves
-  -h, --help              show this help
-`;
+  -h, --help              show this help`,
+  examples: [
+    "felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 --host h-7f3a > destroy.json",
+    'felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op storage.remove --params \'{"storage":"usb1"}\' --host h-7f3a',
+  ],
+});
 
-const CHECK_HELP = `Usage: felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE]
-
-Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
+const CHECK_HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] op check FILE [--host ID] [--signers FILE] [--json]"],
+  body: `Verifies the envelope in FILE exactly as the agent's gate would, except that it cannot know the
 action being gated (no binding check) and does not consult or consume the nonce store. Prints
-JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}.
-Exit 0 when valid, 1 when rejected.
+JSON: {"verdict": "valid"|"rejected", "reason", "detail", "signer", "payload", ...}, with or
+without --json. Needs no proxmox section in the configuration.
 
 Options:
   --host ID          this agent's host id (default: the config's host_id)
   --signers FILE     JSON array of signers (default: the config's signers):
                      [{"name": "alice", "key": "ssh-ed25519 AAAA…", "role": "operational",
                        "expires": "2027-06-01T00:00:00Z"}]
-  -h, --help         show this help
-`;
+  -h, --help         show this help`,
+  examples: [
+    "felhom-agent op check destroy.json",
+    "felhom-agent op check destroy.json --host h-7f3a --signers signers.json",
+  ],
+  exitCodes: "0 valid, 1 rejected, 2 usage or configuration error",
+});
 
 export async function runOp(
   argv: string[],
   ctx: CliContext,
   deps: OpDeps = { clock: systemClock, ed25519: createEd25519() },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === "sign") return runSign(rest, ctx, deps);
-  if (sub === "check") return runCheck(rest, ctx, deps);
-  if (sub === "--help" || sub === "-h") {
-    ctx.stdout(HELP);
-    return EXIT_OK;
-  }
-  if (sub === undefined) throw new UsageError("missing subcommand: 'op sign' or 'op check'");
-  throw new UsageError(`unknown op subcommand '${sub}' (try 'op sign' or 'op check')`);
+  const { sub, rest } = pickSubcommand("op", argv, OP_SUBCOMMANDS);
+  if (sub === "sign") return inSubcommand("op sign", () => runSign(rest, ctx, deps));
+  if (sub === "check") return inSubcommand("op check", () => runCheck(rest, ctx, deps));
+  ctx.stdout(HELP);
+  return EXIT_OK;
 }
 
 /** node:util parseArgs errors are usage errors. */
@@ -93,6 +120,16 @@ function flags<T>(parse: () => T): T {
 async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    throw new UsageError(`cannot read ${what} '${file}' (${code})`);
+  }
+}
+
+/** The file is there and readable; its contents are left to ssh-keygen. */
+async function mustRead(file: string, what: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "error";
     throw new UsageError(`cannot read ${what} '${file}' (${code})`);
@@ -162,23 +199,15 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
   }
   const ttlSeconds = parseTtl(values.ttl ?? "10m");
 
-  let passphrase: string | undefined;
-  if (values["passphrase-file"] !== undefined) {
-    passphrase = (await readText(values["passphrase-file"], "passphrase file")).replace(
-      /\r?\n$/,
-      "",
+  const passphraseFile = values["passphrase-file"];
+  if (passphraseFile !== undefined) await mustRead(passphraseFile, "passphrase file");
+  await mustRead(keyFile, "key file");
+  const keygen = deps.sshKeygen ?? Bun.which("ssh-keygen", { PATH: ctx.env.PATH ?? "" });
+  if (!keygen) {
+    throw new CommandFailure(
+      "ssh-keygen not found on PATH",
+      "install openssh-client (apt install openssh-client)",
     );
-  }
-  const keyText = await readText(keyFile, "key file");
-  let key: ReturnType<typeof parseOpenSshPrivateKey>;
-  try {
-    key = parseOpenSshPrivateKey(keyText, passphrase);
-  } catch (e) {
-    if (e instanceof PrivateKeyError) {
-      const hint = e.reason === "passphrase_required" ? " (pass --passphrase-file FILE)" : "";
-      throw new UsageError(`key file '${keyFile}': ${e.message}${hint}`);
-    }
-    throw e;
   }
 
   let payload: ReturnType<typeof buildPayload>;
@@ -197,10 +226,28 @@ async function runSign(argv: string[], ctx: CliContext, deps: OpDeps): Promise<n
     if (issue) throw new UsageError(`invalid payload at ${issue.path.join(".")}: ${issue.message}`);
     throw e;
   }
-  const envelope = await signEnvelope(deps.ed25519, key, payload);
+  // The bytes signed are the bytes sent: the payload is serialised once.
+  const bytes = new TextEncoder().encode(JSON.stringify(payload));
+  let sig: Awaited<ReturnType<typeof sshKeygenSign>>;
+  try {
+    sig = await sshKeygenSign({
+      keygen,
+      keyFile,
+      namespace: OP_NAMESPACE,
+      message: bytes,
+      ...(passphraseFile === undefined ? {} : { passphraseFile }),
+      env: ctx.env,
+      stderr: ctx.stderr,
+      ed25519: deps.ed25519,
+    });
+  } catch (e) {
+    if (e instanceof SshKeygenSignError) throw new CommandFailure(e.message, e.hint);
+    throw e;
+  }
+  const envelope = { payload: encodeBase64(bytes), signature: formatArmoredSshsig(sig) };
   ctx.stdout(`${JSON.stringify(envelope)}\n`);
   ctx.stderr(
-    `signed ${op}${guest === undefined ? "" : ` on guest ${guest.vmid}`} for host ${host} with ${key.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
+    `signed ${op}${guest === undefined ? "" : ` on guest ${guest.vmid}`} for host ${host} with ${sig.publicKey.fingerprint}, valid until ${new Date(payload.exp * 1000).toISOString()}\n`,
   );
   return EXIT_OK;
 }
@@ -234,15 +281,21 @@ function guestFlags(
   return uid === undefined ? { vmid } : { vmid, uid };
 }
 
-/** The config's host id and signers; a config that cannot be read names the missing flag. */
+/**
+ * The config's host id and signers; a config that cannot be read names the missing flag. The
+ * check never talks to Proxmox, so a config without a `proxmox` section is fine.
+ */
 async function configForCheck(
   ctx: CliContext,
   missing: string,
 ): Promise<{ host_id: string | undefined; signers: ReturnType<typeof parseSigners> }> {
-  const { loadConfig } = await import("../daemon/agent-config.ts");
+  const { loadOfflineConfig } = await import("../daemon/agent-config.ts");
   const { ConfigError } = await import("../config/errors.ts");
   try {
-    return await loadConfig({
+    // Without a file the signers would be none and every envelope "unknown signer"; asking
+    // for the flag says more.
+    return await loadOfflineConfig({
+      fileOptional: false,
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
     });
@@ -263,6 +316,8 @@ async function runCheck(argv: string[], ctx: CliContext, deps: OpDeps): Promise<
       options: {
         host: { type: "string" },
         signers: { type: "string" },
+        // The report is always JSON; the flag is accepted like everywhere else.
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }),

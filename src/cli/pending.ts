@@ -6,15 +6,25 @@ import { StoreError } from "../store/errors.ts";
 import type { OperatorRequest, OperatorRequestInput } from "../store/operator-requests.ts";
 import type { PendingOp } from "../store/pending.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { loadOfflineConfigOrReport } from "./command-config.ts";
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  pickSubcommand,
+  renderHelp,
+  UsageError,
+} from "./context.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] pending list [--all] [--json]
-       felhom-agent [--config PATH] pending show ID [--json]
-       felhom-agent [--config PATH] pending approve ID --envelope FILE [--wait SECONDS] [--json]
-       felhom-agent [--config PATH] pending decline ID --reason TEXT [--wait SECONDS] [--json]
-
-Destructive operations held as pending_signature: nothing runs them until an operator's signed
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] pending list [--all] [--json]",
+    "felhom-agent [--config PATH] pending show ID [--json]",
+    "felhom-agent [--config PATH] pending approve ID --envelope FILE [--wait SECONDS] [--json]",
+    "felhom-agent [--config PATH] pending decline ID --reason TEXT [--wait SECONDS] [--json]",
+  ],
+  body: `Destructive operations held as pending_signature: nothing runs them until an operator's signed
 envelope for exactly that action arrives. These commands work whether or not this host is
 enrolled with a hub.
 
@@ -36,16 +46,16 @@ Options:
 
 The daemon is the one process that runs operations: approve and decline queue the request in
 the state database and the running daemon carries it out within a second or so. When no
-daemon runs, the request waits for its next start.
+daemon runs, the request waits for its next start.`,
+  examples: [
+    "felhom-agent pending show po-0123456789abcdef",
+    "felhom-agent op sign --key ~/.ssh/id_ed25519 --host HOST_ID --op guest.destroy --vmid 101 --params '{}' > destroy.json",
+    "felhom-agent pending approve po-0123456789abcdef --envelope destroy.json",
+  ],
+  exitCodes: "0 done (or queued, when --wait ran out), 1 refused or rejected, 2 usage error",
+});
 
-Example:
-  felhom-agent pending show po-0123456789abcdef
-  felhom-agent op sign --key ~/.ssh/id_ed25519 --host HOST_ID --op guest.destroy --vmid 101 \
-    --params '{}' > destroy.json
-  felhom-agent pending approve po-0123456789abcdef --envelope destroy.json
-
-Exit codes: 0 done (or queued, when --wait ran out), 1 refused or rejected, 2 usage error.
-`;
+export const PENDING_SUBCOMMANDS = ["list", "show", "approve", "decline"] as const;
 
 const PENDING_ID = /^po-[0-9a-f]{16}$/;
 const MAX_ENVELOPE_FILE = 64 * 1024;
@@ -134,13 +144,10 @@ export async function runPending(
   argv: string[],
   ctx: CliContext & { deps?: PendingCliDeps },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h" || rest.includes("--help")) {
-    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
-  }
-  if (!["list", "show", "approve", "decline"].includes(sub)) {
-    throw new UsageError(`unknown pending subcommand '${sub}' (list, show, approve, decline)`);
+  const { sub, rest } = pickSubcommand("pending", argv, PENDING_SUBCOMMANDS);
+  if (sub === "help" || rest.includes("--help") || rest.includes("-h")) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
   }
   let values: { all?: boolean; json?: boolean; envelope?: string; reason?: string; wait?: string };
   let positionals: string[];
@@ -191,7 +198,7 @@ export async function runPending(
   const envelopeText =
     sub === "approve" ? await readEnvelope(values.envelope as string) : undefined;
 
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadOfflineConfigOrReport(ctx, "pending");
   if (!cfg) return EXIT_USAGE;
   let store: PendingStoreHandle;
   try {

@@ -7,7 +7,8 @@ import { openDaemonStore } from "../daemon/state-binding.ts";
 import type { UpdateTiming } from "../daemon/update-driver.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { HubIdentityError, identityExists } from "../hub/identity.ts";
-import { createLogger } from "../log/logger.ts";
+import { stderrIsJournal } from "../log/journald.ts";
+import { createLogger, lineSink } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { EngineHooks } from "../reconcile/engine.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
@@ -17,13 +18,20 @@ import type { Store } from "../store/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  EXIT_OK,
+  EXIT_USAGE,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 import { insecureRunRefusal } from "./insecure-endpoint.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] run
-
-Runs the agent daemon: opens the state database, settles every operation a previous run left
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] run [--new-state]"],
+  body: `Runs the agent daemon: opens the state database, settles every operation a previous run left
 in flight (from Proxmox's real task status; nothing is re-sent blindly), then
   - converges the guests named in desired state, one journaled operation per guest at a time;
   - serves the local API to in-guest controllers (local_api, unless local_api.enabled is false);
@@ -32,7 +40,8 @@ Every mutation passes the reversibility gate: destructive ones wait for an opera
 
 Desired state comes from the hub when enrolled, else from desired_file (docs/desired-state.md).
 Until one has been received, nothing is changed. SIGTERM/SIGINT: in-flight tasks are journaled
-and resumed at the next start; exit 0.
+and resumed at the next start; exit 0. Logs are JSON lines on stderr; under systemd each line
+starts with its syslog priority, so 'journalctl -u felhom-agent -p warning' works.
 
 On an enrolled host the state database must be the one it ran on (named in hub-acks.json
 beside the hub identity): a missing, emptied or different one is refused. Restore it with
@@ -40,10 +49,10 @@ beside the hub identity): a missing, emptied or different one is refused. Restor
 
   --new-state   keep the current database aside (state.db.replaced-TIME), start an empty one,
                 audit it (state.new), and continue report and audit numbering from what
-                the hub acknowledged. Journal, held operations and tokens start empty.
-
-Exit codes: 0 stopped by a signal, 1 start-up failure, 2 usage or configuration error.
-`;
+                the hub acknowledged. Journal, held operations and tokens start empty.`,
+  examples: ["felhom-agent --config /etc/felhom-agent/agent.json run"],
+  exitCodes: "0 stopped by a signal, 1 start-up failure, 2 usage or configuration error",
+});
 
 /** The sections `run` reads: the whole agent configuration. */
 export const RUN_SECTIONS = agentSections;
@@ -86,17 +95,17 @@ export async function runDaemon(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "run");
   if (cfg === undefined) return EXIT_USAGE;
   const insecure = insecureRunRefusal(cfg.proxmox);
   if (insecure !== undefined) {
-    ctx.stderr(`felhom-agent: ${insecure}\n`);
-    return EXIT_USAGE;
+    return reportFailure(ctx, "run", insecure, undefined, EXIT_USAGE);
   }
   const clock = deps.clock ?? systemClock;
   const logger = createLogger({
     level: cfg.log.level,
-    sink: (line) => ctx.stderr(`${line}\n`),
+    // Under systemd each line carries its priority (docs/architecture.md#logs).
+    sink: lineSink(ctx.stderr, stderrIsJournal(ctx.env)),
     secrets: () => secretsOfSections(RUN_SECTIONS, cfg),
     clock,
   });
@@ -117,8 +126,7 @@ export async function runDaemon(
       err instanceof HubAcksError ||
       err instanceof HubIdentityError
     ) {
-      ctx.stderr(`felhom-agent: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, "run", err.message);
     }
     throw err;
   }
@@ -174,8 +182,7 @@ export async function runDaemon(
     return EXIT_OK;
   } catch (err) {
     if (err instanceof AgentStartError || err instanceof StoreError) {
-      ctx.stderr(`felhom-agent: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, "run", err.message);
     }
     throw err;
   } finally {

@@ -20,13 +20,23 @@ import { defaultStorePath, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] --selftest [--json]
-       felhom-agent [--config PATH] --selftest=task --vmid N [--force] [--json]
-
---selftest         read-only health report: Proxmox version, nodes and their ssl_fingerprint,
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] --selftest [--json]",
+    "felhom-agent [--config PATH] --selftest=task --vmid N [--force] [--json]",
+  ],
+  body: `--selftest         read-only health report: Proxmox version, nodes and their ssl_fingerprint,
                    node status, containers, storage, and the token's privileges on / checked
                    against the 16 the agent needs (with the pveum lines that grant any missing
                    one). Changes nothing.
@@ -39,10 +49,10 @@ const HELP = `Usage: felhom-agent [--config PATH] --selftest [--json]
 --vmid N           the guest for --selftest=task
 --force            exercise a customer's guest anyway (its rollback resets it to seconds
                    ago and restarts it; there is no gate, journal or signature for this)
---json             print the report as JSON on stdout
-
-Exit codes: 0 healthy, 1 unhealthy or unreachable, 2 usage or configuration error.
-`;
+--json             print the report as JSON on stdout`,
+  examples: ["felhom-agent --selftest", "felhom-agent --selftest=task --vmid 9001 --json"],
+  exitCodes: "0 healthy, 1 unhealthy or unreachable, 2 usage or configuration error",
+});
 
 export interface SelftestDeps {
   clock?: Clock;
@@ -122,7 +132,7 @@ export async function runSelftest(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "selftest");
   if (!cfg) return EXIT_USAGE;
   const clock = deps.clock ?? systemClock;
   let store: Store | undefined;
@@ -141,10 +151,11 @@ export async function runSelftest(
           });
     } catch (err) {
       if (!(err instanceof StoreError || err instanceof HubIdentityError)) throw err;
-      ctx.stderr(
-        `felhom-agent: --selftest=task needs the state database to check and audit guest ${args.vmid}: ${err.message}\n`,
+      return reportFailure(
+        ctx,
+        "selftest",
+        `--selftest=task needs the state database to check and audit guest ${args.vmid}: ${err.message}`,
       );
-      return EXIT_FAILURE;
     }
   }
   try {
@@ -174,13 +185,15 @@ async function runSelftestWith(
     });
     if (reasons.length > 0 && !args.force) {
       auditTaskSelftest(store.audit, vmid, "refused", { reasons, force: false });
-      ctx.stderr(
-        `felhom-agent: --selftest=task refused for guest ${vmid}: ${reasons.join("; ")}. ` +
+      return reportFailure(
+        ctx,
+        "selftest",
+        `--selftest=task refused for guest ${vmid}: ${reasons.join("; ")}. ` +
           "Its rollback would reset a customer's guest to seconds ago and restart it, outside " +
-          "the gate and the journal. Use a scratch guest, or add --force to run it anyway. " +
-          "Nothing was changed.\n",
+          "the gate and the journal. Nothing was changed",
+        "use a scratch guest, or add --force to run it anyway",
+        EXIT_USAGE,
       );
-      return EXIT_USAGE;
     }
     auditTaskSelftest(store.audit, vmid, "started", { reasons, force: args.force });
   }
@@ -258,8 +271,12 @@ async function runSelftestWith(
       if (store !== undefined) {
         auditTaskSelftest(store.audit, vmid, "failed", { error: message.slice(0, 500) });
       }
-      ctx.stderr(`felhom-agent: task selftest could not start: ${message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(
+        ctx,
+        "selftest",
+        `the task selftest could not start: ${message}`,
+        "check that Proxmox is reachable with 'felhom-agent --selftest'",
+      );
     } finally {
       process.off("SIGINT", onSignal);
     }

@@ -1,14 +1,21 @@
 import { type SignerInForce, trustSummary } from "../hub/trust-summary.ts";
 import { escapeUnsafeText } from "../store/audit-text.ts";
 import { StoreError } from "../store/errors.ts";
-import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { loadOfflineConfigOrReport } from "./command-config.ts";
+import {
+  type CliContext,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  pickSubcommand,
+  renderHelp,
+} from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import { readStoredSigners, type SignerStoreOpener } from "./stored-signers.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] signers list [--json]
-
-The operator keys whose signatures this host accepts for destructive operations: name, SHA256
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] signers list [--json]"],
+  body: `The operator keys whose signatures this host accepts for destructive operations: name, SHA256
 fingerprint (as 'ssh-keygen -l' prints it), role, source and expiry.
 
   role     operational (signs destructive operations and planned rotation) or recovery
@@ -22,11 +29,11 @@ Options:
               or null
   -h, --help  show this help
 
-Example:
-  felhom-agent signers list --json
 
 Works while the daemon runs; reads only.
-`;
+`,
+  examples: ["felhom-agent signers list --json"],
+});
 
 export interface SignersCliDeps {
   openStore?: SignerStoreOpener;
@@ -48,12 +55,11 @@ export async function runSigners(
   argv: string[],
   ctx: CliContext & { deps?: SignersCliDeps },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  const { sub, rest } = pickSubcommand("signers", argv, ["list"]);
+  if (sub === "help") {
+    ctx.stdout(HELP);
+    return EXIT_OK;
   }
-  if (sub !== "list") throw new UsageError(`unknown signers subcommand '${sub}' (list)`);
   const { values } = parseFlags(rest, {
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -62,7 +68,7 @@ export async function runSigners(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadOfflineConfigOrReport(ctx, "signers");
   if (!cfg) return EXIT_USAGE;
   const { defaultStorePath } = await import("../store/open.ts");
   let stored: Awaited<ReturnType<typeof readStoredSigners>>;

@@ -1,8 +1,8 @@
 import { startHubSimulator } from "../sim/hub/index.ts";
-import { UsageError } from "./context.ts";
+import { EXIT_USAGE, renderHelp, reportFailure, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
-import { parseLoopbackListen } from "./sim-listen.ts";
+import { LISTEN_HINT, parseLoopbackListen } from "./sim-listen.ts";
 import { stopOnSignal } from "./stop-on-signal.ts";
 
 export interface SimHubIo {
@@ -10,9 +10,9 @@ export interface SimHubIo {
   stderr: (s: string) => void;
 }
 
-const HELP = `Usage: felhom-agent sim hub [options]
-
-Runs the hub simulator (protocol v1, docs/hub-protocol.md) over HTTPS on loopback with its own
+const HELP = renderHelp({
+  usage: ["felhom-agent sim hub [options]"],
+  body: `Runs the hub simulator (protocol v1, docs/hub-protocol.md) over HTTPS on loopback with its own
 self-signed certificate. Prints one JSON line when ready:
   {"url":"https://127.0.0.1:PORT","fingerprint":"AA:…","code":"…"}
 where code is a single-use enrollment code, so that
@@ -23,10 +23,10 @@ Options:
   --listen HOST:PORT   loopback address to listen on (default 127.0.0.1:0, a free port)
   --desired FILE       a desired-state document (docs/desired-state.md) served to every host
   --code-ttl-ms N      how long the printed code stays usable, in ms (default 600000)
-  -h, --help           show this help
-
-Exit codes: 0 stopped by a signal, 1 could not start, 2 usage error.
-`;
+  -h, --help           show this help`,
+  examples: ["felhom-agent sim hub --desired desired.json"],
+  exitCodes: "0 stopped by a signal, 1 could not start, 2 usage error",
+});
 
 /** `felhom-agent sim hub`: resolves with the exit code once SIGINT/SIGTERM stopped it. */
 export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<number> {
@@ -56,10 +56,13 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
       desired = await readJsonFile(values.desired, `--desired '${values.desired}'`);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr(
-        `felhom-agent sim hub: ${(e as Error).message}\nRun 'felhom-agent sim hub --help' for usage.\n`,
+      return reportFailure(
+        io,
+        "sim hub",
+        (e as Error).message,
+        "run 'felhom-agent sim hub --help' for usage",
+        EXIT_USAGE,
       );
-      return 2;
     }
     throw e;
   }
@@ -68,18 +71,20 @@ export async function runHubSimCommand(argv: string[], io: SimHubIo): Promise<nu
   try {
     hub = await startHubSimulator({ listen, ...(codeTtlMs !== undefined ? { codeTtlMs } : {}) });
   } catch (e) {
-    io.stderr(`felhom-agent sim hub: cannot start: ${(e as Error).message}\n`);
-    return 1;
+    return reportFailure(io, "sim hub", `cannot start: ${(e as Error).message}`, LISTEN_HINT);
   }
   if (desired !== undefined) {
     try {
       hub.setDesired(desired);
     } catch (e) {
       await hub.stop();
-      io.stderr(
-        `felhom-agent sim hub: --desired is not a valid document: ${(e as Error).message}\n`,
+      return reportFailure(
+        io,
+        "sim hub",
+        `--desired is not a valid document: ${(e as Error).message}`,
+        "see docs/desired-state.md",
+        EXIT_USAGE,
       );
-      return 2;
     }
   }
   const stopped = stopOnSignal(() => hub.stop());

@@ -26,3 +26,6 @@ export function parseLoopbackListen(
   }
   return { hostname, port };
 }
+
+/** What to do when a simulator cannot listen, for `sim` and `sim hub`. */
+export const LISTEN_HINT = "choose another --listen port, or 0 for a free one";

@@ -7,11 +7,11 @@ import {
   pveSeedSchema,
   startPveSimulator,
 } from "../sim/pve/index.ts";
-import { UsageError } from "./context.ts";
+import { EXIT_USAGE, renderHelp, reportFailure, UsageError } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import { readJsonFile } from "./read-json-file.ts";
 import { runHubSimCommand } from "./sim-hub.ts";
-import { parseLoopbackListen } from "./sim-listen.ts";
+import { LISTEN_HINT, parseLoopbackListen } from "./sim-listen.ts";
 import { stopOnSignal } from "./stop-on-signal.ts";
 
 export interface SimIo {
@@ -19,10 +19,12 @@ export interface SimIo {
   stderr: (s: string) => void;
 }
 
-const HELP = `Usage: felhom-agent sim [options]
-       felhom-agent sim hub [options]     (the hub simulator; see 'sim hub --help')
-
-Runs a simulated Proxmox VE 9.1 API over HTTPS on loopback, with its own self-signed
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent sim [options]",
+    "felhom-agent sim hub [options]     (the hub simulator; see 'sim hub --help')",
+  ],
+  body: `Runs a simulated Proxmox VE 9.1 API over HTTPS on loopback, with its own self-signed
 certificate. Prints one JSON line when ready:
   {"endpoint":"https://127.0.0.1:PORT","node":"pve1","fingerprint":"AA:…","tokens":{…}}
 (with "control":"http://127.0.0.1:PORT" when --control is given) then serves until SIGINT or
@@ -44,8 +46,13 @@ Options:
   --random-seed N      seed of the random source behind faults and MACs (default 1)
   -h, --help           show this help
 
-${FAULT_SPEC_HELP}
-`;
+${FAULT_SPEC_HELP}`,
+  examples: [
+    "felhom-agent sim --listen 127.0.0.1:8006",
+    "felhom-agent sim --control 127.0.0.1:0 --faults dropafter=0.3",
+  ],
+  exitCodes: "0 stopped by a signal, 1 could not start, 2 usage error",
+});
 
 function nonNegativeInt(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -101,10 +108,13 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
     if (values.control !== undefined) control = parseLoopbackListen("--control", values.control);
   } catch (e) {
     if (e instanceof UsageError || e instanceof FaultSpecError) {
-      io.stderr(
-        `felhom-agent sim: ${(e as Error).message}\nRun 'felhom-agent sim --help' for usage.\n`,
+      return reportFailure(
+        io,
+        "sim",
+        (e as Error).message,
+        "run 'felhom-agent sim --help' for usage",
+        EXIT_USAGE,
       );
-      return 2;
     }
     throw e;
   }
@@ -113,8 +123,7 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
   try {
     sim = await startPveSimulator(options);
   } catch (e) {
-    io.stderr(`felhom-agent sim: cannot start: ${(e as Error).message}\n`);
-    return 1;
+    return reportFailure(io, "sim", `cannot start: ${(e as Error).message}`, LISTEN_HINT);
   }
   let controlServer: ReturnType<typeof startSimControl> | undefined;
   if (control !== undefined) {
@@ -122,8 +131,12 @@ export async function runSimCommand(argv: string[], io: SimIo): Promise<number> 
       controlServer = startSimControl(sim, control);
     } catch (e) {
       await sim.stop();
-      io.stderr(`felhom-agent sim: cannot serve --control: ${(e as Error).message}\n`);
-      return 1;
+      return reportFailure(
+        io,
+        "sim",
+        `cannot serve --control: ${(e as Error).message}`,
+        LISTEN_HINT,
+      );
     }
   }
   const stopped = stopOnSignal(() => Promise.all([sim.stop(), controlServer?.stop()]));

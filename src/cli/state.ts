@@ -8,12 +8,23 @@ import { StoreError } from "../store/errors.ts";
 import { defaultStorePath } from "../store/open.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  EXIT_OK,
+  EXIT_USAGE,
+  inSubcommand,
+  pickSubcommand,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] state backup FILE [--json]
-       felhom-agent [--config PATH] state restore FILE [--json]
-
-The state database (<state_dir>/state.db): journal, held operations, nonces, audit log,
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] state backup FILE [--json]",
+    "felhom-agent [--config PATH] state restore FILE [--json]",
+  ],
+  body: `The state database (<state_dir>/state.db): journal, held operations, nonces, audit log,
 guest tokens, desired state and the report outbox.
 
   backup FILE    write a consistent copy to FILE (mode 0600), also while the daemon runs
@@ -23,10 +34,15 @@ guest tokens, desired state and the report outbox.
                  or, on an enrolled host, when FILE is a backup of another store. The replaced
                  database is kept as state.db.before-restore-TIME. The restore is audited.
 
-Copying state.db with cp is not a backup: committed data may still be only in state.db-wal.
+Copying state.db with cp is not a backup: committed data may still be only in state.db-wal.`,
+  examples: [
+    "felhom-agent state backup /root/felhom-state-$(date +%F).db",
+    "felhom-agent state restore /root/felhom-state-2026-06-01.db",
+  ],
+  exitCodes: "0 done, 1 refused or failed (the message says why), 2 usage or configuration error",
+});
 
-Exit codes: 0 done, 1 refused or failed (the message says why), 2 usage or configuration error.
-`;
+export const STATE_SUBCOMMANDS = ["backup", "restore"] as const;
 
 export interface StateCliDeps {
   clock?: Clock;
@@ -36,20 +52,19 @@ export async function runState(
   argv: string[],
   ctx: CliContext & { deps?: StateCliDeps },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (
-    sub === undefined ||
-    sub === "--help" ||
-    sub === "-h" ||
-    rest.includes("--help") ||
-    rest.includes("-h")
-  ) {
-    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  const { sub, rest } = pickSubcommand("state", argv, STATE_SUBCOMMANDS);
+  if (sub === "help" || rest.includes("--help") || rest.includes("-h")) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
   }
-  if (sub !== "backup" && sub !== "restore") {
-    throw new UsageError(`unknown state subcommand '${sub}' (backup, restore)`);
-  }
+  return inSubcommand(`state ${sub}`, () => runStateSub(sub, rest, ctx));
+}
+
+async function runStateSub(
+  sub: (typeof STATE_SUBCOMMANDS)[number],
+  rest: string[],
+  ctx: CliContext & { deps?: StateCliDeps },
+): Promise<number> {
   let json = false;
   let positionals: string[];
   try {
@@ -68,7 +83,7 @@ export async function runState(
   if (file === undefined || extra.length > 0 || file === "") {
     throw new UsageError(`state ${sub} takes exactly one FILE`);
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, `state ${sub}`);
   if (!cfg) return EXIT_USAGE;
   const clock = ctx.deps?.clock ?? systemClock;
   const dbPath = defaultStorePath(cfg.state_dir);
@@ -92,8 +107,7 @@ export async function runState(
     return EXIT_OK;
   } catch (err) {
     if (err instanceof StoreError || err instanceof HubAcksError) {
-      ctx.stderr(`state ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
+      return reportFailure(ctx, `state ${sub}`, err.message);
     }
     throw err;
   }

@@ -9,7 +9,7 @@ import type { AuditHead } from "../store/audit.ts";
 import type { EnrolledSigner } from "../store/enrolled-signers.ts";
 import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./context.ts";
+import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import {
   checkProxmoxPin,
@@ -18,9 +18,9 @@ import {
   probePresented,
 } from "./status-pin.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] status [--json]
-
-What this host is and trusts, read without changing anything (works while the daemon runs):
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] status [--json]"],
+  body: `What this host is and trusts, read without changing anything (works while the daemon runs):
 whether it is enrolled with a hub (host id, hub URL, identity file), the state database's
 path, the audit log's head (seq and hash, what the hub compares with its copy) and how far the
 hub has acknowledged it, and every operator signer in force with its SHA256 fingerprint, role
@@ -31,12 +31,11 @@ root", and the daemon refuses to talk to Proxmox until then.
 
 Options:
   --json      machine-readable output
-  -h, --help  show this help
-
-Exit codes: 0 ok, 1 a problem was found (unreadable identity, unusable state database, the
-hub acknowledged audit rows the log no longer has, or the Proxmox certificate changed), 2 usage
-or config error.
-`;
+  -h, --help  show this help`,
+  examples: ["felhom-agent status --json"],
+  exitCodes:
+    "0 ok, 1 a problem was found (unreadable identity, unusable state database, the hub acknowledged audit rows the log no longer has, or the Proxmox certificate changed), 2 usage or configuration error",
+});
 
 /** The parts of the store `status` reads; tests inject one. */
 export interface StatusStoreHandle {
@@ -82,7 +81,7 @@ export async function runStatus(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, "status");
   if (!cfg) return EXIT_USAGE;
   const { defaultStorePath } = await import("../store/open.ts");
   const { summary: store, stored } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);

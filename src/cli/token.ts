@@ -6,14 +6,25 @@ import type { AuditSink } from "../store/audit.ts";
 import { StoreError } from "../store/errors.ts";
 import type { GuestTokenInfo, MintedToken } from "../store/guest-tokens.ts";
 import { loadConfigOrReport } from "./command-config.ts";
-import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import {
+  type CliContext,
+  EXIT_OK,
+  EXIT_USAGE,
+  inSubcommand,
+  pickSubcommand,
+  renderHelp,
+  reportFailure,
+  UsageError,
+} from "./context.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] token mint --vmid N
-       felhom-agent [--config PATH] token list [--json]
-       felhom-agent [--config PATH] token revoke (ID | --vmid N)
-
-Local-API tokens for the controllers inside guests. Each token acts only on its own guest.
+const HELP = renderHelp({
+  usage: [
+    "felhom-agent [--config PATH] token mint --vmid N",
+    "felhom-agent [--config PATH] token list [--json]",
+    "felhom-agent [--config PATH] token revoke (ID | --vmid N)",
+  ],
+  body: `Local-API tokens for the controllers inside guests. Each token acts only on its own guest.
 
   mint --vmid N   make a new token for the guest now at vmid N and print it once, alone on
                   stdout; only its SHA-256 is stored, so it cannot be shown again. The token
@@ -25,8 +36,15 @@ Local-API tokens for the controllers inside guests. Each token acts only on its 
   revoke ID       revoke one token by its id (gt-…)
   revoke --vmid N revoke every token of guest N
 
-Works while the daemon runs (the state database is shared in WAL mode).
-`;
+Works while the daemon runs (the state database is shared in WAL mode).`,
+  examples: [
+    "TOKEN=$(felhom-agent token mint --vmid 101)",
+    "felhom-agent token list --json",
+    "felhom-agent token revoke --vmid 101",
+  ],
+});
+
+export const TOKEN_SUBCOMMANDS = ["mint", "list", "revoke"] as const;
 
 /** The parts of the store the command uses; tests inject one. */
 export interface TokenStoreHandle {
@@ -90,14 +108,19 @@ export async function runToken(
   argv: string[],
   ctx: CliContext & { deps?: TokenCliDeps },
 ): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h" || rest.includes("--help")) {
-    (sub === undefined ? ctx.stderr : ctx.stdout)(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  const { sub, rest } = pickSubcommand("token", argv, TOKEN_SUBCOMMANDS);
+  if (sub === "help" || rest.includes("--help") || rest.includes("-h")) {
+    ctx.stdout(HELP);
+    return EXIT_OK;
   }
-  if (sub !== "mint" && sub !== "list" && sub !== "revoke") {
-    throw new UsageError(`unknown token subcommand '${sub}' (mint, list, revoke)`);
-  }
+  return inSubcommand(`token ${sub}`, () => runTokenSub(sub, rest, ctx));
+}
+
+async function runTokenSub(
+  sub: (typeof TOKEN_SUBCOMMANDS)[number],
+  rest: string[],
+  ctx: CliContext & { deps?: TokenCliDeps },
+): Promise<number> {
   let values: { vmid?: string; json?: boolean };
   let positionals: string[];
   try {
@@ -125,16 +148,13 @@ export async function runToken(
     }
   }
 
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadConfigOrReport(ctx, `token ${sub}`);
   if (!cfg) return EXIT_USAGE;
   let store: TokenStoreHandle;
   try {
     store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
   } catch (err) {
-    if (err instanceof StoreError) {
-      ctx.stderr(`token ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
-    }
+    if (err instanceof StoreError) return reportFailure(ctx, `token ${sub}`, err.message);
     throw err;
   }
   try {
@@ -149,14 +169,20 @@ export async function runToken(
             vmid as number,
           );
         } catch (err) {
-          ctx.stderr(
-            `token mint: could not check that guest ${vmid} exists: ${(err as Error).message}\n`,
+          return reportFailure(
+            ctx,
+            "token mint",
+            `could not check that guest ${vmid} exists: ${(err as Error).message}`,
+            "check that Proxmox is reachable with 'felhom-agent --selftest'",
           );
-          return EXIT_FAILURE;
         }
         if (!exists) {
-          ctx.stderr(`token mint: guest ${vmid} does not exist on this node; no token minted\n`);
-          return EXIT_FAILURE;
+          return reportFailure(
+            ctx,
+            "token mint",
+            `guest ${vmid} does not exist on this node; no token minted`,
+            "check the vmid (pct list)",
+          );
         }
       }
       const minted = store.guestTokens.mint(vmid as number);
@@ -217,20 +243,19 @@ export async function runToken(
           : { token_id: target, revoked: n },
     });
     if (n === 0) {
-      ctx.stderr(
+      return reportFailure(
+        ctx,
+        "token revoke",
         typeof target === "number"
-          ? `guest ${target} has no active token\n`
-          : `no active token ${target} (see 'token list')\n`,
+          ? `guest ${target} has no active token`
+          : `no active token ${target}`,
+        "see 'felhom-agent token list'",
       );
-      return EXIT_FAILURE;
     }
     ctx.stdout(`revoked ${n} token${n === 1 ? "" : "s"}\n`);
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof StoreError) {
-      ctx.stderr(`token ${sub}: ${err.message}\n`);
-      return EXIT_FAILURE;
-    }
+    if (err instanceof StoreError) return reportFailure(ctx, `token ${sub}`, err.message);
     throw err;
   } finally {
     store.close();

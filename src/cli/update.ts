@@ -2,14 +2,14 @@ import { existsSync } from "node:fs";
 import { StoreError } from "../store/errors.ts";
 import { updateLayout } from "../update/layout.ts";
 import { updateStatus, updateStatusText } from "../update/status.ts";
-import { loadConfigOrReport } from "./command-config.ts";
+import { loadOfflineConfigOrReport } from "./command-config.ts";
 import type { CliContext } from "./context.ts";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./context.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, pickSubcommand, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 
-const HELP = `Usage: felhom-agent [--config PATH] update status [--json]
-
-Shows the agent's versions under the state directory and the last self-update:
+const HELP = renderHelp({
+  usage: ["felhom-agent [--config PATH] update status [--json]"],
+  body: `Shows the agent's versions under the state directory and the last self-update:
   current       the version the service runs (<state_dir>/current)
   previous      the version a failed update falls back to (<state_dir>/previous)
   last attempt  version, step reached (admitted, downloaded, smoked, switched, started, good,
@@ -19,20 +19,17 @@ Updates themselves arrive as signed agent.update operations from the hub; nothin
 starts one.
 
   --json   print {"current", "previous", "last_attempt"}
-
-Example:
-  felhom-agent update status --json
-`;
+`,
+  examples: ["felhom-agent update status --json"],
+});
 
 /** `felhom-agent update status`: see HELP. */
 export async function runUpdate(argv: string[], ctx: CliContext): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
+  const { sub, rest } = pickSubcommand("update", argv, ["status"]);
+  if (sub === "help") {
     ctx.stdout(HELP);
-    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+    return EXIT_OK;
   }
-  if (sub !== "status")
-    throw new UsageError(`unknown update subcommand '${sub}' (try 'update status')`);
   const { values } = parseFlags(rest, {
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -41,7 +38,7 @@ export async function runUpdate(argv: string[], ctx: CliContext): Promise<number
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx);
+  const cfg = await loadOfflineConfigOrReport(ctx, "update status");
   if (cfg === undefined) return EXIT_USAGE;
   const { defaultStorePath, openStore } = await import("../store/open.ts");
   const path = defaultStorePath(cfg.state_dir);

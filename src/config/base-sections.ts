@@ -46,13 +46,29 @@ export const stateDirSection = defineSection({
   secrets: () => [],
 });
 
+export interface LogConfig {
+  level: LogLevelSetting;
+  /** Minutes between the daemon's health summaries at info; 0 turns them off. */
+  summary_interval_min: number;
+}
+
 export const logSection = defineSection({
   key: "log",
   schema: z
-    .strictObject({ level: z.enum(["debug", "info", "warn", "error"]).default("info") })
+    .strictObject({
+      level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+      // An hour: a quiet day is a couple of dozen lines, and a dead agent shows within one.
+      summary_interval_min: z.number().int().min(0).max(1440).default(60),
+    })
     .prefault({}),
-  env: [{ path: ["log", "level"], kind: "string" }],
-  resolve: (raw): { level: LogLevelSetting } => ({ level: raw.level }),
-  redact: (c: { level: LogLevelSetting }) => ({ ...c }),
+  env: [
+    { path: ["log", "level"], kind: "string" },
+    { path: ["log", "summary_interval_min"], kind: "int" },
+  ],
+  resolve: (raw): LogConfig => ({
+    level: raw.level,
+    summary_interval_min: raw.summary_interval_min,
+  }),
+  redact: (c: LogConfig) => ({ ...c }),
   secrets: () => [],
 });

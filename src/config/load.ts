@@ -17,6 +17,11 @@ export interface LoadConfigOptions {
   onWarning?: (warning: ConfigWarning) => void;
   /** FELHOM_AGENT_* names owned by other parts of the program. */
   allowEnv?: readonly string[];
+  /**
+   * No file at the default path means the defaults (for commands that need no Proxmox
+   * connection, which is the one thing a host cannot run without).
+   */
+  fileOptional?: boolean;
 }
 
 export const DEFAULT_CONFIG_PATH = "/etc/felhom-agent/agent.json";
@@ -35,7 +40,7 @@ export async function loadSections<S extends readonly AnySection[]>(
   const overrides = readEnvOverrides(table, opts.env, opts.allowEnv);
   const file = await readConfigFile(path, opts.pathExplicit === true, fs);
   const fileFound = file !== undefined;
-  if (!fileFound && !overrides.some((o) => o.field.path[0] === "proxmox")) {
+  if (!fileFound && !opts.fileOptional && !overrides.some((o) => o.field.path[0] === "proxmox")) {
     throw new ConfigError([
       {
         key: path,

@@ -1,8 +1,9 @@
+import { z } from "zod";
 import { logSection, privilegedSection, stateDirSection } from "../config/base-sections.ts";
 import { type LoadConfigOptions, loadSections } from "../config/load.ts";
 import { proxmoxSection } from "../config/proxmox-section.ts";
 import { redactSections, secretsOfSections } from "../config/redact.ts";
-import type { ConfigOf } from "../config/section.ts";
+import { type ConfigOf, defineSection, envName } from "../config/section.ts";
 import { gateSections } from "../gate/config-section.ts";
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
@@ -43,4 +44,38 @@ export function redactConfig(cfg: AgentConfig): Record<string, unknown> {
 /** Every secret in the config, for the logger's redaction. */
 export function secretsOf(cfg: AgentConfig): string[] {
   return secretsOfSections(agentSections, cfg);
+}
+
+/**
+ * The `proxmox` key as commands that never talk to Proxmox see it (`audit`, `op check`): present
+ * or absent, any shape, never resolved, so its token file is not even read.
+ */
+const unusedProxmoxSection = defineSection({
+  key: "proxmox",
+  schema: z.unknown().optional(),
+  env: [],
+  resolve: (): undefined => undefined,
+  redact: () => undefined,
+  secrets: () => [],
+});
+
+const offlineSections = [
+  unusedProxmoxSection,
+  ...agentSections.filter((s) => s !== proxmoxSection),
+] as const;
+
+export type OfflineAgentConfig = Omit<AgentConfig, "proxmox">;
+
+/**
+ * The configuration without its Proxmox connection: a config without a `proxmox` section is
+ * fine, and so, unless `fileOptional: false`, is no config file at all (then the defaults);
+ * FELHOM_AGENT_PROXMOX_* variables are allowed and ignored.
+ */
+export async function loadOfflineConfig(opts: LoadConfigOptions): Promise<OfflineAgentConfig> {
+  const { proxmox: _unused, ...rest } = await loadSections(offlineSections, {
+    ...opts,
+    fileOptional: opts.fileOptional ?? true,
+    allowEnv: [...(opts.allowEnv ?? []), ...proxmoxSection.env.map(envName)],
+  });
+  return rest as OfflineAgentConfig;
 }

@@ -28,6 +28,7 @@ import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { HealthSummary } from "./health-summary.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
@@ -147,6 +148,7 @@ export async function runAgentDaemon(
   const lookups = new DesiredLookups(store.desired, logger);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
+
   const submitter = new LateSubmitter();
   const life = new AbortController();
   const onAbort = () => life.abort(signal.reason);
@@ -235,6 +237,15 @@ export async function runAgentDaemon(
   let recovered = false;
   let passed = false;
   let updating: Promise<void> = Promise.resolve();
+  const hubLink = hub?.link;
+  const summary = new HealthSummary({
+    clock,
+    logger,
+    intervalMin: cfg.log.summary_interval_min,
+    pendingSignatures: () => store.pending.list({ status: "pending", limit: 1000 }).length,
+    version: AGENT_VERSION,
+    ...(hubLink === undefined ? {} : { hub: () => hubLink.status() }),
+  });
 
   let startFailure: Error | undefined;
   let localApi: StartedLocalApi | undefined;
@@ -337,6 +348,7 @@ export async function runAgentDaemon(
           upkeep.afterPass();
           passed = recovered;
           void lookups.refreshDefaultBackupStorage(client, life.signal);
+          summary.pass(report);
           o.onPass?.(report);
         },
         onPassError: (err) => {
@@ -345,6 +357,7 @@ export async function runAgentDaemon(
           health.lastPassOk = false;
           health.failures++;
           health.lastError = (err as Error)?.message ?? String(err);
+          summary.passError();
         },
       },
       life.signal,

@@ -8,7 +8,14 @@ import { limitBody } from "./body.ts";
 import { defaultLocalApiLimits, type LocalApiDeps } from "./deps.ts";
 import type { LocalApiEnv } from "./env.ts";
 import { LocalApiError } from "./errors.ts";
-import { bearerGuest, originGuard, rateLimit, refuseQueryToken } from "./guards.ts";
+import {
+  bearerGuest,
+  hostGuard,
+  originGuard,
+  rateLimit,
+  refuseQueryToken,
+  securityHeaders,
+} from "./guards.ts";
 import { createGuestReads } from "./guest-reads.ts";
 import { HANDLERS, type HandlerDeps } from "./handlers.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
@@ -71,6 +78,10 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
   });
   app.notFound(() => errorResponse(new LocalApiError(404, "no such route", { code: "not_found" })));
 
+  // Outermost, so its headers land on refusals and errors too; then the Host check, before
+  // anything that parses the URL.
+  app.use(securityHeaders());
+  app.use(hostGuard());
   app.use(originGuard(deps.allowedOrigins ?? []));
   app.use(refuseQueryToken());
   app.use(

@@ -51,13 +51,21 @@ export class LocalApiError extends Error {
 }
 
 /** RFC 6750 §3: a 401 names the scheme so the client knows what to send. */
-export function unauthorized(message: string, oauthError?: "invalid_token" | "invalid_request") {
+export function unauthorized(message: string, oauthError?: "invalid_token") {
   const challenge = oauthError
     ? `Bearer realm="felhom-agent", error="${oauthError}"`
     : 'Bearer realm="felhom-agent"';
   return new LocalApiError(401, message, {
     code: "unauthorized",
     headers: { "www-authenticate": challenge },
+  });
+}
+
+/** RFC 6750 §3.1: a malformed Authorization header is 400 `invalid_request`, still with the challenge. */
+export function badRequestAuth(message: string) {
+  return new LocalApiError(400, message, {
+    code: "invalid_request",
+    headers: { "www-authenticate": 'Bearer realm="felhom-agent", error="invalid_request"' },
   });
 }
 

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { GuestTokenResolver } from "./deps.ts";
 import type { LocalApiEnv } from "./env.ts";
-import { LocalApiError, unauthorized } from "./errors.ts";
+import { badRequestAuth, LocalApiError, unauthorized } from "./errors.ts";
 import type { TokenBuckets } from "./rate-limit.ts";
 
 /**
@@ -52,6 +52,43 @@ export function refuseQueryToken(): MiddlewareHandler<LocalApiEnv> {
 }
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9._~+/-]+=*)[ ]*$/i;
+/** The scheme word alone, so a `Basic …` header is told apart from a broken `Bearer …` one. */
+const BEARER_SCHEME = /^Bearer(?:[ ]|$)/i;
+
+/**
+ * Answers a request whose URL cannot be parsed (Bun builds `req.url` from the Host header, and a
+ * Host such as `a b` or `[::1` yields a string `new URL` refuses) with 400 before any other
+ * middleware tries to parse it and throws (docs/bun-runtime.md#a-malformed-host-header).
+ */
+export function hostGuard(): MiddlewareHandler<LocalApiEnv> {
+  return async (c, next) => {
+    if (!URL.canParse(c.req.url)) {
+      throw new LocalApiError(400, "the Host header is not a valid host name or address", {
+        code: "bad_host",
+      });
+    }
+    await next();
+  };
+}
+
+/**
+ * Headers on every answer, refusals included: the API serves JSON to programs, so a browser that
+ * is pointed at it anyway must neither sniff a body into HTML, cache a guest's data, nor frame or
+ * run anything from it.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+  "referrer-policy": "no-referrer",
+};
+
+export function securityHeaders(): MiddlewareHandler<LocalApiEnv> {
+  return async (c, next) => {
+    await next();
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
+  };
+}
 
 /**
  * Resolves the bearer token to its guest once per request and attaches it; no route reads a
@@ -63,10 +100,13 @@ export function bearerGuest(tokens: GuestTokenResolver): MiddlewareHandler<Local
     if (header === undefined || header.trim() === "") {
       throw unauthorized("an Authorization: Bearer <token> header is required");
     }
-    const m = BEARER.exec(header);
-    if (!m?.[1]) {
-      throw unauthorized("the Authorization header must be 'Bearer <token>'", "invalid_request");
+    // RFC 6750 §3.1: another scheme is a request without our credentials (401); a Bearer
+    // header that does not parse is a malformed request (400, invalid_request).
+    if (!BEARER_SCHEME.test(header)) {
+      throw unauthorized("an Authorization: Bearer <token> header is required");
     }
+    const m = BEARER.exec(header);
+    if (!m?.[1]) throw badRequestAuth("the Authorization header must be 'Bearer <token>'");
     const resolved = tokens.resolve(m[1]);
     if (!resolved) throw unauthorized("the token is unknown or revoked", "invalid_token");
     c.set("guest", {

@@ -1,11 +1,12 @@
 import { type Clock, systemClock } from "../util/clock.ts";
+import { withPriorityPrefix } from "./journald.ts";
 import { createRedactor } from "./redact.ts";
 import type { LogFields, Logger, LogLevel } from "./types.ts";
 
 export interface CreateLoggerOptions {
   level: LogLevel;
-  /** Receives each record as one JSON line, without the newline. */
-  sink: (line: string) => void;
+  /** Receives each record as one JSON line, without the newline, and its level. */
+  sink: (line: string, level: LogLevel) => void;
   clock?: Clock;
   /** Known secrets (config token, guest tokens, …); asked for on every record. */
   secrets?: () => Iterable<string>;
@@ -27,6 +28,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
   const emit = (level: LogLevel, base: LogFields, msg: string, fields: LogFields | undefined) => {
     if (RANK[level] < threshold) return;
     let line: string;
+    let lineLevel = level;
     try {
       const merged: LogFields = {};
       for (const src of [base, fields ?? {}]) {
@@ -40,6 +42,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
         ...clean,
       });
     } catch {
+      lineLevel = "error";
       line = JSON.stringify({
         ts: new Date().toISOString(),
         level: "error",
@@ -47,7 +50,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
       });
     }
     try {
-      opts.sink(line);
+      opts.sink(line, lineLevel);
     } catch {
       // A failing sink must not take the caller down with it.
     }
@@ -66,4 +69,17 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
 /** A sink writing lines to stderr (stdout is reserved for command output). */
 export function stderrSink(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+/**
+ * A sink for a long-running command: one line per record to `write`, with its syslog priority
+ * in front when `priorityPrefix` (stderr is the journal: docs/architecture.md#logs).
+ */
+export function lineSink(
+  write: (text: string) => void,
+  priorityPrefix: boolean,
+): (line: string, level: LogLevel) => void {
+  return priorityPrefix
+    ? (line, level) => write(`${withPriorityPrefix(line, level)}\n`)
+    : (line) => write(`${line}\n`);
 }

@@ -139,7 +139,11 @@ export class Reconciler {
       hung: engine.hungTasks(),
       durationMs: clock.now() - started,
     };
-    logger.info("reconcile pass", {
+    // A pass that found nothing to do, held nothing and saw nothing hang is the common case,
+    // every interval of a quiet day: debug, so the journal keeps what changed
+    // (docs/architecture.md#logs); the daemon's health summary counts these passes.
+    const level = passIsIdle(report) ? "debug" : "info";
+    logger[level]("reconcile pass", {
       desired: report.haveDesired ? "present" : "none",
       guests_seen: report.guestsSeen,
       managed: report.managed,
@@ -168,4 +172,15 @@ export class Reconciler {
     for (const o of standing) book.standing(o);
     return { standing, voided: plan.overrides.voided };
   }
+}
+
+/** Nothing planned, held, failed, hung or withdrawn: the pass changed and found nothing new. */
+export function passIsIdle(r: PassReport): boolean {
+  return (
+    r.planned.length === 0 &&
+    r.held.length === 0 &&
+    r.failed === 0 &&
+    r.hung.length === 0 &&
+    r.overrides.voided.length === 0
+  );
 }

@@ -2,11 +2,11 @@ import { describe, expect, test } from "bun:test";
 import { encodeBase64 } from "../../src/authz/base64.ts";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { Envelope, OpPayload } from "../../src/authz/envelope.ts";
-import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { HOST_OP_NAMES, isGuestOp, OP_NAMES, type OpName } from "../../src/authz/operations.ts";
 import { REJECTION_REASONS, type RejectionReason } from "../../src/authz/rejection.ts";
 import { buildPayload, signEnvelope, signPayloadBytes } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
+import type { Ed25519SeedKey } from "../../src/authz/sshsig.ts";
 import {
   type ExpectedAction,
   inspectEnvelope,
@@ -75,7 +75,7 @@ function payload(over: Partial<OpPayload> = {}): OpPayload {
   };
 }
 
-async function envelope(key: Ed25519PrivateKey = alice, p: OpPayload = payload()) {
+async function envelope(key: Ed25519SeedKey = alice, p: OpPayload = payload()) {
   return signEnvelope(ed, key, p);
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSince, runAudit } from "../../src/cli/audit.ts";
@@ -149,10 +149,39 @@ test("an empty log says so and verifies", async () => {
   expect(t.out).toMatch(/^chain verified: 0 rows/);
 });
 
-test("a missing database is an error, and none is created", async () => {
-  expect(await runAudit(["list"], t.ctx())).toBe(EXIT_FAILURE);
-  expect(t.err).toMatch(/^audit list: state database .* does not exist/);
+test("before the daemon has run: no audit rows yet, exit 0, and no database is created", async () => {
+  expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out).toStartWith("no audit rows yet");
+  expect(await runAudit(["verify", "--json"], t.ctx())).toBe(EXIT_OK);
+  expect(JSON.parse(t.out)).toEqual({ ok: true, count: 0, database: "absent" });
+  expect(await runAudit(["list"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out).toStartWith("no audit rows yet");
+  expect(await runAudit(["--json"], t.ctx())).toBe(EXIT_OK);
+  expect(JSON.parse(t.out)).toEqual({ rows: [] });
+  expect(t.err).toBe("");
   expect(existsSync(defaultStorePath(t.stateDir))).toBe(false);
+});
+
+test("a database file without a schema is still an error (a copy without its -wal file)", async () => {
+  mkdirSync(t.stateDir, { recursive: true });
+  writeFileSync(defaultStorePath(t.stateDir), "x".repeat(4096));
+  expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_FAILURE);
+  expect(t.err).toMatch(/^felhom-agent: audit verify: /);
+});
+
+test("a config without a proxmox section, or no config file at all, is enough", async () => {
+  writeFileSync(t.configPath, JSON.stringify({ state_dir: t.stateDir }));
+  t.seed(2);
+  expect(await runAudit(["verify"], t.ctx())).toBe(EXIT_OK);
+  expect(t.out).toMatch(/^chain verified: 2 rows/);
+  // Proxmox variables in the environment are not an error for a command that ignores them.
+  const withEnv = { ...t.ctx(), env: { FELHOM_AGENT_PROXMOX_NODE: "pve1" } };
+  expect(await runAudit(["verify"], withEnv)).toBe(EXIT_OK);
+  // No --config and nothing at the default path: the defaults, and FELHOM_AGENT_STATE_DIR.
+  const { configPath: _none, ...noConfig } = t.ctx();
+  const ctx = { ...noConfig, env: { FELHOM_AGENT_STATE_DIR: t.stateDir } };
+  expect(await runAudit(["verify"], ctx)).toBe(EXIT_OK);
+  expect(t.out).toMatch(/^chain verified: 2 rows/);
 });
 
 test("usage errors change nothing", async () => {
@@ -174,7 +203,7 @@ test("usage errors change nothing", async () => {
 test("a config error exits 2", async () => {
   writeFileSync(t.configPath, JSON.stringify({ nonsense: true }));
   expect(await runAudit(["list"], t.ctx())).toBe(EXIT_USAGE);
-  expect(t.err).toMatch(/^config error:/);
+  expect(t.err).toMatch(/^felhom-agent: [a-z]+(?: [a-z]+)?: configuration error:/);
 });
 
 test("parseSince", () => {

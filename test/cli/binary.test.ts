@@ -36,7 +36,7 @@ describe("dist binary", () => {
       env: {},
     });
     expect(r.exitCode).toBe(2);
-    expect(r.stderr.toString()).toContain("config error");
+    expect(r.stderr.toString()).toContain("configuration error");
   });
 
   test("sim prints one ready line, then --selftest against it is healthy, then SIGTERM stops it", async () => {

@@ -3,16 +3,30 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
-import { UsageError } from "../../src/cli/context.ts";
+import { CommandFailure, UsageError } from "../../src/cli/context.ts";
+import { type Command, dispatch } from "../../src/cli/dispatch.ts";
 import { type OpDeps, parseTtl, runOp } from "../../src/cli/op.ts";
-import { FIXTURES, fixture } from "../authz/support.ts";
+import { fixture, privateKeyCopy, sshKeygen } from "../authz/support.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "felhom-op-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const NOW_MS = 1_800_000_000_000;
-const deps = (ms = NOW_MS): OpDeps => ({ clock: new ManualClock(ms), ed25519: createEd25519() });
+/** The `op` command as dispatch runs it, bound to this test's ssh-keygen and clock. */
+const opCommand: Command = {
+  name: "op",
+  summary: "",
+  run: (argv, ctx) => runOp(argv, ctx, deps()),
+};
+
+/** op sign runs the real ssh-keygen; without it (outside CI) the signing tests skip. */
+const keygen = sshKeygen();
+const deps = (ms = NOW_MS): OpDeps => ({
+  clock: new ManualClock(ms),
+  ed25519: createEd25519(),
+  ...(keygen ? { sshKeygen: keygen } : {}),
+});
 
 function capture() {
   const out: string[] = [];
@@ -24,8 +38,8 @@ function capture() {
   };
 }
 
-const operatorKey = join(FIXTURES, "operator_ed25519");
-const lockedKey = join(FIXTURES, "locked_ed25519");
+const operatorKey = privateKeyCopy("operator_ed25519", dir);
+const lockedKey = privateKeyCopy("locked_ed25519", dir);
 const signersFile = join(dir, "signers.json");
 writeFileSync(
   signersFile,
@@ -70,7 +84,7 @@ async function check(file: string, host = "host-a", ms = NOW_MS) {
   return { code, report: JSON.parse(c.out()), stderr: c.err() };
 }
 
-describe("felhom-agent op", () => {
+describe.skipIf(keygen === null)("felhom-agent op", () => {
   test("--help for op, sign and check", async () => {
     for (const [argv, text] of [
       [["--help"], "op <sign|check>"],
@@ -103,6 +117,25 @@ describe("felhom-agent op", () => {
     expect(report.nonce_checked).toBe(false);
     // Checking does not consume the nonce.
     expect((await check(file)).code).toBe(0);
+  });
+
+  test("check takes host id and signers from a config that has no proxmox section", async () => {
+    const file = await sign();
+    const config = join(dir, "agent-no-proxmox.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        host_id: "host-a",
+        signers: [
+          { name: "alice", key: fixture("operator_ed25519.pub").trim(), role: "operational" },
+        ],
+      }),
+    );
+    const c = capture();
+    const code = await runOp(["check", file], { ...c.ctx, configPath: config }, deps());
+    expect(c.err()).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(c.out())).toMatchObject({ verdict: "valid", signer: { name: "alice" } });
   });
 
   test("a passphrase-protected key signs with --passphrase-file", async () => {
@@ -261,10 +294,6 @@ describe("felhom-agent op", () => {
       "--ttl must be between",
     ],
     [
-      ["sign", "--key", lockedKey, "--op", "guest.stop", "--vmid", "101", "--host", "h"],
-      "--passphrase-file",
-    ],
-    [
       ["sign", "--key", join(dir, "absent"), "--op", "guest.stop", "--vmid", "101", "--host", "h"],
       "cannot read key file",
     ],
@@ -297,7 +326,7 @@ describe("felhom-agent op", () => {
     expect(c.out()).toBe("");
   });
 
-  test("a wrong passphrase is a usage error that names the problem, not the passphrase", async () => {
+  test("a wrong passphrase fails with ssh-keygen's reason and a hint, never the passphrase", async () => {
     const pass = join(dir, "wrong");
     writeFileSync(pass, "guess-123");
     const c = capture();
@@ -315,9 +344,108 @@ describe("felhom-agent op", () => {
       "h",
     ];
     const err = await runOp(argv, c.ctx, deps()).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as Error).message).toContain("wrong passphrase");
-    expect((err as Error).message).not.toContain("guess-123");
+    expect(err).toBeInstanceOf(CommandFailure);
+    expect((err as CommandFailure).message).toContain("incorrect passphrase");
+    expect((err as CommandFailure).hint).toContain("--passphrase-file");
+    expect(`${(err as Error).message}${c.err()}`).not.toContain("guess-123");
+    expect(c.out()).toBe("");
+  });
+
+  test("a key held by ssh-agent signs when --key names its .pub", async () => {
+    const agentBin = Bun.which("ssh-agent");
+    const addBin = Bun.which("ssh-add");
+    if (!agentBin || !addBin) {
+      console.warn("ssh-agent not found: skipping the agent test (install openssh-client)");
+      if (process.env.CI) throw new Error("ssh-agent is required in CI (openssh-client)");
+      return;
+    }
+    const sock = join(dir, "agent.sock");
+    const agent = Bun.spawn([agentBin, "-D", "-a", sock], { stdout: "ignore", stderr: "ignore" });
+    try {
+      const env = { SSH_AUTH_SOCK: sock };
+      for (let i = 0; i < 100 && !(await Bun.file(sock).exists()); i++) await Bun.sleep(20);
+      const add = Bun.spawnSync([addBin, "-q", operatorKey], { env, stderr: "pipe" });
+      expect(add.exitCode).toBe(0);
+      const pub = join(dir, "agent-only.pub");
+      writeFileSync(pub, fixture("operator_ed25519.pub"));
+      const c = capture();
+      const argv = [
+        "sign",
+        "--key",
+        pub,
+        "--op",
+        "guest.stop",
+        "--vmid",
+        "101",
+        "--host",
+        "host-a",
+      ];
+      expect(await runOp(argv, { ...c.ctx, env }, deps())).toBe(0);
+      const { code, report } = await check(save(c.out()));
+      expect(code).toBe(0);
+      expect(report.signer.name).toBe("alice");
+    } finally {
+      agent.kill();
+      await agent.exited;
+    }
+  });
+
+  test("an encrypted key without a terminal or --passphrase-file fails and names the flag", async () => {
+    const c = capture();
+    const argv = ["sign", "--key", lockedKey, "--op", "guest.stop", "--vmid", "101", "--host", "h"];
+    const err = await runOp(argv, c.ctx, deps()).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(CommandFailure);
+    expect((err as CommandFailure).hint).toContain("--passphrase-file");
+    expect(c.out()).toBe("");
+  });
+
+  test("a .pub whose key no agent holds: the one error line, naming op sign and ssh-add", async () => {
+    const pub = join(dir, "no-agent.pub");
+    writeFileSync(pub, fixture("operator_ed25519.pub"));
+    let err = "";
+    const argv = ["op", "sign", "--key", pub, "--op", "guest.stop", "--vmid", "101", "--host", "h"];
+    const code = await dispatch(argv, [opCommand], {
+      env: { SSH_AUTH_SOCK: join(dir, "no-such-agent.sock") },
+      stdout: () => {},
+      stderr: (t) => {
+        err += t;
+      },
+    });
+    expect(code).toBe(1);
+    expect(err.trimEnd().split("\n").at(-1)).toMatch(
+      /^felhom-agent: op sign: ssh-keygen could not sign with '.*no-agent\.pub': .+; load the key with ssh-add/,
+    );
+  });
+
+  test("a key type the agents refuse (ecdsa) fails at signing, not on the host", async () => {
+    const ecdsa = privateKeyCopy("ecdsa_key", dir);
+    const c = capture();
+    const argv = ["sign", "--key", ecdsa, "--op", "guest.stop", "--vmid", "101", "--host", "h"];
+    const err = await runOp(argv, c.ctx, deps()).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(CommandFailure);
+    expect((err as CommandFailure).hint).toContain("ssh-ed25519");
+    expect(c.out()).toBe("");
+  });
+
+  test("no ssh-keygen on PATH: a failure that says what to install", async () => {
+    const c = capture();
+    const argv = [
+      "sign",
+      "--key",
+      operatorKey,
+      "--op",
+      "guest.stop",
+      "--vmid",
+      "101",
+      "--host",
+      "h",
+    ];
+    const noKeygen: OpDeps = { clock: new ManualClock(NOW_MS), ed25519: createEd25519() };
+    const err = await runOp(argv, { ...c.ctx, env: { PATH: dir } }, noKeygen).catch(
+      (e: Error) => e,
+    );
+    expect(err).toBeInstanceOf(CommandFailure);
+    expect((err as CommandFailure).hint).toContain("openssh-client");
   });
 
   test("a bad signers file is a usage error naming the entry", async () => {

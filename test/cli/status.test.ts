@@ -146,5 +146,5 @@ test("--help, bad flags, bad config", async () => {
   await expect(runStatus(["--bogus"], ctx())).rejects.toThrow("bogus");
   writeFileSync(configPath, JSON.stringify({ nonsense: true }));
   expect(await runStatus([], ctx())).toBe(2);
-  expect(err).toMatch(/^config error:/);
+  expect(err).toMatch(/^felhom-agent: [a-z]+(?: [a-z]+)?: configuration error:/);
 });

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { runConfigShow } from "../../src/cli/config-show.ts";
+import { UsageError } from "../../src/cli/context.ts";
 import { memoryFs } from "./memory-fs.ts";
 
 const SECRET = "0f1e2d3c-4b5a-6978-8a9b-cdef01234567";
@@ -76,8 +77,9 @@ test("an explicit missing file exits 2", async () => {
 
 test("unknown flags are a usage error", async () => {
   const o = io();
-  expect(await runConfigShow(["--bogus"], { ...o, env: {}, fs: memoryFs({}) })).toBe(2);
-  expect(o.err.join("")).toContain("usage:");
+  await expect(runConfigShow(["--bogus"], { ...o, env: {}, fs: memoryFs({}) })).rejects.toThrow(
+    UsageError,
+  );
 });
 
 test("warnings go to stderr", async () => {

@@ -106,7 +106,7 @@ function setup(desired: unknown): { configPath: string; dbPath: string } {
       proxmox: proxmoxSection(sim),
       state_dir: join(dir, "state"),
       desired_file: desiredPath,
-      log: { level: "info" },
+      log: { level: "debug" },
       // A short lost-answer window: a POST killed before it was sent is decided in 1 s.
       reconcile: { interval_s: 1, jitter_pct: 0, unknown_window_s: 1 },
       local_api: { enabled: false },

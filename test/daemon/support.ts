@@ -1,5 +1,5 @@
-import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { formatSshPublicKey } from "../../src/authz/ssh-public-key.ts";
+import type { Ed25519SeedKey } from "../../src/authz/sshsig.ts";
 import type { StartedLocalApi } from "../../src/localapi/start.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import type { ProxmoxClient } from "../../src/proxmox/client-types.ts";
@@ -62,7 +62,7 @@ export function pollUntil(tries: number) {
 }
 
 /** A hub simulator that hands out one operational signer, `operator@example`, at enrollment. */
-export function startHubWithOperator(operator: Pick<Ed25519PrivateKey, "publicKey">) {
+export function startHubWithOperator(operator: Pick<Ed25519SeedKey, "publicKey">) {
   return startHubSimulator({
     signers: [
       {

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createEd25519 } from "../../src/authz/ed25519.ts";
+import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import { UsageError } from "../../src/cli/context.ts";
 import { type OpDeps, runOp } from "../../src/cli/op.ts";
-import { FIXTURES, fixture } from "../authz/support.ts";
+import { fixture, operatorKey } from "../authz/support.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 
 // `op check` without --host/--signers takes them from the config (host_id, signers).
@@ -55,22 +56,18 @@ const alice = {
   role: "operational",
 };
 
+/** An envelope signed in-process with the fixture operator key (op sign itself needs ssh-keygen). */
 async function envelopeFile(host: string): Promise<string> {
-  const c = capture();
-  const argv = [
-    "sign",
-    "--key",
-    join(FIXTURES, "operator_ed25519"),
-    "--op",
-    "guest.destroy",
-    "--vmid",
-    "101",
-    "--host",
+  const payload = buildPayload({
+    op: "guest.destroy",
     host,
-  ];
-  expect(await runOp(argv, c.ctx, deps())).toBe(0);
+    guest: { vmid: 101 },
+    now: NOW_MS / 1000,
+    ttlSeconds: 600,
+  });
+  const envelope = await signEnvelope(createEd25519(), operatorKey(), payload);
   const file = join(dir, `env-${host}.json`);
-  writeFileSync(file, c.out());
+  writeFileSync(file, JSON.stringify(envelope));
   return file;
 }
 

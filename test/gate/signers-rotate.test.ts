@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Envelope } from "../../src/authz/envelope.ts";
-import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
+import type { Ed25519SeedKey } from "../../src/authz/sshsig.ts";
 import { signersInForce } from "../../src/daemon/signers-in-force.ts";
 import { ReversibilityGate } from "../../src/gate/gate.ts";
 import { silentLogger } from "../../src/log/types.ts";
@@ -28,7 +28,7 @@ const floorKey = await keyFromSeed(36, "floor@example");
 type Role = "operational" | "recovery";
 interface Entry {
   name: string;
-  key: Ed25519PrivateKey;
+  key: Ed25519SeedKey;
   role: Role;
 }
 
@@ -39,7 +39,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-const fp = (k: Ed25519PrivateKey) => k.publicKey.fingerprint;
+const fp = (k: Ed25519SeedKey) => k.publicKey.fingerprint;
 
 /** An engine whose gate reads the signers from the store, with `configured` as the floor. */
 async function start(enrolled: Entry[], configured: Signer[] = []): Promise<Rig> {
@@ -73,7 +73,7 @@ const rotation = (entries: Entry[]) => ({
 });
 
 async function sign(
-  key: Ed25519PrivateKey,
+  key: Ed25519SeedKey,
   op: OpName,
   params: Record<string, unknown>,
 ): Promise<Envelope> {
@@ -99,7 +99,7 @@ const hostOp = (
   ...(envelope ? { envelope } : {}),
 });
 
-async function rotate(r: Rig, by: Ed25519PrivateKey, entries: Entry[]) {
+async function rotate(r: Rig, by: Ed25519SeedKey, entries: Entry[]) {
   const params = rotation(entries);
   return r.engine.submit(
     hostOp("signers.rotate", params, await sign(by, "signers.rotate", params)),
@@ -107,7 +107,7 @@ async function rotate(r: Rig, by: Ed25519PrivateKey, entries: Entry[]) {
 }
 
 /** A destructive host op signed by `key`: who the gate accepts now. */
-async function accepts(r: Rig, key: Ed25519PrivateKey): Promise<string> {
+async function accepts(r: Rig, key: Ed25519SeedKey): Promise<string> {
   const params = { storage: `usb-${Math.random().toString(16).slice(2, 8)}` };
   const v = await (gate as ReversibilityGate).decide(
     hostOp("storage.remove", params, await sign(key, "storage.remove", params)),

@@ -1,9 +1,9 @@
 import { createEd25519 } from "../../src/authz/ed25519.ts";
 import type { Envelope } from "../../src/authz/envelope.ts";
-import type { Ed25519PrivateKey } from "../../src/authz/openssh-private-key.ts";
 import { isGuestOp } from "../../src/authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
+import type { Ed25519SeedKey } from "../../src/authz/sshsig.ts";
 import { type GateOptions, ReversibilityGate } from "../../src/gate/gate.ts";
 import type { OperationRequest, OpName } from "../../src/ops/types.ts";
 import type { Store } from "../../src/store/store.ts";
@@ -27,13 +27,13 @@ export function signersAt(nowMs: number): Signer[] {
 }
 
 /** The OpenSSH public key line of a test key. */
-export function keyLine(k: Ed25519PrivateKey, comment = "test"): string {
+export function keyLine(k: Ed25519SeedKey, comment = "test"): string {
   return `ssh-ed25519 ${Buffer.from(k.publicKey.blob).toString("base64")} ${comment}`;
 }
 
 /** `signers.rotate` params keeping the harness's operational and recovery keys. */
 export function rotateParams(
-  signers: { name: string; key: Ed25519PrivateKey; role: "operational" | "recovery" }[] = [
+  signers: { name: string; key: Ed25519SeedKey; role: "operational" | "recovery" }[] = [
     { name: "alice", key: alice, role: "operational" },
     { name: "rescue", key: rescue, role: "recovery" },
   ],
@@ -42,7 +42,7 @@ export function rotateParams(
 }
 
 export interface SignOptions {
-  key?: Ed25519PrivateKey;
+  key?: Ed25519SeedKey;
   op?: OpName;
   /** The signed guest of a guest.* op (default 101); host-level ops sign none. */
   vmid?: number;

@@ -347,16 +347,43 @@ describe("GET /v1/self/operations/{id}", () => {
 });
 
 describe("refusals", () => {
-  test("unknown token, malformed header, wrong scheme: 401 with WWW-Authenticate", async () => {
-    for (const header of [
-      "Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-      "Bearer",
-      "Basic Zm9vOmJhcg==",
-      `Bearer ${h.token101} extra`,
-    ]) {
+  test("unknown token or another scheme: 401; a malformed Bearer header: 400 invalid_request", async () => {
+    // RFC 6750 §3.1: invalid_request is 400, invalid_token 401, no credentials 401 without a code.
+    const cases: [string, number, string][] = [
+      ["Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 401, 'error="invalid_token"'],
+      ["Basic Zm9vOmJhcg==", 401, 'Bearer realm="felhom-agent"'],
+      ["Bearer", 400, 'error="invalid_request"'],
+      [`Bearer ${h.token101} extra`, 400, 'error="invalid_request"'],
+      ["Bearer a\u00e9b", 400, 'error="invalid_request"'],
+    ];
+    for (const [header, status, challenge] of cases) {
       const res = await h.app.request("/v1/self", { headers: { authorization: header } });
-      expect(res.status).toBe(401);
-      expect(res.headers.get("www-authenticate")).toStartWith('Bearer realm="felhom-agent"');
+      expect(res.status).toBe(status);
+      const www = res.headers.get("www-authenticate") ?? "";
+      expect(www).toStartWith('Bearer realm="felhom-agent"');
+      expect(www).toContain(challenge);
+      if (header.startsWith("Basic")) expect(www).not.toContain("error=");
+      const body = (await res.json()) as { error: string; message: string };
+      expect(body.error).toBe(status === 400 ? "invalid_request" : "unauthorized");
+      expect(body.message).not.toContain(h.token101);
+    }
+  });
+
+  test("every answer carries the security headers: success, refusals, 404, 405, errors", async () => {
+    const answers = [
+      await h.app.request("/v1/self", bearer(h.token101)),
+      await h.app.request("/v1/openapi.json"),
+      await h.app.request("/v1/self"),
+      await h.app.request("/v1/self", { headers: { authorization: "Bearer" } }),
+      await h.app.request("/nowhere"),
+      await h.app.request("/v1/openapi.json", { method: "DELETE" }),
+      await h.app.request("/v1/self?token=x"),
+    ];
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 401, 400, 404, 405, 400]);
+    for (const res of answers) {
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
     }
   });
 
@@ -490,6 +517,8 @@ describe("refusals", () => {
       bearer(h.token101),
     );
     expect(res.status).toBe(500);
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("cache-control")).toBe("no-store");
     expect(JSON.parse(await res.text()).error).toBe("internal_error");
   });
 

@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
 import { normalizeTrust } from "../../src/proxmox/tls-trust.ts";
 import {
@@ -9,7 +7,12 @@ import {
   ProxmoxTlsError,
 } from "../../src/proxmox/transport-errors.ts";
 import { pemFingerprint } from "../../src/tls/fingerprint.ts";
-import { createSelfSignedCert } from "../../src/tls/self-signed.ts";
+import {
+  createSelfSignedCert,
+  generateP256,
+  issueCertificate,
+  privateKeyPem,
+} from "../../src/tls/self-signed.ts";
 import { TOKEN, TOKEN_SECRET } from "./support/constants.ts";
 import { startCountingProxy } from "./support/counting-proxy.ts";
 import { type FixtureServer, ok, startFixtureServer } from "./support/fixture-server.ts";
@@ -250,49 +253,25 @@ describe("connection reuse", () => {
 });
 
 async function caSignedLeaf(altNames: string[]) {
-  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
-  const caKeys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
-  const leafKeys = (await crypto.subtle.generateKey(alg, true, [
-    "sign",
-    "verify",
-  ])) as CryptoKeyPair;
+  const caKeys = await generateP256();
+  const leafKeys = await generateP256();
   const notBefore = new Date(Date.now() - 3_600_000);
   const notAfter = new Date(Date.now() + 86_400_000 * 30);
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: "01",
-    name: "CN=Proxmox Virtual Environment",
+  const caPem = await issueCertificate({
+    commonName: "Proxmox Virtual Environment",
+    ca: true,
     notBefore,
     notAfter,
-    keys: caKeys,
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
-        true,
-      ),
-    ],
+    publicKey: caKeys.publicKey,
+    selfKey: caKeys.privateKey,
   });
-  const leaf = await x509.X509CertificateGenerator.create({
-    serialNumber: "02",
-    subject: "CN=pve.local",
-    issuer: ca.subject,
+  const leafPem = await issueCertificate({
+    commonName: "pve.local",
+    altNames,
     notBefore,
     notAfter,
     publicKey: leafKeys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(
-        altNames.map((v) => ({ type: "ip" as const, value: v })),
-      ),
-    ],
+    issuer: { commonName: "Proxmox Virtual Environment", ...caKeys },
   });
-  const leafKey = x509.PemConverter.encode(
-    await crypto.subtle.exportKey("pkcs8", leafKeys.privateKey),
-    "PRIVATE KEY",
-  );
-  return { caPem: ca.toString("pem"), leafPem: leaf.toString("pem"), leafKey };
+  return { caPem, leafPem, leafKey: await privateKeyPem(leafKeys.privateKey) };
 }

@@ -7,6 +7,7 @@ import { FileDesiredProvider } from "../../src/reconcile/desired-provider.ts";
 import { parseDesiredDocument } from "../../src/reconcile/desired-state.ts";
 import { readActualState } from "../../src/reconcile/read-actual.ts";
 import { systemClock } from "../../src/util/clock.ts";
+import { recordingLogger } from "../proxmox/support/recording-logger.ts";
 import { Rig } from "./support.ts";
 
 let rig: Rig | undefined;
@@ -46,6 +47,23 @@ describe("Reconciler passes", () => {
     const report = await rig.reconciler.runPass();
     expect(report.planned).toEqual([]);
     expect(rig.sim.requestCount - before).toBe(2);
+  });
+
+  test("an idle pass logs at debug; a pass that plans work logs at info", async () => {
+    const logger = recordingLogger();
+    rig = await Rig.start({}, { logger });
+    rig.setDesired({ version: 1, guests: { "101": { run: "running" } } });
+    await rig.reconciler.runPass();
+    rig.setDesired({
+      version: 1,
+      guests: { "101": { run: "running" }, "102": { run: "running" } },
+    });
+    await rig.reconciler.runPass();
+    const passes = logger.records.filter((r) => r.msg === "reconcile pass");
+    expect(passes.map((r) => [r.level, r.fields.planned])).toEqual([
+      ["debug", 0],
+      ["info", 1],
+    ]);
   });
 
   test("a doomed action is retried a bounded number of times, then given up", async () => {

@@ -115,7 +115,7 @@ describe("--selftest (read-only)", () => {
   test("unconfigured: a clear message and exit 2", async () => {
     const r = await run(["--config", join(dir, "absent.json"), "--selftest"], {});
     expect(r.code).toBe(2);
-    expect(r.err).toContain("config error");
+    expect(r.err).toContain("configuration error");
     expect(r.err).toContain("absent.json");
   });
 

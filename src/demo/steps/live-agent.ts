@@ -2,10 +2,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createEd25519 } from "../../authz/ed25519.ts";
 import type { GuestRef } from "../../authz/envelope.ts";
-import type { Ed25519PrivateKey } from "../../authz/openssh-private-key.ts";
 import type { OpName } from "../../authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../authz/sign.ts";
 import { ed25519PublicKeyFromRaw, formatSshPublicKey } from "../../authz/ssh-public-key.ts";
+import type { Ed25519SeedKey } from "../../authz/sshsig.ts";
 import type { AgentReady } from "../../daemon/agent-daemon.ts";
 import { enrollHost } from "../../hub/enroll.ts";
 import type { HubIdentity } from "../../hub/identity.ts";
@@ -22,7 +22,7 @@ import type { DemoEnv } from "../types.ts";
 export interface Live {
   hub: HubSimulator;
   identity: HubIdentity;
-  operator: Ed25519PrivateKey;
+  operator: Ed25519SeedKey;
   stateDir: string;
   guestToken: string;
   agent: AgentReady;
@@ -156,7 +156,7 @@ export function withAgentStore<T>(live: Live, fn: (store: Store) => T): T {
 /** Enrolls with a fresh hub simulator and starts `felhom-agent run` against both simulators. */
 export async function startAgent(env: DemoEnv): Promise<Live> {
   const seed = crypto.getRandomValues(new Uint8Array(32));
-  const operator: Ed25519PrivateKey = {
+  const operator: Ed25519SeedKey = {
     seed,
     publicKey: ed25519PublicKeyFromRaw(await ed.publicKey(seed)),
     comment: "operator@demo",
