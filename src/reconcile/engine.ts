@@ -35,6 +35,12 @@ import {
 import { growOverrides } from "./overrides.ts";
 import { defaultQuickRetry, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
+import {
+  type ApiHostExecutor,
+  apiHostExecutorFor,
+  type HostOpDeps,
+  sameTarget,
+} from "./storage-executors.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
 const MAX_TRACKED = 10_000;
@@ -44,7 +50,7 @@ const TERMINAL_STATES = new Set<OperationState>(["done", "failed", "rejected"]);
  * The instants between the durable steps of one operation. Tests stop the process at each
  * one to prove recovery (test/daemon); production passes no hooks.
  */
-export type StepPoint = "intent" | "post_returned" | "upid" | "task_done";
+export type StepPoint = "intent" | "prepared" | "post_returned" | "upid" | "task_done";
 
 export interface EngineHooks {
   at?(point: StepPoint, journalId: number): Promise<void> | void;
@@ -89,6 +95,11 @@ export interface EngineOptions {
   quickRetry?: RetryPolicy;
   /** [0, 1): jitter of the quick re-sends. */
   random?: () => number;
+  /**
+   * What host operations that call Proxmox need (storage-executors.ts); without it they are
+   * refused as `unsupported_operation` (docs/reconcile.md#host-operations).
+   */
+  hostOps?: HostOpDeps;
 }
 
 export interface Submitted {
@@ -195,6 +206,10 @@ export class Engine implements OperationSubmitter {
     if (same) return { status: same, settled: this.settledOf(same) };
     const host = hostExecutorFor(req.op);
     if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
+    const apiHost = apiHostExecutorFor(req.op);
+    if (apiHost !== undefined && req.vmid === undefined && this.opts.hostOps !== undefined) {
+      return this.runApiHostOp(base, req, apiHost, this.opts.hostOps);
+    }
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
     // params it cannot parse, must not be recorded as accepted, nor its nonce spent. The
@@ -273,6 +288,12 @@ export class Engine implements OperationSubmitter {
     const queued = this.queue.busyGuests();
     for (const entry of this.opts.store.journal.inFlight()) {
       if (entry.vmid !== null && queued.has(entry.vmid)) continue;
+      const apiHost = entry.vmid === null ? apiHostExecutorFor(entry.op) : undefined;
+      if (apiHost !== undefined && this.opts.hostOps !== undefined) {
+        if (this.hostBusy) continue;
+        out.push(await this.resolveHostEntry(entry, apiHost, this.opts.hostOps, label));
+        continue;
+      }
       const r = await resolveInFlight(
         this.opts.client,
         this.lifecycle,
@@ -659,6 +680,179 @@ export class Engine implements OperationSubmitter {
     return { status: { ...status }, settled: Promise.resolve({ ...status }) };
   }
 
+  /** Host operations that call Proxmox running or queued in this process (one at a time). */
+  private hostRunning = 0;
+
+  private get hostBusy(): boolean {
+    return this.hostRunning > 0;
+  }
+
+  /**
+   * A host-level operation that calls Proxmox (storage-executors.ts): gated, journaled intent,
+   * run on the host lane of the queue, then terminal; an entry a crash left at `intent` is
+   * settled from Proxmox's state at the next start (resolveHostEntry).
+   */
+  private async runApiHostOp(
+    base: Omit<OperationStatus, "id" | "state">,
+    req: OperationRequest,
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+  ): Promise<Submitted> {
+    let params: unknown;
+    try {
+      params = exec.parseParams(req.params);
+    } catch (err) {
+      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
+        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
+        .join("; ");
+      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
+    }
+    const storage =
+      req.op === "storage.add" ? await this.storageFact(deps, params as never) : undefined;
+    const decision = await this.opts.gate.decide(req, {
+      journal: this.opts.store.journal,
+      ...(storage !== undefined ? { storage } : {}),
+    });
+    const notAdmitted = this.notAdmitted(base, decision);
+    if (notAdmitted) return notAdmitted;
+    if (this.stopped) return this.finished(base, "failed", "shutting_down");
+    const outcome = this.journalIntent(
+      decision,
+      {
+        op: req.op,
+        params: params as Record<string, unknown>,
+        origin: req.origin,
+        jobId: req.jobId ?? null,
+      },
+      [],
+    );
+    if (outcome.kind === "refused") return this.finished(base, "rejected", outcome.message);
+    const { journalId } = outcome;
+    const status: OperationStatus = { ...base, id: journalOperationId(journalId), state: "queued" };
+    this.track(status);
+    const lane = req.priority === "interactive" ? "interactive" : "background";
+    this.hostRunning++;
+    const settled = this.queue
+      .run(HOST_KEY, lane, () => this.executeHost(status, journalId, exec, deps, params))
+      .catch((err: unknown) => {
+        if (err instanceof QueueClosedError) {
+          this.abandonUnstarted(journalId);
+          this.update(status, "failed", "shutting_down");
+        } else {
+          this.update(status, "failed", (err as Error).message);
+        }
+        return { ...status };
+      })
+      .finally(() => {
+        this.hostRunning--;
+      });
+    return { status: { ...status }, settled };
+  }
+
+  /** What Proxmox has under the id a `storage.add` names (the gate's fact); undefined if unreadable. */
+  private async storageFact(
+    deps: HostOpDeps,
+    p: { id: string } & Record<string, unknown>,
+  ): Promise<"absent" | "same" | "different" | undefined> {
+    try {
+      const e = (await deps.client.listStorage()).find((s) => s.storage === p.id);
+      if (e === undefined) return "absent";
+      const { id, ...target } = p;
+      return sameTarget(id, target as never, e) ? "same" : "different";
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async executeHost(
+    status: OperationStatus,
+    id: number,
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+    params: unknown,
+  ): Promise<OperationStatus> {
+    if (this.stopped) {
+      this.abandonUnstarted(id);
+      this.update(status, "failed", "shutting_down");
+      return { ...status };
+    }
+    const journal = this.opts.store.journal;
+    const log = this.opts.logger.child({ op: status.op, storage: exec.storageId(params) });
+    this.update(status, "running");
+    await this.opts.hooks?.at?.("intent", id);
+    try {
+      const result = await exec.run(deps, params, (point) =>
+        Promise.resolve(this.opts.hooks?.at?.(point, id)),
+      );
+      journal.recordTerminal(id, "done", {
+        resolution: resolutionWithResult("done by the agent", result),
+      });
+      status.result = result;
+      log.info("operation done", { journal: id });
+      this.update(status, "done");
+    } catch (err) {
+      const failure = classifyFailure(err);
+      if (failure.class === "unknown_outcome") {
+        // The answer was lost: Proxmox's configuration says whether it ran; nothing is re-sent.
+        const visible = await exec.inEffect(deps, params).catch(() => undefined);
+        if (visible !== undefined) {
+          journal.recordTerminal(id, visible ? "done" : "abandoned", {
+            resolution: `answer lost (${failure.cause}); ${visible ? "the change is in effect" : "not in effect, re-planned"}`,
+          });
+          this.update(status, visible ? "done" : "failed", `answer lost: ${failure.cause}`);
+          return { ...status };
+        }
+        // Left at `intent`: the next pass settles it from Proxmox's state.
+        this.update(status, "failed", "unknown_outcome: Proxmox could not be read");
+        return { ...status };
+      }
+      const cause =
+        err instanceof Error && err.name.startsWith("Storage") ? err.name : failure.cause;
+      journal.recordTerminal(id, "failed", {
+        error: { class: failure.class, cause, ...failure.detail },
+      });
+      log.warn("operation failed", { journal: id, cause, error: failure.message });
+      this.update(status, "failed", `${cause}: ${failure.message}`);
+    }
+    return { ...status };
+  }
+
+  /**
+   * A host operation a crash left in flight: done when Proxmox shows its effect, else
+   * abandoned (the next pass plans it again; the USB mount and fstab line are idempotent).
+   */
+  private async resolveHostEntry(
+    entry: ReturnType<Store["journal"]["inFlight"]>[number],
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+    label: string,
+  ): Promise<Resolution> {
+    const journal = this.opts.store.journal;
+    let params: unknown;
+    try {
+      params = exec.parseParams(entry.params);
+    } catch {
+      const how = `${label}: stored params are invalid; nothing was re-sent`;
+      journal.recordTerminal(entry.id, "abandoned", { resolution: how });
+      return { kind: "abandoned", entryId: entry.id, how };
+    }
+    const visible = await exec.inEffect(deps, params);
+    const kind = visible ? "done" : "abandoned";
+    const how = visible
+      ? `${label}: ${entry.op} is in effect in Proxmox`
+      : `${label}: ${entry.op} is not in effect; re-planned from actual state`;
+    journal.recordTerminal(entry.id, kind, { resolution: how });
+    this.opts.logger.info("journal entry resolved", {
+      journal: entry.id,
+      op: entry.op,
+      phase: entry.phase,
+      resolution: kind,
+    });
+    const settled = this.status(journalOperationId(entry.id));
+    if (settled) this.opts.onSettled?.(settled);
+    return { kind, entryId: entry.id, how };
+  }
+
   private checkParams(
     exec: OpExecutor<ExecOp>,
     req: OperationRequest,
@@ -743,6 +937,16 @@ export class Engine implements OperationSubmitter {
     }
   }
 }
+
+/** Stable causes for the refusals of host operations that are not Proxmox's. */
+const HOST_FAILURE_CAUSE: Record<string, string> = {
+  StorageInUseError: "in_use",
+  StorageIdentityError: "identity_conflict",
+  PrivilegedCommandError: "mount_failed",
+  MountConflictError: "mount_conflict",
+  PrivilegedArgumentError: "invalid_params",
+  SealedSecretError: "sealed_secret",
+};
 
 /** The store could not write the intent: the operation is refused and nothing was sent. */
 function notRecorded(err: unknown): IntentOutcome {

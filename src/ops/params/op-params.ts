@@ -12,6 +12,7 @@ import {
   guestSnapshotDeleteParams,
   guestSnapshotParams,
 } from "./guest-snapshot.ts";
+import { storageAddParams, storageRemoveParams } from "./storage.ts";
 
 /**
  * The one parameter shape of every operation the agent can carry out, by name. The executor's
@@ -32,6 +33,8 @@ export const OP_PARAMS = {
   "guest.restore": guestRestoreParams,
   "guest.destroy": guestDestroyParams,
   "golden.register": goldenRegisterParams,
+  "storage.add": storageAddParams,
+  "storage.remove": storageRemoveParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;
