@@ -806,8 +806,7 @@ export class Engine implements OperationSubmitter {
         this.update(status, "failed", "unknown_outcome: Proxmox could not be read");
         return { ...status };
       }
-      const cause =
-        err instanceof Error && err.name.startsWith("Storage") ? err.name : failure.cause;
+      const cause = HOST_FAILURE_CAUSE[(err as Error)?.name ?? ""] ?? failure.cause;
       journal.recordTerminal(id, "failed", {
         error: { class: failure.class, cause, ...failure.detail },
       });
