@@ -208,7 +208,7 @@ export class Engine implements OperationSubmitter {
     if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
     const apiHost = apiHostExecutorFor(req.op);
     if (apiHost !== undefined && req.vmid === undefined && this.opts.hostOps !== undefined) {
-      return this.runApiHostOp(base, req, apiHost, this.opts.hostOps);
+      return this.runApiHostOp(base, req, apiHost, this.opts.hostOps, attempt);
     }
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
@@ -697,6 +697,7 @@ export class Engine implements OperationSubmitter {
     req: OperationRequest,
     exec: ApiHostExecutor<unknown>,
     deps: HostOpDeps,
+    attempt: number,
   ): Promise<Submitted> {
     let params: unknown;
     try {
@@ -723,6 +724,7 @@ export class Engine implements OperationSubmitter {
         params: params as Record<string, unknown>,
         origin: req.origin,
         jobId: req.jobId ?? null,
+        attempts: attempt,
       },
       [],
     );

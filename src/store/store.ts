@@ -19,6 +19,7 @@ import {
   type SignedIntentInput,
   type SignedIntentResult,
 } from "./signed-intent.ts";
+import { StoragePresence } from "./storage-presence.ts";
 
 export interface StoreInfo {
   path: string;
@@ -63,6 +64,7 @@ export class Store {
   readonly pending: PendingOps;
   readonly guestOverrides: GuestOverrides;
   readonly hubJobs: HubJobs;
+  readonly storagePresence: StoragePresence;
   private closed = false;
 
   constructor(
@@ -99,6 +101,7 @@ export class Store {
     this.pending = new PendingOps(db, clock, onQuarantine);
     this.guestOverrides = new GuestOverrides(db, clock);
     this.hubJobs = new HubJobs(db, this.outbox);
+    this.storagePresence = new StoragePresence(db, clock, this.audit);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { MountProbe } from "../../proxmox/mount-probe.ts";
 import type { Runner, RunResult } from "../../proxmox/runner.ts";
 
 /**
@@ -57,6 +58,16 @@ export class SimHostFs {
   /** The UUID mounted at `mountpoint`, if any. */
   mountedAt(mountpoint: string): string | undefined {
     return this.mounts.get(mountpoint);
+  }
+
+  /** What the agent's mount probe reads on this host (attached by UUID, mounted where). */
+  probe(): MountProbe {
+    return {
+      usb: async (uuid, mountpoint) => ({
+        attached: this.isPlugged(uuid),
+        mounted: this.mountedAt(mountpoint) === uuid.toLowerCase(),
+      }),
+    };
   }
 
   /** A Runner that acts on this host instead of the real one. */
