@@ -14,6 +14,8 @@ import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import { createMountProbe, type MountProbe } from "../proxmox/mount-probe.ts";
+import type { Privileged } from "../proxmox/privileged.ts";
 import {
   cachedDesiredProvider,
   type DesiredProvider,
@@ -22,11 +24,13 @@ import {
 import type { Engine, EngineHooks } from "../reconcile/engine.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
+import { checkTargets } from "../reconcile/storage-presence.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
@@ -57,6 +61,10 @@ export interface AgentDaemonOptions {
   onReady?: (ready: AgentReady) => void;
   onPlan?: (plan: Plan) => void;
   onPass?: (report: PassReport) => void;
+  /** The root side for USB mounts (the demo passes the simulator's); default the real one. */
+  privileged?: Pick<Privileged, "mountUSBByUUID">;
+  /** Where USB disks are seen attached and mounted; default the kernel's tables. */
+  mounts?: MountProbe;
 }
 
 /**
@@ -122,6 +130,15 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);
+  const mounts = o.mounts ?? createMountProbe();
+  const hostOps = buildHostOps({
+    client,
+    identity,
+    lookups,
+    privilegedConfig: cfg.privileged,
+    ...(o.privileged ? { privileged: o.privileged } : {}),
+    logger,
+  });
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
   const submitter = new LateSubmitter();
@@ -156,6 +173,14 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
+          storageTargets: (sig) =>
+            checkTargets({
+              client,
+              mounts,
+              targets: lookups.state()?.storageTargets,
+              presence: store.storagePresence,
+              signal: sig,
+            }),
           now: () => clock.now(),
         }),
       clock,
@@ -246,6 +271,8 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
         ...(o.hooks ? { hooks: o.hooks } : {}),
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
+        hostOps,
+        storage: { client, mounts },
         beforePass: () => {
           try {
             upkeep.beforePass();

@@ -27,6 +27,10 @@ export interface ReportSources {
   pendingSignatures?: () => PendingSignatureInfo[];
   /** The guests' own grows the reconciler keeps (the store's guestOverrides.inForce). */
   guestOverrides?: () => GuestOverride[];
+  /** The backup targets against Proxmox, transitions recorded (reconcile/storage-presence.ts). */
+  storageTargets?: (
+    signal: AbortSignal,
+  ) => Promise<NonNullable<StatusReportBody["storage_targets"]>>;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -131,6 +135,14 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`guest overrides unavailable: ${errorText(err)}`);
   }
+  let targets: StatusReportBody["storage_targets"];
+  if (s.storageTargets !== undefined && host.reachable) {
+    try {
+      targets = await s.storageTargets(signal);
+    } catch (err) {
+      unavailable.push(`backup targets unavailable: ${errorText(err)}`);
+    }
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -146,5 +158,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     reconcile,
     pending_signatures: pending,
     guest_overrides: overrides,
+    ...(targets !== undefined ? { storage_targets: targets } : {}),
   };
 }
