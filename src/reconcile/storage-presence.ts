@@ -30,8 +30,8 @@ export interface PresenceSources {
   mounts?: MountProbe;
   /** The manifest; absent = none received yet (every backup storage is then unmanaged). */
   targets: ReadonlyMap<string, StorageTarget> | undefined;
-  /** Records transitions (one audit row each); absent = read only (the CLI). */
-  presence?: Pick<StoragePresence, "observe" | "get">;
+  /** Records transitions (one audit row each) with `observe`; without it, only read (the CLI). */
+  presence?: Pick<StoragePresence, "get"> & Partial<Pick<StoragePresence, "observe">>;
   signal?: AbortSignal;
 }
 
@@ -117,7 +117,7 @@ export async function checkTargets(s: PresenceSources): Promise<TargetStatus[]> 
   const out: TargetStatus[] = [];
   for (const [id, t] of s.targets ?? []) {
     const seen = await lookAt(id, t, byId.get(id), defined.has(id), s.mounts);
-    const recorded = s.presence?.observe(seen).row ?? s.presence?.get(id);
+    const recorded = s.presence?.observe?.(seen).row ?? s.presence?.get(id);
     out.push({
       id,
       kind: t.kind,
