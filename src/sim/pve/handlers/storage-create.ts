@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { RequestContext } from "../context.ts";
 import { strParam } from "../context.ts";
-import { fail, paramError } from "../errors.ts";
+import { fail } from "../errors.ts";
 import type { SimHostFs } from "../host-fs.ts";
 import type { SimStorage } from "../state.ts";
 
@@ -109,23 +109,25 @@ export function createStorage(ctx: RequestContext): unknown {
   const inLock = (message: string) => fail(`create storage failed: ${message}`);
   if (!CREATABLE.has(type)) throw fail(`the simulator does not model storage type '${type}'`);
   const allowed = new Set(["storage", "type", ...(OPTIONS[type] ?? [])]);
+  // check_config, before the lock: plain 500s without the prefix.
   for (const k of Object.keys(ctx.params)) {
-    if (!allowed.has(k))
-      throw paramError({ [k]: `property is not defined in schema for type '${type}'` });
+    if (!allowed.has(k)) throw fail(`unexpected property '${k}'`);
   }
   for (const k of REQUIRED[type] ?? []) {
-    if (ctx.params[k] === undefined)
-      throw paramError({ [k]: "property is missing and it is not optional" });
-  }
-  if (ctx.params["master-pubkey"] !== undefined && ctx.params["encryption-key"] === undefined) {
-    throw paramError({ "master-pubkey": "master-pubkey requires encryption-key" });
+    if (ctx.params[k] === undefined) throw fail(`missing value for required option '${k}'`);
   }
   if (state.storages.has(id)) throw inLock(`storage ID '${id}' already defined`);
+  if (ctx.params["master-pubkey"] !== undefined && ctx.params["encryption-key"] === undefined) {
+    throw inLock("'master-pubkey' can only be used together with 'encryption-key'");
+  }
   const str = (k: string) => strParam(ctx, k);
   const s: SimStorage = {
     storage: id,
     type,
-    content: (str("content") ?? (type === "pbs" ? "backup" : "images,rootdir")).split(","),
+    // PVE's defaults when `content` is omitted: no `backup` except on PBS.
+    content: (
+      str("content") ?? (type === "pbs" ? "backup" : type === "dir" ? "images,rootdir" : "images")
+    ).split(","),
     path: type === "dir" ? (str("path") as string) : (str("path") ?? `/mnt/pve/${id}`),
     shared: type !== "dir",
     total: 2 * 1024 ** 4,
@@ -167,7 +169,7 @@ export function createStorage(ctx: RequestContext): unknown {
       parsed = undefined;
     }
     if (typeof parsed?.data !== "string") {
-      throw inLock("Cannot parse encryption-key as JSON: missing 'data' field");
+      throw inLock("Value does not seems like a valid, JSON formatted encryption key!");
     }
     s.encryptionKeyFingerprint = createHash("sha256")
       .update(parsed.data)
