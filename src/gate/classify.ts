@@ -276,13 +276,15 @@ function storageAdd(params: Record<string, unknown>, facts: ActionFacts): Classi
  * itself. Pure: the same action and facts always give the same answer.
  *
  * Destructive: destroy, restore over a guest, rollback, snapshot delete, volume or mount-point
- * removal, storage removal and addition, key rotation, agent update, golden image registration
+ * removal, storage removal, a storage added over another target's id, key rotation, agent
+ * update, golden image registration
  * — and every operation or
  * parameter this table does not know.
  *
  * Benign (the full table, param by param, is src/gate/README.md): start, stop, shutdown,
  * cores/memory/swap/description, snapshot create, disk growth within its bound, a backup that
- * prunes nothing, a new unprivileged guest from a known golden image; and
+ * prunes nothing, a new unprivileged guest from a known golden image, a new backup target
+ * under an id Proxmox does not have (or exactly the one it has); and
  *  - destroy / restore of a guest the agent created in the same compound operation or as its
  *    scratch,
  *  - snapshot delete of a snapshot the agent created in the same compound operation or as its
