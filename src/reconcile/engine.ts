@@ -38,6 +38,7 @@ import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-
 import {
   type ApiHostExecutor,
   apiHostExecutorFor,
+  attachedUsbUuid,
   type HostOpDeps,
   sameTarget,
 } from "./storage-executors.ts";
@@ -208,7 +209,8 @@ export class Engine implements OperationSubmitter {
     if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
     const apiHost = apiHostExecutorFor(req.op);
     if (apiHost !== undefined && req.vmid === undefined && this.opts.hostOps !== undefined) {
-      return this.runApiHostOp(base, req, apiHost, this.opts.hostOps, attempt);
+      const deps = { ...this.opts.hostOps, journal: this.opts.store.journal };
+      return this.runApiHostOp(base, req, apiHost, deps, attempt);
     }
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
@@ -291,7 +293,8 @@ export class Engine implements OperationSubmitter {
       const apiHost = entry.vmid === null ? apiHostExecutorFor(entry.op) : undefined;
       if (apiHost !== undefined && this.opts.hostOps !== undefined) {
         if (this.hostBusy) continue;
-        out.push(await this.resolveHostEntry(entry, apiHost, this.opts.hostOps, label));
+        const deps = { ...this.opts.hostOps, journal: this.opts.store.journal };
+        out.push(await this.resolveHostEntry(entry, apiHost, deps, label));
         continue;
       }
       const r = await resolveInFlight(
@@ -760,7 +763,8 @@ export class Engine implements OperationSubmitter {
       const e = (await deps.client.listStorage()).find((s) => s.storage === p.id);
       if (e === undefined) return "absent";
       const { id, ...target } = p;
-      return sameTarget(id, target as never, e) ? "same" : "different";
+      const uuid = attachedUsbUuid(this.opts.store.journal, id);
+      return sameTarget(id, target as never, e, uuid) ? "same" : "different";
     } catch {
       return undefined;
     }

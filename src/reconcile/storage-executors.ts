@@ -17,6 +17,7 @@ import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { CreateStorageParams, ProxmoxClient } from "../proxmox/client-types.ts";
 import type { Privileged } from "../proxmox/privileged.ts";
 import type { StorageConfigEntry } from "../proxmox/schema-storage.ts";
+import type { Journal } from "../store/journal.ts";
 
 /**
  * Host-level operations that call Proxmox (docs/reconcile.md#host-operations): unlike the
@@ -33,6 +34,8 @@ export interface HostOpDeps {
   openSecret(secret: SealedSecret): string;
   /** Storage ids the desired state backs up to, with who uses each. */
   storageReferences(): ReadonlyMap<string, readonly string[]>;
+  /** The journal, for the UUID a USB target was attached with (set by the engine). */
+  journal?: Pick<Journal, "recent">;
 }
 
 /** The instant between two steps of a host operation (tests stop the process there). */
@@ -108,11 +111,20 @@ export function configuredIdentity(e: StorageConfigEntry): Record<string, string
 
 /**
  * Whether a configured storage is this target. A USB target's UUID is not in storage.cfg;
- * its mount point is (`/mnt/felhom/<id>`), and the mount itself is checked by UUID.
+ * its mount point is (`/mnt/felhom/<id>`), and the UUID the agent attached there is in the
+ * journal (`attachedUuid`): another UUID under the same id is another target.
  */
-export function sameTarget(id: string, t: StorageTarget, e: StorageConfigEntry): boolean {
+export function sameTarget(
+  id: string,
+  t: StorageTarget,
+  e: StorageConfigEntry,
+  attachedUuid?: string,
+): boolean {
   const have = configuredIdentity(e);
   if (have === undefined) return false;
+  if (t.kind === "usb" && attachedUuid !== undefined && attachedUuid !== t.fs_uuid.toLowerCase()) {
+    return false;
+  }
   const want =
     t.kind === "usb" ? { kind: "usb", mountpoint: usbMountpoint(id) } : targetIdentity(t);
   const keys = new Set([...Object.keys(want), ...Object.keys(have)]);
@@ -120,10 +132,28 @@ export function sameTarget(id: string, t: StorageTarget, e: StorageConfigEntry):
   return true;
 }
 
+/**
+ * The filesystem UUID of the last USB target the agent added under `id` (a `done`
+ * storage.add in the journal), lower case; undefined when it added none.
+ */
+export function attachedUsbUuid(journal: Pick<Journal, "recent">, id: string): string | undefined {
+  for (const e of journal.recent(500)) {
+    if (e.op !== "storage.add" || e.phase !== "done" || e.vmid !== null) continue;
+    const p = e.params as { id?: unknown; kind?: unknown; fs_uuid?: unknown };
+    if (p.id === id && p.kind === "usb" && typeof p.fs_uuid === "string") {
+      return p.fs_uuid.toLowerCase();
+    }
+  }
+  return undefined;
+}
+
 function targetOf(p: StorageAddParams): StorageTarget {
   const { id: _id, ...target } = p;
   return target as StorageTarget;
 }
+
+const usbUuid = (deps: HostOpDeps, id: string) =>
+  deps.journal ? attachedUsbUuid(deps.journal, id) : undefined;
 
 async function configured(deps: HostOpDeps, id: string): Promise<StorageConfigEntry | undefined> {
   return (await deps.client.listStorage()).find((e) => e.storage === id);
@@ -205,8 +235,9 @@ const storageAdd: ApiHostExecutor<StorageAddParams> = {
   async run(deps, p, step) {
     const existing = await configured(deps, p.id);
     if (existing !== undefined) {
-      if (sameTarget(p.id, targetOf(p), existing))
+      if (sameTarget(p.id, targetOf(p), existing, usbUuid(deps, p.id))) {
         return { storage: p.id, kind: p.kind, already: true };
+      }
       throw new StorageIdentityError(p.id);
     }
     if (p.kind === "usb") {
@@ -227,7 +258,7 @@ const storageAdd: ApiHostExecutor<StorageAddParams> = {
       // Sent twice (an earlier answer was lost): it is ours when the identity matches.
       if (err instanceof ProxmoxApiError && /already defined/.test(err.pveMessage)) {
         const now = await configured(deps, p.id);
-        if (now !== undefined && sameTarget(p.id, targetOf(p), now)) {
+        if (now !== undefined && sameTarget(p.id, targetOf(p), now, usbUuid(deps, p.id))) {
           return { storage: p.id, kind: p.kind, already: true };
         }
       }
@@ -248,7 +279,7 @@ const storageAdd: ApiHostExecutor<StorageAddParams> = {
   },
   async inEffect(deps, p) {
     const e = await configured(deps, p.id);
-    return e !== undefined && sameTarget(p.id, targetOf(p), e);
+    return e !== undefined && sameTarget(p.id, targetOf(p), e, usbUuid(deps, p.id));
   },
 };
 

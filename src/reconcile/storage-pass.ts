@@ -9,7 +9,7 @@ import type { RetryPolicy } from "../util/backoff.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import type { Engine } from "./engine.ts";
 import { retryVerdict } from "./retry-book.ts";
-import { sameTarget } from "./storage-executors.ts";
+import { attachedUsbUuid, sameTarget } from "./storage-executors.ts";
 
 /** Why a target was not acted on this pass (reported; nothing is changed for it). */
 export interface StorageSkip {
@@ -34,13 +34,15 @@ export function planStorage(
   targets: ReadonlyMap<string, StorageTarget>,
   configured: readonly StorageConfigEntry[],
   attached: ReadonlyMap<string, boolean>,
+  /** The UUID each USB target id was attached with (the journal's last done storage.add). */
+  attachedUuids: ReadonlyMap<string, string> = new Map(),
 ): StoragePlan {
   const byId = new Map(configured.map((c) => [c.storage, c]));
   const plan: StoragePlan = { add: [], skipped: [] };
   for (const [id, target] of targets) {
     const have = byId.get(id);
     if (have !== undefined) {
-      if (!sameTarget(id, target, have)) {
+      if (!sameTarget(id, target, have, attachedUuids.get(id))) {
         plan.skipped.push({
           id,
           why: "defined in Proxmox as another target; a signed storage.remove must come first",
@@ -94,7 +96,12 @@ export async function runStoragePass(
       attached.set(id, (await o.mounts.usb(t.fs_uuid, usbMountpoint(id))).attached);
     }
   }
-  const plan = planStorage(targets, configured, attached);
+  const uuids = new Map<string, string>();
+  for (const [id, t] of targets) {
+    const uuid = t.kind === "usb" ? attachedUsbUuid(engine.journal, id) : undefined;
+    if (uuid !== undefined) uuids.set(id, uuid);
+  }
+  const plan = planStorage(targets, configured, attached, uuids);
   const settled: Promise<OperationStatus>[] = [];
   for (const { id, target } of plan.add) {
     if (engine.stopped) break;

@@ -196,6 +196,28 @@ describe("storage.add executors against the simulator and a recording runner", (
   });
 });
 
+test("a USB target under the same id with another disk UUID is an identity change: held, and the planner reports it", async () => {
+  const { r, fs } = await startRig();
+  rig = r;
+  fs.plug(UUID);
+  expect(
+    (await (await r.engine.enqueue(add({ id: "usb1", kind: "usb", fs_uuid: UUID }))).settled).state,
+  ).toBe("done");
+  const other = "0b1c2d3e-4f50-4a6b-9c7d-8e9fa0b1c2d3";
+  const swapped = await r.engine.submit(add({ id: "usb1", kind: "usb", fs_uuid: other }));
+  expect(swapped.state).toBe("pending_signature");
+  const { planStorage } = await import("../../src/reconcile/storage-pass.ts");
+  const plan = planStorage(
+    new Map([["usb1", { kind: "usb" as const, fs_uuid: other }]]),
+    await r.client.listStorage(),
+    new Map([["usb1", true]]),
+    new Map([["usb1", UUID]]),
+  );
+  expect(plan.add).toEqual([]);
+  expect(plan.skipped[0]?.why).toContain("another target");
+  expect(fs.calls.filter((c) => c.cmd.endsWith("/mount")).length).toBe(1);
+});
+
 describe("storage.remove", () => {
   test("unsigned, it is held and nothing is deleted", async () => {
     const { r } = await startRig();
