@@ -5,6 +5,7 @@ import type { Logger } from "../../src/log/types.ts";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
 import type { StepPoint } from "../../src/reconcile/engine.ts";
 import type { HostOpDeps } from "../../src/reconcile/storage-executors.ts";
+import { checkTargets } from "../../src/reconcile/storage-presence.ts";
 import { SimHostFs } from "../../src/sim/pve/index.ts";
 import { JumpClock } from "../support/jump-clock.ts";
 import { Rig } from "./support.ts";
@@ -170,7 +171,15 @@ describe("storage.add executors against the simulator and a recording runner", (
     expect(sim).toMatchObject({ type: "pbs", namespace: "cust-42", masterPubkey: true });
     expect(pbs.result?.encryption_key_fingerprint).toBe(sim?.encryptionKeyFingerprint);
     expect(pbs.result?.key_escrow).toBe("master-pubkey");
+    const report = await checkTargets({
+      client: r.client,
+      targets: new Map([
+        ["smb1", { kind: "cifs", server: "nas.lan", share: "backup", username: "felhom" }],
+      ]),
+      presence: r.store.storagePresence,
+    });
     const stored = [
+      JSON.stringify(report),
       JSON.stringify(r.store.journal.recent()),
       JSON.stringify(r.store.db.query("SELECT * FROM audit").all()),
       lines.join("\n"),

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { statusReportSchema } from "../../src/hub/protocol.ts";
+import { collectStatusReport } from "../../src/hub/report-collector.ts";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
 import { parseDesiredDocument } from "../../src/reconcile/desired-state.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
@@ -146,4 +148,35 @@ describe("backup targets reconciled from the manifest", () => {
       ["storage:nas1", "back"],
     ]);
   });
+});
+
+test("the status report carries storage_targets in the hub contract's shape", async () => {
+  const fs = new SimHostFs();
+  fs.plug(UUID);
+  const { r, reconciler } = await start(fs);
+  rig = r;
+  r.setDesired(MANIFEST);
+  await reconciler().runPass();
+  fs.unplug(UUID);
+  const targets = parseDesiredDocument(MANIFEST, "test").storageTargets;
+  const body = await collectStatusReport({
+    proxmox: r.client,
+    agentVersion: "test",
+    now: () => Date.now(),
+    storageTargets: (signal) =>
+      checkTargets({
+        client: r.client,
+        mounts: fs.probe(),
+        targets,
+        presence: r.store.storagePresence,
+        signal,
+      }),
+  });
+  const report = statusReportSchema.parse({ ...body, seq: 1 });
+  expect(report.storage_targets?.find((t) => t.id === "usb1")).toMatchObject({
+    managed: true,
+    present: false,
+    reason: `USB disk ${UUID} not attached`,
+  });
+  expect(report.storage_targets?.find((t) => t.id === "nas1")).toMatchObject({ present: true });
 });
