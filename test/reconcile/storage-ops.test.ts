@@ -227,6 +227,30 @@ test("a USB target under the same id with another disk UUID is an identity chang
   expect(fs.calls.filter((c) => c.cmd.endsWith("/mount")).length).toBe(1);
 });
 
+test("a password sealed to another host's key fails the add before anything is sent", async () => {
+  const { r } = await startRig();
+  rig = r;
+  const otherHost = await ed.getPublicKeyAsync(new Uint8Array(32).fill(9));
+  const before = r.sim.requestCount;
+  const end = await (
+    await r.engine.enqueue(
+      add({
+        id: "smb1",
+        kind: "cifs",
+        server: "nas.lan",
+        share: "backup",
+        username: "felhom",
+        password: sealToHost(CIFS_PASSWORD, otherHost),
+      }),
+    )
+  ).settled;
+  expect(end.state).toBe("failed");
+  expect(end.reason).toBe("sealed_secret: sealed secret: does not open with this host's key");
+  expect(r.sim.state.storage("smb1")).toBeUndefined();
+  // Only the reads: the gate's look at GET /storage and the executor's.
+  expect(r.sim.requestCount - before).toBe(2);
+});
+
 describe("storage.remove", () => {
   test("unsigned, it is held and nothing is deleted", async () => {
     const { r } = await startRig();
