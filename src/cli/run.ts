@@ -1,7 +1,12 @@
 import { parseArgs } from "node:util";
 import { secretsOfSections } from "../config/redact.ts";
 import { agentSections } from "../daemon/agent-config.ts";
-import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
+import {
+  type AgentDaemonOptions,
+  type AgentReady,
+  AgentStartError,
+  runAgentDaemon,
+} from "../daemon/agent-daemon.ts";
 import { HubAcksError } from "../daemon/hub-acks.ts";
 import { openDaemonStore } from "../daemon/state-binding.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
@@ -58,6 +63,9 @@ export interface RunDeps {
   /** Once recovery is done and the local API and hub link run (tests, the demo). */
   onReady?: (ready: AgentReady) => void;
   onPass?: (report: PassReport) => void;
+  /** The root side for USB mounts and the mount table (the demo and tests: the simulator's host). */
+  privileged?: AgentDaemonOptions["privileged"];
+  mounts?: AgentDaemonOptions["mounts"];
 }
 
 export async function runDaemon(
@@ -153,6 +161,8 @@ export async function runDaemon(
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         ...(deps.onReady ? { onReady: deps.onReady } : {}),
         ...(deps.onPass ? { onPass: deps.onPass } : {}),
+        ...(deps.privileged ? { privileged: deps.privileged } : {}),
+        ...(deps.mounts ? { mounts: deps.mounts } : {}),
       },
       stop.signal,
     );
