@@ -23,6 +23,7 @@ import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";
 import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
+import { runHostSteps, settleHostEntry, storageFact } from "./host-op-steps.ts";
 import { type IntentOutcome, recorded, refused } from "./intent-outcome.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
@@ -35,13 +36,7 @@ import {
 import { growOverrides } from "./overrides.ts";
 import { defaultQuickRetry, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
-import {
-  type ApiHostExecutor,
-  apiHostExecutorFor,
-  attachedUsbUuid,
-  type HostOpDeps,
-  sameTarget,
-} from "./storage-executors.ts";
+import { type ApiHostExecutor, apiHostExecutorFor, type HostOpDeps } from "./storage-executors.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
 const MAX_TRACKED = 10_000;
@@ -712,7 +707,9 @@ export class Engine implements OperationSubmitter {
       return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
     }
     const storage =
-      req.op === "storage.add" ? await this.storageFact(deps, params as never) : undefined;
+      req.op === "storage.add"
+        ? await storageFact(deps, this.opts.store.journal, params as never)
+        : undefined;
     const decision = await this.opts.gate.decide(req, {
       journal: this.opts.store.journal,
       ...(storage !== undefined ? { storage } : {}),
@@ -754,22 +751,6 @@ export class Engine implements OperationSubmitter {
     return { status: { ...status }, settled };
   }
 
-  /** What Proxmox has under the id a `storage.add` names (the gate's fact); undefined if unreadable. */
-  private async storageFact(
-    deps: HostOpDeps,
-    p: { id: string } & Record<string, unknown>,
-  ): Promise<"absent" | "same" | "different" | undefined> {
-    try {
-      const e = (await deps.client.listStorage()).find((s) => s.storage === p.id);
-      if (e === undefined) return "absent";
-      const { id, ...target } = p;
-      const uuid = attachedUsbUuid(this.opts.store.journal, id);
-      return sameTarget(id, target as never, e, uuid) ? "same" : "different";
-    } catch {
-      return undefined;
-    }
-  }
-
   private async executeHost(
     status: OperationStatus,
     id: number,
@@ -782,80 +763,35 @@ export class Engine implements OperationSubmitter {
       this.update(status, "failed", "shutting_down");
       return { ...status };
     }
-    const journal = this.opts.store.journal;
-    const log = this.opts.logger.child({ op: status.op, storage: exec.storageId(params) });
     this.update(status, "running");
     await this.opts.hooks?.at?.("intent", id);
-    try {
-      const result = await exec.run(deps, params, (point) =>
-        Promise.resolve(this.opts.hooks?.at?.(point, id)),
-      );
-      journal.recordTerminal(id, "done", {
-        resolution: resolutionWithResult("done by the agent", result),
-      });
-      status.result = result;
-      log.info("operation done", { journal: id });
-      this.update(status, "done");
-    } catch (err) {
-      const failure = classifyFailure(err);
-      if (failure.class === "unknown_outcome") {
-        // The answer was lost: Proxmox's configuration says whether it ran; nothing is re-sent.
-        const visible = await exec.inEffect(deps, params).catch(() => undefined);
-        if (visible !== undefined) {
-          journal.recordTerminal(id, visible ? "done" : "abandoned", {
-            resolution: `answer lost (${failure.cause}); ${visible ? "the change is in effect" : "not in effect, re-planned"}`,
-          });
-          this.update(status, visible ? "done" : "failed", `answer lost: ${failure.cause}`);
-          return { ...status };
-        }
-        // Left at `intent`: the next pass settles it from Proxmox's state.
-        this.update(status, "failed", "unknown_outcome: Proxmox could not be read");
-        return { ...status };
-      }
-      const cause = HOST_FAILURE_CAUSE[(err as Error)?.name ?? ""] ?? failure.cause;
-      journal.recordTerminal(id, "failed", {
-        error: { class: failure.class, cause, ...failure.detail },
-      });
-      log.warn("operation failed", { journal: id, cause, error: failure.message });
-      this.update(status, "failed", `${cause}: ${failure.message}`);
-    }
+    const outcome = await runHostSteps(exec, deps, params, id, {
+      journal: this.opts.store.journal,
+      logger: this.opts.logger.child({ op: status.op, storage: exec.storageId(params) }),
+      step: (point) => Promise.resolve(this.opts.hooks?.at?.(point, id)),
+    });
+    if (outcome.state === "done") status.result = outcome.result;
+    this.update(status, outcome.state, outcome.reason);
     return { ...status };
   }
 
-  /**
-   * A host operation a crash left in flight: done when Proxmox shows its effect, else
-   * abandoned (the next pass plans it again; the USB mount and fstab line are idempotent).
-   */
+  /** A host operation a crash left in flight, settled from Proxmox (host-op-steps.ts). */
   private async resolveHostEntry(
     entry: ReturnType<Store["journal"]["inFlight"]>[number],
     exec: ApiHostExecutor<unknown>,
     deps: HostOpDeps,
     label: string,
   ): Promise<Resolution> {
-    const journal = this.opts.store.journal;
-    let params: unknown;
-    try {
-      params = exec.parseParams(entry.params);
-    } catch {
-      const how = `${label}: stored params are invalid; nothing was re-sent`;
-      journal.recordTerminal(entry.id, "abandoned", { resolution: how });
-      return { kind: "abandoned", entryId: entry.id, how };
-    }
-    const visible = await exec.inEffect(deps, params);
-    const kind = visible ? "done" : "abandoned";
-    const how = visible
-      ? `${label}: ${entry.op} is in effect in Proxmox`
-      : `${label}: ${entry.op} is not in effect; re-planned from actual state`;
-    journal.recordTerminal(entry.id, kind, { resolution: how });
+    const r = await settleHostEntry(entry, exec, deps, this.opts.store.journal, label);
     this.opts.logger.info("journal entry resolved", {
       journal: entry.id,
       op: entry.op,
       phase: entry.phase,
-      resolution: kind,
+      resolution: r.kind,
     });
     const settled = this.status(journalOperationId(entry.id));
     if (settled) this.opts.onSettled?.(settled);
-    return { kind, entryId: entry.id, how };
+    return r;
   }
 
   private checkParams(
@@ -942,16 +878,6 @@ export class Engine implements OperationSubmitter {
     }
   }
 }
-
-/** Stable causes for the refusals of host operations that are not Proxmox's. */
-const HOST_FAILURE_CAUSE: Record<string, string> = {
-  StorageInUseError: "in_use",
-  StorageIdentityError: "identity_conflict",
-  PrivilegedCommandError: "mount_failed",
-  MountConflictError: "mount_conflict",
-  PrivilegedArgumentError: "invalid_params",
-  SealedSecretError: "sealed_secret",
-};
 
 /** The store could not write the intent: the operation is refused and nothing was sent. */
 function notRecorded(err: unknown): IntentOutcome {
