@@ -3,11 +3,14 @@ import * as ed from "@noble/ed25519";
 import { openSealed, sealToHost } from "../../src/authz/sealed-secret.ts";
 import type { Logger } from "../../src/log/types.ts";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
-import type { StepPoint } from "../../src/reconcile/engine.ts";
+import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
+import { Engine, type StepPoint } from "../../src/reconcile/engine.ts";
 import type { HostOpDeps } from "../../src/reconcile/storage-executors.ts";
 import { checkTargets } from "../../src/reconcile/storage-presence.ts";
 import { SimHostFs } from "../../src/sim/pve/index.ts";
+import { systemClock } from "../../src/util/clock.ts";
 import { JumpClock } from "../support/jump-clock.ts";
+import { unsignedGate } from "../support/unsigned-gate.ts";
 import { Rig } from "./support.ts";
 
 const UUID = "2f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3";
@@ -249,6 +252,50 @@ test("a password sealed to another host's key fails the add before anything is s
   expect(r.sim.state.storage("smb1")).toBeUndefined();
   // Only the reads: the gate's look at GET /storage and the executor's.
   expect(r.sim.requestCount - before).toBe(2);
+});
+
+test("a lost answer to POST /storage is settled from the storage configuration, never sent again", async () => {
+  const { r } = await startRig();
+  rig = r;
+  let posts = 0;
+  const deps = hostOps(new SimHostFs())(r);
+  const real = r.client;
+  r.engine = new Engine({
+    store: r.store,
+    client: r.client,
+    gate: unsignedGate(r.store),
+    concurrency: 1,
+    clock: systemClock,
+    logger: r.logger,
+    hostOps: {
+      ...deps,
+      client: {
+        listStorage: (o) => real.listStorage(o),
+        deleteStorage: (id, o) => real.deleteStorage(id, o),
+        createStorage: async (p, o) => {
+          posts++;
+          await real.createStorage(p, o);
+          throw new ProxmoxNetworkError(
+            r.sim.endpoint,
+            "POST",
+            "/storage",
+            "ECONNRESET",
+            false,
+            "connection reset",
+          );
+        },
+      },
+    },
+  });
+  const end = await (
+    await r.engine.enqueue(
+      add({ id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" }),
+    )
+  ).settled;
+  expect(end).toMatchObject({ state: "done", reason: "answer lost: network" });
+  expect(posts).toBe(1);
+  expect(r.store.journal.recent()[0]).toMatchObject({ phase: "done" });
+  expect(r.sim.state.storage("nas1")?.export).toBe("/srv/backup");
 });
 
 describe("storage.remove", () => {
