@@ -117,3 +117,32 @@ describe("POST/DELETE /storage in the simulator", () => {
     expect(missing.body.message).toBe("delete storage failed: storage 'nas1' does not exist\n");
   });
 });
+
+describe("the control endpoint switches the simulated host at run time", () => {
+  test("POST /v1/host pulls a disk and takes a server offline; GET shows the fstab", async () => {
+    const { startSimControl } = await import("../../src/sim/control/server.ts");
+    const control = startSimControl(sim, { hostname: "127.0.0.1", port: 0 });
+    try {
+      const post = (body: unknown) =>
+        fetch(`${control.url}/v1/host`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      fs.plug(UUID);
+      await fs.runner().run("/usr/bin/mount", ["-o", "x", `UUID=${UUID}`, "/mnt/felhom/usb9"]);
+      const r = await post({ unplug: [UUID], offline: ["nas9.lan"] });
+      expect(r.status).toBe(200);
+      expect(fs.isPlugged(UUID)).toBe(false);
+      expect(fs.mountedAt("/mnt/felhom/usb9")).toBeUndefined();
+      expect(fs.serverOnline("nas9.lan")).toBe(false);
+      expect((await post({ online: ["nas9.lan"], plug: [UUID] })).status).toBe(200);
+      expect(fs.serverOnline("nas9.lan")).toBe(true);
+      expect((await post({ unplug: ["-rf"] })).status).toBe(400);
+      const view = (await (await fetch(`${control.url}/v1/host`)).json()) as { fstab: string[] };
+      expect(Array.isArray(view.fstab)).toBe(true);
+    } finally {
+      await control.stop();
+    }
+  });
+});
