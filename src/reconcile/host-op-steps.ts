@@ -32,7 +32,7 @@ export type HostOutcome =
  */
 export async function storageFact(
   deps: HostOpDeps,
-  journal: Pick<Journal, "recent">,
+  journal: Pick<Journal, "forHost">,
   p: { id: string } & Record<string, unknown>,
 ): Promise<"absent" | "same" | "different" | undefined> {
   try {

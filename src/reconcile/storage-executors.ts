@@ -35,7 +35,7 @@ export interface HostOpDeps {
   /** Storage ids the desired state backs up to, with who uses each. */
   storageReferences(): ReadonlyMap<string, readonly string[]>;
   /** The journal, for the UUID a USB target was attached with (set by the engine). */
-  journal?: Pick<Journal, "recent">;
+  journal?: Pick<Journal, "forHost">;
 }
 
 /** The instant between two steps of a host operation (tests stop the process there). */
@@ -136,8 +136,8 @@ export function sameTarget(
  * The filesystem UUID of the last USB target the agent added under `id` (a `done`
  * storage.add in the journal), lower case; undefined when it added none.
  */
-export function attachedUsbUuid(journal: Pick<Journal, "recent">, id: string): string | undefined {
-  for (const e of journal.recent(500)) {
+export function attachedUsbUuid(journal: Pick<Journal, "forHost">, id: string): string | undefined {
+  for (const e of journal.forHost(1000)) {
     if (e.op !== "storage.add" || e.phase !== "done" || e.vmid !== null) continue;
     const p = e.params as { id?: unknown; kind?: unknown; fs_uuid?: unknown };
     if (p.id === id && p.kind === "usb" && typeof p.fs_uuid === "string") {

@@ -67,14 +67,8 @@ export interface StoragePassOptions {
 }
 
 /** Host operations have no guest; their retry history is the journal's host-level entries. */
-function hostJournal(journal: Pick<Journal, "recent">): Pick<Journal, "forGuest"> {
-  return {
-    forGuest: (_vmid, limit = 100) =>
-      journal
-        .recent(500)
-        .filter((e) => e.vmid === null)
-        .slice(0, limit),
-  };
+function hostJournal(journal: Pick<Journal, "forHost">): Pick<Journal, "forGuest"> {
+  return { forGuest: (_vmid, limit = 100) => journal.forHost(limit) };
 }
 
 /**
