@@ -272,7 +272,12 @@ export async function runAgentDaemon(o: AgentDaemonOptions, signal: AbortSignal)
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
         hostOps,
-        storage: { client, mounts },
+        // Enrolled, the report cycle records presence; otherwise each pass does.
+        storage: {
+          client,
+          mounts,
+          ...(identity === undefined ? { presence: store.storagePresence } : {}),
+        },
         beforePass: () => {
           try {
             upkeep.beforePass();

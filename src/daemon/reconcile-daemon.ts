@@ -54,7 +54,7 @@ export interface ReconcileDaemonOptions {
   /** Host operations that call Proxmox (storage.add, storage.remove); refused without. */
   hostOps?: HostOpDeps;
   /** Reconcile the desired state's backup targets each pass. */
-  storage?: Pick<StoragePassOptions, "client" | "mounts">;
+  storage?: Pick<StoragePassOptions, "client" | "mounts" | "presence">;
 }
 
 /**

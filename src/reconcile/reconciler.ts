@@ -32,7 +32,7 @@ export interface ReconcilerOptions {
   /** Sees each plan before it is submitted (the demo prints it). */
   onPlan?: (plan: Plan) => void;
   /** Backup targets are reconciled too when set (docs/reconcile.md#host-operations). */
-  storage?: Pick<StoragePassOptions, "client" | "mounts">;
+  storage?: Pick<StoragePassOptions, "client" | "mounts" | "presence">;
 }
 
 export interface HeldAction {

@@ -5,11 +5,13 @@ import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { MountProbe } from "../proxmox/mount-probe.ts";
 import type { StorageConfigEntry } from "../proxmox/schema-storage.ts";
 import type { Journal } from "../store/journal.ts";
+import type { StoragePresence } from "../store/storage-presence.ts";
 import type { RetryPolicy } from "../util/backoff.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import type { Engine } from "./engine.ts";
 import { retryVerdict } from "./retry-book.ts";
 import { attachedUsbUuid, sameTarget } from "./storage-executors.ts";
+import { checkTargets } from "./storage-presence.ts";
 
 /** Why a target was not acted on this pass (reported; nothing is changed for it). */
 export interface StorageSkip {
@@ -60,8 +62,13 @@ export function planStorage(
 }
 
 export interface StoragePassOptions {
-  client: Pick<ProxmoxClient, "listStorage">;
+  client: Pick<ProxmoxClient, "listStorage" | "nodeStorage">;
   mounts?: MountProbe;
+  /**
+   * Records presence transitions after the pass (one audit row each). The daemon sets it on a
+   * host that is not enrolled, where no report cycle looks at the targets.
+   */
+  presence?: Pick<StoragePresence, "observe" | "get">;
   retry: RetryPolicy;
   now: () => number;
 }
@@ -127,5 +134,14 @@ export async function runStoragePass(
     };
     settled.push((await engine.enqueue(req, verdict.attempt)).settled);
   }
-  return { plan, results: await Promise.all(settled) };
+  const results = await Promise.all(settled);
+  if (o.presence !== undefined) {
+    await checkTargets({
+      client: o.client,
+      targets,
+      presence: o.presence,
+      ...(o.mounts ? { mounts: o.mounts } : {}),
+    });
+  }
+  return { plan, results };
 }

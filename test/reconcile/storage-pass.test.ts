@@ -26,7 +26,7 @@ afterEach(async () => {
   rig = undefined;
 });
 
-async function start(fs: SimHostFs) {
+async function start(fs: SimHostFs, recordPresence = false) {
   let deps: HostOpDeps | undefined;
   const r = await Rig.start(
     { hostFs: fs },
@@ -56,7 +56,11 @@ async function start(fs: SimHostFs) {
       logger: r.logger,
       readConcurrency: 4,
       retry: { ...actionRetry(3), baseMs: 0 },
-      storage: { client: r.client, mounts: fs.probe() },
+      storage: {
+        client: r.client,
+        mounts: fs.probe(),
+        ...(recordPresence ? { presence: r.store.storagePresence } : {}),
+      },
     });
   return { r, reconciler };
 }
@@ -179,4 +183,23 @@ test("the status report carries storage_targets in the hub contract's shape", as
     reason: `USB disk ${UUID} not attached`,
   });
   expect(report.storage_targets?.find((t) => t.id === "nas1")).toMatchObject({ present: true });
+});
+
+test("on a host that is not enrolled, each pass records presence: a pulled disk is one audit row", async () => {
+  const fs = new SimHostFs();
+  fs.plug(UUID);
+  const { r, reconciler } = await start(fs, true);
+  rig = r;
+  r.setDesired(MANIFEST);
+  await reconciler().runPass();
+  await reconciler().runPass();
+  fs.unplug(UUID);
+  await reconciler().runPass();
+  await reconciler().runPass();
+  const rows = r.store.audit
+    .list()
+    .filter((a) => a.action === "storage.presence")
+    .map((a) => [a.target, a.outcome]);
+  expect(rows).toEqual([["storage:usb1", "missing"]]);
+  expect(r.store.storagePresence.get("usb1")).toMatchObject({ present: false });
 });
