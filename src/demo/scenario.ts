@@ -15,7 +15,7 @@ import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
  * area of the agent contributes its steps from src/demo/steps/.
  */
 export function demoSteps(): DemoStep[] {
-  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...STORAGE_STEPS, ...daemonSteps()];
+  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps(), ...STORAGE_STEPS];
 }
 
 export async function runDemoScenario(

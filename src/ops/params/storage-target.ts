@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { storageId } from "./common.ts";
 import { sealedSecretSchema } from "./sealed.ts";
 
 /**
@@ -104,5 +103,3 @@ export function targetIdentity(t: StorageTarget): Record<string, string> {
       };
   }
 }
-
-export { storageId };
