@@ -47,6 +47,8 @@ export const SIMULATED_ENDPOINTS = [
   "DELETE /nodes/{node}/tasks/{upid}",
   "POST /access/ticket",
   "PUT /storage/{storage}",
+  "POST /storage",
+  "DELETE /storage/{storage}",
 ] as const;
 
 /**

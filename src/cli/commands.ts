@@ -23,6 +23,12 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./audit.ts")).runAudit(argv, ctx),
   },
   {
+    name: "storage",
+    subcommands: ["list"],
+    summary: "storage list: backup targets, present or not, and what to do about a missing one",
+    run: async (argv, ctx) => (await import("./storage.ts")).runStorage(argv, ctx),
+  },
+  {
     name: "status",
     summary: "enrolled or not, hub, state database, audit head, operator signers in force",
     run: async (argv, ctx) => (await import("./status.ts")).runStatus(argv, ctx),

@@ -1,7 +1,12 @@
 import { parseArgs } from "node:util";
 import { secretsOfSections } from "../config/redact.ts";
 import { agentSections } from "../daemon/agent-config.ts";
-import { type AgentReady, AgentStartError, runAgentDaemon } from "../daemon/agent-daemon.ts";
+import {
+  type AgentDaemonOptions,
+  type AgentReady,
+  AgentStartError,
+  runAgentDaemon,
+} from "../daemon/agent-daemon.ts";
 import { HubAcksError } from "../daemon/hub-acks.ts";
 import { openDaemonStore } from "../daemon/state-binding.ts";
 import type { UpdateTiming } from "../daemon/update-driver.ts";
@@ -70,6 +75,9 @@ export interface RunDeps {
   onPass?: (report: PassReport) => void;
   /** Self-update pacing; tests shorten it. */
   updateTiming?: Partial<UpdateTiming>;
+  /** The root side for USB mounts and the mount table (the demo and tests: the simulator's host). */
+  privileged?: AgentDaemonOptions["privileged"];
+  mounts?: AgentDaemonOptions["mounts"];
 }
 
 export async function runDaemon(
@@ -169,6 +177,8 @@ export async function runDaemon(
           env: ctx.env,
           ...(deps.updateTiming ? { timing: deps.updateTiming } : {}),
         },
+        ...(deps.privileged ? { privileged: deps.privileged } : {}),
+        ...(deps.mounts ? { mounts: deps.mounts } : {}),
       },
       stop.signal,
     );

@@ -39,6 +39,9 @@ Options:
                                            {"spec":"dropafter=0.3"} (the --faults grammar) or
                                            {"faults":{"dropAfter":0.3,"taskFail":["vzstart"]}}
                          GET  /v1/tasks, /v1/guests, /v1/stats   what the simulated host did
+                         POST /v1/host     plug or pull USB disks, take NAS/PBS servers offline:
+                                           {"unplug":["<fs-uuid>"],"offline":["nas.lan"]}
+                                           (also "plug", "online"); GET shows the fstab
   --seed FILE          JSON seed document (node, storages, guests, access); default built in
   --task-ms N          how long each task runs, in ms (default 1500)
   --auth-delay-ms N    delay of 401 answers, in ms (default 3000, as Proxmox does)

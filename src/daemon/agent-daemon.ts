@@ -15,6 +15,8 @@ import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import { createMountProbe, type MountProbe } from "../proxmox/mount-probe.ts";
+import type { Privileged } from "../proxmox/privileged.ts";
 import {
   cachedDesiredProvider,
   type DesiredProvider,
@@ -23,12 +25,14 @@ import {
 import type { Engine, EngineHooks } from "../reconcile/engine.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
+import { checkTargets } from "../reconcile/storage-presence.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { HealthSummary } from "./health-summary.ts";
+import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
@@ -69,6 +73,10 @@ export interface AgentDaemonOptions {
     env?: Record<string, string | undefined>;
     timing?: Partial<UpdateTiming>;
   };
+  /** The root side for USB mounts (the demo passes the simulator's); default the real one. */
+  privileged?: Pick<Privileged, "mountUSBByUUID">;
+  /** Where USB disks are seen attached and mounted; default the kernel's tables. */
+  mounts?: MountProbe;
 }
 
 /** Why the daemon returned: stopped by its signal, or to be restarted on another version. */
@@ -146,6 +154,15 @@ export async function runAgentDaemon(
     logger: logger.child({ component: "gate" }),
   });
   const lookups = new DesiredLookups(store.desired, logger);
+  const mounts = o.mounts ?? createMountProbe();
+  const hostOps = buildHostOps({
+    client,
+    identity,
+    lookups,
+    privilegedConfig: cfg.privileged,
+    ...(o.privileged ? { privileged: o.privileged } : {}),
+    logger,
+  });
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
 
@@ -182,6 +199,14 @@ export async function runAgentDaemon(
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
           signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
+          storageTargets: (sig) =>
+            checkTargets({
+              client,
+              mounts,
+              targets: lookups.state()?.storageTargets,
+              presence: store.storagePresence,
+              signal: sig,
+            }),
           now: () => clock.now(),
         }),
       clock,
@@ -322,6 +347,13 @@ export async function runAgentDaemon(
         ...(o.hooks ? { hooks: o.hooks } : {}),
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
+        hostOps,
+        // Enrolled, the report cycle records presence; otherwise each pass does.
+        storage: {
+          client,
+          mounts,
+          ...(identity === undefined ? { presence: store.storagePresence } : {}),
+        },
         beforePass: () => {
           try {
             upkeep.beforePass();

@@ -39,6 +39,11 @@ export class DesiredLookups implements QuotaSource, BackupTargetSource {
     return this.current()?.guests.get(vmid);
   }
 
+  /** The persisted desired state as parsed, or undefined while there is none. */
+  state(): DesiredHostState | undefined {
+    return this.current();
+  }
+
   backupStorageFor(vmid: number): string | undefined {
     const desired = this.current();
     return desired?.guests.get(vmid)?.backupStorage ?? desired?.backupStorage ?? this.defaultBackup;

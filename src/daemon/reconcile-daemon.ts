@@ -11,6 +11,8 @@ import type { Plan } from "../reconcile/planner.ts";
 import { quickResend } from "../reconcile/quick-retry.ts";
 import { type PassReport, Reconciler } from "../reconcile/reconciler.ts";
 import { actionRetry } from "../reconcile/retry-book.ts";
+import type { HostOpDeps } from "../reconcile/storage-executors.ts";
+import type { StoragePassOptions } from "../reconcile/storage-pass.ts";
 import type { Store } from "../store/store.ts";
 import { type Backoff, backoffDelayMs, stepDelayMs } from "../util/backoff.ts";
 import type { Clock } from "../util/clock.ts";
@@ -49,6 +51,10 @@ export interface ReconcileDaemonOptions {
   onPassError?: (err: unknown) => void;
   /** Called once recovery is complete and before the first pass (the engine takes requests). */
   onReady?: (engine: Engine) => void;
+  /** Host operations that call Proxmox (storage.add, storage.remove); refused without. */
+  hostOps?: HostOpDeps;
+  /** Reconcile the desired state's backup targets each pass. */
+  storage?: Pick<StoragePassOptions, "client" | "mounts" | "presence">;
 }
 
 /**
@@ -96,6 +102,7 @@ export async function runReconcileDaemon(
     ...(opts.random ? { random: opts.random } : {}),
     ...(opts.clockOffset ? { clockOffset: opts.clockOffset } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.hostOps ? { hostOps: opts.hostOps } : {}),
     desiredGuest: opts.desiredGuest ?? defaultDesiredGuest(opts.store, logger),
     // A finished operation changed actual state: look again now rather than after the interval.
     onSettled: () => wake.wake(),
@@ -116,6 +123,7 @@ export async function runReconcileDaemon(
       readConcurrency: config.read_concurrency,
       retry: actionRetry(config.max_attempts),
       overrides: storeOverrideBook(opts.store, logger),
+      ...(opts.storage ? { storage: opts.storage } : {}),
       ...(opts.onPlan ? { onPlan: opts.onPlan } : {}),
     });
     const random = opts.random ?? Math.random;

@@ -7,6 +7,7 @@ import { startPveSimulator } from "../sim/pve/index.ts";
 import { daemonSteps } from "./steps/daemon.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
 import { RECONCILE_STEPS } from "./steps/reconcile.ts";
+import { STORAGE_STEPS } from "./steps/storage.ts";
 import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
 
 /**
@@ -14,7 +15,7 @@ import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
  * area of the agent contributes its steps from src/demo/steps/.
  */
 export function demoSteps(): DemoStep[] {
-  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps()];
+  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps(), ...STORAGE_STEPS];
 }
 
 export async function runDemoScenario(

@@ -10,6 +10,7 @@ import {
   guestSnapshotDeleteParams,
   guestSnapshotParams,
 } from "../ops/params/guest-snapshot.ts";
+import { storageAddParams, storageRemoveParams } from "../ops/params/storage.ts";
 import type { OpOrigin } from "../ops/types.ts";
 import { GIB, parseGrowth } from "./disk-size.ts";
 import { type NetProblem, netProblem } from "./net-property.ts";
@@ -48,6 +49,11 @@ export interface ActionFacts extends ProvenanceFacts {
   provisionBridges?: readonly string[];
   /** For `guest.resize`: the bound a growth must stay within. */
   grow?: GrowBound;
+  /**
+   * For `storage.add`: what Proxmox has under that storage id now, read by agent code: none,
+   * this same target, or another one. Absent = unknown.
+   */
+  storage?: "absent" | "same" | "different";
 }
 
 /**
@@ -240,18 +246,45 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
 }
 
 /**
+ * A new backup target only adds a place backups may go; one over an id Proxmox already has
+ * for another target changes where existing backups are (an identity change).
+ */
+function storageAdd(params: Record<string, unknown>, facts: ActionFacts): Classification {
+  const problem = paramProblem(storageAddParams, params);
+  if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+  switch (facts.storage) {
+    case "absent":
+      return benign("storage_add", "a new backup target only adds a place for backups");
+    case "same":
+      return benign("storage_present", "the target is already defined exactly so");
+    case "different":
+      return destructive(
+        "storage_identity_change",
+        "the storage id names another target: backups would go somewhere else",
+      );
+    default:
+      return destructive(
+        "storage_unknown",
+        "what Proxmox has under this storage id could not be read: unknown is destructive",
+      );
+  }
+}
+
+/**
  * Benign or destructive, by what the operation does to customer data (docs/architecture.md#destructive-needs-a-signature) and by
  * provenance the journal recorded (`facts`), never by anything the requester says about
  * itself. Pure: the same action and facts always give the same answer.
  *
  * Destructive: destroy, restore over a guest, rollback, snapshot delete, volume or mount-point
- * removal, storage removal and addition, key rotation, agent update, golden image registration
+ * removal, storage removal, a storage added over another target's id, key rotation, agent
+ * update, golden image registration
  * — and every operation or
  * parameter this table does not know.
  *
  * Benign (the full table, param by param, is src/gate/README.md): start, stop, shutdown,
  * cores/memory/swap/description, snapshot create, disk growth within its bound, a backup that
- * prunes nothing, a new unprivileged guest from a known golden image; and
+ * prunes nothing, a new unprivileged guest from a known golden image, a new backup target
+ * under an id Proxmox does not have (or exactly the one it has); and
  *  - destroy / restore of a guest the agent created in the same compound operation or as its
  *    scratch,
  *  - snapshot delete of a snapshot the agent created in the same compound operation or as its
@@ -385,10 +418,13 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
         destructive("snapshot_delete", "the customer may depend on this snapshot"),
       );
     }
-    case "storage.remove":
-      return destructive("storage_remove", "removing a storage cuts guests off their data");
+    case "storage.remove": {
+      const problem = paramProblem(storageRemoveParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      return destructive("storage_remove", "removing a storage cuts guests off their backups");
+    }
     case "storage.add":
-      return destructive("host_change", "host storage changes where customer data goes");
+      return storageAdd(params, facts);
     case "signers.rotate":
       return destructive("host_change", "changing the signers changes who may destroy data");
     case "agent.update":

@@ -186,6 +186,7 @@ export class ReversibilityGate implements Gate {
       facts.provisionBridges = this.o.provisionBridges ?? DEFAULT_PROVISION_BRIDGES;
     }
     if (req.op === "guest.resize") facts.grow = this.growBound(ctx);
+    if (req.op === "storage.add" && ctx.storage !== undefined) facts.storage = ctx.storage;
     return facts;
   }
 

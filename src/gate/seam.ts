@@ -38,6 +38,8 @@ export interface GateContext {
    * and the disk's current size in bytes (absent = unknown).
    */
   disk?: { maxDiskGiB?: number; currentBytes?: bigint };
+  /** For `storage.add`, read by agent code: what Proxmox has under the id now. */
+  storage?: "absent" | "same" | "different";
 }
 
 /**

@@ -156,6 +156,25 @@ const guestReportSchema = z.strictObject({
   max_disk_bytes: z.number().optional(),
 });
 
+/**
+ * One backup target as the agent sees it (docs/desired-state.md#storage-targets): the
+ * manifest's targets, and network or backup storages it does not name (`managed: false`).
+ * Never a secret: a PBS key appears only as its fingerprint, in the storage.add job's result.
+ */
+export const storageTargetReportSchema = z.strictObject({
+  id: z.string(),
+  kind: z.enum(["usb", "nfs", "cifs", "pbs", "other"]),
+  managed: z.boolean(),
+  present: z.boolean(),
+  active: z.boolean(),
+  /** Free space in percent of the total; null while the target is inactive. */
+  avail_pct: z.number().min(0).max(100).nullable(),
+  /** When present/active last changed; null for an unmanaged storage. */
+  since: z.iso.datetime({ offset: true }).nullable(),
+  /** What to do about it ("USB disk <uuid> not attached"); null when it is usable. */
+  reason: z.string().nullable(),
+});
+
 /** One periodic status snapshot (telemetry; the oldest are dropped first when the outbox is full). */
 export const statusReportSchema = z.strictObject({
   /** Agent-assigned, increasing; the hub ignores a seq it has already recorded. */
@@ -234,6 +253,11 @@ export const statusReportSchema = z.strictObject({
       }),
     )
     .optional(),
+  /**
+   * The backup targets, checked against Proxmox every report (docs/desired-state.md#storage-targets).
+   * Optional: reports from agents before this field have none.
+   */
+  storage_targets: z.array(storageTargetReportSchema).optional(),
 });
 
 /** A row of the hash-chained audit log (docs/architecture.md#everything-is-audited); never dropped, delivered in order. */

@@ -29,6 +29,10 @@ export interface ReportSources {
   guestOverrides?: () => GuestOverride[];
   /** The operator signers in force (src/hub/trust-summary.ts). */
   signers?: () => NonNullable<StatusReportBody["signers"]>;
+  /** The backup targets against Proxmox, transitions recorded (reconcile/storage-presence.ts). */
+  storageTargets?: (
+    signal: AbortSignal,
+  ) => Promise<NonNullable<StatusReportBody["storage_targets"]>>;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -139,6 +143,14 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`signers unavailable: ${errorText(err)}`);
   }
+  let targets: StatusReportBody["storage_targets"];
+  if (s.storageTargets !== undefined && host.reachable) {
+    try {
+      targets = await s.storageTargets(signal);
+    } catch (err) {
+      unavailable.push(`backup targets unavailable: ${errorText(err)}`);
+    }
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -155,5 +167,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     pending_signatures: pending,
     guest_overrides: overrides,
     ...(signers === undefined ? {} : { signers }),
+    ...(targets !== undefined ? { storage_targets: targets } : {}),
   };
 }

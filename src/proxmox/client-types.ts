@@ -111,6 +111,23 @@ export type ResizeParams = GuestResizeParams;
 
 export type DestroyParams = GuestDestroyParams;
 
+/**
+ * `POST /storage` parameters exactly as PVE names them (`storage`, `type`, `server`,
+ * `is_mountpoint`, …). Secrets in it (`password`) travel only in this one request body.
+ */
+export type CreateStorageParams = {
+  storage: string;
+  type: "dir" | "nfs" | "cifs" | "pbs";
+} & Record<string, string | number | boolean>;
+
+/** What `POST /storage` answers: PVE returns a generated PBS key once, here (docs/proxmox-behaviour.md#pbs-client-side-encryption). */
+export interface CreatedStorage {
+  storage: string;
+  type: string;
+  /** `config.encryption-key` of the answer: the key JSON when it was `autogen`. Secret. */
+  encryptionKey?: string;
+}
+
 export interface ListTasksParams {
   vmid?: number;
   typefilter?: string;
@@ -189,6 +206,11 @@ export interface ProxmoxClient {
   destroy(vmid: number, p?: DestroyParams, o?: CallOptions): Promise<string>;
   /** Synchronous on LXC (null); a UPID is accepted too (docs/proxmox-behaviour.md#schema-caveats). */
   setConfig(vmid: number, p: LxcConfigUpdate, o?: CallOptions): Promise<string | null>;
+
+  /** Synchronous; PVE activates the storage before answering and fails the create if it cannot. */
+  createStorage(p: CreateStorageParams, o?: CallOptions): Promise<CreatedStorage>;
+  /** Synchronous; removes the definition only, never the data on it. */
+  deleteStorage(storage: string, o?: CallOptions): Promise<void>;
 
   taskStatusOnce(upid: string, o?: CallOptions): Promise<TaskStatus>;
   /** One page of the log: `limit` lines from line `start` (0-based offset). */

@@ -28,7 +28,12 @@ import {
   versionSchema,
 } from "./schema-cluster.ts";
 import { lxcConfigSchema, lxcStatusSchema, snapshotListSchema } from "./schema-guest.ts";
-import { nodeStorageSchema, storageConfigSchema, storageVolumeSchema } from "./schema-storage.ts";
+import {
+  createdStorageSchema,
+  nodeStorageSchema,
+  storageConfigSchema,
+  storageVolumeSchema,
+} from "./schema-storage.ts";
 import {
   nullOrUpidSchema,
   taskLogSchema,
@@ -339,6 +344,25 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
           signal: o?.signal,
         })
       ).data,
+
+    createStorage: async (p, o) => {
+      const r = await http.call({
+        method: "POST",
+        path: "/storage",
+        schema: createdStorageSchema,
+        params: { ...p, storage: storageId(p.storage) },
+        signal: o?.signal,
+      });
+      return r.data;
+    },
+    deleteStorage: async (storage, o) => {
+      await http.call({
+        method: "DELETE",
+        path: `/storage/${enc(storageId(storage))}`,
+        schema: z.unknown(),
+        signal: o?.signal,
+      });
+    },
 
     taskStatusOnce: async (upid, o) => taskStatus(upid, o?.signal),
     taskLog: async (upid, start, limit, o) => taskLog(upid, start, limit, o?.signal),

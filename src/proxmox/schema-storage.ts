@@ -11,6 +11,14 @@ export interface StorageConfigEntry {
   disabled?: boolean;
   path?: string;
   nodes?: string[];
+  /** The identity fields of network and PBS storages, as storage.cfg holds them. */
+  server?: string;
+  export?: string;
+  share?: string;
+  username?: string;
+  datastore?: string;
+  fingerprint?: string;
+  namespace?: string;
 }
 
 export const storageConfigSchema = z
@@ -22,6 +30,13 @@ export const storageConfigSchema = z
     disable: lenientBool.optional(),
     path: z.string().optional(),
     nodes: z.string().optional(),
+    server: z.string().optional(),
+    export: z.string().optional(),
+    share: z.string().optional(),
+    username: z.string().optional(),
+    datastore: z.string().optional(),
+    fingerprint: z.string().optional(),
+    namespace: z.string().optional(),
   })
   .loose()
   .transform(
@@ -33,8 +48,31 @@ export const storageConfigSchema = z
       disabled: s.disable,
       path: s.path,
       nodes: s.nodes === undefined ? undefined : splitList(s.nodes),
+      server: s.server,
+      export: s.export,
+      share: s.share,
+      username: s.username,
+      datastore: s.datastore,
+      fingerprint: s.fingerprint,
+      namespace: s.namespace,
     }),
   );
+
+/** `POST /storage` answer (pve-storage `API2/Storage/Config.pm` create). */
+export const createdStorageSchema = z
+  .object({
+    storage: z.string(),
+    type: z.string(),
+    config: z.object({ "encryption-key": z.string().optional() }).loose().optional(),
+  })
+  .loose()
+  .transform((r) => ({
+    storage: r.storage,
+    type: r.type,
+    ...(r.config?.["encryption-key"] !== undefined
+      ? { encryptionKey: r.config["encryption-key"] }
+      : {}),
+  }));
 
 /** `GET /nodes/{node}/storage`: per-node storage status, sizes in bytes. */
 export interface NodeStorage {

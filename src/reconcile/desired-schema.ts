@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { storageTargetSchema } from "../ops/params/storage-target.ts";
 
 /**
  * The desired-state document (docs/desired-state.md), one shape whether it comes from the
@@ -55,6 +56,11 @@ export const desiredStateSchema = z.strictObject({
   guests: z.record(vmidKey, desiredGuestSchema),
   /** Where backups go for guests that name none; absent = the first node storage for backups. */
   backup_storage: storageIdSchema.optional(),
+  /**
+   * The backup targets this host should have, by PVE storage id (docs/desired-state.md#storage-targets).
+   * Absent or `{}`: none managed; a storage not named is left alone and reported as unmanaged.
+   */
+  storage_targets: z.record(storageIdSchema, storageTargetSchema).optional(),
 });
 
 export type DesiredGuestDocument = z.output<typeof desiredGuestSchema>;

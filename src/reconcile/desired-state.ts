@@ -1,3 +1,4 @@
+import type { StorageTarget } from "../ops/params/storage-target.ts";
 import { type DesiredStateDocument, desiredStateSchema } from "./desired-schema.ts";
 
 export const MIB = 1024 * 1024;
@@ -25,6 +26,8 @@ export interface DesiredHostState {
   guests: ReadonlyMap<number, DesiredGuestSpec>;
   /** Storage id for backups of guests that name none. */
   backupStorage?: string;
+  /** Backup targets by PVE storage id; only those named are managed (docs/desired-state.md#storage-targets). */
+  storageTargets?: ReadonlyMap<string, StorageTarget>;
   /**
    * When this document was received (ms). A newer document lifts every give-up: actions the
    * reconciler stopped retrying are tried afresh against it.
@@ -106,10 +109,24 @@ function fromDocument(doc: DesiredStateDocument): DesiredHostState {
   return {
     guests,
     ...(doc.backup_storage !== undefined ? { backupStorage: doc.backup_storage } : {}),
+    ...(doc.storage_targets !== undefined
+      ? { storageTargets: new Map(Object.entries(doc.storage_targets)) }
+      : {}),
   };
 }
 
 /** True when the guest's target needs its config read (anything beyond the run state). */
 export function needsConfig(spec: DesiredGuestSpec): boolean {
   return spec.cores !== undefined || spec.memoryMiB !== undefined || spec.description !== undefined;
+}
+
+/** Storage ids something in the desired state backs up to, with who uses each (storage.remove refuses those). */
+export function storageReferences(desired: DesiredHostState | undefined): Map<string, string[]> {
+  const refs = new Map<string, string[]>();
+  const add = (id: string, who: string) => refs.set(id, [...(refs.get(id) ?? []), who]);
+  if (desired?.backupStorage !== undefined) add(desired.backupStorage, "the host's backup_storage");
+  for (const g of desired?.guests.values() ?? []) {
+    if (g.backupStorage !== undefined) add(g.backupStorage, `guest ${g.vmid}'s backup_storage`);
+  }
+  return refs;
 }

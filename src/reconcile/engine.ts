@@ -23,6 +23,7 @@ import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
 import { GuestQueue, HOST_KEY, QueueClosedError, type Slot } from "./guest-queue.ts";
 import { HangWatch, type HungTask } from "./hang-watch.ts";
 import { type HostExecutor, hostExecutorFor } from "./host-executors.ts";
+import { runHostSteps, settleHostEntry, storageFact } from "./host-op-steps.ts";
 import { type IntentOutcome, recorded, refused } from "./intent-outcome.ts";
 import { awaitLostAnswer, type LostAnswerDeps, lostAnswerRules } from "./lost-answer.ts";
 import {
@@ -35,6 +36,7 @@ import {
 import { growOverrides } from "./overrides.ts";
 import { defaultQuickRetry, sendWithQuickRetry } from "./quick-retry.ts";
 import { type Resolution, type ResolveClient, resolveInFlight } from "./resolve-in-flight.ts";
+import { type ApiHostExecutor, apiHostExecutorFor, type HostOpDeps } from "./storage-executors.ts";
 
 /** Operation statuses kept in memory for `status(id)`; the store answers for the rest. */
 const MAX_TRACKED = 10_000;
@@ -44,7 +46,7 @@ const TERMINAL_STATES = new Set<OperationState>(["done", "failed", "rejected"]);
  * The instants between the durable steps of one operation. Tests stop the process at each
  * one to prove recovery (test/daemon); production passes no hooks.
  */
-export type StepPoint = "intent" | "post_returned" | "upid" | "task_done";
+export type StepPoint = "intent" | "prepared" | "post_returned" | "upid" | "task_done";
 
 export interface EngineHooks {
   at?(point: StepPoint, journalId: number): Promise<void> | void;
@@ -89,6 +91,11 @@ export interface EngineOptions {
   quickRetry?: RetryPolicy;
   /** [0, 1): jitter of the quick re-sends. */
   random?: () => number;
+  /**
+   * What host operations that call Proxmox need (storage-executors.ts); without it they are
+   * refused as `unsupported_operation` (docs/reconcile.md#host-operations).
+   */
+  hostOps?: HostOpDeps;
 }
 
 export interface Submitted {
@@ -195,6 +202,11 @@ export class Engine implements OperationSubmitter {
     if (same) return { status: same, settled: this.settledOf(same) };
     const host = hostExecutorFor(req.op);
     if (host !== undefined && req.vmid === undefined) return this.runHostOp(base, req, host);
+    const apiHost = apiHostExecutorFor(req.op);
+    if (apiHost !== undefined && req.vmid === undefined && this.opts.hostOps !== undefined) {
+      const deps = { ...this.opts.hostOps, journal: this.opts.store.journal };
+      return this.runApiHostOp(base, req, apiHost, deps, attempt);
+    }
     const exec = executorFor(req.op);
     // Refused before the gate: a signature for an operation this agent cannot run, or with
     // params it cannot parse, must not be recorded as accepted, nor its nonce spent. The
@@ -273,6 +285,13 @@ export class Engine implements OperationSubmitter {
     const queued = this.queue.busyGuests();
     for (const entry of this.opts.store.journal.inFlight()) {
       if (entry.vmid !== null && queued.has(entry.vmid)) continue;
+      const apiHost = entry.vmid === null ? apiHostExecutorFor(entry.op) : undefined;
+      if (apiHost !== undefined && this.opts.hostOps !== undefined) {
+        if (this.hostBusy) continue;
+        const deps = { ...this.opts.hostOps, journal: this.opts.store.journal };
+        out.push(await this.resolveHostEntry(entry, apiHost, deps, label));
+        continue;
+      }
       const r = await resolveInFlight(
         this.opts.client,
         this.lifecycle,
@@ -659,6 +678,122 @@ export class Engine implements OperationSubmitter {
     this.track(status);
     this.opts.onSettled?.({ ...status });
     return { status: { ...status }, settled: Promise.resolve({ ...status }) };
+  }
+
+  /** Host operations that call Proxmox running or queued in this process (one at a time). */
+  private hostRunning = 0;
+
+  private get hostBusy(): boolean {
+    return this.hostRunning > 0;
+  }
+
+  /**
+   * A host-level operation that calls Proxmox (storage-executors.ts): gated, journaled intent,
+   * run on the host lane of the queue, then terminal; an entry a crash left at `intent` is
+   * settled from Proxmox's state at the next start (resolveHostEntry).
+   */
+  private async runApiHostOp(
+    base: Omit<OperationStatus, "id" | "state">,
+    req: OperationRequest,
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+    attempt: number,
+  ): Promise<Submitted> {
+    let params: unknown;
+    try {
+      params = exec.parseParams(req.params);
+    } catch (err) {
+      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
+        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
+        .join("; ");
+      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
+    }
+    const storage =
+      req.op === "storage.add"
+        ? await storageFact(deps, this.opts.store.journal, params as never)
+        : undefined;
+    const decision = await this.opts.gate.decide(req, {
+      journal: this.opts.store.journal,
+      ...(storage !== undefined ? { storage } : {}),
+    });
+    const notAdmitted = this.notAdmitted(base, decision);
+    if (notAdmitted) return notAdmitted;
+    if (this.stopped) return this.finished(base, "failed", "shutting_down");
+    const outcome = this.journalIntent(
+      decision,
+      {
+        op: req.op,
+        params: params as Record<string, unknown>,
+        origin: req.origin,
+        jobId: req.jobId ?? null,
+        attempts: attempt,
+      },
+      [],
+    );
+    if (outcome.kind === "refused") return this.finished(base, "rejected", outcome.message);
+    const { journalId } = outcome;
+    const status: OperationStatus = { ...base, id: journalOperationId(journalId), state: "queued" };
+    this.track(status);
+    const lane = req.priority === "interactive" ? "interactive" : "background";
+    this.hostRunning++;
+    const settled = this.queue
+      .run(HOST_KEY, lane, () => this.executeHost(status, journalId, exec, deps, params))
+      .catch((err: unknown) => {
+        if (err instanceof QueueClosedError) {
+          this.abandonUnstarted(journalId);
+          this.update(status, "failed", "shutting_down");
+        } else {
+          this.update(status, "failed", (err as Error).message);
+        }
+        return { ...status };
+      })
+      .finally(() => {
+        this.hostRunning--;
+      });
+    return { status: { ...status }, settled };
+  }
+
+  private async executeHost(
+    status: OperationStatus,
+    id: number,
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+    params: unknown,
+  ): Promise<OperationStatus> {
+    if (this.stopped) {
+      this.abandonUnstarted(id);
+      this.update(status, "failed", "shutting_down");
+      return { ...status };
+    }
+    this.update(status, "running");
+    await this.opts.hooks?.at?.("intent", id);
+    const outcome = await runHostSteps(exec, deps, params, id, {
+      journal: this.opts.store.journal,
+      logger: this.opts.logger.child({ op: status.op, storage: exec.storageId(params) }),
+      step: (point) => Promise.resolve(this.opts.hooks?.at?.(point, id)),
+    });
+    if (outcome.state === "done") status.result = outcome.result;
+    this.update(status, outcome.state, outcome.reason);
+    return { ...status };
+  }
+
+  /** A host operation a crash left in flight, settled from Proxmox (host-op-steps.ts). */
+  private async resolveHostEntry(
+    entry: ReturnType<Store["journal"]["inFlight"]>[number],
+    exec: ApiHostExecutor<unknown>,
+    deps: HostOpDeps,
+    label: string,
+  ): Promise<Resolution> {
+    const r = await settleHostEntry(entry, exec, deps, this.opts.store.journal, label);
+    this.opts.logger.info("journal entry resolved", {
+      journal: entry.id,
+      op: entry.op,
+      phase: entry.phase,
+      resolution: r.kind,
+    });
+    const settled = this.status(journalOperationId(entry.id));
+    if (settled) this.opts.onSettled?.(settled);
+    return r;
   }
 
   private checkParams(

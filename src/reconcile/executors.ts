@@ -32,7 +32,10 @@ export type ExecClient = Pick<
  * The params of every operation this agent executes against Proxmox, by operation name:
  * inferred from each operation's one schema in src/ops/params.
  */
-export type OpParams = Omit<OpParamsOf, "golden.register" | "signers.rotate" | "agent.update">;
+export type OpParams = Omit<
+  OpParamsOf,
+  "golden.register" | "signers.rotate" | "agent.update" | "storage.add" | "storage.remove"
+>;
 
 export type ExecOp = keyof OpParams;
 

@@ -13,6 +13,7 @@ import type { OverrideVoid } from "./overrides.ts";
 import { type Plan, type PlanSkip, planActions } from "./planner.ts";
 import { readActualState } from "./read-actual.ts";
 import { defaultRetryPolicy, retryVerdict } from "./retry-book.ts";
+import { runStoragePass, type StoragePassOptions, type StoragePlan } from "./storage-pass.ts";
 
 export interface ReconcilerOptions {
   engine: Engine;
@@ -30,6 +31,8 @@ export interface ReconcilerOptions {
   overrides?: OverrideBook;
   /** Sees each plan before it is submitted (the demo prints it). */
   onPlan?: (plan: Plan) => void;
+  /** Backup targets are reconciled too when set (docs/reconcile.md#host-operations). */
+  storage?: Pick<StoragePassOptions, "client" | "mounts" | "presence">;
 }
 
 export interface HeldAction {
@@ -54,6 +57,8 @@ export interface PassReport {
   failed: number;
   /** Tasks still running past the hang deadline; their guests wait, the others go on. */
   hung: HungTask[];
+  /** The backup-target pass, when the reconciler has one. */
+  storage?: { plan: StoragePlan; results: OperationStatus[] };
   durationMs: number;
 }
 
@@ -124,6 +129,7 @@ export class Reconciler {
       }
     }
     const results = await Promise.all(submitted);
+    const storage = await this.storagePass(desired);
     const report: PassReport = {
       haveDesired: plan.haveDesired,
       guestsSeen: read.actual.guests.size,
@@ -137,6 +143,7 @@ export class Reconciler {
       done: results.filter((r) => r.state === "done").length,
       failed: results.filter((r) => r.state !== "done").length,
       hung: engine.hungTasks(),
+      ...(storage ? { storage } : {}),
       durationMs: clock.now() - started,
     };
     // A pass that found nothing to do, held nothing and saw nothing hang is the common case,
@@ -162,6 +169,29 @@ export class Reconciler {
   }
 
   /** Void overrides are forgotten before their field is planned back; standing ones reported. */
+  /** The backup targets: a failure to read them is logged, never the end of the pass. */
+  private async storagePass(
+    desired: Awaited<ReturnType<DesiredProvider["current"]>>,
+  ): Promise<{ plan: StoragePlan; results: OperationStatus[] } | undefined> {
+    const { storage, engine, clock, logger } = this.opts;
+    if (storage === undefined || engine.stopped) return undefined;
+    try {
+      const r = await runStoragePass(engine, desired, {
+        ...storage,
+        retry: this.opts.retry ?? defaultRetryPolicy,
+        now: () => clock.now(),
+      });
+      for (const s of r.plan.skipped)
+        logger.info("backup target left as it is", { storage: s.id, why: s.why });
+      return r;
+    } catch (err) {
+      logger.warn("backup targets could not be reconciled this pass", {
+        error: (err as Error).message,
+      });
+      return undefined;
+    }
+  }
+
   private settleOverrides(plan: Plan, inForce: GuestOverride[]): PassReport["overrides"] {
     const book = this.opts.overrides;
     if (book === undefined) return { standing: [], voided: [] };

@@ -240,6 +240,15 @@ export class Journal {
     ).flatMap((r) => this.read(r));
   }
 
+  /** Host-level entries (no guest), newest first: storage and other host operations. */
+  forHost(limit = 100): JournalEntry[] {
+    return (
+      this.db
+        .query("SELECT * FROM journal WHERE vmid IS NULL ORDER BY id DESC LIMIT $limit")
+        .all({ limit: checkLimit(limit) }) as unknown[]
+    ).flatMap((r) => this.read(r));
+  }
+
   /** Every entry of a hub job, oldest first: how a job result is reported exactly once. */
   forJob(jobId: string): JournalEntry[] {
     return (

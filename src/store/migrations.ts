@@ -311,6 +311,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
       CREATE UNIQUE INDEX agent_updates_one_open ON agent_updates (open) WHERE open = 1;
       CREATE INDEX agent_updates_version ON agent_updates (version, step);
+      `,
+  },
+  {
+    name: "storage presence",
+    sql: `
+      -- The last seen state of each backup target (src/store/README.md#storage-presence):
+      -- since is when present/active last changed, so a report says how long a disk has been
+      -- gone, across restarts. One row per storage id; a transition rewrites it and appends
+      -- one audit row in the same transaction.
+      CREATE TABLE storage_presence (
+        storage TEXT PRIMARY KEY CHECK (length(storage) BETWEEN 1 AND 64),
+        present INTEGER NOT NULL CHECK (present IN (0, 1)),
+        active INTEGER NOT NULL CHECK (active IN (0, 1)),
+        reason TEXT CHECK (reason IS NULL OR length(reason) <= 512),
+        since INTEGER NOT NULL,
+        checked_at INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];

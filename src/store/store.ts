@@ -22,6 +22,7 @@ import {
   type SignedIntentInput,
   type SignedIntentResult,
 } from "./signed-intent.ts";
+import { StoragePresence } from "./storage-presence.ts";
 
 export interface StoreInfo {
   path: string;
@@ -69,6 +70,7 @@ export class Store {
   readonly hubJobs: HubJobs;
   readonly enrolledSigners: EnrolledSigners;
   readonly operatorRequests: OperatorRequests;
+  readonly storagePresence: StoragePresence;
   private closed = false;
 
   constructor(
@@ -108,6 +110,7 @@ export class Store {
     this.hubJobs = new HubJobs(db, this.outbox);
     this.enrolledSigners = new EnrolledSigners(db, clock);
     this.operatorRequests = new OperatorRequests(db, clock);
+    this.storagePresence = new StoragePresence(db, clock, this.audit);
   }
 
   /**

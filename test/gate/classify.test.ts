@@ -5,6 +5,7 @@ import type { AgentOrigin, ProvenanceFacts } from "../../src/gate/provenance.ts"
 import { OP_NAMES } from "../../src/ops/types.ts";
 
 const none: ProvenanceFacts = {};
+const NFS_TARGET = { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" };
 const origin = (o: Partial<AgentOrigin>): AgentOrigin => ({
   journalId: 7,
   sameTransaction: false,
@@ -470,17 +471,52 @@ const TABLE: Row[] = [
   // host level
   [
     "storage remove",
-    { op: "storage.remove", params: { storage: "usb1" } },
+    { op: "storage.remove", params: { id: "usb1" } },
     none,
     "destructive",
     "storage_remove",
   ],
   [
-    "storage add",
-    { op: "storage.add", params: { storage: "usb1" } },
+    "storage remove with an unknown key",
+    { op: "storage.remove", params: { id: "usb1", wipe: true } },
     none,
     "destructive",
-    "host_change",
+    "unknown_params",
+  ],
+  [
+    "storage add not in the target shape",
+    { op: "storage.add", params: { storage: "usb1" } },
+    { storage: "absent" },
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "storage add of a new id",
+    { op: "storage.add", params: NFS_TARGET },
+    { storage: "absent" },
+    "benign",
+    "storage_add",
+  ],
+  [
+    "storage add already defined exactly so",
+    { op: "storage.add", params: NFS_TARGET },
+    { storage: "same" },
+    "benign",
+    "storage_present",
+  ],
+  [
+    "storage add over another target's id (identity change)",
+    { op: "storage.add", params: NFS_TARGET },
+    { storage: "different" },
+    "destructive",
+    "storage_identity_change",
+  ],
+  [
+    "storage add when Proxmox could not be read",
+    { op: "storage.add", params: NFS_TARGET },
+    none,
+    "destructive",
+    "storage_unknown",
   ],
   ["signers rotate", { op: "signers.rotate", params: {} }, none, "destructive", "host_change"],
   ["agent update", { op: "agent.update", params: {} }, none, "destructive", "host_change"],

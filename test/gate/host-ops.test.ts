@@ -12,7 +12,7 @@ afterEach(() => h?.cleanup());
 function hostRequest(over: Partial<OperationRequest> = {}): OperationRequest {
   return {
     op: "storage.remove",
-    params: { storage: "usb1" },
+    params: { id: "usb1" },
     origin: "operator",
     priority: "interactive",
     ...over,
@@ -41,7 +41,7 @@ describe("host-level operations at the gate", () => {
 
   test("signed without a guest → accepted; journaling consumes the nonce; again → replay", async () => {
     h = new GateHarness();
-    const envelope = await h.sign({ op: "storage.remove", params: { storage: "usb1" } });
+    const envelope = await h.sign({ op: "storage.remove", params: { id: "usb1" } });
     const v = await h.gate.decide(hostRequest({ envelope }), h.ctx);
     expect(v.outcome).toBe("accepted");
     expect(v.classification.verdict).toBe("destructive");
@@ -92,7 +92,7 @@ describe("host-level operations at the gate", () => {
 
   test("binding_mismatch: other op, other params, or a guest where the payload has none", async () => {
     h = new GateHarness();
-    const envelope = await h.sign({ op: "storage.remove", params: { storage: "usb1" } });
+    const envelope = await h.sign({ op: "storage.remove", params: { id: "usb1" } });
     const cases: OperationRequest[] = [
       hostRequest({ op: "storage.add", envelope }),
       hostRequest({ params: { storage: "local-lvm" }, envelope }),
@@ -140,7 +140,7 @@ describe("host-level operations at the gate", () => {
     const id = held.pendingId as string;
     const envelope = await h.sign({
       op: "storage.remove",
-      params: { storage: "usb1" },
+      params: { id: "usb1" },
       job: "job-7",
     });
     const { verdict, request } = await h.gate.releasePending(id, envelope);
@@ -153,7 +153,7 @@ describe("host-level operations at the gate", () => {
     const r = h.gate.recordIntent(decided, {
       op: "storage.remove",
       vmid: null,
-      params: { storage: "usb1" },
+      params: { id: "usb1" },
       origin: "job",
       jobId: "job-7",
     });

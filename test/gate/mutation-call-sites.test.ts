@@ -25,10 +25,12 @@ const MUTATING = [
   "resize",
   "destroy",
   "setConfig",
+  "createStorage",
+  "deleteStorage",
 ] as const;
 
 /** Behind the gate: the executors the engine runs after `decide`. */
-const GATED = new Set(["src/reconcile/executors.ts"]);
+const GATED = new Set(["src/reconcile/executors.ts", "src/reconcile/storage-executors.ts"]);
 
 /**
  * Known exceptions, each with the reason it is not behind the gate yet. The task self-test

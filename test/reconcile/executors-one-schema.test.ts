@@ -6,6 +6,7 @@ import { OP_PARAMS, type ParamOp } from "../../src/ops/params/op-params.ts";
 import { OP_NAMES } from "../../src/ops/types.ts";
 import { EXECUTORS, executorFor } from "../../src/reconcile/executors.ts";
 import { hostExecutorFor } from "../../src/reconcile/host-executors.ts";
+import { apiHostExecutorFor } from "../../src/reconcile/storage-executors.ts";
 import { allSpecifiers, ROOT } from "../architecture/import-graph.ts";
 
 /**
@@ -120,10 +121,26 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
         { version: "0.2.0", target: "x64", sha256: "A".repeat(64), size: 0, expires: "tomorrow" },
       ],
     },
+    "storage.add": {
+      ok: [
+        { id: "usb1", kind: "usb", fs_uuid: "2f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3", class: "slow" },
+        { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup", role: "local" },
+      ],
+      bad: [
+        { id: "usb1", kind: "usb", fs_uuid: "not-a-uuid" },
+        { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup", path: "/etc" },
+        { id: "x", kind: "dir", path: "/" },
+      ],
+    },
+    "storage.remove": { ok: [{ id: "usb1" }], bad: [{ id: "-x" }, { id: "usb1", force: true }] },
   };
 
 function parserFor(op: string): ((raw: unknown) => unknown) | undefined {
-  return executorFor(op)?.parseParams ?? hostExecutorFor(op)?.parseParams;
+  return (
+    executorFor(op)?.parseParams ??
+    hostExecutorFor(op)?.parseParams ??
+    apiHostExecutorFor(op)?.parseParams
+  );
 }
 
 describe("one parameter schema per operation", () => {
@@ -154,6 +171,7 @@ describe("one parameter schema per operation", () => {
       guest: { journalId: 1, sameTransaction: true, scratch: true, guestRequest: true },
       snapshot: { journalId: 1, sameTransaction: true, scratch: true, guestRequest: true },
       goldenImage: { volid: GOLDEN, source: "built" },
+      storage: "absent",
     };
     for (const [op, { bad }] of Object.entries(SAMPLES)) {
       for (const params of bad) {
@@ -167,6 +185,7 @@ describe("one parameter schema per operation", () => {
     const files = [
       "src/reconcile/executors.ts",
       "src/reconcile/host-executors.ts",
+      "src/reconcile/storage-executors.ts",
       "src/gate/param-rules.ts",
       "src/gate/classify.ts",
       "src/proxmox/client-types.ts",

@@ -53,6 +53,7 @@ export interface RigOptions {
       | "random"
       | "clockOffset"
       | "taskDeadlineMs"
+      | "hostOps"
     >
   >;
 }

@@ -231,3 +231,22 @@ describe("nonce + intent in one transaction", () => {
     expect(store.journal.recent(10)).toHaveLength(0);
   });
 });
+
+describe("host-level entries", () => {
+  test("forHost lists only entries without a guest, newest first", () => {
+    const guest = intent();
+    const a = store.journal.recordIntent({
+      op: "storage.add",
+      params: { id: "usb1" },
+      origin: "reconcile",
+    });
+    const b = store.journal.recordIntent({
+      op: "storage.remove",
+      params: { id: "usb1" },
+      origin: "job",
+    });
+    expect(store.journal.forHost().map((e) => e.id)).toEqual([b, a]);
+    expect(store.journal.forHost(1).map((e) => e.id)).toEqual([b]);
+    expect(store.journal.forHost().some((e) => e.id === guest)).toBe(false);
+  });
+});

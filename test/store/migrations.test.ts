@@ -282,6 +282,24 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       expect(store.agentUpdates.hasFailed("0.2.0")).toBe(true);
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "storage presence") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO storage_presence (storage, present, active, reason, since, checked_at)
+         VALUES ('usb1', 0, 0, 'USB disk 2f0c not attached', ${T0}, ${T0 + 5})`,
+      );
+    },
+    check(store) {
+      expect(store.storagePresence.get("usb1")).toEqual({
+        storage: "usb1",
+        present: false,
+        active: false,
+        reason: "USB disk 2f0c not attached",
+        since: T0,
+        checkedAt: T0 + 5,
+      });
+    },
+  },
 };
 
 let tmp: TempStateDir;

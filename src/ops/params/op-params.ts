@@ -14,6 +14,7 @@ import {
   guestSnapshotParams,
 } from "./guest-snapshot.ts";
 import { signersRotateParams } from "./signers-rotate.ts";
+import { storageAddParams, storageRemoveParams } from "./storage.ts";
 
 /**
  * The one parameter shape of every operation the agent can carry out, by name. The executor's
@@ -36,6 +37,8 @@ export const OP_PARAMS = {
   "golden.register": goldenRegisterParams,
   "signers.rotate": signersRotateParams,
   "agent.update": agentUpdateParams,
+  "storage.add": storageAddParams,
+  "storage.remove": storageRemoveParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;

@@ -27,3 +27,21 @@ export const setFaultsBodySchema = z.union([
 ]);
 
 export type SetFaultsBody = z.output<typeof setFaultsBodySchema>;
+
+/**
+ * The body of `POST /v1/host`: changes to the simulated host below Proxmox, applied in order
+ * (`src/sim/pve/host-fs.ts`): a USB disk plugged in or pulled out by filesystem UUID, a
+ * NAS/PBS server taken offline or brought back.
+ */
+export const hostChangeBodySchema = z.strictObject({
+  plug: z
+    .array(z.string().regex(/^[0-9A-Fa-f-]{8,36}$/, "must be a filesystem UUID"))
+    .max(16)
+    .optional(),
+  unplug: z
+    .array(z.string().regex(/^[0-9A-Fa-f-]{8,36}$/, "must be a filesystem UUID"))
+    .max(16)
+    .optional(),
+  offline: z.array(z.string().min(1).max(253)).max(16).optional(),
+  online: z.array(z.string().min(1).max(253)).max(16).optional(),
+});

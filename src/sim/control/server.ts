@@ -1,9 +1,12 @@
 import { type FaultSpec, FaultSpecError, parseFaultSpec } from "../pve/faults.ts";
 import type { PveSimulator } from "../pve/index.ts";
-import { setFaultsBodySchema } from "./schema.ts";
+import { hostChangeBodySchema, setFaultsBodySchema } from "./schema.ts";
 
 /** What the control endpoint reads and switches on a running simulator. */
-export type ControlledSimulator = Pick<PveSimulator, "faults" | "setFaults" | "state" | "stats">;
+export type ControlledSimulator = Pick<
+  PveSimulator,
+  "faults" | "setFaults" | "state" | "stats" | "hostFs"
+>;
 
 export interface SimControl {
   /** `http://127.0.0.1:PORT` */
@@ -21,6 +24,7 @@ const ROUTES: Record<string, readonly string[]> = {
   "/v1/tasks": ["GET"],
   "/v1/guests": ["GET"],
   "/v1/stats": ["GET"],
+  "/v1/host": ["GET", "POST"],
 };
 
 /**
@@ -44,6 +48,7 @@ export function startSimControl(
         return new Response(null, { status: 405, headers: { allow: methods.join(", ") } });
       }
       if (path === "/v1/faults" && req.method !== "GET") return setFaults(sim, req);
+      if (path === "/v1/host" && req.method === "POST") return changeHost(sim, req);
       return Response.json(read(sim, path), { headers: { "cache-control": "no-store" } });
     },
   });
@@ -80,9 +85,42 @@ function read(sim: ControlledSimulator, path: string): unknown {
           memory: g.config.memory,
         })),
       };
+    case "/v1/host":
+      return hostView(sim);
     default:
       return sim.stats();
   }
+}
+
+function hostView(sim: ControlledSimulator) {
+  return { fstab: [...sim.hostFs.fstab] };
+}
+
+/** Plugs or pulls USB disks and takes servers offline or back, at run time. */
+async function changeHost(sim: ControlledSimulator, req: Request): Promise<Response> {
+  const text = await readCapped(req, MAX_BODY);
+  if (text === undefined) return error(413, `body larger than ${MAX_BODY} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return error(400, 'body must be JSON: {"unplug": ["<uuid>"]} or {"offline": ["nas.lan"]}');
+  }
+  const parsed = hostChangeBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return error(
+      400,
+      `invalid ${issue?.path.join(".") || "(body)"}: ${issue?.message ?? "invalid"}`,
+    );
+  }
+  const fs = sim.hostFs;
+  for (const u of parsed.data.plug ?? []) fs.plug(u);
+  for (const u of parsed.data.unplug ?? []) fs.unplug(u);
+  for (const s of parsed.data.offline ?? []) fs.setServerOnline(s, false);
+  for (const s of parsed.data.online ?? []) fs.setServerOnline(s, true);
+  if ((parsed.data.plug ?? []).length > 0) fs.remountFromFstab();
+  return Response.json(hostView(sim), { headers: { "cache-control": "no-store" } });
 }
 
 async function setFaults(sim: ControlledSimulator, req: Request): Promise<Response> {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createEd25519 } from "../../authz/ed25519.ts";
+import { sealToHost } from "../../authz/sealed-secret.ts";
 import { desiredStateSchema } from "../../hub/desired-schema.ts";
 import {
   type HubJob,
@@ -52,6 +53,11 @@ export interface HubSimulator {
   setSigners(signers: WireSigner[]): void;
   /** Validated against the contract; `hostId` absent = the default for every host. Returns the ETag. */
   setDesired(doc: unknown, hostId?: string): string;
+  /**
+   * A secret sealed to an enrolled host's key, as the hub puts it in `storage_targets`
+   * (docs/hub-protocol.md#sealed-secrets): the hub keeps only this form.
+   */
+  sealFor(hostId: string, secret: string): { sealed: string };
   /** Queues a job (validated against the contract); `hostId` absent = every host. */
   addJob(job: Omit<HubJob, "created_at"> & { created_at?: string }, hostId?: string): void;
   /** Attaches the operator's signed envelope to an open job; it is served again, changed. */
@@ -151,6 +157,11 @@ export async function startHubSimulator(opts: HubSimOptions = {}): Promise<HubSi
       const etag = etagOf(text);
       state.desired.set(hostId ?? "", { text, etag });
       return etag;
+    },
+    sealFor(hostId, secret) {
+      const host = state.hosts.get(hostId);
+      if (!host) throw new Error(`no enrolled host ${hostId}`);
+      return sealToHost(secret, host.publicKey);
     },
     addJob(job, hostId) {
       const full = hubJobSchema.parse({ created_at: new Date(clock.now()).toISOString(), ...job });

@@ -2,6 +2,7 @@ import type { HttpMethod } from "../../proxmox/http.ts";
 import type { Clock } from "../../util/clock.ts";
 import type { AccessModel, Principal } from "./acl.ts";
 import type { FaultSpec } from "./faults.ts";
+import type { SimHostFs } from "./host-fs.ts";
 import type { Random } from "./random.ts";
 import type { SimState } from "./state.ts";
 import type { TaskManager } from "./tasks.ts";
@@ -12,6 +13,8 @@ export interface SimCore {
   clock: Clock;
   rng: Random;
   state: SimState;
+  /** The host below Proxmox: USB disks, mounts, network servers (host-fs.ts). */
+  hostFs: SimHostFs;
   tasks: TaskManager;
   access: AccessModel;
   faults(): FaultSpec;

@@ -5,6 +5,7 @@ import { type Clock, systemClock } from "../../util/clock.ts";
 import { AccessModel } from "./acl.ts";
 import type { SimCore } from "./context.ts";
 import { type FaultSpec, faultSpec, parseFaultSpec } from "./faults.ts";
+import { SimHostFs } from "./host-fs.ts";
 import { seededRandom } from "./random.ts";
 import { Router } from "./router.ts";
 import { ROUTE_DEFS } from "./routes.ts";
@@ -17,6 +18,7 @@ export type { Principal, SimToken } from "./acl.ts";
 export { AccessModel } from "./acl.ts";
 export type { CtConfig } from "./ct-config.ts";
 export { FAULT_SPEC_HELP, type FaultSpec, FaultSpecError, parseFaultSpec } from "./faults.ts";
+export { SimHostFs } from "./host-fs.ts";
 export {
   DEBIAN_TEMPLATE,
   type DefaultSeedOptions,
@@ -43,6 +45,8 @@ export interface PveSimOptions {
   lockTimeoutMs?: number;
   /** A SPEC string (see FAULT_SPEC_HELP) or a partial spec. */
   faults?: string | Partial<FaultSpec>;
+  /** The host below Proxmox, shared with a fake privileged runner; a fresh one when absent. */
+  hostFs?: SimHostFs;
   /** PEM certificate and key; default a fresh self-signed one for 127.0.0.1 and localhost. */
   tls?: { cert: string; key: string };
   clock?: Clock;
@@ -77,6 +81,8 @@ export interface PveSimulator {
   certPem: string;
   tokens: SimTokens;
   state: SimStateView;
+  /** USB disks, mounts and network servers: `unplug`, `setServerOnline`, and `runner()`. */
+  hostFs: SimHostFs;
   readonly faults: FaultSpec;
   setFaults(spec: string | Partial<FaultSpec>): void;
   readonly requestCount: number;
@@ -122,11 +128,13 @@ export async function startPveSimulator(opts: PveSimOptions = {}): Promise<PveSi
     onChange: () => state?.touch(),
   });
   state = new SimState(seed, startedAt, () => tasks.nextPid());
+  const hostFs = opts.hostFs ?? new SimHostFs();
   const core: SimCore = {
     node: seed.node,
     clock,
     rng: seededRandom(opts.randomSeed ?? 1),
     state,
+    hostFs,
     tasks,
     access,
     faults: () => faults,
@@ -195,6 +203,7 @@ export async function startPveSimulator(opts: PveSimOptions = {}): Promise<PveSi
       },
       access,
     },
+    hostFs,
     get faults() {
       return faults;
     },

@@ -25,6 +25,7 @@ import {
   updateSnapshotConfig,
 } from "./handlers/snapshots.ts";
 import { updateStorage } from "./handlers/storage-config.ts";
+import { createStorage, deleteStorage } from "./handlers/storage-create.ts";
 import { listTasks, stopTask, taskLog, taskStatus } from "./handlers/tasks.ts";
 import { vzdump } from "./handlers/vzdump.ts";
 
@@ -102,6 +103,19 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
   { method: "DELETE", path: CT, perm: vm("VM.Allocate"), handler: destroy },
   { method: "POST", path: "/nodes/{node}/vzdump", perm: HANDLER, handler: vzdump },
   { method: "GET", path: "/storage", perm: ALL, handler: storageConfig },
+  {
+    method: "POST",
+    path: "/storage",
+    perm: { kind: "check", path: "/storage", privs: ["Datastore.Allocate"] },
+    handler: createStorage,
+  },
+  {
+    // On the parent path, as update (pve-storage API2/Storage/Config.pm).
+    method: "DELETE",
+    path: "/storage/{storage}",
+    perm: { kind: "check", path: "/storage", privs: ["Datastore.Allocate"] },
+    handler: deleteStorage,
+  },
   {
     // On the parent path, not /storage/{storage} (pve-storage API2/Storage/Config.pm).
     method: "PUT",

@@ -53,6 +53,27 @@ export interface SimStorage {
   pruneBackups?: string;
   /** `max-protected-backups` in storage.cfg; absent means 5, or unlimited with Datastore.Allocate. */
   maxProtectedBackups?: number;
+  /** `dir`: the path must be a mount point; the storage is inactive while it is not mounted. */
+  isMountpoint?: boolean;
+  /** `disable` in storage.cfg. */
+  disabled?: boolean;
+  /** Identity of network and PBS storages, as storage.cfg holds it. */
+  server?: string;
+  export?: string;
+  share?: string;
+  username?: string;
+  datastore?: string;
+  fingerprint?: string;
+  namespace?: string;
+  /** Mount options (`options`) and `smbversion`, as written. */
+  options?: string;
+  smbversion?: string;
+  /** PBS: the fingerprint of its encryption key (storage.cfg keeps only that); the key sits in a root-only file. */
+  encryptionKeyFingerprint?: string;
+  /** PBS: a recovery key was given (`master-pubkey`). */
+  masterPubkey?: boolean;
+  /** Whether a password file exists for it (`/etc/pve/priv/storage/<id>.pw`); never the password. */
+  hasPassword?: boolean;
   volumes: Map<string, SimVolume>;
 }
 

@@ -3,6 +3,7 @@ import { strParam } from "../context.ts";
 import { fail, paramError } from "../errors.ts";
 import type { SimStorage } from "../state.ts";
 import { vmstatus } from "../vmstatus.ts";
+import { activationError } from "./storage-create.ts";
 
 export function version(ctx: RequestContext): unknown {
   return { ...ctx.core.version };
@@ -110,12 +111,42 @@ export function storageConfig(ctx: RequestContext): unknown {
     if (s.shared) e.shared = 1;
     if (s.pruneBackups !== undefined) e["prune-backups"] = s.pruneBackups;
     if (s.maxProtectedBackups !== undefined) e["max-protected-backups"] = s.maxProtectedBackups;
+    if (s.isMountpoint) e.is_mountpoint = "yes";
+    if (s.disabled) e.disable = 1;
+    for (const k of [
+      "server",
+      "export",
+      "share",
+      "username",
+      "datastore",
+      "fingerprint",
+      "namespace",
+      "options",
+      "smbversion",
+    ] as const) {
+      if (s[k] !== undefined) e[k] = s[k];
+    }
+    if (s.encryptionKeyFingerprint !== undefined) e["encryption-key"] = s.encryptionKeyFingerprint;
     out.push(e);
   }
   return out;
 }
 
 function storageStatus(ctx: RequestContext, s: SimStorage): Record<string, unknown> {
+  // An inactive storage reports zero sizes (docs/proxmox-behaviour.md#storage-activation).
+  if (s.disabled || activationError(s, ctx.core.hostFs) !== undefined) {
+    return {
+      storage: s.storage,
+      type: s.type,
+      content: s.content.join(","),
+      active: 0,
+      enabled: s.disabled ? 0 : 1,
+      shared: s.shared ? 1 : 0,
+      total: 0,
+      used: 0,
+      avail: 0,
+    };
+  }
   const used = ctx.core.state.used(s);
   return {
     storage: s.storage,
