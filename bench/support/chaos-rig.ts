@@ -202,7 +202,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosSummary> {
         // window to be told from one that never arrived (docs/reconcile.md#lost-answers); a
         // short one keeps a trial's convergence inside its deadline.
         reconcile: { interval_s: 1, unknown_window_s: 3 },
-        log: { level: "info" },
+        // An idle pass logs at debug (docs/architecture.md#logs), and the rig counts idle
+        // passes to know a trial converged.
+        log: { level: "debug" },
       }),
       { mode: 0o600 },
     );
