@@ -119,7 +119,7 @@ test("storage list: a table, and --help with an example", async () => {
   );
   expect(out).toContain(`USB disk ${UUID} not attached`);
   expect(await runStorage(["list", "--help"], ctx())).toBe(0);
-  expect(out).toContain("Example:");
+  expect(out).toMatch(/\nExamples?:\n {2}felhom-agent storage list/);
   expect(await runStorage(["nope"], ctx()).catch((e: Error) => e.message)).toContain(
     "unknown storage subcommand",
   );

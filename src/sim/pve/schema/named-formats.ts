@@ -128,6 +128,15 @@ export const NAMED_FORMATS: ReadonlyMap<string, NamedFormat> = new Map<string, N
   ],
   ["pve-startup-order", code((v) => (startupOrder(v) ? null : "unable to parse startup options"))],
   ["pve-tag", code((v) => (TAG_RE.test(v) ? null : "invalid characters in tag"))],
+  // pve-storage `PVE/Storage/Plugin.pm` parse_lvm_name (current releases allow a leading digit).
+  [
+    "pve-storage-vgname",
+    code((v) =>
+      /^[a-z0-9][a-z0-9\-_.]*[a-z0-9]$/i.test(v)
+        ? null
+        : `lvm name '${v}' contains illegal characters`,
+    ),
+  ],
   // pve-storage `PVE/Storage/Plugin.pm` parse_volume_id.
   [
     "pve-volume-id",
