@@ -246,15 +246,29 @@ function provision(params: Record<string, unknown>, facts: ActionFacts): Classif
 }
 
 /**
- * A new backup target only adds a place backups may go; one over an id Proxmox already has
- * for another target changes where existing backups are (an identity change).
+ * A new backup target on a disk attached to this host only adds a place backups may go. A
+ * network target (NFS, CIFS, PBS) is a place off this host: every backup sent to it is a full
+ * copy of customer data on a server the requester names, so adding one needs a signature
+ * (docs/architecture.md#data-safety-rules). Re-stating a target Proxmox already has exactly so
+ * changes nothing and stays benign. One over an id Proxmox has for another target changes where
+ * existing backups are (an identity change).
  */
 function storageAdd(params: Record<string, unknown>, facts: ActionFacts): Classification {
-  const problem = paramProblem(storageAddParams, params);
-  if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+  const parsed = storageAddParams.safeParse(params);
+  if (!parsed.success) {
+    const problem = paramProblem(storageAddParams, params);
+    return destructive("unknown_params", `${problem}: unknown is destructive`);
+  }
+  const target = parsed.data;
   switch (facts.storage) {
     case "absent":
-      return benign("storage_add", "a new backup target only adds a place for backups");
+      if (target.kind !== "usb") {
+        return destructive(
+          "storage_egress",
+          `backups to it would copy customer data to ${target.server}, off this host`,
+        );
+      }
+      return benign("storage_add", "a disk attached to this host only adds a place for backups");
     case "same":
       return benign("storage_present", "the target is already defined exactly so");
     case "different":
@@ -276,15 +290,16 @@ function storageAdd(params: Record<string, unknown>, facts: ActionFacts): Classi
  * itself. Pure: the same action and facts always give the same answer.
  *
  * Destructive: destroy, restore over a guest, rollback, snapshot delete, volume or mount-point
- * removal, storage removal, a storage added over another target's id, key rotation, agent
- * update, golden image registration
+ * removal, storage removal, a network backup target (NFS, CIFS, PBS) not already defined exactly
+ * so, a storage added over another target's id, key rotation, agent update, golden image
+ * registration
  * — and every operation or
  * parameter this table does not know.
  *
  * Benign (the full table, param by param, is src/gate/README.md): start, stop, shutdown,
  * cores/memory/swap/description, snapshot create, disk growth within its bound, a backup that
- * prunes nothing, a new unprivileged guest from a known golden image, a new backup target
- * under an id Proxmox does not have (or exactly the one it has); and
+ * prunes nothing, a new unprivileged guest from a known golden image, a USB backup target
+ * under an id Proxmox does not have, any target exactly as Proxmox already has it; and
  *  - destroy / restore of a guest the agent created in the same compound operation or as its
  *    scratch,
  *  - snapshot delete of a snapshot the agent created in the same compound operation or as its

@@ -13,6 +13,7 @@ import type { OverrideInput } from "../store/guest-overrides.ts";
 import type { IntentInput } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 import type { RetryPolicy } from "../util/backoff.ts";
+import { canonicalJson } from "../util/canonical-json.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
@@ -169,6 +170,31 @@ export class Engine implements OperationSubmitter {
     const busy = this.queue.busyGuests();
     for (const e of this.opts.store.journal.inFlight()) if (e.vmid !== null) busy.add(e.vmid);
     return busy;
+  }
+
+  /**
+   * The id of the operation held for a signature (no hub job) that is exactly this request from
+   * the same origin, if there is one. A reconcile pass that finds its action already waiting
+   * does not submit it again, so one unsigned action is one held row and one audit row, not one
+   * of each every pass (docs/reconcile.md#host-operations).
+   */
+  heldAs(req: Pick<OperationRequest, "op" | "vmid" | "params" | "origin">): string | undefined {
+    let json: string;
+    try {
+      json = canonicalJson(req.params);
+    } catch {
+      return undefined;
+    }
+    return this.opts.store.pending
+      .list({ status: "pending" })
+      .find(
+        (r) =>
+          r.jobId === null &&
+          r.origin === req.origin &&
+          r.op === req.op &&
+          r.vmid === (req.vmid ?? null) &&
+          r.paramsJson === json,
+      )?.id;
   }
 
   get journal(): Store["journal"] {

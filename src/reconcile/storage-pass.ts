@@ -107,6 +107,13 @@ export async function runStoragePass(
   for (const { id, target } of plan.add) {
     if (engine.stopped) break;
     const params = { id, ...target };
+    // A network target waits for an operator's signature (src/gate/README.md): once held, the
+    // pass reports it instead of asking again.
+    const held = engine.heldAs({ op: "storage.add", params, origin: "reconcile" });
+    if (held !== undefined) {
+      plan.skipped.push({ id, why: `held for an operator's signature as ${held}` });
+      continue;
+    }
     const verdict = retryVerdict(
       hostJournal(engine.journal),
       0,
