@@ -4,9 +4,10 @@ import { isGuestOp } from "../../src/authz/operations.ts";
 import { buildPayload, signEnvelope } from "../../src/authz/sign.ts";
 import type { Signer } from "../../src/authz/signers.ts";
 import type { Ed25519SeedKey } from "../../src/authz/sshsig.ts";
-import { type GateOptions, ReversibilityGate } from "../../src/gate/gate.ts";
+import { type GateOptions, type GateStore, ReversibilityGate } from "../../src/gate/gate.ts";
 import type { OperationRequest, OpName } from "../../src/ops/types.ts";
 import type { Store } from "../../src/store/store.ts";
+import { systemClock } from "../../src/util/clock.ts";
 import { keyFromSeed, signerFor } from "../authz/support.ts";
 import { TempStateDir } from "../store/support.ts";
 
@@ -124,4 +125,35 @@ export function request(over: Partial<OperationRequest> = {}): OperationRequest 
     priority: "interactive",
     ...over,
   };
+}
+
+/**
+ * The agent's gate on `store` with the harness's signers, host HOST, on the system clock: for
+ * rigs whose engine must accept an operator's signature (signHostOp).
+ */
+export function signingGate(store: GateStore): ReversibilityGate {
+  return new ReversibilityGate({
+    store,
+    hostId: HOST,
+    signers: signersAt(Date.now()),
+    clock: systemClock,
+    ed25519: ed,
+  });
+}
+
+/** An envelope signed now by `alice` for a host-level operation on HOST (signingGate). */
+export async function signHostOp(
+  op: OpName,
+  params: Record<string, unknown>,
+  o: { job?: string } = {},
+): Promise<Envelope> {
+  const payload = buildPayload({
+    op,
+    host: HOST,
+    params,
+    now: Math.floor(Date.now() / 1000),
+    ttlSeconds: 600,
+    ...(o.job === undefined ? {} : { job: o.job }),
+  });
+  return signEnvelope(ed, alice, payload);
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as ed from "@noble/ed25519";
 import { openSealed, sealToHost } from "../../src/authz/sealed-secret.ts";
+import type { ReversibilityGate } from "../../src/gate/gate.ts";
 import type { Logger } from "../../src/log/types.ts";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
 import { ProxmoxNetworkError } from "../../src/proxmox/transport-errors.ts";
@@ -10,7 +11,7 @@ import { checkTargets } from "../../src/reconcile/storage-presence.ts";
 import { SimHostFs } from "../../src/sim/pve/index.ts";
 import { systemClock } from "../../src/util/clock.ts";
 import { JumpClock } from "../support/jump-clock.ts";
-import { unsignedGate } from "../support/unsigned-gate.ts";
+import { signHostOp, signingGate } from "../gate/support.ts";
 import { Rig } from "./support.ts";
 
 const UUID = "2f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3";
@@ -60,11 +61,16 @@ async function startRig(
 ) {
   const fs = opts.fs ?? new SimHostFs();
   let deps: HostOpDeps | undefined;
+  let gate: ReversibilityGate | undefined;
   const r = await Rig.start(
     { hostFs: fs },
     {
       ...(opts.lines ? { logger: recordingLogger(opts.lines) } : {}),
       ...(opts.clock ? { clock: opts.clock } : {}),
+      makeGate: (store) => {
+        gate = signingGate(store);
+        return gate;
+      },
       engine: {
         get hostOps() {
           return deps;
@@ -74,11 +80,17 @@ async function startRig(
   );
   deps = hostOps(fs, opts.refs)(r);
   r.engine = r.makeEngine();
-  return { r, fs };
+  return { r, fs, gate: () => gate as ReversibilityGate };
 }
 
 const add = (params: Record<string, unknown>) =>
   ({ op: "storage.add", params, origin: "job", priority: "interactive" }) as const;
+
+/** A network target is added only with an operator's signature (src/gate/README.md). */
+const signedAdd = async (params: Record<string, unknown>) => ({
+  ...add(params),
+  envelope: await signHostOp("storage.add", params),
+});
 
 describe("storage.add executors against the simulator and a recording runner", () => {
   test("USB: mounts by UUID at /mnt/felhom/<id> with a nofail fstab entry, then POST /storage type=dir", async () => {
@@ -120,12 +132,12 @@ describe("storage.add executors against the simulator and a recording runner", (
     rig = r;
     fs.setServerOnline("nas.lan", false);
     const target = { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" };
-    const first = await (await r.engine.enqueue(add(target))).settled;
+    const first = await (await r.engine.enqueue(await signedAdd(target))).settled;
     expect(first.state).toBe("failed");
     expect(first.reason).toContain("create storage failed: storage 'nas1' is not online");
     expect(r.sim.state.storage("nas1")).toBeUndefined();
     fs.setServerOnline("nas.lan", true);
-    const second = await (await r.engine.enqueue(add(target))).settled;
+    const second = await (await r.engine.enqueue(await signedAdd(target))).settled;
     expect(second.state).toBe("done");
     expect(r.sim.state.storage("nas1")).toMatchObject({
       type: "nfs",
@@ -141,7 +153,7 @@ describe("storage.add executors against the simulator and a recording runner", (
     rig = r;
     const cifs = await (
       await r.engine.enqueue(
-        add({
+        await signedAdd({
           id: "smb1",
           kind: "cifs",
           server: "nas.lan",
@@ -155,7 +167,7 @@ describe("storage.add executors against the simulator and a recording runner", (
     expect(r.sim.state.storage("smb1")).toMatchObject({ smbversion: "3", hasPassword: true });
     const pbs = await (
       await r.engine.enqueue(
-        add({
+        await signedAdd({
           id: "pbs1",
           kind: "pbs",
           server: "pbs.example.net",
@@ -197,7 +209,8 @@ describe("storage.add executors against the simulator and a recording runner", (
     const { r, fs } = await startRig();
     rig = r;
     const target = { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" };
-    expect((await (await r.engine.enqueue(add(target))).settled).state).toBe("done");
+    expect((await (await r.engine.enqueue(await signedAdd(target))).settled).state).toBe("done");
+    // Exactly the target Proxmox has: benign, nothing is sent.
     const again = await (await r.engine.enqueue(add(target))).settled;
     expect(again.state).toBe("done");
     expect(again.result).toMatchObject({ already: true });
@@ -237,7 +250,7 @@ test("a password sealed to another host's key fails the add before anything is s
   const before = r.sim.requestCount;
   const end = await (
     await r.engine.enqueue(
-      add({
+      await signedAdd({
         id: "smb1",
         kind: "cifs",
         server: "nas.lan",
@@ -263,7 +276,7 @@ test("a lost answer to POST /storage is settled from the storage configuration, 
   r.engine = new Engine({
     store: r.store,
     client: r.client,
-    gate: unsignedGate(r.store),
+    gate: signingGate(r.store),
     concurrency: 1,
     clock: systemClock,
     logger: r.logger,
@@ -289,13 +302,93 @@ test("a lost answer to POST /storage is settled from the storage configuration, 
   });
   const end = await (
     await r.engine.enqueue(
-      add({ id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" }),
+      await signedAdd({ id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" }),
     )
   ).settled;
   expect(end).toMatchObject({ state: "done", reason: "answer lost: network" });
   expect(posts).toBe(1);
   expect(r.store.journal.recent()[0]).toMatchObject({ phase: "done" });
   expect(r.sim.state.storage("nas1")?.export).toBe("/srv/backup");
+});
+
+describe("a network target copies backups off the host: added only with a signature", () => {
+  const evil = { id: "offsite1", kind: "nfs", server: "198.51.100.7", export: "/exfil" };
+  const posts = (r: Rig) => r.sim.stats().applied["POST /storage"] ?? 0;
+
+  test("an NFS target on an unknown server, unsigned: held, nothing reaches Proxmox, one audit row; signed: added once", async () => {
+    const { r, gate } = await startRig();
+    rig = r;
+    const held = await r.engine.submit({ ...add(evil), jobId: "job-nfs-1" });
+    expect(held.state).toBe("pending_signature");
+    expect(posts(r)).toBe(0);
+    expect(r.sim.state.storage("offsite1")).toBeUndefined();
+    expect(r.store.journal.recent()).toEqual([]);
+    const rows = r.store.audit.list().filter((a) => a.action === "storage.add");
+    expect(rows.map((a) => a.outcome)).toEqual(["pending_signature"]);
+    expect(JSON.parse(rows[0]?.details ?? "{}")).toMatchObject({
+      rule: "storage_egress",
+      reason: "backups to it would copy customer data to 198.51.100.7, off this host",
+    });
+
+    // A backup naming it copies nothing: Proxmox has no such storage.
+    const backup = await (
+      await r.engine.enqueue({
+        op: "guest.backup",
+        vmid: 102,
+        params: { storage: "offsite1" },
+        origin: "job",
+        jobId: "job-backup-1",
+        priority: "interactive",
+      })
+    ).settled;
+    expect(backup.state).toBe("failed");
+    expect(backup.reason).toContain("storage 'offsite1' does not exist");
+
+    const released = await gate().releasePending(held.id, await signHostOp("storage.add", evil));
+    expect(released.verdict.outcome).toBe("accepted");
+    if (released.request === undefined) throw new Error("released without a request");
+    const done = await (await r.engine.enqueue(released.request)).settled;
+    expect(done.state).toBe("done");
+    expect(r.sim.state.storage("offsite1")).toMatchObject({ server: "198.51.100.7" });
+    expect(r.store.pending.byId(held.id)?.status).toBe("released");
+    // Re-stating it changes nothing and needs no signature; nothing is sent again.
+    const again = await (await r.engine.enqueue(add(evil))).settled;
+    expect(again.result).toMatchObject({ already: true });
+    expect(posts(r)).toBe(1);
+  });
+
+  test("CIFS and a PBS datastore with the requester's own master key: held unsigned, nothing sent", async () => {
+    const { r } = await startRig();
+    rig = r;
+    const cifs = await r.engine.submit(
+      add({
+        id: "smb9",
+        kind: "cifs",
+        server: "files.example.org",
+        share: "drop",
+        username: "x",
+        password: sealToHost(CIFS_PASSWORD, HOST_PUBLIC),
+      }),
+    );
+    const pbs = await r.engine.submit(
+      add({
+        id: "pbs9",
+        kind: "pbs",
+        server: "pbs.example.org",
+        datastore: "drop",
+        fingerprint: FINGERPRINT,
+        username: "x@pbs",
+        password: sealToHost(PBS_PASSWORD, HOST_PUBLIC),
+        master_pubkey: MASTER,
+      }),
+    );
+    expect([cifs.state, pbs.state]).toEqual(["pending_signature", "pending_signature"]);
+    expect(r.store.pending.list().map((p) => p.reason)).toEqual([
+      "backups to it would copy customer data to files.example.org, off this host",
+      "backups to it would copy customer data to pbs.example.org, off this host",
+    ]);
+    expect(posts(r)).toBe(0);
+  });
 });
 
 describe("storage.remove", () => {
