@@ -6,6 +6,24 @@ import { OP_NAMES } from "../../src/ops/types.ts";
 
 const none: ProvenanceFacts = {};
 const NFS_TARGET = { id: "nas1", kind: "nfs", server: "nas.lan", export: "/srv/backup" };
+const USB_TARGET = { id: "usb1", kind: "usb", fs_uuid: "2f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3" };
+const CIFS_TARGET = {
+  id: "smb1",
+  kind: "cifs",
+  server: "files.example.org",
+  share: "drop",
+  username: "x",
+};
+const PBS_TARGET = {
+  id: "pbs1",
+  kind: "pbs",
+  server: "pbs.example.org",
+  datastore: "drop",
+  fingerprint: Array.from({ length: 32 }, () => "AB").join(":"),
+  username: "x@pbs",
+  password: { sealed: "AAAA" },
+  master_pubkey: "TUlJQg==",
+};
 const origin = (o: Partial<AgentOrigin>): AgentOrigin => ({
   journalId: 7,
   sameTransaction: false,
@@ -491,14 +509,49 @@ const TABLE: Row[] = [
     "unknown_params",
   ],
   [
-    "storage add of a new id",
-    { op: "storage.add", params: NFS_TARGET },
+    "storage add of a USB disk under a new id",
+    { op: "storage.add", params: USB_TARGET },
     { storage: "absent" },
     "benign",
     "storage_add",
   ],
   [
-    "storage add already defined exactly so",
+    "storage add of a USB disk already defined exactly so",
+    { op: "storage.add", params: USB_TARGET },
+    { storage: "same" },
+    "benign",
+    "storage_present",
+  ],
+  [
+    "storage add of a USB disk over another target's id",
+    { op: "storage.add", params: USB_TARGET },
+    { storage: "different" },
+    "destructive",
+    "storage_identity_change",
+  ],
+  [
+    "storage add of an NFS target under a new id (backups would leave the host)",
+    { op: "storage.add", params: NFS_TARGET },
+    { storage: "absent" },
+    "destructive",
+    "storage_egress",
+  ],
+  [
+    "storage add of a CIFS target under a new id",
+    { op: "storage.add", params: CIFS_TARGET },
+    { storage: "absent" },
+    "destructive",
+    "storage_egress",
+  ],
+  [
+    "storage add of a PBS datastore with its own master key under a new id",
+    { op: "storage.add", params: PBS_TARGET },
+    { storage: "absent" },
+    "destructive",
+    "storage_egress",
+  ],
+  [
+    "storage add of a network target already defined exactly so",
     { op: "storage.add", params: NFS_TARGET },
     { storage: "same" },
     "benign",
@@ -552,6 +605,13 @@ describe("classifier table", () => {
   test("every operation of the vocabulary has a row, and the table covers both verdicts", () => {
     const covered = new Set(TABLE.map(([, a]) => a.op));
     for (const op of OP_NAMES) expect(covered.has(op)).toBe(true);
+  });
+
+  test("a network target's reason names the server the backups would go to", () => {
+    const c = classify({ op: "storage.add", params: PBS_TARGET }, { storage: "absent" });
+    expect(c.reason).toBe(
+      "backups to it would copy customer data to pbs.example.org, off this host",
+    );
   });
 
   test("a benign removal names the journal entry that proved it", () => {

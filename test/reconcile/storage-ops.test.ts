@@ -10,8 +10,8 @@ import type { HostOpDeps } from "../../src/reconcile/storage-executors.ts";
 import { checkTargets } from "../../src/reconcile/storage-presence.ts";
 import { SimHostFs } from "../../src/sim/pve/index.ts";
 import { systemClock } from "../../src/util/clock.ts";
-import { JumpClock } from "../support/jump-clock.ts";
 import { signHostOp, signingGate } from "../gate/support.ts";
+import { JumpClock } from "../support/jump-clock.ts";
 import { Rig } from "./support.ts";
 
 const UUID = "2f0c1d2e-3f40-4a5b-8c6d-7e8f90a1b2c3";

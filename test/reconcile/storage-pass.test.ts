@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { ReversibilityGate } from "../../src/gate/gate.ts";
 import { statusReportSchema } from "../../src/hub/protocol.ts";
-import type { OperationStatus, OpName } from "../../src/ops/types.ts";
 import { collectStatusReport } from "../../src/hub/report-collector.ts";
+import type { OperationStatus, OpName } from "../../src/ops/types.ts";
 import { createPrivileged } from "../../src/proxmox/privileged.ts";
 import { parseDesiredDocument } from "../../src/reconcile/desired-state.ts";
 import { Reconciler } from "../../src/reconcile/reconciler.ts";
