@@ -165,7 +165,7 @@ describe("backup targets reconciled from the manifest", () => {
   test("unplugging the USB disk and taking the NFS server down: one audit row per transition, back again one each", async () => {
     const fs = new SimHostFs();
     fs.plug(UUID);
-    const { r, reconciler, attachBoth } = await start(fs);
+    const { r, attachBoth } = await start(fs);
     rig = r;
     r.setDesired(MANIFEST);
     await attachBoth();
@@ -217,7 +217,7 @@ describe("backup targets reconciled from the manifest", () => {
 test("the status report carries storage_targets in the hub contract's shape", async () => {
   const fs = new SimHostFs();
   fs.plug(UUID);
-  const { r, reconciler, attachBoth } = await start(fs);
+  const { r, attachBoth } = await start(fs);
   rig = r;
   r.setDesired(MANIFEST);
   await attachBoth();
