@@ -72,7 +72,7 @@ Options:
   -h, --help              show this help`,
   examples: [
     "felhom-agent op sign --key ~/.ssh/id_ed25519 --op guest.destroy --vmid 101 --host h-7f3a > destroy.json",
-    'felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op storage.remove --params \'{"storage":"usb1"}\' --host h-7f3a',
+    'felhom-agent op sign --key ~/.ssh/id_ed25519.pub --op storage.remove --params \'{"id":"usb1"}\' --host h-7f3a',
   ],
 });
 
