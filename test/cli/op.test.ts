@@ -150,7 +150,7 @@ describe.skipIf(keygen === null)("felhom-agent op", () => {
   test("host-level ops sign without --vmid; the payload names no guest", async () => {
     const file = await signHost("storage.remove", [
       "--params",
-      '{"storage":"usb1"}',
+      '{"id":"usb1"}',
       "--job",
       "j-9",
     ]);
@@ -160,7 +160,7 @@ describe.skipIf(keygen === null)("felhom-agent op", () => {
     expect(report.payload).toMatchObject({
       op: "storage.remove",
       host: "host-a",
-      params: { storage: "usb1" },
+      params: { id: "usb1" },
       job: "j-9",
     });
     expect(report.payload).not.toHaveProperty("guest");
