@@ -404,6 +404,39 @@ describe.skipIf(noVisudo)("re-runs and upgrades", () => {
     expect(await linkOf(root, `${STATE}/previous`)).toBe("versions/2.0.0");
   });
 
+  test("an older release than the installed one is refused without --allow-downgrade, nothing changed", async () => {
+    const { base, root } = await installed("2.0.0");
+    const v1 = await makeRelease(join(base, "rel-1"), "1.0.0");
+    const before = await snapshot(root);
+    const r = runInstall(["--root", root, "--binary", v1.binary]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("1.0.0 is older than the installed 2.0.0; nothing was changed");
+    expect(r.stderr).toContain("--allow-downgrade");
+    expect(await snapshot(root)).toEqual(before);
+    // A prerelease of the installed version is older too; the same version is not.
+    const rc = await makeRelease(join(base, "rel-rc"), "2.0.0-rc.1");
+    expect(runInstall(["--root", root, "--binary", rc.binary]).code).toBe(1);
+    const dry = runInstall(["--root", root, "--binary", v1.binary, "--dry-run"]);
+    expect(dry.code).toBe(1);
+    expect(await snapshot(root)).toEqual(before);
+  });
+
+  test("with --allow-downgrade the older release is installed, warned, and the newer one kept as previous", async () => {
+    const { base, root } = await installed("2.0.0");
+    const v1 = await makeRelease(join(base, "rel-1"), "1.0.0");
+    const r = runInstall(["--root", root, "--binary", v1.binary, "--allow-downgrade"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("installing 1.0.0 over the newer 2.0.0 (--allow-downgrade)");
+    expect(await linkOf(root, `${STATE}/current`)).toBe("versions/1.0.0");
+    expect(await linkOf(root, `${STATE}/previous`)).toBe("versions/2.0.0");
+    // Upgrading needs no flag; the flag does not go with --uninstall.
+    const v3 = await makeRelease(join(base, "rel-3"), "3.0.0");
+    expect(runInstall(["--root", root, "--binary", v3.binary]).code).toBe(0);
+    const u = runInstall(["--root", root, "--uninstall", "--allow-downgrade"]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("--allow-downgrade goes with an install");
+  });
+
   test("an install made before the versions layout (a plain file on PATH) moves into it", async () => {
     const { base, root, rel } = await installed("1.0.0");
     // What earlier installers left: the binary itself at /usr/local/bin, nothing under versions/.
