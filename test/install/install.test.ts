@@ -18,6 +18,7 @@ import {
   makeRelease,
   modeOf,
   PRIV_DIR,
+  type RunResult,
   runInstall,
   snapshot,
   tempDirs,
@@ -31,16 +32,37 @@ const tmp = tempDirs();
 const noVisudo = visudoMissing();
 afterAll(() => tmp.cleanup());
 
-/** A fresh root with version `v` installed; returns the paths involved. */
-async function installed(v = "1.0.0") {
+/**
+ * A root with version `v` freshly installed, made once per version by a real run of install.sh
+ * (its result checked) and copied with `cp -a` (modes, owners, times and links as they are) for
+ * each test that needs one: one process instead of a whole install each time.
+ */
+const templates = new Map<string, { root: string; first: RunResult }>();
+
+async function template(v: string) {
+  const known = templates.get(v);
+  if (known) return known;
   const base = await tmp.make();
   const root = join(base, "root");
   await mkdir(root);
   const rel = await makeRelease(join(base, `rel-${v}`), v);
-  const r = runInstall(["--root", root, "--binary", rel.binary]);
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return { base, root, rel, first: r };
+  const first = runInstall(["--root", root, "--binary", rel.binary]);
+  expect(first.stderr).toBe("");
+  expect(first.code).toBe(0);
+  const made = { root, first };
+  templates.set(v, made);
+  return made;
+}
+
+/** A fresh root with version `v` installed; returns the paths involved. */
+async function installed(v = "1.0.0") {
+  const t = await template(v);
+  const base = await tmp.make();
+  const root = join(base, "root");
+  const copy = Bun.spawnSync(["cp", "-a", t.root, root]);
+  expect(copy.exitCode).toBe(0);
+  const rel = await makeRelease(join(base, `rel-${v}`), v);
+  return { base, root, rel, first: t.first };
 }
 
 const BIN = "/usr/local/bin/felhom-agent";
