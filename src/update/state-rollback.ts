@@ -39,8 +39,8 @@ export type StateVerdict =
   | { kind: "keep" }
   /** The live schema is newer than the previous version's: its copy goes back in place. */
   | { kind: "restore"; copy: string; copySchema: number; liveSchema: number }
-  /** Newer schema and no usable copy: rolling back would leave an agent that cannot start. */
-  | { kind: "stuck"; why: string };
+  /** No usable copy: the previous version's schema is unknown. */
+  | { kind: "no_copy"; why: string };
 
 /**
  * Decides whether the previous version can open the live database. The copy taken before the
@@ -51,13 +51,16 @@ export function stateVerdict(live: Database, l: UpdateLayout, previous: string):
   const liveSchema = readUserVersion(live);
   const copy = stateCopyPath(l, previous);
   if (!existsSync(copy)) {
-    return { kind: "stuck", why: `no state copy at ${copy} to tell the previous version's schema` };
+    return {
+      kind: "no_copy",
+      why: `no state copy at ${copy} to tell the previous version's schema`,
+    };
   }
   let info: StoreFileInfo;
   try {
     info = inspectStoreFile(copy);
   } catch (err) {
-    return { kind: "stuck", why: `the state copy cannot be used: ${(err as Error).message}` };
+    return { kind: "no_copy", why: `the state copy cannot be used: ${(err as Error).message}` };
   }
   if (info.schemaVersion >= liveSchema) return { kind: "keep" };
   return { kind: "restore", copy, copySchema: info.schemaVersion, liveSchema };
@@ -177,7 +180,14 @@ export function restoreForRollback(o: RestoreForRollbackOptions): RestoreForRoll
   // The newer database's last pages into its main file, so the file kept aside is whole.
   o.live.run("PRAGMA wal_checkpoint(TRUNCATE)");
   const keptAt = moveAside(o.dbPath, `rolled-back-${o.version}`, o.clock.now());
-  renameSync(tmp, o.dbPath);
+  try {
+    renameSync(tmp, o.dbPath);
+  } catch (err) {
+    // Put the newer database back where it was: the caller then keeps this version.
+    if (keptAt !== undefined) renameSync(keptAt, o.dbPath);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   syncDir(dirname(o.dbPath));
   return { keptAt, auditRowsCarried: carried.audit, noncesCarried: carried.nonces };
 }

@@ -198,7 +198,7 @@ export class Updater {
     }
     const verdict = stateVerdict(this.d.store.db, layout, back);
     if (verdict.kind === "restore") return this.rollBackWithState(a, why, back, verdict.copy);
-    if (verdict.kind === "stuck") {
+    if (verdict.kind === "no_copy") {
       // Without the copy the previous version's schema is unknown: rolled back as before, and
       // said so (docs/self-update.md#rollback-across-a-schema-change).
       this.d.logger.warn("rolling back without a state copy", {
@@ -237,16 +237,33 @@ export class Updater {
     back: string,
     copy: string,
   ): StartOutcome {
-    const restored = restoreForRollback({
-      dbPath: this.d.store.info.path,
-      live: this.d.store.db,
-      copy,
-      attemptId: a.id,
-      reason: why,
-      version: a.version,
-      backTo: back,
-      clock: this.d.clock,
-    });
+    let restored: ReturnType<typeof restoreForRollback>;
+    try {
+      restored = restoreForRollback({
+        dbPath: this.d.store.info.path,
+        live: this.d.store.db,
+        copy,
+        attemptId: a.id,
+        reason: why,
+        version: a.version,
+        backTo: back,
+        clock: this.d.clock,
+      });
+    } catch (err) {
+      // Nothing was swapped (the live database moves only after the copy is complete). The
+      // previous version could not open this state, so the new one stays rather than leaving
+      // an agent that cannot start.
+      const message = (err as Error).message;
+      const reason = `${why}; not rolled back: the previous version needs the state copy and putting it back failed (${message})`;
+      const closed = this.step(a, "failed", reason);
+      this.audit(closed, "failed", { reason });
+      this.d.logger.error("update failed and could not be rolled back; this version stays", {
+        version: a.version,
+        back_to: back,
+        error: message,
+      });
+      return { kind: "none" };
+    }
     this.switchBack(a, back);
     this.d.logger.error(
       "update rolled back; the state copy taken before the switch is back in place",

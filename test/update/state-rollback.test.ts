@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_UPDATE_TIMING, UpdateDriver } from "../../src/daemon/update-driver.ts";
@@ -233,6 +233,27 @@ describe("rollback across a schema change", () => {
     // The next start does it, before anything else runs.
     expect(updater(NEW).onStart().kind).toBe("rolled_back");
     expect(links().current).toBe(OLD);
+  });
+
+  test("putting the copy back fails: nothing swapped, the attempt fails, the new version stays", async () => {
+    await switched();
+    migrateAsNewVersion();
+    updater(NEW).onStart();
+    // Where the copy would be prepared is taken by a directory: the preparation fails.
+    mkdirSync(`${dbPath}.rollback-tmp`);
+    expect(updater(NEW).onStart().kind).toBe("none");
+    expect(links()).toEqual({ current: NEW, previous: OLD });
+    expect(readUserVersion(store.db)).toBe(SCHEMA_VERSION + 1);
+    expect(keptAside()).toEqual([]);
+    const last = store.agentUpdates.last();
+    expect(last?.step).toBe("failed");
+    expect(last?.reason).toContain("putting it back failed");
+    expect(
+      store.audit
+        .list({ limit: 100 })
+        .filter((r) => r.action === "agent.update")
+        .at(-1)?.outcome,
+    ).toBe("failed");
   });
 
   test("without a state copy (an attempt from a build that took none) it rolls back as before", async () => {
