@@ -46,6 +46,8 @@ ENROLL_CODE=""
 HUB_URL=""
 
 # Run state.
+# The uid this script runs as, asked once: every file placed checks whether it may chown.
+RUN_UID=$(id -u)
 WORK=""
 CHANGES=0
 RESTART_NEEDED=no
@@ -216,7 +218,7 @@ gid_of() {
 
 # "uid:gid" to chown to, or empty when the owner cannot be set (unknown user, or not root).
 owner_ids() {
-  [ "$(id -u)" = 0 ] || return 0
+  [ "$RUN_UID" = 0 ] || return 0
   u=$(uid_of "$1" || true)
   g=$(gid_of "$2" || true)
   if [ -n "$u" ] && [ -n "$g" ]; then echo "$u:$g"; fi
@@ -1219,7 +1221,7 @@ main() {
     usage
     return 0
   fi
-  if ! under_root && ! is_dry && [ "$(id -u)" != 0 ]; then
+  if ! under_root && ! is_dry && [ "$RUN_UID" != 0 ]; then
     die "run as root (or with --dry-run to see what would be done)"
   fi
   umask 022
