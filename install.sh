@@ -41,10 +41,13 @@ DRY_RUN=no
 PROTO=""
 PURGE=no
 SETUP=no
+ALLOW_DOWNGRADE=no
 ENROLL_CODE=""
 HUB_URL=""
 
 # Run state.
+# The uid this script runs as, asked once: every file placed checks whether it may chown.
+RUN_UID=$(id -u)
 WORK=""
 CHANGES=0
 RESTART_NEEDED=no
@@ -77,6 +80,8 @@ Other options:
   --uninstall       remove what the installer put in place; keeps /etc/felhom-agent and
                     /var/lib/felhom-agent unless --purge is also given
   --purge           with --uninstall: also remove configuration, state and the service user
+  --allow-downgrade install a release older than the installed one (refused without it: the
+                    older version may not open the state database the newer one migrated)
   --dry-run         print every action instead of doing it (downloads and checks still run)
   --root DIR        install below DIR instead of / (image builds, tests): no user is created,
                     no package installed and systemctl is not called; owners come from
@@ -148,6 +153,7 @@ parse_args() {
       --uninstall) MODE=uninstall ;;
       --purge) PURGE=yes ;;
       --dry-run) DRY_RUN=yes ;;
+      --allow-downgrade) ALLOW_DOWNGRADE=yes ;;
       -h | --help) MODE=help ;;
       *) usage_error "unknown option: $opt" ;;
     esac
@@ -156,6 +162,7 @@ parse_args() {
   check_setup_args
   if [ "$MODE" = uninstall ]; then
     [ -z "$BINARY$URL$SUMS" ] || usage_error "--uninstall takes no --binary, --url or --sums"
+    [ "$ALLOW_DOWNGRADE" = no ] || usage_error "--allow-downgrade goes with an install, not --uninstall"
   else
     [ "$PURGE" = no ] || usage_error "--purge only goes with --uninstall"
     if [ -z "$BINARY" ] && [ -z "$URL" ]; then
@@ -211,7 +218,7 @@ gid_of() {
 
 # "uid:gid" to chown to, or empty when the owner cannot be set (unknown user, or not root).
 owner_ids() {
-  [ "$(id -u)" = 0 ] || return 0
+  [ "$RUN_UID" = 0 ] || return 0
   u=$(uid_of "$1" || true)
   g=$(gid_of "$2" || true)
   if [ -n "$u" ] && [ -n "$g" ]; then echo "$u:$g"; fi
@@ -923,6 +930,58 @@ binary_version() {
   printf '%s\n' "$v"
 }
 
+# version_lt A B: true when version A orders before B the semver way (docs/self-update.md#downgrades):
+# MAJOR.MINOR.PATCH numerically, then a prerelease before the release, prereleases field by
+# field (numeric fields as numbers and before alphanumeric ones).
+version_lt() {
+  a_core=${1%%-*} b_core=${2%%-*}
+  a_pre="" b_pre=""
+  case $1 in *-*) a_pre=${1#*-} ;; esac
+  case $2 in *-*) b_pre=${2#*-} ;; esac
+  for _ in 1 2 3; do
+    a_n=${a_core%%.*} b_n=${b_core%%.*}
+    if [ "$a_n" -lt "$b_n" ]; then return 0; fi
+    if [ "$a_n" -gt "$b_n" ]; then return 1; fi
+    a_core=${a_core#*.} b_core=${b_core#*.}
+  done
+  [ -n "$a_pre$b_pre" ] || return 1
+  [ -n "$a_pre" ] || return 1
+  [ -n "$b_pre" ] || return 0
+  while :; do
+    [ -n "$b_pre" ] || return 1
+    [ -n "$a_pre" ] || return 0
+    a_f=${a_pre%%.*} b_f=${b_pre%%.*}
+    if [ "$a_f" != "$b_f" ]; then
+      a_num=no b_num=no
+      case $a_f in '' | *[!0-9]*) ;; *) a_num=yes ;; esac
+      case $b_f in '' | *[!0-9]*) ;; *) b_num=yes ;; esac
+      if [ $a_num = yes ] && [ $b_num = yes ]; then [ "$a_f" -lt "$b_f" ] && return 0 || return 1; fi
+      [ $a_num = no ] || return 0
+      [ $b_num = no ] || return 1
+      [ "$(printf '%s\n%s\n' "$a_f" "$b_f" | LC_ALL=C sort | head -n 1)" = "$a_f" ] && return 0 || return 1
+    fi
+    case $a_pre in *.*) a_pre=${a_pre#*.} ;; *) a_pre="" ;; esac
+    case $b_pre in *.*) b_pre=${b_pre#*.} ;; *) b_pre="" ;; esac
+  done
+}
+
+# An older release than the one current names is refused unless --allow-downgrade: the older
+# binary refuses a state database whose schema a newer version migrated
+# (docs/self-update.md#downgrades). Checked before anything changes.
+check_downgrade() {
+  was=$(readlink -- "$ROOT$STATE_DIR/current" 2>/dev/null || true)
+  case $was in
+    versions/*) installed=${was#versions/} ;;
+    *) return 0 ;;
+  esac
+  printf '%s\n' "$installed" | grep -Eq '^[0-9]+[.][0-9]+[.][0-9]+(-[0-9A-Za-z.-]+)?$' || return 0
+  version_lt "$BIN_VERSION" "$installed" || return 0
+  if [ "$ALLOW_DOWNGRADE" = no ]; then
+    die "$BIN_VERSION is older than the installed $installed; nothing was changed. An older version may not open the state database a newer one migrated: to go back anyway, run again with --allow-downgrade (and restore a state copy of that version if it refuses the database: felhom-agent state restore FILE)"
+  fi
+  warn "installing $BIN_VERSION over the newer $installed (--allow-downgrade): if it refuses the state database, restore a copy of that version's state (felhom-agent state restore $STATE_DIR/versions/$BIN_VERSION/state.db, when there is one)"
+}
+
 # set_link TARGET LINK: LINK (a symbolic link) names TARGET, replaced in one rename. Sets
 # LAST_CHANGED.
 set_link() {
@@ -1099,6 +1158,7 @@ do_install() {
   verify_binary
   BIN_VERSION=$(binary_version)
   say "version    $BIN_VERSION"
+  check_downgrade
   ensure_sudo
   ensure_user
   install_files
@@ -1161,7 +1221,7 @@ main() {
     usage
     return 0
   fi
-  if ! under_root && ! is_dry && [ "$(id -u)" != 0 ]; then
+  if ! under_root && ! is_dry && [ "$RUN_UID" != 0 ]; then
     die "run as root (or with --dry-run to see what would be done)"
   fi
   umask 022

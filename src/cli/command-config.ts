@@ -4,7 +4,9 @@ import {
   type AgentConfig,
   loadConfig,
   loadOfflineConfig,
+  loadProxmoxOptionalConfig,
   type OfflineAgentConfig,
+  type ProxmoxOptionalAgentConfig,
 } from "../daemon/agent-config.ts";
 import { type CliContext, CONFIG_HINT, failureLine } from "./context.ts";
 
@@ -47,6 +49,29 @@ export async function loadOfflineConfigOrReport(
 ): Promise<OfflineAgentConfig | undefined> {
   try {
     return await loadOfflineConfig({
+      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+      env: ctx.env,
+      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      ctx.stderr(failureLine(command, `configuration error: ${err.message}`, CONFIG_HINT));
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/**
+ * The same for commands that use Proxmox only when it is configured (`status`): the `proxmox`
+ * section may be missing (then `proxmox` is undefined), but when present it must be valid.
+ */
+export async function loadProxmoxOptionalConfigOrReport(
+  ctx: CliContext,
+  command: string,
+): Promise<ProxmoxOptionalAgentConfig | undefined> {
+  try {
+    return await loadProxmoxOptionalConfig({
       ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
       env: ctx.env,
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),

@@ -26,7 +26,12 @@ export async function checkProxmoxPin(
   proxmox: { endpoint: string; tls: ProxmoxTlsTrust } | undefined,
   probe: PresentedProbe,
 ): Promise<PinCheck> {
-  if (proxmox === undefined) return { state: "unchecked", detail: "no proxmox section" };
+  if (proxmox === undefined) {
+    return {
+      state: "unchecked",
+      detail: "Proxmox is not configured (no proxmox section), so there is no pin to check",
+    };
+  }
   if (proxmox.tls.kind !== "fingerprint") {
     return { state: "unchecked", detail: `trusted by ${proxmox.tls.kind}, not by a pin` };
   }

@@ -8,7 +8,7 @@ import {
 import type { AuditHead } from "../store/audit.ts";
 import type { EnrolledSigner } from "../store/enrolled-signers.ts";
 import { StoreError } from "../store/errors.ts";
-import { loadConfigOrReport } from "./command-config.ts";
+import { loadProxmoxOptionalConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import {
@@ -27,7 +27,8 @@ hub has acknowledged it, and every operator signer in force with its SHA256 fing
 and source (config, enrollment, or rotation). When the Proxmox certificate is pinned, it also
 checks that the endpoint still presents that certificate (a TLS handshake, nothing sent): a
 changed one is a problem, "Proxmox certificate changed; run \`felhom-agent setup --repin\` as
-root", and the daemon refuses to talk to Proxmox until then.
+root", and the daemon refuses to talk to Proxmox until then. A configuration without a
+\`proxmox\` section is fine here: status then says Proxmox is not configured and checks no pin.
 
 Options:
   --json      machine-readable output
@@ -81,7 +82,9 @@ export async function runStatus(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  const cfg = await loadConfigOrReport(ctx, "status");
+  // A host whose config has no `proxmox` section yet (enrolled first, Proxmox set up later)
+  // still has a status; the pin check is then skipped and says why.
+  const cfg = await loadProxmoxOptionalConfigOrReport(ctx, "status");
   if (!cfg) return EXIT_USAGE;
   const { defaultStorePath } = await import("../store/open.ts");
   const { summary: store, stored } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);

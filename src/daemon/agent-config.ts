@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { logSection, privilegedSection, stateDirSection } from "../config/base-sections.ts";
 import { type LoadConfigOptions, loadSections } from "../config/load.ts";
-import { proxmoxSection } from "../config/proxmox-section.ts";
+import { type ProxmoxConfig, proxmoxSection } from "../config/proxmox-section.ts";
 import { redactSections, secretsOfSections } from "../config/redact.ts";
 import { type ConfigOf, defineSection, envName } from "../config/section.ts";
 import { gateSections } from "../gate/config-section.ts";
@@ -78,4 +78,40 @@ export async function loadOfflineConfig(opts: LoadConfigOptions): Promise<Offlin
     allowEnv: [...(opts.allowEnv ?? []), ...proxmoxSection.env.map(envName)],
   });
   return rest as OfflineAgentConfig;
+}
+
+/**
+ * The `proxmox` key for commands that use it when it is there (`status`: the pin check): absent
+ * is fine; present, it is validated and resolved exactly as for the daemon.
+ */
+const optionalProxmoxSection = defineSection({
+  key: "proxmox",
+  schema: proxmoxSection.schema.optional(),
+  env: proxmoxSection.env,
+  resolve: (raw, ctx) => (raw === undefined ? undefined : proxmoxSection.resolve(raw, ctx)),
+  redact: (c: ProxmoxConfig | undefined) =>
+    c === undefined ? undefined : proxmoxSection.redact(c),
+  secrets: (c: ProxmoxConfig | undefined) => (c === undefined ? [] : proxmoxSection.secrets(c)),
+});
+
+const proxmoxOptionalSections = [
+  optionalProxmoxSection,
+  ...agentSections.filter((s) => s !== proxmoxSection),
+] as const;
+
+export type ProxmoxOptionalAgentConfig = OfflineAgentConfig & {
+  proxmox: ProxmoxConfig | undefined;
+};
+
+/**
+ * The configuration with its Proxmox connection when it has one: a config without a `proxmox`
+ * section (or no config file at all) loads, with `proxmox` undefined.
+ */
+export async function loadProxmoxOptionalConfig(
+  opts: LoadConfigOptions,
+): Promise<ProxmoxOptionalAgentConfig> {
+  return (await loadSections(proxmoxOptionalSections, {
+    ...opts,
+    fileOptional: opts.fileOptional ?? true,
+  })) as ProxmoxOptionalAgentConfig;
 }

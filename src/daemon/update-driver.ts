@@ -126,6 +126,14 @@ export class UpdateDriver {
     const p = this.probation;
     if (p?.kind !== "health_gate" || this.settled) return;
     this.settled = true;
+    if (this.updater.rollbackNeedsState()) {
+      // The state copy goes back only before anything else runs: exit, and the next start
+      // (the attempt is `started`) rolls back (docs/self-update.md#rollback-across-a-schema-change).
+      this.o.restart(
+        `did not become healthy within ${this.o.timing.healthDeadlineMs} ms; rolled back at the next start`,
+      );
+      return;
+    }
     const out = this.updater.rollBack(
       p.attempt,
       `did not become healthy within ${this.o.timing.healthDeadlineMs} ms`,

@@ -26,21 +26,28 @@ export interface StoreFileInfo {
  * and only then renamed into place; an existing `outPath` is never overwritten.
  */
 export function backupStore(dbPath: string, outPath: string): StoreFileInfo {
-  if (existsSync(outPath)) {
-    throw new StoreError({
-      kind: "invalid_argument",
-      path: outPath,
-      message: `${outPath} already exists; a backup never overwrites a file, choose another name`,
-    });
-  }
-  const tmp = join(dirname(outPath), `.${basename(outPath)}.tmp-${randomBytes(6).toString("hex")}`);
+  refuseExisting(outPath);
   // Side-command open: works next to the daemon, never creates or migrates a store.
   const store = openStore({ path: dbPath, exclusive: false, mustExist: true });
+  try {
+    return backupOpenStore(store.db, store.info.storeId, outPath);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The same copy through a handle the caller already has open (the daemon, which holds the
+ * store's lock, before a self-update's switch: docs/self-update.md#the-state-copy-taken-before-the-switch).
+ */
+export function backupOpenStore(db: Database, storeId: string, outPath: string): StoreFileInfo {
+  refuseExisting(outPath);
+  const tmp = join(dirname(outPath), `.${basename(outPath)}.tmp-${randomBytes(6).toString("hex")}`);
   let renamed = false;
   try {
     // Created empty and private first: VACUUM INTO keeps an existing empty file's mode.
     closeSync(openSync(tmp, "wx", 0o600));
-    store.db.query("VACUUM INTO $path").run({ path: tmp });
+    db.query("VACUUM INTO $path").run({ path: tmp });
     const fd = openSync(tmp, "r");
     try {
       fsyncSync(fd);
@@ -48,11 +55,11 @@ export function backupStore(dbPath: string, outPath: string): StoreFileInfo {
       closeSync(fd);
     }
     const info = inspectStoreFile(tmp);
-    if (info.storeId !== store.info.storeId) {
+    if (info.storeId !== storeId) {
       throw new StoreError({
         kind: "corrupt",
         path: outPath,
-        message: `the backup written does not read back as store ${store.info.storeId}`,
+        message: `the backup written does not read back as store ${storeId}`,
       });
     }
     renameSync(tmp, outPath);
@@ -60,8 +67,17 @@ export function backupStore(dbPath: string, outPath: string): StoreFileInfo {
     syncDir(dirname(outPath));
     return info;
   } finally {
-    store.close();
     if (!renamed) rmSync(tmp, { force: true });
+  }
+}
+
+function refuseExisting(outPath: string): void {
+  if (existsSync(outPath)) {
+    throw new StoreError({
+      kind: "invalid_argument",
+      path: outPath,
+      message: `${outPath} already exists; a backup never overwrites a file, choose another name`,
+    });
   }
 }
 

@@ -3,8 +3,10 @@ import type { Logger } from "../log/types.ts";
 import type { UpdateAttempt, UpdateStep } from "../store/agent-updates.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
+import { compareVersions, VERSION_PATTERN } from "../util/semver.ts";
 import { ArtifactError, downloadArtifact } from "./download.ts";
 import {
+  installedVersions,
   linkedVersion,
   pointLink,
   pruneVersions,
@@ -14,9 +16,11 @@ import {
   versionDir,
 } from "./layout.ts";
 import { smokeTest } from "./smoke.ts";
+import { restoreForRollback, saveStateCopy, stateVerdict } from "./state-rollback.ts";
 
 export interface UpdaterDeps {
-  store: Pick<Store, "agentUpdates" | "audit">;
+  /** `db` and `info`: the state copy before the switch and its restore on a rollback. */
+  store: Pick<Store, "agentUpdates" | "audit" | "db" | "info">;
   layout: UpdateLayout;
   /** The version of the binary running this code. */
   runningVersion: string;
@@ -100,10 +104,15 @@ export class Updater {
         a = this.step(a, "smoked");
       }
       // smoked: switch. Redone after a crash: when `current` already names the new version the
-      // previous link was set before it, so neither is touched again.
+      // previous link was set before it, so neither is touched again. The state copy goes
+      // first, so a rollback can always give the previous version a database it can open
+      // (docs/self-update.md#the-state-copy-taken-before-the-switch).
       const was = linkedVersion(layout.current);
       if (was !== a.version) {
-        if (was !== undefined) pointLink(layout, layout.previous, was);
+        if (was !== undefined) {
+          saveStateCopy(this.d.store.db, this.d.store.info.storeId, layout, was);
+          pointLink(layout, layout.previous, was);
+        }
         pointLink(layout, layout.current, a.version);
       }
       this.step(a, "switched");
@@ -187,16 +196,105 @@ export class Updater {
       });
       return { kind: "none" };
     }
-    pointLink(layout, layout.current, back);
-    removeLink(layout, layout.previous);
-    rmSync(versionDir(layout, a.version), { recursive: true, force: true });
-    // What only `previous` kept is not needed by anything now: versions on disk stay exactly
-    // those the links name.
-    pruneVersions(layout);
+    const verdict = stateVerdict(this.d.store.db, layout, back);
+    if (verdict.kind === "restore") return this.rollBackWithState(a, why, back, verdict.copy);
+    if (verdict.kind === "no_copy") {
+      // Without the copy the previous version's schema is unknown: rolled back as before, and
+      // said so (docs/self-update.md#rollback-across-a-schema-change).
+      this.d.logger.warn("rolling back without a state copy", {
+        version: a.version,
+        why: verdict.why,
+      });
+    }
+    this.switchBack(a, back);
     const closed = this.step(a, "rolled_back", why);
     this.audit(closed, "rolled_back", { reason: why, back_to: back });
     this.d.logger.error("update rolled back", { version: a.version, back_to: back, reason: why });
     return { kind: "rolled_back", attempt: closed };
+  }
+
+  /**
+   * True when rolling back now would need the state copy put back (the new version migrated
+   * the database past what the previous one opens). That swap is done only at start-up,
+   * before anything else writes to the store.
+   */
+  rollbackNeedsState(): boolean {
+    const back = linkedVersion(this.d.layout.previous);
+    if (back === undefined) return false;
+    return stateVerdict(this.d.store.db, this.d.layout, back).kind === "restore";
+  }
+
+  /**
+   * The rollback when the new version migrated the database past what `back` can open: the
+   * state copy goes back in place first (the attempt in it stays `started`, so a crash before
+   * the links move makes this start redo it), then the links. The previous version's start
+   * closes the attempt (docs/self-update.md#rollback-across-a-schema-change). Nothing is
+   * written to the live store after the swap: it has been moved aside.
+   */
+  private rollBackWithState(
+    a: UpdateAttempt,
+    why: string,
+    back: string,
+    copy: string,
+  ): StartOutcome {
+    let restored: ReturnType<typeof restoreForRollback>;
+    try {
+      restored = restoreForRollback({
+        dbPath: this.d.store.info.path,
+        live: this.d.store.db,
+        copy,
+        attemptId: a.id,
+        reason: why,
+        version: a.version,
+        backTo: back,
+        clock: this.d.clock,
+      });
+    } catch (err) {
+      // Nothing was swapped (the live database moves only after the copy is complete). The
+      // previous version could not open this state, so the new one stays rather than leaving
+      // an agent that cannot start.
+      const message = (err as Error).message;
+      const reason = `${why}; not rolled back: the previous version needs the state copy and putting it back failed (${message})`;
+      const closed = this.step(a, "failed", reason);
+      this.audit(closed, "failed", { reason });
+      this.d.logger.error("update failed and could not be rolled back; this version stays", {
+        version: a.version,
+        back_to: back,
+        error: message,
+      });
+      return { kind: "none" };
+    }
+    this.switchBack(a, back);
+    this.d.logger.error(
+      "update rolled back; the state copy taken before the switch is back in place",
+      {
+        version: a.version,
+        back_to: back,
+        reason: why,
+        newer_state_kept_at: restored.keptAt,
+        audit_rows_carried: restored.auditRowsCarried,
+        nonces_carried: restored.noncesCarried,
+      },
+    );
+    return { kind: "rolled_back", attempt: a };
+  }
+
+  /**
+   * `current` back at `back`, the failed version removed, and `previous` at the newest other
+   * version still on disk (the one `back` had replaced), so two versions stay where there were
+   * two; versions on disk stay exactly those the links name.
+   */
+  private switchBack(a: UpdateAttempt, back: string): void {
+    const { layout } = this.d;
+    pointLink(layout, layout.current, back);
+    const other = installedVersions(layout)
+      .filter((v) => v !== back && v !== a.version && VERSION_PATTERN.test(v))
+      .sort(compareVersions)
+      .at(-1);
+    if (other !== undefined) pointLink(layout, layout.previous, other);
+    else removeLink(layout, layout.previous);
+    rmSync(versionDir(layout, a.version), { recursive: true, force: true });
+    pruneVersions(layout);
   }
 
   private fail(a: UpdateAttempt, why: string): "failed" {

@@ -148,3 +148,55 @@ test("--help, bad flags, bad config", async () => {
   expect(await runStatus([], ctx())).toBe(2);
   expect(err).toMatch(/^felhom-agent: [a-z]+(?: [a-z]+)?: configuration error:/);
 });
+
+test("a config without a proxmox section: Proxmox not configured, no pin probed, exit 0", async () => {
+  await enroll();
+  openStore({ path: defaultStorePath(stateDir) }).close();
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      state_dir: stateDir,
+      signers: [{ name: "alice", key: `${ALICE} alice`, role: "recovery" }],
+    }),
+  );
+  const probed: string[] = [];
+  const c = {
+    ...ctx(),
+    deps: {
+      presented: async (host: string, port: number) => {
+        probed.push(`${host}:${port}`);
+        return "00";
+      },
+    },
+  };
+  expect(await runStatus([], c)).toBe(0);
+  expect(err).toBe("");
+  expect(out).toContain("enrolled: yes, host host-abc");
+  expect(out).toContain("Proxmox is not configured");
+  expect(await runStatus(["--json"], { ...c, ...ctx() })).toBe(0);
+  const j = JSON.parse(out);
+  expect(j.proxmox_certificate.state).toBe("unchecked");
+  expect(j.proxmox_certificate.detail).toContain("Proxmox is not configured");
+  expect(j.store.state).toBe("ok");
+  expect(j.problems).toEqual([]);
+  expect(probed).toEqual([]);
+});
+
+test("a proxmox section that is there is still checked: invalid is a configuration error, a changed pin a problem", async () => {
+  const base = {
+    endpoint: "https://127.0.0.1:8006",
+    token: "felhom-agent@pve!agent=00000000-0000-4000-8000-000000000000",
+    tls: { fingerprint: `${"AA:".repeat(31)}AA` },
+  };
+  writeFileSync(configPath, JSON.stringify({ state_dir: stateDir, proxmox: base }));
+  expect(await runStatus([], ctx())).toBe(2);
+  expect(err).toContain("felhom-agent: status: configuration error:");
+  expect(err).toContain("node");
+  writeFileSync(
+    configPath,
+    JSON.stringify({ state_dir: stateDir, proxmox: { ...base, node: "pve1" } }),
+  );
+  const c = { ...ctx(), deps: { presented: async () => `${"BB:".repeat(31)}BB` } };
+  expect(await runStatus([], c)).toBe(1);
+  expect(out).toContain("problem: Proxmox certificate changed");
+});

@@ -32,7 +32,7 @@ test("the demo walkthrough behaves at every step and says so", async () => {
     "[ ok ] the supervisor starts 1.1.0: on probation, then healthy (first hub poll) -> good",
     "[ ok ] the supervisor starts 1.0.0: on probation, then healthy (first hub poll) -> good",
     "its second start: rolled_back; current -> 1.0.0",
-    "[ ok ] rolled back to 1.0.0, 1.2.0 removed and never tried again (versions on disk: 1.0.0)",
+    "[ ok ] rolled back to 1.0.0, 1.2.0 removed and never tried again (versions on disk: 1.0.0, 1.1.0)",
     "[ ok ] audited: good, good, rolled_back",
   ])
     expect(update).toContain(line);

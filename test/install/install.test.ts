@@ -18,6 +18,7 @@ import {
   makeRelease,
   modeOf,
   PRIV_DIR,
+  type RunResult,
   runInstall,
   snapshot,
   tempDirs,
@@ -31,16 +32,37 @@ const tmp = tempDirs();
 const noVisudo = visudoMissing();
 afterAll(() => tmp.cleanup());
 
-/** A fresh root with version `v` installed; returns the paths involved. */
-async function installed(v = "1.0.0") {
+/**
+ * A root with version `v` freshly installed, made once per version by a real run of install.sh
+ * (its result checked) and copied with `cp -a` (modes, owners, times and links as they are) for
+ * each test that needs one: one process instead of a whole install each time.
+ */
+const templates = new Map<string, { root: string; first: RunResult }>();
+
+async function template(v: string) {
+  const known = templates.get(v);
+  if (known) return known;
   const base = await tmp.make();
   const root = join(base, "root");
   await mkdir(root);
   const rel = await makeRelease(join(base, `rel-${v}`), v);
-  const r = runInstall(["--root", root, "--binary", rel.binary]);
-  expect(r.stderr).toBe("");
-  expect(r.code).toBe(0);
-  return { base, root, rel, first: r };
+  const first = runInstall(["--root", root, "--binary", rel.binary]);
+  expect(first.stderr).toBe("");
+  expect(first.code).toBe(0);
+  const made = { root, first };
+  templates.set(v, made);
+  return made;
+}
+
+/** A fresh root with version `v` installed; returns the paths involved. */
+async function installed(v = "1.0.0") {
+  const t = await template(v);
+  const base = await tmp.make();
+  const root = join(base, "root");
+  const copy = Bun.spawnSync(["cp", "-a", t.root, root]);
+  expect(copy.exitCode).toBe(0);
+  const rel = await makeRelease(join(base, `rel-${v}`), v);
+  return { base, root, rel, first: t.first };
 }
 
 const BIN = "/usr/local/bin/felhom-agent";
@@ -402,6 +424,39 @@ describe.skipIf(noVisudo)("re-runs and upgrades", () => {
     expect((await readdir(join(root, `${STATE}/versions`))).sort()).toEqual(["2.0.0", "3.0.0"]);
     expect(await linkOf(root, `${STATE}/current`)).toBe("versions/3.0.0");
     expect(await linkOf(root, `${STATE}/previous`)).toBe("versions/2.0.0");
+  });
+
+  test("an older release than the installed one is refused without --allow-downgrade, nothing changed", async () => {
+    const { base, root } = await installed("2.0.0");
+    const v1 = await makeRelease(join(base, "rel-1"), "1.0.0");
+    const before = await snapshot(root);
+    const r = runInstall(["--root", root, "--binary", v1.binary]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("1.0.0 is older than the installed 2.0.0; nothing was changed");
+    expect(r.stderr).toContain("--allow-downgrade");
+    expect(await snapshot(root)).toEqual(before);
+    // A prerelease of the installed version is older too; the same version is not.
+    const rc = await makeRelease(join(base, "rel-rc"), "2.0.0-rc.1");
+    expect(runInstall(["--root", root, "--binary", rc.binary]).code).toBe(1);
+    const dry = runInstall(["--root", root, "--binary", v1.binary, "--dry-run"]);
+    expect(dry.code).toBe(1);
+    expect(await snapshot(root)).toEqual(before);
+  });
+
+  test("with --allow-downgrade the older release is installed, warned, and the newer one kept as previous", async () => {
+    const { base, root } = await installed("2.0.0");
+    const v1 = await makeRelease(join(base, "rel-1"), "1.0.0");
+    const r = runInstall(["--root", root, "--binary", v1.binary, "--allow-downgrade"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("installing 1.0.0 over the newer 2.0.0 (--allow-downgrade)");
+    expect(await linkOf(root, `${STATE}/current`)).toBe("versions/1.0.0");
+    expect(await linkOf(root, `${STATE}/previous`)).toBe("versions/2.0.0");
+    // Upgrading needs no flag; the flag does not go with --uninstall.
+    const v3 = await makeRelease(join(base, "rel-3"), "3.0.0");
+    expect(runInstall(["--root", root, "--binary", v3.binary]).code).toBe(0);
+    const u = runInstall(["--root", root, "--uninstall", "--allow-downgrade"]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("--allow-downgrade goes with an install");
   });
 
   test("an install made before the versions layout (a plain file on PATH) moves into it", async () => {

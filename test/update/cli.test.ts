@@ -116,7 +116,7 @@ describe("config check", () => {
     writeFileSync(configPath, JSON.stringify({ state_dir: stateDir, proxmox: { node: 5 } }));
     const r = await run(["--config", configPath, "config", "check"]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("configuration error");
+    expect(r.err).toContain("felhom-agent: config check: configuration error:");
     expect(r.err).toContain("proxmox");
   });
 });

@@ -148,7 +148,8 @@ test("update to a second build, back again, and a build that never becomes healt
   await until("0.1.0 running again", () =>
     sup?.current?.version === "0.1.0" && sup.runs.length >= 6 ? true : undefined,
   );
-  expect(links()).toEqual({ current: "0.1.0", previous: undefined });
+  // Two versions stay: the one rolled back to and the one it had replaced (docs/self-update.md#health-gate-and-rollback).
+  expect(links()).toEqual({ current: "0.1.0", previous: "0.2.0" });
   expect(lastAttempt()?.reason).toContain("did not become healthy");
   expect(sup.runs.map((r) => r.version)).toEqual([
     "0.1.0",
