@@ -13,6 +13,7 @@ export const OP_NAMES = [
   "guest.rollback",
   "guest.snapshot.delete",
   "guest.backup",
+  "guest.backup.delete",
   "guest.provision",
   "guest.restore",
   "guest.destroy",
@@ -21,6 +22,7 @@ export const OP_NAMES = [
   "signers.rotate",
   "agent.update",
   "golden.register",
+  "backup.policy",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

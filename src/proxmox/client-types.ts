@@ -211,6 +211,11 @@ export interface ProxmoxClient {
   createStorage(p: CreateStorageParams, o?: CallOptions): Promise<CreatedStorage>;
   /** Synchronous; removes the definition only, never the data on it. */
   deleteStorage(storage: string, o?: CallOptions): Promise<void>;
+  /**
+   * Deletes one volume, a backup archive here: always an `imgdel` task
+   * (docs/proxmox-behaviour.md#deleting-a-backup-volume).
+   */
+  deleteVolume(storage: string, volid: string, o?: CallOptions): Promise<string>;
 
   taskStatusOnce(upid: string, o?: CallOptions): Promise<TaskStatus>;
   /** One page of the log: `limit` lines from line `start` (0-based offset). */

@@ -364,6 +364,14 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
       });
     },
 
+    deleteVolume: async (storage, volid, o) =>
+      task(
+        "DELETE",
+        `${nodePath}/storage/${enc(storageId(storage))}/content/${enc(volid)}`,
+        undefined,
+        o?.signal,
+      ),
+
     taskStatusOnce: async (upid, o) => taskStatus(upid, o?.signal),
     taskLog: async (upid, start, limit, o) => taskLog(upid, start, limit, o?.signal),
     taskLogTail: async (upid, lines = 50, o) =>

@@ -3,6 +3,8 @@ import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
 import { AgentUpdates } from "./agent-updates.ts";
 import { AuditLog } from "./audit.ts";
+import { BackupHistory } from "./backup-history.ts";
+import { BackupPolicies } from "./backup-policies.ts";
 import { DesiredCache } from "./desired-cache.ts";
 import { EnrolledSigners } from "./enrolled-signers.ts";
 import { StoreError } from "./errors.ts";
@@ -71,6 +73,8 @@ export class Store {
   readonly enrolledSigners: EnrolledSigners;
   readonly operatorRequests: OperatorRequests;
   readonly storagePresence: StoragePresence;
+  readonly backupPolicies: BackupPolicies;
+  readonly backupHistory: BackupHistory;
   private closed = false;
 
   constructor(
@@ -111,6 +115,8 @@ export class Store {
     this.enrolledSigners = new EnrolledSigners(db, clock);
     this.operatorRequests = new OperatorRequests(db, clock);
     this.storagePresence = new StoragePresence(db, clock, this.audit);
+    this.backupPolicies = new BackupPolicies(db, clock);
+    this.backupHistory = new BackupHistory(db, clock);
   }
 
   /**

@@ -27,6 +27,7 @@ const MUTATING = [
   "setConfig",
   "createStorage",
   "deleteStorage",
+  "deleteVolume",
 ] as const;
 
 /** Behind the gate: the executors the engine runs after `decide`. */
