@@ -73,9 +73,6 @@ export class BackupHistory {
     if (!RESULTS.includes(input.result)) {
       throw invalidArgument(`result must be one of ${RESULTS.join(", ")}`);
     }
-    if (input.result === "ok" && input.volid === null) {
-      throw invalidArgument("a good backup names its archive");
-    }
     this.db
       .query(
         `INSERT INTO backup_history (vmid, storage, volid, result, started_at, finished_at,
@@ -98,6 +95,15 @@ export class BackupHistory {
         log: input.logTail?.slice(-8192) ?? null,
         journal: input.journalId,
       });
+  }
+
+  /** Whether the settled journal entry `journalId` is recorded already. */
+  hasJournal(journalId: number): boolean {
+    return (
+      this.db
+        .query("SELECT 1 FROM backup_history WHERE journal_id = $id")
+        .get({ id: journalId }) !== null
+    );
   }
 
   /** Newest first; `vmid` narrows to one guest. */

@@ -358,10 +358,11 @@ export const MIGRATIONS: readonly Migration[] = [
         size INTEGER CHECK (size IS NULL OR size >= 0),
         reason TEXT CHECK (reason IS NULL OR length(reason) <= 2000),
         log_tail TEXT CHECK (log_tail IS NULL OR length(log_tail) <= 8192),
-        journal_id INTEGER,
-        CHECK (result <> 'ok' OR volid IS NOT NULL)
+        journal_id INTEGER
       ) STRICT;
       CREATE UNIQUE INDEX backup_history_volid ON backup_history (volid) WHERE volid IS NOT NULL;
+      CREATE UNIQUE INDEX backup_history_journal ON backup_history (journal_id)
+        WHERE journal_id IS NOT NULL;
       CREATE INDEX backup_history_guest ON backup_history (vmid, storage, finished_at);
     `,
   },

@@ -1,0 +1,247 @@
+import type { BackupTier } from "../ops/params/backup-policy.ts";
+import type { OperationRequest, OperationStatus } from "../ops/types.ts";
+import { samePolicy } from "../store/backup-policies.ts";
+import type { JournalEntry } from "../store/journal.ts";
+import type { Store } from "../store/store.ts";
+import type { Clock } from "../util/clock.ts";
+import {
+  type DuePlan,
+  historyKey,
+  planDueBackups,
+  type ScheduleGuest,
+  type TierHistory,
+} from "./backup-due.ts";
+import { type BackupFloor, judgeDesiredPolicy } from "./backup-floor.ts";
+import type { DesiredHostState } from "./desired-state.ts";
+import { journalOperationId, statusFromJournal } from "./operation-ids.ts";
+
+/** How the scheduler hands a backup to the engine: the engine's own `enqueue`. */
+export interface BackupEnqueue {
+  enqueue(req: OperationRequest): Promise<{
+    status: OperationStatus;
+    settled: Promise<OperationStatus>;
+  }>;
+}
+
+export interface BackupSchedulerConfig {
+  floor: BackupFloor;
+  catchupJitterMs: number;
+  concurrency: number;
+  retryAfterMs: number;
+  utcOffsetMs: number;
+  /** A guest list older than this is read again even when nothing is due. */
+  guestListMaxAgeMs: number;
+  seed: string;
+}
+
+export interface BackupSchedulerDeps {
+  store: Pick<Store, "backupPolicies" | "backupHistory" | "journal" | "audit">;
+  /** The desired state in force now, if any (docs/desired-state.md#backup-policy). */
+  desired: () => DesiredHostState | undefined;
+  engine: BackupEnqueue;
+  /** One Proxmox read: the guests with their run state and lock. */
+  listGuests: () => Promise<ScheduleGuest[]>;
+  clock: Clock;
+  config: BackupSchedulerConfig;
+}
+
+/** What one tick did, for the loop's log and for tests. */
+export interface TickResult {
+  plan?: DuePlan;
+  started: { vmid: number; storage: string; id: string; reason: string }[];
+  proxmoxReads: number;
+}
+
+/** How many journal entries a tick scans for backups in flight and just settled. */
+const JOURNAL_WINDOW = 2000;
+
+/**
+ * The backup scheduler (docs/reconcile.md#backup-schedule): each tick adopts or holds the
+ * desired policy, plans what is due from the store and the journal, and hands each due backup
+ * to the engine, which gates, journals and audits it like any other operation. What counts as
+ * done is what the journal says, so a restart neither repeats a backup nor forgets one in
+ * flight: the engine's recovery settles it first, and this reads the result.
+ */
+export class BackupScheduler {
+  private readonly startedAtMs: number;
+  private guests: ScheduleGuest[] | undefined;
+  private guestsReadAt = 0;
+  private heldPolicy: string | undefined;
+
+  constructor(private readonly deps: BackupSchedulerDeps) {
+    this.startedAtMs = deps.clock.now();
+  }
+
+  async tick(): Promise<TickResult> {
+    const result: TickResult = { started: [], proxmoxReads: 0 };
+    this.adoptDesiredPolicy();
+    const inForce = this.deps.store.backupPolicies.inForce();
+    if (inForce === undefined) return result;
+    const now = this.deps.clock.now();
+    const { config } = this.deps;
+    const { history, running } = this.history();
+    const plan = (guests: ScheduleGuest[]) =>
+      planDueBackups({
+        policy: inForce.policy,
+        guests,
+        history,
+        nowMs: now,
+        startedAtMs: this.startedAtMs,
+        catchupJitterMs: config.catchupJitterMs,
+        running,
+        concurrency: config.concurrency,
+        retryAfterMs: config.retryAfterMs,
+        utcOffsetMs: config.utcOffsetMs,
+        seed: config.seed,
+      });
+    let guests = this.guests;
+    if (guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs) {
+      guests = await this.readGuests(result);
+    }
+    let p = plan(guests);
+    if (p.start.length > 0 && this.guestsReadAt < now) {
+      // Something is due: its lock and run state are read fresh before it starts.
+      p = plan(await this.readGuests(result));
+    }
+    result.plan = p;
+    for (const due of p.start) {
+      const started = await this.start(due.vmid, due.storage, due.tier, due.reason);
+      if (started !== undefined) result.started.push(started);
+    }
+    return result;
+  }
+
+  private async readGuests(result: TickResult): Promise<ScheduleGuest[]> {
+    result.proxmoxReads++;
+    const busy = new Set<number>();
+    for (const e of this.deps.store.journal.inFlight()) if (e.vmid !== null) busy.add(e.vmid);
+    const list = await this.deps.listGuests();
+    this.guests = list.map((g) => (busy.has(g.vmid) ? { ...g, busy: true } : g));
+    this.guestsReadAt = this.deps.clock.now();
+    return this.guests;
+  }
+
+  /**
+   * A desired policy is adopted when it passes the floor and lowers nothing; held otherwise,
+   * audited once per distinct document, until a signed `backup.policy` brings one
+   * (docs/reconcile.md#backup-retention-floor).
+   */
+  private adoptDesiredPolicy(): void {
+    const desired = this.deps.desired()?.backupPolicy;
+    if (desired === undefined) return;
+    const { store, config } = this.deps;
+    const inForce = store.backupPolicies.inForce()?.policy;
+    const verdict = judgeDesiredPolicy(desired, inForce, config.floor, samePolicy);
+    if (verdict.kind === "unchanged") {
+      this.heldPolicy = undefined;
+      return;
+    }
+    if (verdict.kind === "adopt") {
+      store.backupPolicies.record(desired, "desired");
+      this.heldPolicy = undefined;
+      store.audit.append({
+        actor: "agent",
+        action: "backup.policy",
+        outcome: "adopted",
+        details: { source: "desired", tiers: Object.keys(desired.tiers).sort() },
+      });
+      return;
+    }
+    const text = JSON.stringify(desired);
+    if (this.heldPolicy === text) return;
+    this.heldPolicy = text;
+    store.audit.append({
+      actor: "agent",
+      action: "backup.policy",
+      outcome: "held",
+      details: { reasons: verdict.reasons, needs: "a signed backup.policy operation" },
+    });
+  }
+
+  /**
+   * Per guest per tier: the newest good and failed backups from the store's history and from
+   * the journal (a backup the journal has as done counts even before its archive is listed),
+   * and whether one is in flight. Store reads only, never Proxmox.
+   */
+  private history(): { history: Map<string, TierHistory>; running: number } {
+    const { store } = this.deps;
+    let running = 0;
+    const inFlight = new Map<string, true>();
+    for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+      if (e.op !== "guest.backup" || e.vmid === null) continue;
+      const storage = (e.params as { storage?: unknown } | null)?.storage;
+      if (typeof storage !== "string") continue;
+      if (e.phase === "intent" || e.phase === "posted") {
+        running++;
+        inFlight.set(historyKey(e.vmid, storage), true);
+      } else if (!store.backupHistory.hasJournal(e.id)) {
+        recordFromJournal(store.backupHistory, e, e.vmid, storage);
+      }
+    }
+    const history = new Map<string, TierHistory>();
+    for (const s of store.backupHistory.summaries()) {
+      history.set(historyKey(s.vmid, s.storage), {
+        ...(s.lastGoodAt !== undefined ? { lastGoodAt: s.lastGoodAt } : {}),
+        ...(s.lastFailedAt !== undefined ? { lastFailedAt: s.lastFailedAt } : {}),
+      });
+    }
+    for (const key of inFlight.keys()) history.set(key, { ...history.get(key), inFlight: true });
+    return { history, running };
+  }
+
+  private async start(
+    vmid: number,
+    storage: string,
+    tier: BackupTier,
+    reason: string,
+  ): Promise<TickResult["started"][number] | undefined> {
+    const params: Record<string, unknown> = { storage };
+    if (tier.mode !== undefined) params.mode = tier.mode;
+    if (tier.compress !== undefined) params.compress = tier.compress;
+    if (tier.notes_template !== undefined) params.notesTemplate = tier.notes_template;
+    const { status, settled } = await this.deps.engine.enqueue({
+      op: "guest.backup",
+      vmid,
+      params,
+      origin: "reconcile",
+      priority: "background",
+    });
+    // The engine journals the intent before it answers; the settled result is read back from
+    // the journal by the next tick, whoever settles it (this run, or recovery after a crash).
+    void settled.catch(() => undefined);
+    if (status.state !== "queued" && status.state !== "running") return undefined;
+    return { vmid, storage, id: status.id, reason };
+  }
+}
+
+/**
+ * A settled `guest.backup` from the journal into the history, whatever its origin (schedule,
+ * hub job, local API, operator): a done one with the archive its result names, a failed one
+ * with the reason. A done entry whose archive was not found is still a good backup for the
+ * schedule, recorded without its volume.
+ */
+function recordFromJournal(
+  history: Store["backupHistory"],
+  e: JournalEntry,
+  vmid: number,
+  storage: string,
+): void {
+  const status = statusFromJournal(e, journalOperationId(e.id));
+  if (status === undefined) return;
+  const archive = status.result?.archive;
+  const base = {
+    vmid,
+    storage,
+    startedAt: e.createdAt,
+    finishedAt: e.updatedAt,
+    size: null,
+    logTail: null,
+    journalId: e.id,
+  };
+  if (status.state === "done") {
+    const volid = typeof archive === "string" ? archive : null;
+    history.record({ ...base, volid, result: "ok", reason: null });
+  } else if (status.state === "failed") {
+    history.record({ ...base, volid: null, result: "failed", reason: status.reason ?? "failed" });
+  }
+}
