@@ -167,6 +167,7 @@ export class BackupScheduler {
     const { store } = this.deps;
     let running = 0;
     const inFlight = new Map<string, true>();
+    const journalGood = new Map<string, number>();
     for (const e of store.journal.recent(JOURNAL_WINDOW)) {
       if (e.op !== "guest.backup" || e.vmid === null) continue;
       const storage = (e.params as { storage?: unknown } | null)?.storage;
@@ -174,8 +175,13 @@ export class BackupScheduler {
       if (e.phase === "intent" || e.phase === "posted") {
         running++;
         inFlight.set(historyKey(e.vmid, storage), true);
-      } else if (!store.backupHistory.hasJournal(e.id)) {
-        recordFromJournal(store.backupHistory, e, e.vmid, storage);
+      } else {
+        const key = historyKey(e.vmid, storage);
+        if (e.phase === "done")
+          journalGood.set(key, Math.max(journalGood.get(key) ?? 0, e.updatedAt));
+        if (!store.backupHistory.hasJournal(e.id)) {
+          recordFromJournal(store.backupHistory, e, e.vmid, storage);
+        }
       }
     }
     const history = new Map<string, TierHistory>();
@@ -184,6 +190,15 @@ export class BackupScheduler {
         ...(s.lastGoodAt !== undefined ? { lastGoodAt: s.lastGoodAt } : {}),
         ...(s.lastFailedAt !== undefined ? { lastFailedAt: s.lastFailedAt } : {}),
       });
+    }
+    // The journal's word is final even where the history row could not say it (an archive
+    // name seen twice): a settled backup counts from its journal entry.
+    for (const [key, at] of journalGood) {
+      const h = history.get(key) ?? {};
+      if ((h.lastGoodAt ?? 0) < at) h.lastGoodAt = at;
+      if (h.lastFailedAt !== undefined && h.lastFailedAt < (h.lastGoodAt ?? 0))
+        delete h.lastFailedAt;
+      history.set(key, h);
     }
     for (const key of inFlight.keys()) history.set(key, { ...history.get(key), inFlight: true });
     return { history, running };

@@ -81,7 +81,9 @@ export class BackupHistory {
          ON CONFLICT (volid) WHERE volid IS NOT NULL DO UPDATE SET
            result = CASE WHEN backup_history.result = 'ok' AND excluded.result = 'seen'
                          THEN 'ok' ELSE excluded.result END,
-           size = coalesce(excluded.size, backup_history.size)`,
+           size = coalesce(excluded.size, backup_history.size),
+           finished_at = max(excluded.finished_at, backup_history.finished_at),
+           journal_id = coalesce(excluded.journal_id, backup_history.journal_id)`,
       )
       .run({
         vmid: input.vmid,
