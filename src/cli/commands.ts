@@ -29,6 +29,12 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./storage.ts")).runStorage(argv, ctx),
   },
   {
+    name: "backup",
+    subcommands: ["list"],
+    summary: "backup list [--vmid N] [--json]: the backups the agent knows of, newest first",
+    run: async (argv, ctx) => (await import("./backup.ts")).runBackup(argv, ctx),
+  },
+  {
     name: "status",
     summary: "enrolled or not, hub, state database, audit head, operator signers in force",
     run: async (argv, ctx) => (await import("./status.ts")).runStatus(argv, ctx),
