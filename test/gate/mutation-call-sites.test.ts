@@ -28,6 +28,7 @@ const MUTATING = [
   "createStorage",
   "deleteStorage",
   "deleteVolume",
+  "pruneBackups",
 ] as const;
 
 /** Behind the gate: the executors the engine runs after `decide`. */
