@@ -14,6 +14,7 @@ export const OP_NAMES = [
   "guest.snapshot.delete",
   "guest.backup",
   "guest.backup.delete",
+  "guest.backup.prune",
   "guest.provision",
   "guest.restore",
   "guest.destroy",

@@ -28,6 +28,8 @@ export type ExecClient = Pick<
   | "storageContent"
   | "taskLogTail"
   | "deleteVolume"
+  | "pruneDryRun"
+  | "pruneBackups"
 >;
 
 /**
@@ -292,6 +294,30 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     },
     alreadyDone: () => false,
     result: async (_c, _vmid, p) => ({ storage: p.storage, deleted: p.volid }),
+  },
+  "guest.backup.prune": {
+    parseParams: parserOf("guest.backup.prune"),
+    taskType: "prunebackups",
+    post: async (c, vmid, p, signal) => {
+      // The marks are read again: pruned only when they still name exactly what the floor
+      // check approved (docs/reconcile.md#backup-retention-floor).
+      const marks = await c.pruneDryRun(
+        p.storage,
+        { vmid, pruneBackups: p.pruneBackups },
+        opts(signal),
+      );
+      const now = marks
+        .filter((m) => m.mark === "remove")
+        .map((m) => m.volid)
+        .sort();
+      const approved = [...p.remove].sort();
+      if (now.length !== approved.length || now.some((v, i) => v !== approved[i])) {
+        throw new Error("the prune marks changed since the floor check; nothing was pruned");
+      }
+      return c.pruneBackups(p.storage, { vmid, pruneBackups: p.pruneBackups }, opts(signal));
+    },
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ storage: p.storage, removed: p.remove }),
   },
   "guest.resize": {
     parseParams: parserOf("guest.resize"),

@@ -549,6 +549,34 @@ const TABLE: Row[] = [
     "unknown_params",
   ],
   [
+    "guest.backup.prune from the agent's retention step",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=3",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "reconcile",
+    },
+    none,
+    "benign",
+    "own_retention",
+  ],
+  [
+    "guest.backup.prune asked by the hub",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=1",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "job",
+    },
+    none,
+    "destructive",
+    "backup_prune",
+  ],
+  [
     "guest.backup.delete: even on a scratch guest",
     g("guest.backup.delete", {
       storage: "nas1",

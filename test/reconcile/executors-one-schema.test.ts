@@ -75,6 +75,23 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
         { storage: "nas1" },
       ],
     },
+    "guest.backup.prune": {
+      ok: [
+        {
+          storage: "nas1",
+          pruneBackups: "keep-last=3,keep-daily=7",
+          remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+        },
+      ],
+      bad: [
+        {
+          storage: "nas1",
+          pruneBackups: "keep-all=1",
+          remove: ["nas1:backup/vzdump-lxc-101-x.tar"],
+        },
+        { storage: "nas1", pruneBackups: "keep-last=3", remove: [] },
+      ],
+    },
     "backup.policy": {
       ok: [
         {

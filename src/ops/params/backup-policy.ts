@@ -117,3 +117,32 @@ export const guestBackupDeleteParams = z
     path: ["volid"],
   });
 export type GuestBackupDeleteParams = z.output<typeof guestBackupDeleteParams>;
+
+/** A retention as PVE's `prune-backups` property string, keep counts only. */
+const PRUNE_RETENTION =
+  /^keep-(last|hourly|daily|weekly|monthly|yearly)=\d{1,6}(,keep-(last|hourly|daily|weekly|monthly|yearly)=\d{1,6}){0,5}$/;
+
+/**
+ * `guest.backup.prune`: the retention step after a backup. `remove` is exactly what PVE's
+ * dry run marked and the agent's floor allowed; the executor reads the marks again and prunes
+ * only when they still name exactly these (docs/reconcile.md#backup-retention-floor).
+ */
+export const guestBackupPruneParams = z.strictObject({
+  storage: storageId,
+  pruneBackups: z.string().regex(PRUNE_RETENTION, "not a keep-* retention"),
+  remove: z
+    .array(z.string().max(300).regex(BACKUP_VOLID, "not a container backup volume id"))
+    .min(1)
+    .max(1000),
+});
+export type GuestBackupPruneParams = z.output<typeof guestBackupPruneParams>;
+
+/** The policy's retention in PVE's spelling, counts of 0 left out. */
+export function pruneBackupsText(r: BackupRetention): string {
+  const parts: string[] = [];
+  if ((r.keep_last ?? 0) > 0) parts.push(`keep-last=${r.keep_last}`);
+  if ((r.keep_daily ?? 0) > 0) parts.push(`keep-daily=${r.keep_daily}`);
+  if ((r.keep_weekly ?? 0) > 0) parts.push(`keep-weekly=${r.keep_weekly}`);
+  if ((r.keep_monthly ?? 0) > 0) parts.push(`keep-monthly=${r.keep_monthly}`);
+  return parts.join(",");
+}

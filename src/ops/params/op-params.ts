@@ -1,7 +1,11 @@
 import type { z } from "zod";
 import type { OpName } from "../types.ts";
 import { agentUpdateParams } from "./agent-update.ts";
-import { backupPolicyParams, guestBackupDeleteParams } from "./backup-policy.ts";
+import {
+  backupPolicyParams,
+  guestBackupDeleteParams,
+  guestBackupPruneParams,
+} from "./backup-policy.ts";
 import { goldenRegisterParams } from "./golden-register.ts";
 import { guestBackupParams } from "./guest-backup.ts";
 import { guestConfigParams } from "./guest-config.ts";
@@ -33,6 +37,7 @@ export const OP_PARAMS = {
   "guest.snapshot.delete": guestSnapshotDeleteParams,
   "guest.backup": guestBackupParams,
   "guest.backup.delete": guestBackupDeleteParams,
+  "guest.backup.prune": guestBackupPruneParams,
   "guest.provision": guestProvisionParams,
   "guest.restore": guestRestoreParams,
   "guest.destroy": guestDestroyParams,
