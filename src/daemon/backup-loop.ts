@@ -11,7 +11,7 @@ export interface BackupLoopOptions {
   config: BackupConfig;
   store: Store;
   engine: BackupEnqueue;
-  client: Pick<ProxmoxClient, "listLXC">;
+  client: Pick<ProxmoxClient, "listLXC" | "pruneDryRun">;
   desired: () => DesiredHostState | undefined;
   clock: Clock;
   logger: Logger;
@@ -41,6 +41,7 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     desired: o.desired,
     engine: o.engine,
     listGuests: () => listGuests(o.client),
+    pruneDryRun: (storage, p) => o.client.pruneDryRun(storage, p),
     clock,
     config: {
       floor: { keepNewest: c.floor_keep_newest, minAgeMs: c.floor_min_age_days * 86_400_000 },
@@ -58,6 +59,14 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
       const r = await scheduler.tick();
       for (const s of r.started) {
         logger.info("scheduled backup started", { ...s });
+      }
+      for (const d of r.retention) {
+        logger.info("backup retention decided", {
+          vmid: d.vmid,
+          storage: d.storage,
+          kept: d.decision.kept.length,
+          removed: d.decision.removed.length,
+        });
       }
       for (const s of r.plan?.skipped ?? []) {
         logger.debug("scheduled backup skipped", { ...s });

@@ -1,17 +1,25 @@
-import type { BackupTier } from "../ops/params/backup-policy.ts";
+import { type BackupTier, pruneBackupsText } from "../ops/params/backup-policy.ts";
 import type { OperationRequest, OperationStatus } from "../ops/types.ts";
+import type { PruneMark } from "../proxmox/schema-storage.ts";
 import { samePolicy } from "../store/backup-policies.ts";
 import type { JournalEntry } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import {
   type DuePlan,
+  guestTiers,
   historyKey,
   planDueBackups,
   type ScheduleGuest,
   type TierHistory,
 } from "./backup-due.ts";
-import { type BackupFloor, judgeDesiredPolicy } from "./backup-floor.ts";
+import {
+  type BackupFloor,
+  decidePrune,
+  judgeDesiredPolicy,
+  type PruneDecision,
+  type PruneMarkEntry,
+} from "./backup-floor.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import { journalOperationId, statusFromJournal } from "./operation-ids.ts";
 
@@ -41,6 +49,11 @@ export interface BackupSchedulerDeps {
   engine: BackupEnqueue;
   /** One Proxmox read: the guests with their run state and lock. */
   listGuests: () => Promise<ScheduleGuest[]>;
+  /** PVE's prune dry run for one guest on one storage (docs/proxmox-behaviour.md#backup-retention-marks). */
+  pruneDryRun: (
+    storage: string,
+    p: { vmid: number; pruneBackups: string },
+  ) => Promise<readonly PruneMark[]>;
   clock: Clock;
   config: BackupSchedulerConfig;
 }
@@ -48,6 +61,8 @@ export interface BackupSchedulerDeps {
 /** What one tick did, for the loop's log and for tests. */
 export interface TickResult {
   plan?: DuePlan;
+  /** Retention decisions taken this tick, one per guest and tier with a new backup. */
+  retention: { vmid: number; storage: string; decision: PruneDecision; pruneId?: string }[];
   started: { vmid: number; storage: string; id: string; reason: string }[];
   proxmoxReads: number;
 }
@@ -73,13 +88,29 @@ export class BackupScheduler {
   }
 
   async tick(): Promise<TickResult> {
-    const result: TickResult = { started: [], proxmoxReads: 0 };
+    const result: TickResult = { started: [], proxmoxReads: 0, retention: [] };
     this.adoptDesiredPolicy();
     const inForce = this.deps.store.backupPolicies.inForce();
     if (inForce === undefined) return result;
     const now = this.deps.clock.now();
     const { config } = this.deps;
-    const { history, running } = this.history();
+    const { history, running, fresh } = this.history();
+    for (const f of fresh) {
+      const tier = guestTiers(inForce.policy, f.vmid).find(([id]) => id === f.storage)?.[1];
+      if (tier === undefined) continue;
+      result.proxmoxReads++;
+      const r = await this.retain(f.vmid, f.storage, tier).catch((err: Error) => {
+        this.deps.store.audit.append({
+          actor: "agent",
+          action: "backup.retention",
+          target: `guest:${f.vmid}`,
+          outcome: "failed",
+          details: { storage: f.storage, error: err.message.slice(0, 500) },
+        });
+        return undefined;
+      });
+      if (r !== undefined) result.retention.push(r);
+    }
     const plan = (guests: ScheduleGuest[]) =>
       planDueBackups({
         policy: inForce.policy,
@@ -163,11 +194,16 @@ export class BackupScheduler {
    * the journal (a backup the journal has as done counts even before its archive is listed),
    * and whether one is in flight. Store reads only, never Proxmox.
    */
-  private history(): { history: Map<string, TierHistory>; running: number } {
+  private history(): {
+    history: Map<string, TierHistory>;
+    running: number;
+    fresh: { vmid: number; storage: string }[];
+  } {
     const { store } = this.deps;
     let running = 0;
     const inFlight = new Map<string, true>();
     const journalGood = new Map<string, number>();
+    const fresh = new Map<string, { vmid: number; storage: string }>();
     for (const e of store.journal.recent(JOURNAL_WINDOW)) {
       if (e.op !== "guest.backup" || e.vmid === null) continue;
       const storage = (e.params as { storage?: unknown } | null)?.storage;
@@ -181,6 +217,8 @@ export class BackupScheduler {
           journalGood.set(key, Math.max(journalGood.get(key) ?? 0, e.updatedAt));
         if (!store.backupHistory.hasJournal(e.id)) {
           recordFromJournal(store.backupHistory, e, e.vmid, storage);
+          // A new good backup: its tier's retention runs after it, once.
+          if (e.phase === "done") fresh.set(key, { vmid: e.vmid, storage });
         }
       }
     }
@@ -201,7 +239,63 @@ export class BackupScheduler {
       history.set(key, h);
     }
     for (const key of inFlight.keys()) history.set(key, { ...history.get(key), inFlight: true });
-    return { history, running };
+    return { history, running, fresh: [...fresh.values()] };
+  }
+
+  /**
+   * The retention step for one guest on one tier, after a new backup
+   * (docs/reconcile.md#backup-retention-floor): PVE's dry run under the tier's retention, the
+   * marks checked against the floor, one audit row with the decision, then, if anything is to
+   * go, `guest.backup.prune` through the engine. When the floor holds back some of PVE's
+   * removals, keep-last is raised over them and the dry run asked again, so one prune still
+   * removes exactly what the floor allows; if that does not settle it, nothing is removed.
+   */
+  private async retain(
+    vmid: number,
+    storage: string,
+    tier: BackupTier,
+  ): Promise<TickResult["retention"][number]> {
+    const { floor } = this.deps.config;
+    const now = this.deps.clock.now();
+    let retention = pruneBackupsText(tier.retention);
+    let decision = decidePrune(
+      toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
+      floor,
+      now,
+    );
+    if (decision.method === "per_volume") {
+      const raised = raiseKeepLast(tier, decision);
+      retention = pruneBackupsText(raised);
+      decision = decidePrune(
+        toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
+        floor,
+        now,
+      );
+    }
+    const held = decision.method === "per_volume";
+    const removing = !held && decision.removed.length > 0;
+    this.deps.store.audit.append({
+      actor: "agent",
+      action: "backup.retention",
+      target: `guest:${vmid}`,
+      outcome: held ? "held_by_floor" : removing ? "prune" : "nothing_to_remove",
+      details: {
+        storage,
+        retention,
+        kept: decision.kept.map((k) => ({ volid: k.volid, why: k.reason })),
+        removed: held ? [] : decision.removed,
+      },
+    });
+    if (!removing) return { vmid, storage, decision };
+    const { status, settled } = await this.deps.engine.enqueue({
+      op: "guest.backup.prune",
+      vmid,
+      params: { storage, pruneBackups: retention, remove: decision.removed },
+      origin: "reconcile",
+      priority: "background",
+    });
+    void settled.catch(() => undefined);
+    return { vmid, storage, decision, pruneId: status.id };
   }
 
   private async start(
@@ -259,4 +353,27 @@ function recordFromJournal(
   } else if (status.state === "failed") {
     history.record({ ...base, volid: null, result: "failed", reason: status.reason ?? "failed" });
   }
+}
+
+function toEntries(marks: readonly PruneMark[]): PruneMarkEntry[] {
+  return marks.map((m) => ({ volid: m.volid, ctime: m.ctimeSec, mark: m.mark }));
+}
+
+/**
+ * The tier's retention with keep-last raised over every backup the floor held back: those are
+ * the newest ones (the newest N, and those younger than the minimum age), so keeping that many
+ * of the newest covers them.
+ */
+function raiseKeepLast(tier: BackupTier, d: PruneDecision): BackupTier["retention"] {
+  const held = new Set(
+    d.kept
+      .filter((k) => k.reason === "floor_newest" || k.reason === "floor_age")
+      .map((k) => k.volid),
+  );
+  // `kept` and `removed` together are every entry; the newest-first order is `kept`'s own.
+  const standard = d.kept
+    .filter((k) => k.reason === "policy" || held.has(k.volid))
+    .map((k) => k.volid);
+  const lastHeld = Math.max(...standard.map((v, i) => (held.has(v) ? i : -1)));
+  return { ...tier.retention, keep_last: Math.max(tier.retention.keep_last ?? 0, lastHeld + 1) };
 }

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { BackupPolicy } from "../../src/ops/params/backup-policy.ts";
 import type { ScheduleGuest } from "../../src/reconcile/backup-due.ts";
-import { DEFAULT_BACKUP_FLOOR } from "../../src/reconcile/backup-floor.ts";
+import { type BackupFloor, DEFAULT_BACKUP_FLOOR } from "../../src/reconcile/backup-floor.ts";
 import { BackupScheduler } from "../../src/reconcile/backup-scheduler.ts";
 import { Rig } from "../reconcile/support.ts";
 import { JumpClock } from "../support/jump-clock.ts";
@@ -29,7 +29,10 @@ afterEach(async () => {
   await rig?.close();
 });
 
-function scheduler(policy: BackupPolicy | undefined = POLICY): BackupScheduler {
+function scheduler(
+  policy: BackupPolicy | undefined = POLICY,
+  floor: BackupFloor = DEFAULT_BACKUP_FLOOR,
+): BackupScheduler {
   return new BackupScheduler({
     store: rig.store,
     desired: () => (policy ? { guests: new Map(), backupPolicy: policy } : undefined),
@@ -46,9 +49,10 @@ function scheduler(policy: BackupPolicy | undefined = POLICY): BackupScheduler {
           }),
         );
     },
+    pruneDryRun: (storage, p) => rig.client.pruneDryRun(storage, p),
     clock,
     config: {
-      floor: DEFAULT_BACKUP_FLOOR,
+      floor,
       catchupJitterMs: 0,
       concurrency: 1,
       retryAfterMs: 3_600_000,
@@ -68,7 +72,7 @@ function archives(vmid: number): string[] {
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    if (!rig.store.journal.inFlight().some((e) => e.op === "guest.backup")) return;
+    if (rig.store.journal.inFlight().length === 0) return;
     await Bun.sleep(25);
   }
   throw new Error("backups did not settle");
@@ -154,5 +158,73 @@ describe("the backup scheduler through the engine", () => {
     expect(held[0]?.details).toContain("below the floor of 3");
     expect(rig.store.backupPolicies.inForce()).toBeUndefined();
     expect(listCalls).toBe(0);
+  });
+
+  test("retention after a backup: PVE's marks checked against the floor, one audit row, one prune", async () => {
+    const local = rig.sim.state.storage("local");
+    if (local === undefined) throw new Error("no local storage");
+    const stamp = (ms: number) => {
+      const d = new Date(ms);
+      const p = (n: number) => String(n).padStart(2, "0");
+      return `${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}-${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}`;
+    };
+    const old: string[] = [];
+    for (const days of [1, 2, 3, 10, 20, 30]) {
+      const ms = Date.now() - days * 86_400_000;
+      const volid = `local:backup/vzdump-lxc-101-${stamp(ms)}.tar.zst`;
+      old.push(volid);
+      local.volumes.set(volid, {
+        volid,
+        content: "backup",
+        format: "tar.zst",
+        size: 1000,
+        ctime: Math.floor(ms / 1000),
+        vmid: 101,
+      });
+    }
+    const policy: BackupPolicy = {
+      tiers: { local: { schedule: { every_hours: 24 }, retention: { keep_last: 3 } } },
+      guests: { "102": { exclude: true }, "103": { exclude: true } },
+    };
+    const s = scheduler(policy);
+    await s.tick();
+    await settle();
+    const r = await s.tick();
+    expect(r.retention.length).toBe(1);
+    const d = r.retention[0];
+    // keep-last=3 marks the 3-day-old one for removal; the floor (younger than 7 days) keeps it,
+    // so keep-last is raised to 4 and one prune removes exactly the three older ones.
+    expect(d?.decision.method).toBe("prunebackups");
+    expect([...(d?.decision.removed ?? [])].sort()).toEqual(old.slice(3).sort());
+    await settle();
+    for (let i = 0; i < 200 && archives(101).length !== 4; i++) await Bun.sleep(25);
+    expect(archives(101).sort()).toEqual(
+      [...old.slice(0, 3), ...archives(101).filter((v) => !old.includes(v))].sort(),
+    );
+    const rows = rig.store.audit
+      .list({ limit: 1000 })
+      .filter((a) => a.action === "backup.retention");
+    expect(rows.map((a) => a.outcome)).toEqual(["prune"]);
+    const details = JSON.parse(rows[0]?.details ?? "{}") as { retention: string; kept: unknown[] };
+    expect(details.retention).toBe("keep-last=4");
+    expect(details.kept.length).toBe(4);
+    const prune = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.prune");
+    expect(prune?.phase).toBe("done");
+  });
+
+  test("a hub job asking to prune is held for a signature", async () => {
+    const status = await rig.engine.submit({
+      op: "guest.backup.prune",
+      vmid: 101,
+      params: {
+        storage: "local",
+        pruneBackups: "keep-last=1",
+        remove: ["local:backup/vzdump-lxc-101-2026_01_15-10_00_00.tar.zst"],
+      },
+      origin: "job",
+      jobId: "job-1",
+      priority: "background",
+    });
+    expect(status.state).toBe("pending_signature");
   });
 });
