@@ -136,7 +136,7 @@ export class BackupScheduler {
     }
     result.plan = p;
     for (const due of p.start) {
-      const started = await this.start(due.vmid, due.storage, due.tier, due.reason);
+      const started = await this.launch(due.vmid, due.storage, due.tier, due.reason);
       if (started !== undefined) result.started.push(started);
     }
     return result;
@@ -298,7 +298,7 @@ export class BackupScheduler {
     return { vmid, storage, decision, pruneId: status.id };
   }
 
-  private async start(
+  private async launch(
     vmid: number,
     storage: string,
     tier: BackupTier,
