@@ -17,6 +17,7 @@ import type { OperationRequest, OperationStatus, OperationSubmitter } from "../o
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { createMountProbe, type MountProbe } from "../proxmox/mount-probe.ts";
 import type { Privileged } from "../proxmox/privileged.ts";
+import { backupFreshness } from "../reconcile/backup-freshness.ts";
 import {
   cachedDesiredProvider,
   type DesiredProvider,
@@ -208,6 +209,16 @@ export async function runAgentDaemon(
               presence: store.storagePresence,
               signal: sig,
             }),
+          backups: (vmids) => {
+            const inForce = store.backupPolicies.inForce();
+            if (inForce === undefined) return undefined;
+            return backupFreshness(
+              inForce.policy,
+              vmids,
+              store.backupHistory.summaries(),
+              clock.now(),
+            );
+          },
           now: () => clock.now(),
         }),
       clock,
