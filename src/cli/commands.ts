@@ -30,8 +30,9 @@ export const COMMANDS: Command[] = [
   },
   {
     name: "backup",
-    subcommands: ["list"],
-    summary: "backup list [--vmid N] [--json]: the backups the agent knows of, newest first",
+    subcommands: ["list", "run"],
+    summary:
+      "backup list | backup run --vmid N: the backups the agent knows of; back a guest up now",
     run: async (argv, ctx) => (await import("./backup.ts")).runBackup(argv, ctx),
   },
   {

@@ -339,6 +339,7 @@ export async function runAgentDaemon(
         clock,
         logger: logger.child({ component: "backup" }),
         seed: store.info.storeId,
+        backupStorageFor: (vmid) => lookups.backupStorageFor(vmid),
       },
       life.signal,
     );

@@ -17,6 +17,51 @@ export interface BackupLoopOptions {
   logger: Logger;
   /** Stable per host: spreads this host's guests over the window (docs/reconcile.md#backup-schedule). */
   seed: string;
+  /** Where a guest's backups go when `backup run` names no storage (desired state, then the node's default). */
+  backupStorageFor: (vmid: number) => string | undefined;
+}
+
+/** How often queued `backup run` requests are looked for. */
+const REQUEST_POLL_MS = 1000;
+
+/**
+ * Submits each backup queued by `felhom-agent backup run` to the engine (origin `operator`,
+ * interactive), and records the outcome for the command to read.
+ */
+export async function carryOutBackupRequests(
+  o: Pick<BackupLoopOptions, "store" | "engine" | "backupStorageFor" | "logger">,
+): Promise<void> {
+  for (const req of o.store.backupRequests.waiting()) {
+    const storage = req.storage ?? o.backupStorageFor(req.vmid);
+    if (storage === undefined) {
+      o.store.backupRequests.finish(
+        req.id,
+        "failed",
+        undefined,
+        "no backup storage: name one with --storage, or set backup_storage in the desired state",
+      );
+      continue;
+    }
+    try {
+      const { status, settled } = await o.engine.enqueue({
+        op: "guest.backup",
+        vmid: req.vmid,
+        params: { storage },
+        origin: "operator",
+        priority: "interactive",
+      });
+      void settled.catch(() => undefined);
+      o.store.backupRequests.finish(req.id, status.state, status.id, status.reason);
+      o.logger.info("backup asked on the command line submitted", {
+        vmid: req.vmid,
+        storage,
+        operation: status.id,
+        state: status.state,
+      });
+    } catch (err) {
+      o.store.backupRequests.finish(req.id, "failed", undefined, (err as Error).message);
+    }
+  }
 }
 
 /** The scheduler's guest view from one `GET …/lxc`; templates are never backed up by it. */
@@ -54,7 +99,22 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
       seed: o.seed,
     },
   });
+  let nextTick = clock.now();
   while (!signal.aborted) {
+    try {
+      await carryOutBackupRequests(o);
+    } catch (err) {
+      logger.warn("backup requests could not be read", { error: (err as Error).message });
+    }
+    if (clock.now() < nextTick) {
+      try {
+        await clock.sleep(REQUEST_POLL_MS, signal);
+      } catch {
+        return;
+      }
+      continue;
+    }
+    nextTick = clock.now() + c.tick_s * 1000;
     try {
       const r = await scheduler.tick();
       for (const s of r.started) {
@@ -77,7 +137,7 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
       });
     }
     try {
-      await clock.sleep(c.tick_s * 1000, signal);
+      await clock.sleep(REQUEST_POLL_MS, signal);
     } catch {
       return;
     }

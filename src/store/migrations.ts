@@ -364,6 +364,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX backup_history_journal ON backup_history (journal_id)
         WHERE journal_id IS NOT NULL;
       CREATE INDEX backup_history_guest ON backup_history (vmid, storage, finished_at);
+
+      -- felhom-agent backup run: a backup asked on the command line, waiting for the daemon,
+      -- which submits it to the engine and records what became of it.
+      CREATE TABLE backup_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vmid INTEGER NOT NULL CHECK (vmid BETWEEN 100 AND 999999999),
+        storage TEXT CHECK (storage IS NULL OR length(storage) BETWEEN 1 AND 64),
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'done')),
+        outcome TEXT CHECK (outcome IS NULL OR length(outcome) <= 64),
+        operation_id TEXT,
+        detail TEXT CHECK (detail IS NULL OR length(detail) <= 1000),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state = 'done') = (outcome IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX backup_requests_waiting ON backup_requests (id) WHERE state = 'waiting';
     `,
   },
 ];

@@ -5,6 +5,7 @@ import { AgentUpdates } from "./agent-updates.ts";
 import { AuditLog } from "./audit.ts";
 import { BackupHistory } from "./backup-history.ts";
 import { BackupPolicies } from "./backup-policies.ts";
+import { BackupRequests } from "./backup-requests.ts";
 import { DesiredCache } from "./desired-cache.ts";
 import { EnrolledSigners } from "./enrolled-signers.ts";
 import { StoreError } from "./errors.ts";
@@ -75,6 +76,7 @@ export class Store {
   readonly storagePresence: StoragePresence;
   readonly backupPolicies: BackupPolicies;
   readonly backupHistory: BackupHistory;
+  readonly backupRequests: BackupRequests;
   private closed = false;
 
   constructor(
@@ -117,6 +119,7 @@ export class Store {
     this.storagePresence = new StoragePresence(db, clock, this.audit);
     this.backupPolicies = new BackupPolicies(db, clock);
     this.backupHistory = new BackupHistory(db, clock);
+    this.backupRequests = new BackupRequests(db, clock);
   }
 
   /**
