@@ -11,7 +11,7 @@ export interface BackupLoopOptions {
   config: BackupConfig;
   store: Store;
   engine: BackupEnqueue;
-  client: Pick<ProxmoxClient, "listLXC" | "pruneDryRun">;
+  client: Pick<ProxmoxClient, "listLXC" | "pruneDryRun" | "storageContent">;
   desired: () => DesiredHostState | undefined;
   clock: Clock;
   logger: Logger;
@@ -87,6 +87,7 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     engine: o.engine,
     listGuests: () => listGuests(o.client),
     pruneDryRun: (storage, p) => o.client.pruneDryRun(storage, p),
+    backupListing: (storage) => o.client.storageContent(storage, { content: "backup" }),
     clock,
     config: {
       floor: { keepNewest: c.floor_keep_newest, minAgeMs: c.floor_min_age_days * 86_400_000 },

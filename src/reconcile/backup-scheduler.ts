@@ -1,6 +1,6 @@
 import { type BackupTier, pruneBackupsText } from "../ops/params/backup-policy.ts";
 import type { OperationRequest, OperationStatus } from "../ops/types.ts";
-import type { PruneMark } from "../proxmox/schema-storage.ts";
+import type { PruneMark, StorageVolume } from "../proxmox/schema-storage.ts";
 import { samePolicy } from "../store/backup-policies.ts";
 import type { JournalEntry } from "../store/journal.ts";
 import type { Store } from "../store/store.ts";
@@ -54,6 +54,11 @@ export interface BackupSchedulerDeps {
     storage: string,
     p: { vmid: number; pruneBackups: string },
   ) => Promise<readonly PruneMark[]>;
+  /**
+   * The storage's backups (`GET …/content?content=backup`), read with the guest list so
+   * backups made by hand enter the history too; absent, none are imported.
+   */
+  backupListing?: (storage: string) => Promise<readonly StorageVolume[]>;
   clock: Clock;
   config: BackupSchedulerConfig;
 }
@@ -94,6 +99,8 @@ export class BackupScheduler {
     if (inForce === undefined) return result;
     const now = this.deps.clock.now();
     const { config } = this.deps;
+    const stale = this.guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs;
+    if (stale) await this.importListings(Object.keys(inForce.policy.tiers), result);
     const { history, running, fresh } = this.history();
     for (const f of fresh) {
       const tier = guestTiers(inForce.policy, f.vmid).find(([id]) => id === f.storage)?.[1];
@@ -126,9 +133,7 @@ export class BackupScheduler {
         seed: config.seed,
       });
     let guests = this.guests;
-    if (guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs) {
-      guests = await this.readGuests(result);
-    }
+    if (guests === undefined || stale) guests = await this.readGuests(result);
     let p = plan(guests);
     if (p.start.length > 0 && this.guestsReadAt < now) {
       // Something is due: its lock and run state are read fresh before it starts.
@@ -150,6 +155,35 @@ export class BackupScheduler {
     this.guests = list.map((g) => (busy.has(g.vmid) ? { ...g, busy: true } : g));
     this.guestsReadAt = this.deps.clock.now();
     return this.guests;
+  }
+
+  /**
+   * Backups on the policy's storages that the history does not know yet (made by hand, or
+   * before the agent) are recorded as `seen`; a known archive gets its size. A storage that
+   * cannot be listed (an unplugged disk) is skipped until the next read.
+   */
+  private async importListings(storages: string[], result: TickResult): Promise<void> {
+    const list = this.deps.backupListing;
+    if (list === undefined) return;
+    for (const storage of storages) {
+      result.proxmoxReads++;
+      const volumes = await list(storage).catch(() => undefined);
+      for (const v of volumes ?? []) {
+        if (v.vmid === undefined || v.vmid < 100 || !v.volid.startsWith(`${storage}:`)) continue;
+        this.deps.store.backupHistory.record({
+          vmid: v.vmid,
+          storage,
+          volid: v.volid,
+          result: "seen",
+          startedAt: null,
+          finishedAt: (v.ctimeSec ?? 0) * 1000,
+          size: v.sizeBytes,
+          reason: null,
+          logTail: null,
+          journalId: null,
+        });
+      }
+    }
   }
 
   /**

@@ -50,6 +50,7 @@ function scheduler(
         );
     },
     pruneDryRun: (storage, p) => rig.client.pruneDryRun(storage, p),
+    backupListing: (storage) => rig.client.storageContent(storage, { content: "backup" }),
     clock,
     config: {
       floor,
@@ -226,5 +227,23 @@ describe("the backup scheduler through the engine", () => {
       priority: "background",
     });
     expect(status.state).toBe("pending_signature");
+  });
+
+  test("a backup made by hand in this period is seen in the listing: recorded, and no second one", async () => {
+    const local = rig.sim.state.storage("local");
+    if (local === undefined) throw new Error("no local storage");
+    const volid = "local:backup/vzdump-lxc-103-2026_01_01-00_00_00.tar.zst";
+    local.volumes.set(volid, {
+      volid,
+      content: "backup",
+      format: "tar.zst",
+      size: 4242,
+      ctime: Math.floor(clock.now() / 1000) - 60,
+      vmid: 103,
+    });
+    const started = await runUntilQuiet(scheduler());
+    expect(started).toEqual(["101/local"]);
+    const seen = rig.store.backupHistory.list({ vmid: 103 });
+    expect(seen.map((h) => [h.volid, h.result, h.size])).toEqual([[volid, "seen", 4242]]);
   });
 });
