@@ -67,7 +67,14 @@ export interface BackupSchedulerDeps {
 export interface TickResult {
   plan?: DuePlan;
   /** Retention decisions taken this tick, one per guest and tier with a new backup. */
-  retention: { vmid: number; storage: string; decision: PruneDecision; pruneId?: string }[];
+  retention: {
+    vmid: number;
+    storage: string;
+    /** The `prune-backups` the decision was made under (keep-last raised over the floor). */
+    retention: string;
+    decision: PruneDecision;
+    pruneId?: string;
+  }[];
   started: { vmid: number; storage: string; id: string; reason: string }[];
   proxmoxReads: number;
 }
@@ -320,7 +327,7 @@ export class BackupScheduler {
         removed: held ? [] : decision.removed,
       },
     });
-    if (!removing) return { vmid, storage, decision };
+    if (!removing) return { vmid, storage, retention, decision };
     const { status, settled } = await this.deps.engine.enqueue({
       op: "guest.backup.prune",
       vmid,
@@ -329,7 +336,7 @@ export class BackupScheduler {
       priority: "background",
     });
     void settled.catch(() => undefined);
-    return { vmid, storage, decision, pruneId: status.id };
+    return { vmid, storage, retention, decision, pruneId: status.id };
   }
 
   private async launch(
