@@ -122,7 +122,7 @@ test("snapshot mode on a storage that cannot snapshot goes on in suspend mode", 
     expect(t.exitstatus).toBe("OK");
     expect(t.lines).toContain("INFO: mode failure - some volumes do not support snapshots");
     expect(t.lines).toContain("INFO: trying 'suspend' mode instead");
-    expect(t.lines).toContain("INFO: Backup mode: suspend");
+    expect(t.lines).toContain("INFO: backup mode: suspend");
   } finally {
     g.config.rootfs = before;
   }

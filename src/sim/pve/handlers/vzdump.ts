@@ -178,9 +178,9 @@ export function vzdump(ctx: RequestContext): string {
           // goes on in suspend mode by itself (docs/proxmox-behaviour.md#vzdump-modes-and-failures).
           log.line("INFO: mode failure - some volumes do not support snapshots");
           log.line("INFO: trying 'suspend' mode instead");
-          log.line("INFO: Backup mode: suspend");
+          log.line("INFO: backup mode: suspend");
         } else {
-          log.line(`INFO: Backup mode: ${mode}`);
+          log.line(`INFO: backup mode: ${mode}`);
         }
         g.config.lock = "backup";
         jobs.push(g);
