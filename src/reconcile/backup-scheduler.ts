@@ -103,7 +103,12 @@ export class BackupScheduler {
     const result: TickResult = { started: [], proxmoxReads: 0, retention: [] };
     this.adoptDesiredPolicy();
     const inForce = this.deps.store.backupPolicies.inForce();
-    if (inForce === undefined) return result;
+    // Without a policy nothing is scheduled or pruned, but every settled backup still enters
+    // the history (`backup list`), whoever asked for it.
+    if (inForce === undefined) {
+      this.history();
+      return result;
+    }
     const now = this.deps.clock.now();
     const { config } = this.deps;
     const stale = this.guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs;

@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 function scheduler(
-  policy: BackupPolicy | undefined = POLICY,
+  policy: BackupPolicy | null = POLICY,
   floor: BackupFloor = DEFAULT_BACKUP_FLOOR,
 ): BackupScheduler {
   return new BackupScheduler({
@@ -245,5 +245,24 @@ describe("the backup scheduler through the engine", () => {
     expect(started).toEqual(["101/local"]);
     const seen = rig.store.backupHistory.list({ vmid: 103 });
     expect(seen.map((h) => [h.volid, h.result, h.size])).toEqual([[volid, "seen", 4242]]);
+  });
+
+  test("without a policy nothing is scheduled, but a backup asked by a hub job enters the history", async () => {
+    const st = await rig.engine.submit({
+      op: "guest.backup",
+      vmid: 101,
+      params: { storage: "local" },
+      origin: "job",
+      jobId: "job-b1",
+      priority: "background",
+    });
+    expect(["queued", "running"]).toContain(st.state);
+    await settle();
+    const r = await scheduler(null).tick();
+    expect(r.started).toEqual([]);
+    expect(listCalls).toBe(0);
+    const h = rig.store.backupHistory.list({ vmid: 101 });
+    expect(h.map((x) => x.result)).toEqual(["ok"]);
+    expect(h[0]?.volid).toStartWith("local:backup/vzdump-lxc-101-");
   });
 });
