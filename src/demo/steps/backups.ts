@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { createEd25519 } from "../../authz/ed25519.ts";
 import { ReversibilityGate } from "../../gate/gate.ts";
 import type { BackupPolicy } from "../../ops/params/backup-policy.ts";
+import { createProxmoxClient } from "../../proxmox/client.ts";
 import { DEFAULT_BACKUP_FLOOR } from "../../reconcile/backup-floor.ts";
 import { backupFreshness } from "../../reconcile/backup-freshness.ts";
 import { BackupScheduler } from "../../reconcile/backup-scheduler.ts";
@@ -13,11 +14,11 @@ import type { DemoStep } from "../types.ts";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** Two tiers: the node's `local` early in the night, the NAS (defined by the step before) later. */
+/** Two tiers: the NAS (defined by the step before) just after midnight, then the node's `local`. */
 const POLICY: BackupPolicy = {
   tiers: {
     local: { schedule: { daily: "01:00-03:00" }, retention: { keep_last: 3 } },
-    nas1: { schedule: { daily: "03:00-05:00" }, retention: { keep_daily: 7 } },
+    nas1: { schedule: { daily: "00:00-01:00" }, retention: { keep_daily: 7 } },
   },
   guests: { "102": { exclude: true }, "103": { tiers: { nas1: { exclude: true } } } },
 };
@@ -80,7 +81,15 @@ export const BACKUP_STEPS: DemoStep[] = [
         clock,
         logger: env.logger,
       });
-      const client = env.client(env.sim.tokens.agent);
+      // Polled briskly, so the night's handful of tasks stays a few seconds of the demo.
+      const client = createProxmoxClient({
+        endpoint: env.sim.endpoint,
+        node: env.sim.node,
+        token: env.sim.tokens.agent,
+        trust: { kind: "fingerprint", sha256: env.sim.fingerprint },
+        logger: env.logger,
+        taskPoll: { initialMs: 100, factor: 1.2, maxMs: 150 },
+      });
       const engine = new Engine({
         store,
         client,
@@ -132,7 +141,7 @@ export const BACKUP_STEPS: DemoStep[] = [
           floor: DEFAULT_BACKUP_FLOOR,
           catchupJitterMs: 0,
           concurrency: 1,
-          retryAfterMs: 3 * HOUR,
+          retryAfterMs: 6 * HOUR,
           utcOffsetMs: 0,
           guestListMaxAgeMs: 12 * HOUR,
           seed: "demo-host",
@@ -144,10 +153,10 @@ export const BACKUP_STEPS: DemoStep[] = [
       const hhmm = () => new Date(clock.now()).toISOString().slice(11, 16);
       try {
         let failedNas = 0;
-        for (let t = start; t <= start + 5 * HOUR; t += 20 * 60_000) {
+        for (let t = start; t <= start + 3 * HOUR; t += 20 * 60_000) {
           clock.offset = t - Date.now();
-          // The NAS is full tonight: every backup outside the local window goes to it, and fails.
-          const nas = hhmm() < "01:00" || hhmm() >= "03:00";
+          // The NAS is full tonight: every backup in its window fails.
+          const nas = hhmm() < "01:00";
           env.sim.setFaults(nas ? { taskFail: ["vzdump"] } : {});
           const r = await scheduler.tick();
           for (const s of r.started)
