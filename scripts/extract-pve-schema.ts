@@ -49,6 +49,9 @@ export const SIMULATED_ENDPOINTS = [
   "PUT /storage/{storage}",
   "POST /storage",
   "DELETE /storage/{storage}",
+  "GET /nodes/{node}/storage/{storage}/prunebackups",
+  "DELETE /nodes/{node}/storage/{storage}/prunebackups",
+  "DELETE /nodes/{node}/storage/{storage}/content/{volume}",
 ] as const;
 
 /**

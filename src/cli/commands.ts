@@ -29,6 +29,13 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./storage.ts")).runStorage(argv, ctx),
   },
   {
+    name: "backup",
+    subcommands: ["list", "run"],
+    summary:
+      "backup list | backup run --vmid N: the backups the agent knows of; back a guest up now",
+    run: async (argv, ctx) => (await import("./backup.ts")).runBackup(argv, ctx),
+  },
+  {
     name: "status",
     summary: "enrolled or not, hub, state database, audit head, operator signers in force",
     run: async (argv, ctx) => (await import("./status.ts")).runStatus(argv, ctx),

@@ -7,6 +7,7 @@ import { type ConfigOf, defineSection, envName } from "../config/section.ts";
 import { gateSections } from "../gate/config-section.ts";
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
+import { backupSection } from "../reconcile/backup-config-section.ts";
 import { desiredFileSection, reconcileSection } from "../reconcile/config-section.ts";
 import { stateSection } from "../store/config-section.ts";
 
@@ -26,6 +27,7 @@ export const agentSections = [
   localApiSection,
   desiredFileSection,
   reconcileSection,
+  backupSection,
   ...gateSections,
 ] as const;
 

@@ -17,6 +17,7 @@ import type { OperationRequest, OperationStatus, OperationSubmitter } from "../o
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { createMountProbe, type MountProbe } from "../proxmox/mount-probe.ts";
 import type { Privileged } from "../proxmox/privileged.ts";
+import { backupFreshness } from "../reconcile/backup-freshness.ts";
 import {
   cachedDesiredProvider,
   type DesiredProvider,
@@ -30,6 +31,7 @@ import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
+import { runBackupLoop } from "./backup-loop.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
@@ -207,6 +209,16 @@ export async function runAgentDaemon(
               presence: store.storagePresence,
               signal: sig,
             }),
+          backups: (vmids) => {
+            const inForce = store.backupPolicies.inForce();
+            if (inForce === undefined) return undefined;
+            return backupFreshness(
+              inForce.policy,
+              vmids,
+              store.backupHistory.summaries(),
+              clock.now(),
+            );
+          },
           now: () => clock.now(),
         }),
       clock,
@@ -276,6 +288,7 @@ export async function runAgentDaemon(
   let localApi: StartedLocalApi | undefined;
   let linkRun: Promise<void> = Promise.resolve();
   let requestsRun: Promise<void> = Promise.resolve();
+  let backupsRun: Promise<void> = Promise.resolve();
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -313,6 +326,21 @@ export async function runAgentDaemon(
     // (docs/architecture.md#held-operations-on-the-host).
     requestsRun = runOperatorRequests(
       { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
+      life.signal,
+    );
+    // Scheduled backups (docs/reconcile.md#backup-schedule), after recovery settled the journal.
+    backupsRun = runBackupLoop(
+      {
+        config: cfg.backup,
+        store,
+        engine,
+        client,
+        desired: () => lookups.state(),
+        clock,
+        logger: logger.child({ component: "backup" }),
+        seed: store.info.storeId,
+        backupStorageFor: (vmid) => lookups.backupStorageFor(vmid),
+      },
       life.signal,
     );
     recovered = true;
@@ -402,6 +430,7 @@ export async function runAgentDaemon(
     await updating.catch(() => {});
     await linkRun.catch(() => {});
     await requestsRun.catch(() => {});
+    await backupsRun.catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});

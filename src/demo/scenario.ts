@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { createLogger } from "../log/logger.ts";
 import { createProxmoxClient } from "../proxmox/client.ts";
 import { startPveSimulator } from "../sim/pve/index.ts";
+import { BACKUP_STEPS } from "./steps/backups.ts";
 import { daemonSteps } from "./steps/daemon.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
 import { RECONCILE_STEPS } from "./steps/reconcile.ts";
@@ -15,7 +16,14 @@ import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
  * area of the agent contributes its steps from src/demo/steps/.
  */
 export function demoSteps(): DemoStep[] {
-  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps(), ...STORAGE_STEPS];
+  return [
+    ...PROXMOX_BASICS,
+    ...RECONCILE_STEPS,
+    ...daemonSteps(),
+    ...STORAGE_STEPS,
+    // After the storage step: it defines the NAS this one backs up to.
+    ...BACKUP_STEPS,
+  ];
 }
 
 export async function runDemoScenario(

@@ -1,4 +1,9 @@
 import type { z } from "zod";
+import {
+  backupPolicyParams,
+  guestBackupDeleteParams,
+  guestBackupPruneParams,
+} from "../ops/params/backup-policy.ts";
 import { guestBackupParams } from "../ops/params/guest-backup.ts";
 import { guestConfigParams } from "../ops/params/guest-config.ts";
 import { guestDestroyParams } from "../ops/params/guest-destroy.ts";
@@ -449,6 +454,28 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
         "host_change",
         "a golden image may then be copied into new guests without a signature",
       );
+    case "backup.policy": {
+      // Only a policy the floor would hold back, or one that lowers retention, comes as this
+      // operation; a compromised hub must not wipe history by policy (docs/reconcile.md#backup-retention-floor).
+      const problem = paramProblem(backupPolicyParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      return destructive("backup_policy", "a backup policy decides which backups are pruned");
+    }
+    case "guest.backup.prune": {
+      const problem = paramProblem(guestBackupPruneParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      // Only the agent's own retention step, which checked PVE's marks against its floor
+      // before asking, prunes unsigned (docs/reconcile.md#backup-retention-floor).
+      if (action.origin === "reconcile") {
+        return benign("own_retention", "the agent's retention step, within its floor");
+      }
+      return destructive("backup_prune", "pruning removes restore points");
+    }
+    case "guest.backup.delete": {
+      const problem = paramProblem(guestBackupDeleteParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      return destructive("backup_delete", "deleting a backup takes a restore point away");
+    }
     default:
       return destructive("unknown_op", `'${op}' is not a known operation: unknown is destructive`);
   }

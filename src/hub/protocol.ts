@@ -258,6 +258,27 @@ export const statusReportSchema = z.strictObject({
    * Optional: reports from agents before this field have none.
    */
   storage_targets: z.array(storageTargetReportSchema).optional(),
+  /**
+   * Per guest per tier of the backup policy in force: the newest good backup and its age,
+   * count, bytes, the last failure, and `overdue` (no good backup for more than twice the
+   * tier's period) (docs/reconcile.md#backup-schedule). Optional: absent without a policy.
+   */
+  backups: z
+    .array(
+      z.strictObject({
+        vmid: z.number().int(),
+        storage: z.string(),
+        last_good_at: z.iso.datetime({ offset: true }).nullable(),
+        age_s: z.number().int().nonnegative().nullable(),
+        count: z.number().int().nonnegative(),
+        bytes: z.number().int().nonnegative(),
+        last_failure: z
+          .strictObject({ at: z.iso.datetime({ offset: true }), reason: z.string() })
+          .nullable(),
+        overdue: z.boolean(),
+      }),
+    )
+    .optional(),
 });
 
 /** A row of the hash-chained audit log (docs/architecture.md#everything-is-audited); never dropped, delivered in order. */

@@ -33,6 +33,8 @@ export interface ReportSources {
   storageTargets?: (
     signal: AbortSignal,
   ) => Promise<NonNullable<StatusReportBody["storage_targets"]>>;
+  /** Backup freshness per guest per tier (reconcile/backup-freshness.ts); store reads only. */
+  backups?: (vmids: number[]) => NonNullable<StatusReportBody["backups"]> | undefined;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -151,6 +153,12 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
       unavailable.push(`backup targets unavailable: ${errorText(err)}`);
     }
   }
+  let backups: StatusReportBody["backups"];
+  try {
+    backups = s.backups?.(guests.map((g) => g.vmid));
+  } catch (err) {
+    unavailable.push(`backup history unavailable: ${errorText(err)}`);
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -168,5 +176,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     guest_overrides: overrides,
     ...(signers === undefined ? {} : { signers }),
     ...(targets !== undefined ? { storage_targets: targets } : {}),
+    ...(backups !== undefined ? { backups } : {}),
   };
 }

@@ -113,7 +113,7 @@ export const HANDLERS: Record<GuestRouteId, Handler> = {
         configured: s.storage === configured,
       })),
     );
-    return c.json(storageView(status, config, nodeStorage, targets));
+    return c.json(storageView(status, config, nodeStorage, targets, d.clock.now()));
   },
 
   async listSnapshots(c, d) {

@@ -101,8 +101,15 @@ export const storageSchema = z.object({
       storage: z.string(),
       type: z.string(),
       configured: z.boolean().describe("the tier POST /v1/self/backups writes to"),
+      backup_count: z.number().int().describe("the caller's own backups on this storage"),
+      backup_bytes: z.number().int(),
       last_backup: z
-        .object({ volid: z.string(), time: z.string().optional(), size_bytes: z.number().int() })
+        .object({
+          volid: z.string(),
+          time: z.string().optional(),
+          size_bytes: z.number().int(),
+          age_s: z.number().int().optional().describe("seconds since the newest backup"),
+        })
         .nullable(),
     }),
   ),

@@ -78,6 +78,7 @@ export function storageView(
   config: LxcConfig,
   nodeStorage: NodeStorage[],
   targets: BackupTargetInput[],
+  nowMs: number,
 ) {
   const byId = new Map(nodeStorage.map((s) => [s.storage, s]));
   const mountpoints = Object.entries(config.mountpoints)
@@ -94,8 +95,17 @@ export function storageView(
         storage: t.storage.storage,
         type: t.storage.type,
         configured: t.configured,
+        backup_count: t.volumes.length,
+        backup_bytes: t.volumes.reduce((sum, v) => sum + v.sizeBytes, 0),
         last_backup: last
-          ? { volid: last.volid, time: iso(last.ctimeSec), size_bytes: last.sizeBytes }
+          ? {
+              volid: last.volid,
+              time: iso(last.ctimeSec),
+              size_bytes: last.sizeBytes,
+              ...(last.ctimeSec === undefined
+                ? {}
+                : { age_s: Math.max(0, Math.floor(nowMs / 1000) - last.ctimeSec) }),
+            }
           : null,
       };
     }),

@@ -13,6 +13,8 @@ export const OP_NAMES = [
   "guest.rollback",
   "guest.snapshot.delete",
   "guest.backup",
+  "guest.backup.delete",
+  "guest.backup.prune",
   "guest.provision",
   "guest.restore",
   "guest.destroy",
@@ -21,6 +23,7 @@ export const OP_NAMES = [
   "signers.rotate",
   "agent.update",
   "golden.register",
+  "backup.policy",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

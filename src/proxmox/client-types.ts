@@ -15,7 +15,12 @@ import type {
   PveVersion,
 } from "./schema-cluster.ts";
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
-import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
+import type {
+  NodeStorage,
+  PruneMark,
+  StorageConfigEntry,
+  StorageVolume,
+} from "./schema-storage.ts";
 import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
 import type { NodeTime } from "./schema-time.ts";
 import type { TlsTrust } from "./tls-trust.ts";
@@ -211,6 +216,23 @@ export interface ProxmoxClient {
   createStorage(p: CreateStorageParams, o?: CallOptions): Promise<CreatedStorage>;
   /** Synchronous; removes the definition only, never the data on it. */
   deleteStorage(storage: string, o?: CallOptions): Promise<void>;
+  /**
+   * Deletes one volume, a backup archive here: always an `imgdel` task
+   * (docs/proxmox-behaviour.md#deleting-a-backup-volume).
+   */
+  deleteVolume(storage: string, volid: string, o?: CallOptions): Promise<string>;
+  /** PVE's marks for one guest's backups under a retention; synchronous, changes nothing. */
+  pruneDryRun(
+    storage: string,
+    p: { vmid: number; pruneBackups: string },
+    o?: CallOptions,
+  ): Promise<DecodedList<PruneMark>>;
+  /** Removes what the same marks say: a `prunebackups` task (docs/proxmox-behaviour.md#backup-retention-marks). */
+  pruneBackups(
+    storage: string,
+    p: { vmid: number; pruneBackups: string },
+    o?: CallOptions,
+  ): Promise<string>;
 
   taskStatusOnce(upid: string, o?: CallOptions): Promise<TaskStatus>;
   /** One page of the log: `limit` lines from line `start` (0-based offset). */

@@ -31,6 +31,7 @@ import { lxcConfigSchema, lxcStatusSchema, snapshotListSchema } from "./schema-g
 import {
   createdStorageSchema,
   nodeStorageSchema,
+  pruneMarkSchema,
   storageConfigSchema,
   storageVolumeSchema,
 } from "./schema-storage.ts";
@@ -59,6 +60,10 @@ const NODE_STORAGE: ListSpec = {
 };
 const STORAGE_CONTENT: ListSpec = {
   list: "storage-content",
+  identify: (r) => ({ id: rawId(r.volid), vmid: rawVmid(r.vmid) }),
+};
+const PRUNE_MARKS: ListSpec = {
+  list: "prune-marks",
   identify: (r) => ({ id: rawId(r.volid), vmid: rawVmid(r.vmid) }),
 };
 const RESOURCES: ListSpec = {
@@ -363,6 +368,29 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         signal: o?.signal,
       });
     },
+
+    pruneDryRun: async (storage, p, o) =>
+      list(
+        `${nodePath}/storage/${enc(storageId(storage))}/prunebackups`,
+        pruneMarkSchema,
+        PRUNE_MARKS,
+        { vmid: String(vmidOf(p.vmid)), type: "lxc", "prune-backups": p.pruneBackups },
+        o?.signal,
+      ),
+    pruneBackups: async (storage, p, o) =>
+      task(
+        "DELETE",
+        `${nodePath}/storage/${enc(storageId(storage))}/prunebackups`,
+        { vmid: String(vmidOf(p.vmid)), type: "lxc", "prune-backups": p.pruneBackups },
+        o?.signal,
+      ),
+    deleteVolume: async (storage, volid, o) =>
+      task(
+        "DELETE",
+        `${nodePath}/storage/${enc(storageId(storage))}/content/${enc(volid)}`,
+        undefined,
+        o?.signal,
+      ),
 
     taskStatusOnce: async (upid, o) => taskStatus(upid, o?.signal),
     taskLog: async (upid, start, limit, o) => taskLog(upid, start, limit, o?.signal),

@@ -160,3 +160,31 @@ export const storageVolumeSchema = z
       parent: v.parent,
     }),
   );
+
+/** One entry of the prune dry run (docs/proxmox-behaviour.md#backup-retention-marks). */
+export interface PruneMark {
+  volid: string;
+  ctimeSec: number;
+  type: string;
+  vmid?: number;
+  mark: "keep" | "remove" | "protected" | "renamed";
+}
+
+export const pruneMarkSchema = z
+  .object({
+    volid: z.string(),
+    ctime: lenientInt,
+    type: z.string(),
+    vmid: lenientInt.optional(),
+    mark: z.enum(["keep", "remove", "protected", "renamed"]),
+  })
+  .loose()
+  .transform(
+    (v): PruneMark => ({
+      volid: v.volid,
+      ctimeSec: v.ctime,
+      type: v.type,
+      ...(v.vmid !== undefined ? { vmid: v.vmid } : {}),
+      mark: v.mark,
+    }),
+  );

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { backupPolicySchema } from "../ops/params/backup-policy.ts";
 import { storageTargetSchema } from "../ops/params/storage-target.ts";
 
 /**
@@ -61,6 +62,12 @@ export const desiredStateSchema = z.strictObject({
    * Absent or `{}`: none managed; a storage not named is left alone and reported as unmanaged.
    */
   storage_targets: z.record(storageIdSchema, storageTargetSchema).optional(),
+  /**
+   * Scheduled backups and their retention (docs/desired-state.md#backup-policy). Absent: no
+   * schedule and no pruning; the policy in force stays. Below the agent's floor, or keeping
+   * less than the policy in force, it is held until a signed `backup.policy` brings it.
+   */
+  backup_policy: backupPolicySchema.optional(),
 });
 
 export type DesiredGuestDocument = z.output<typeof desiredGuestSchema>;

@@ -1,3 +1,4 @@
+import type { BackupPolicy } from "../ops/params/backup-policy.ts";
 import type { StorageTarget } from "../ops/params/storage-target.ts";
 import { type DesiredStateDocument, desiredStateSchema } from "./desired-schema.ts";
 
@@ -28,6 +29,8 @@ export interface DesiredHostState {
   backupStorage?: string;
   /** Backup targets by PVE storage id; only those named are managed (docs/desired-state.md#storage-targets). */
   storageTargets?: ReadonlyMap<string, StorageTarget>;
+  /** The backup policy the document asks for (docs/desired-state.md#backup-policy). */
+  backupPolicy?: BackupPolicy;
   /**
    * When this document was received (ms). A newer document lifts every give-up: actions the
    * reconciler stopped retrying are tried afresh against it.
@@ -109,6 +112,7 @@ function fromDocument(doc: DesiredStateDocument): DesiredHostState {
   return {
     guests,
     ...(doc.backup_storage !== undefined ? { backupStorage: doc.backup_storage } : {}),
+    ...(doc.backup_policy !== undefined ? { backupPolicy: doc.backup_policy } : {}),
     ...(doc.storage_targets !== undefined
       ? { storageTargets: new Map(Object.entries(doc.storage_targets)) }
       : {}),

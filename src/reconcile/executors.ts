@@ -1,4 +1,5 @@
 import { type AgentProvenance, agentProvenance } from "../gate/provenance.ts";
+import { BACKUP_VOLID } from "../ops/params/backup-policy.ts";
 import { BACKUP_KEEP_ALL, type GuestBackupParams } from "../ops/params/guest-backup.ts";
 import type { GuestRestoreParams } from "../ops/params/guest-provision.ts";
 import { OP_PARAMS, type OpParamsOf } from "../ops/params/op-params.ts";
@@ -26,6 +27,9 @@ export type ExecClient = Pick<
   | "restoreLXC"
   | "storageContent"
   | "taskLogTail"
+  | "deleteVolume"
+  | "pruneDryRun"
+  | "pruneBackups"
 >;
 
 /**
@@ -34,7 +38,12 @@ export type ExecClient = Pick<
  */
 export type OpParams = Omit<
   OpParamsOf,
-  "golden.register" | "signers.rotate" | "agent.update" | "storage.add" | "storage.remove"
+  | "golden.register"
+  | "signers.rotate"
+  | "agent.update"
+  | "storage.add"
+  | "storage.remove"
+  | "backup.policy"
 >;
 
 export type ExecOp = keyof OpParams;
@@ -271,6 +280,44 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       const archive = await findArchive(c, vmid, p.storage, upid).catch(() => undefined);
       return { storage: p.storage, ...(archive !== undefined ? { archive } : {}) };
     },
+  },
+  "guest.backup.delete": {
+    parseParams: parserOf("guest.backup.delete"),
+    taskType: "imgdel",
+    post: (c, vmid, p, signal) => {
+      // The volume must be this guest's: the signature binds the vmid, the volid names one too.
+      const owner = Number(BACKUP_VOLID.exec(p.volid)?.[1]);
+      if (owner !== vmid) {
+        return Promise.reject(new Error(`${p.volid} is not a backup of guest ${vmid}`));
+      }
+      return c.deleteVolume(p.storage, p.volid, opts(signal));
+    },
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ storage: p.storage, deleted: p.volid }),
+  },
+  "guest.backup.prune": {
+    parseParams: parserOf("guest.backup.prune"),
+    taskType: "prunebackups",
+    post: async (c, vmid, p, signal) => {
+      // The marks are read again: pruned only when they still name exactly what the floor
+      // check approved (docs/reconcile.md#backup-retention-floor).
+      const marks = await c.pruneDryRun(
+        p.storage,
+        { vmid, pruneBackups: p.pruneBackups },
+        opts(signal),
+      );
+      const now = marks
+        .filter((m) => m.mark === "remove")
+        .map((m) => m.volid)
+        .sort();
+      const approved = [...p.remove].sort();
+      if (now.length !== approved.length || now.some((v, i) => v !== approved[i])) {
+        throw new Error("the prune marks changed since the floor check; nothing was pruned");
+      }
+      return c.pruneBackups(p.storage, { vmid, pruneBackups: p.pruneBackups }, opts(signal));
+    },
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ storage: p.storage, removed: p.remove }),
   },
   "guest.resize": {
     parseParams: parserOf("guest.resize"),

@@ -1,4 +1,5 @@
 import { type AgentUpdateParams, agentUpdateParams } from "../ops/params/agent-update.ts";
+import { type BackupPolicyParams, backupPolicyParams } from "../ops/params/backup-policy.ts";
 import { type GoldenRegisterParams, goldenRegisterParams } from "../ops/params/golden-register.ts";
 import { type SignersRotateParams, signersRotateParams } from "../ops/params/signers-rotate.ts";
 import type { OpName } from "../ops/types.ts";
@@ -24,7 +25,10 @@ export interface HostExecutor<P> {
   apply(store: HostStore, params: P, journalId: number): Record<string, unknown>;
 }
 
-type HostStore = Pick<Store, "goldenImages" | "enrolledSigners" | "audit" | "agentUpdates">;
+type HostStore = Pick<
+  Store,
+  "goldenImages" | "enrolledSigners" | "audit" | "agentUpdates" | "backupPolicies"
+>;
 
 /** Why a host operation is refused before the gate: a typed code and a sentence. */
 export interface HostRefusal {
@@ -130,10 +134,24 @@ const agentUpdate: HostExecutor<AgentUpdateParams> = {
   },
 };
 
+/**
+ * `backup.policy`: puts a backup policy in force that the floor would hold back, or that keeps
+ * less than the one in force (docs/reconcile.md#backup-retention-floor). Signed, because a
+ * policy decides which backups the retention step removes.
+ */
+const backupPolicy: HostExecutor<BackupPolicyParams> = {
+  parseParams: (raw) => backupPolicyParams.parse(raw),
+  apply(store, p, journalId) {
+    const rec = store.backupPolicies.record(p.policy, "signed", journalId);
+    return { backup_policy: "in_force", tiers: Object.keys(rec.policy.tiers).sort() };
+  },
+};
+
 const HOST_EXECUTORS: Partial<Record<OpName, HostExecutor<unknown>>> = {
   "golden.register": goldenRegister as HostExecutor<unknown>,
   "signers.rotate": signersRotate as HostExecutor<unknown>,
   "agent.update": agentUpdate as HostExecutor<unknown>,
+  "backup.policy": backupPolicy as HostExecutor<unknown>,
 };
 
 export function hostExecutorFor(op: string): HostExecutor<unknown> | undefined {

@@ -330,6 +330,58 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    name: "backup policy and history",
+    sql: `
+      -- The backup policy in force (src/store/README.md#backup-policy-and-history): the newest
+      -- row rules. A desired-state policy is written only when it passes the floor and lowers
+      -- nothing; anything else arrives as a signed backup.policy, journaled.
+      CREATE TABLE backup_policies (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        policy TEXT NOT NULL CHECK (length(policy) <= 262144),
+        source TEXT NOT NULL CHECK (source IN ('desired', 'signed')),
+        journal_id INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK (source <> 'signed' OR journal_id IS NOT NULL)
+      ) STRICT;
+
+      -- Backups per guest per tier: the agent's own runs (ok or failed) and archives seen in
+      -- a storage's content listing (made by hand or before the agent). One row per archive.
+      CREATE TABLE backup_history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vmid INTEGER NOT NULL CHECK (vmid BETWEEN 100 AND 999999999),
+        storage TEXT NOT NULL CHECK (length(storage) BETWEEN 1 AND 64),
+        volid TEXT CHECK (volid IS NULL OR length(volid) <= 512),
+        result TEXT NOT NULL CHECK (result IN ('ok', 'failed', 'seen', 'removed')),
+        started_at INTEGER,
+        finished_at INTEGER NOT NULL,
+        size INTEGER CHECK (size IS NULL OR size >= 0),
+        reason TEXT CHECK (reason IS NULL OR length(reason) <= 2000),
+        log_tail TEXT CHECK (log_tail IS NULL OR length(log_tail) <= 8192),
+        journal_id INTEGER
+      ) STRICT;
+      CREATE UNIQUE INDEX backup_history_volid ON backup_history (volid) WHERE volid IS NOT NULL;
+      CREATE UNIQUE INDEX backup_history_journal ON backup_history (journal_id)
+        WHERE journal_id IS NOT NULL;
+      CREATE INDEX backup_history_guest ON backup_history (vmid, storage, finished_at);
+
+      -- felhom-agent backup run: a backup asked on the command line, waiting for the daemon,
+      -- which submits it to the engine and records what became of it.
+      CREATE TABLE backup_requests (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vmid INTEGER NOT NULL CHECK (vmid BETWEEN 100 AND 999999999),
+        storage TEXT CHECK (storage IS NULL OR length(storage) BETWEEN 1 AND 64),
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'done')),
+        outcome TEXT CHECK (outcome IS NULL OR length(outcome) <= 64),
+        operation_id TEXT,
+        detail TEXT CHECK (detail IS NULL OR length(detail) <= 1000),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((state = 'done') = (outcome IS NOT NULL))
+      ) STRICT;
+      CREATE INDEX backup_requests_waiting ON backup_requests (id) WHERE state = 'waiting';
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */

@@ -3,6 +3,9 @@ import { statSync } from "node:fs";
 import type { Clock } from "../util/clock.ts";
 import { AgentUpdates } from "./agent-updates.ts";
 import { AuditLog } from "./audit.ts";
+import { BackupHistory } from "./backup-history.ts";
+import { BackupPolicies } from "./backup-policies.ts";
+import { BackupRequests } from "./backup-requests.ts";
 import { DesiredCache } from "./desired-cache.ts";
 import { EnrolledSigners } from "./enrolled-signers.ts";
 import { StoreError } from "./errors.ts";
@@ -71,6 +74,9 @@ export class Store {
   readonly enrolledSigners: EnrolledSigners;
   readonly operatorRequests: OperatorRequests;
   readonly storagePresence: StoragePresence;
+  readonly backupPolicies: BackupPolicies;
+  readonly backupHistory: BackupHistory;
+  readonly backupRequests: BackupRequests;
   private closed = false;
 
   constructor(
@@ -111,6 +117,9 @@ export class Store {
     this.enrolledSigners = new EnrolledSigners(db, clock);
     this.operatorRequests = new OperatorRequests(db, clock);
     this.storagePresence = new StoragePresence(db, clock, this.audit);
+    this.backupPolicies = new BackupPolicies(db, clock);
+    this.backupHistory = new BackupHistory(db, clock);
+    this.backupRequests = new BackupRequests(db, clock);
   }
 
   /**

@@ -148,12 +148,7 @@ describe.skipIf(keygen === null)("felhom-agent op", () => {
   });
 
   test("host-level ops sign without --vmid; the payload names no guest", async () => {
-    const file = await signHost("storage.remove", [
-      "--params",
-      '{"id":"usb1"}',
-      "--job",
-      "j-9",
-    ]);
+    const file = await signHost("storage.remove", ["--params", '{"id":"usb1"}', "--job", "j-9"]);
     const { code, report } = await check(file);
     expect(code).toBe(0);
     expect(report.verdict).toBe("valid");

@@ -24,6 +24,11 @@ test("the demo walkthrough behaves at every step and says so", async () => {
   expect(text).toContain("POST /v1/self/snapshots/ctl-deploy-42/rollback -> 202, done");
   expect(text).toContain("results the hub received for job-7: pending_signature, ok");
   expect(text).toMatch(/chain: verified, \d+ rows/);
+  // A night of scheduled backups: the floor-kept retention, the NAS failure, the overdue flag.
+  const night = text.slice(text.indexOf("A night of scheduled backups"));
+  expect(night).toContain("guest 101 on local: pruned 2 (the 10 and 20 days old)");
+  expect(night).toMatch(/report 101\/nas1: .*last failure: .*OVERDUE/);
+  expect(night).toContain("backup.retention guest:101 prune");
   // Self-update: the running agent's gate, then up, back, and an unhealthy build rolled back.
   const update = text.slice(text.indexOf("Self-update:"), text.indexOf("The audit log"));
   for (const line of [

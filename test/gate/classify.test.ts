@@ -580,6 +580,65 @@ const TABLE: Row[] = [
     "destructive",
     "host_change",
   ],
+  [
+    "backup.policy: always signed",
+    {
+      op: "backup.policy",
+      params: {
+        policy: {
+          tiers: { nas1: { schedule: { every_hours: 6 }, retention: { keep_daily: 14 } } },
+        },
+      },
+    },
+    none,
+    "destructive",
+    "backup_policy",
+  ],
+  [
+    "backup.policy with a stray key",
+    { op: "backup.policy", params: { policy: { tiers: {} }, force: true } },
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
+    "guest.backup.prune from the agent's retention step",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=3",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "reconcile",
+    },
+    none,
+    "benign",
+    "own_retention",
+  ],
+  [
+    "guest.backup.prune asked by the hub",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=1",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "job",
+    },
+    none,
+    "destructive",
+    "backup_prune",
+  ],
+  [
+    "guest.backup.delete: even on a scratch guest",
+    g("guest.backup.delete", {
+      storage: "nas1",
+      volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+    }),
+    scratchGuest,
+    "destructive",
+    "backup_delete",
+  ],
   // unknown
   ["unknown op", g("guest.migrate", {}), none, "destructive", "unknown_op"],
   ["unknown op despite provenance", g("guest.wipe", {}), scratchGuest, "destructive", "unknown_op"],

@@ -27,6 +27,8 @@ const MUTATING = [
   "setConfig",
   "createStorage",
   "deleteStorage",
+  "deleteVolume",
+  "pruneBackups",
 ] as const;
 
 /** Behind the gate: the executors the engine runs after `decide`. */

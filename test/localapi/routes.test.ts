@@ -78,7 +78,9 @@ describe("GET /v1/self/storage", () => {
       backup_targets: {
         storage: string;
         configured: boolean;
-        last_backup: { volid: string } | null;
+        backup_count: number;
+        backup_bytes: number;
+        last_backup: { volid: string; age_s?: number } | null;
       }[];
     };
     expect(body.rootfs).toMatchObject({
@@ -93,6 +95,11 @@ describe("GET /v1/self/storage", () => {
     const local = body.backup_targets.find((t) => t.storage === "local");
     expect(local?.configured).toBe(true);
     expect(local?.last_backup?.volid).toContain("vzdump-lxc-101-");
+    // The caller's own backups only, with the newest one's age (the test clock is not the
+    // simulator's, so only its type is checked).
+    expect(local?.backup_count).toBeGreaterThanOrEqual(1);
+    expect(local?.backup_bytes).toBeGreaterThan(0);
+    expect(typeof local?.last_backup?.age_s).toBe("number");
   });
 });
 

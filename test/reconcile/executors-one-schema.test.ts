@@ -67,6 +67,46 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
       bad: [{ archive: "" }, { archive: GOLDEN, mp0: "local:8,mp=/srv" }],
     },
     "guest.destroy": { ok: [{}, { purge: true, force: true }], bad: [{ purge: 1 }] },
+    "guest.backup.delete": {
+      ok: [{ storage: "nas1", volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst" }],
+      bad: [
+        { storage: "nas1", volid: "usb1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst" },
+        { storage: "nas1", volid: "nas1:vztmpl/debian.tar.zst" },
+        { storage: "nas1" },
+      ],
+    },
+    "guest.backup.prune": {
+      ok: [
+        {
+          storage: "nas1",
+          pruneBackups: "keep-last=3,keep-daily=7",
+          remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+        },
+      ],
+      bad: [
+        {
+          storage: "nas1",
+          pruneBackups: "keep-all=1",
+          remove: ["nas1:backup/vzdump-lxc-101-x.tar"],
+        },
+        { storage: "nas1", pruneBackups: "keep-last=3", remove: [] },
+      ],
+    },
+    "backup.policy": {
+      ok: [
+        {
+          policy: {
+            tiers: {
+              nas1: { schedule: { daily: "01:00-05:00" }, retention: { keep_last: 3 } },
+            },
+          },
+        },
+      ],
+      bad: [
+        { policy: { tiers: { nas1: { schedule: { daily: "25:00-05:00" }, retention: {} } } } },
+        { policy: { tiers: {}, guests: { "101": { tiers: { pbs1: { exclude: true } } } } } },
+      ],
+    },
     "signers.rotate": {
       ok: [
         { signers: [] },

@@ -71,6 +71,8 @@ interface World {
   vmid: string;
   storage: string;
   upid: string;
+  /** A backup volume id on `storage` (it need not exist for the parameter checks). */
+  volume: string;
 }
 let world: World;
 
@@ -107,7 +109,13 @@ beforeAll(async () => {
   if (first === undefined) throw new Error("the simulator's default seed has no container");
   const stores = await call("GET", `/nodes/${node}/storage`);
   const storage = ((stores.body?.data ?? []) as Array<{ storage: string }>)[0]?.storage ?? "local";
-  world = { node, vmid: String(first.vmid), storage, upid: "" };
+  world = {
+    node,
+    vmid: String(first.vmid),
+    storage,
+    upid: "",
+    volume: `${storage}:backup/vzdump-lxc-${first.vmid}-2020_01_01-00_00_00.tar.zst`,
+  };
   const snap = await call("POST", `/nodes/${node}/lxc/${world.vmid}/snapshot`, {
     snapname: "confsnap",
   });

@@ -300,6 +300,24 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       });
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "backup policy and history") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO backup_policies (policy, source, journal_id, created_at)
+         VALUES ('{"tiers":{"nas1":{"retention":{"keep_last":3},"schedule":{"every_hours":6}}}}', 'desired', NULL, ${T0})`,
+      );
+      db.run(
+        `INSERT INTO backup_history (vmid, storage, volid, result, started_at, finished_at, size)
+         VALUES (101, 'nas1', 'nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst', 'ok', ${T0}, ${T0 + 60}, 4096)`,
+      );
+    },
+    check(store) {
+      expect(store.backupPolicies.inForce()?.policy.tiers.nas1?.retention.keep_last).toBe(3);
+      expect(store.backupHistory.summaries()).toEqual([
+        { vmid: 101, storage: "nas1", lastGoodAt: T0 + 60, goodCount: 1, goodBytes: 4096 },
+      ]);
+    },
+  },
 };
 
 let tmp: TempStateDir;

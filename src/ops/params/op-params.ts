@@ -1,6 +1,11 @@
 import type { z } from "zod";
 import type { OpName } from "../types.ts";
 import { agentUpdateParams } from "./agent-update.ts";
+import {
+  backupPolicyParams,
+  guestBackupDeleteParams,
+  guestBackupPruneParams,
+} from "./backup-policy.ts";
 import { goldenRegisterParams } from "./golden-register.ts";
 import { guestBackupParams } from "./guest-backup.ts";
 import { guestConfigParams } from "./guest-config.ts";
@@ -31,6 +36,8 @@ export const OP_PARAMS = {
   "guest.rollback": guestRollbackParams,
   "guest.snapshot.delete": guestSnapshotDeleteParams,
   "guest.backup": guestBackupParams,
+  "guest.backup.delete": guestBackupDeleteParams,
+  "guest.backup.prune": guestBackupPruneParams,
   "guest.provision": guestProvisionParams,
   "guest.restore": guestRestoreParams,
   "guest.destroy": guestDestroyParams,
@@ -39,6 +46,7 @@ export const OP_PARAMS = {
   "agent.update": agentUpdateParams,
   "storage.add": storageAddParams,
   "storage.remove": storageRemoveParams,
+  "backup.policy": backupPolicyParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;

@@ -16,6 +16,7 @@ import { createCt } from "./handlers/lxc-create.ts";
 import { destroy, resize } from "./handlers/lxc-disk.ts";
 import { reboot, shutdown, start, stop } from "./handlers/lxc-power.ts";
 import { getConfig, getPending, listLxc, statusCurrent } from "./handlers/lxc-read.ts";
+import { deleteVolume, pruneDelete, pruneDryRun } from "./handlers/prune.ts";
 import {
   createSnapshot,
   deleteSnapshot,
@@ -133,6 +134,28 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
       privs: ["Datastore.Audit", "Datastore.AllocateSpace"],
     },
     handler: storageContent,
+  },
+  {
+    method: "GET",
+    path: "/nodes/{node}/storage/{storage}/prunebackups",
+    perm: {
+      kind: "any",
+      path: "/storage/{storage}",
+      privs: ["Datastore.Audit", "Datastore.AllocateSpace"],
+    },
+    handler: pruneDryRun,
+  },
+  {
+    method: "DELETE",
+    path: "/nodes/{node}/storage/{storage}/prunebackups",
+    perm: HANDLER,
+    handler: pruneDelete,
+  },
+  {
+    method: "DELETE",
+    path: "/nodes/{node}/storage/{storage}/content/{volume}",
+    perm: HANDLER,
+    handler: deleteVolume,
   },
   { method: "GET", path: "/cluster/resources", perm: ALL, handler: clusterResources },
   { method: "GET", path: "/cluster/nextid", perm: ALL, handler: nextId },

@@ -47,6 +47,22 @@ function effectiveRetention(param: string | undefined, storage: SimStorage): Ret
   return r;
 }
 
+/** Storage types whose volumes can take a snapshot (docs/proxmox-behaviour.md#vzdump-modes-and-failures). */
+const SNAPSHOT_TYPES = new Set(["lvmthin", "zfspool", "rbd", "btrfs"]);
+
+/** Whether every volume of the guest (rootfs and mount points) is on such a storage. */
+function canSnapshot(storages: ReadonlyMap<string, SimStorage>, g: CtGuest): boolean {
+  for (const [key, value] of Object.entries(g.config)) {
+    if (key !== "rootfs" && !/^mp\d+$/.test(key)) continue;
+    const volume = String(value).split(",")[0] ?? "";
+    const colon = volume.indexOf(":");
+    if (colon <= 0) continue; // a bind mount is not backed up
+    const type = storages.get(volume.slice(0, colon))?.type;
+    if (type === undefined || !SNAPSHOT_TYPES.has(type)) return false;
+  }
+  return true;
+}
+
 /** This guest's backups on the storage, as vzdump's pre-check and pruning see them. */
 function backupsOf(storage: SimStorage, vmid: number) {
   return [...storage.volumes.values()].filter((v) => v.content === "backup" && v.vmid === vmid);
@@ -157,7 +173,15 @@ export function vzdump(ctx: RequestContext): string {
           continue;
         }
         log.line(`INFO: Starting Backup of VM ${vmid} (lxc)`);
-        log.line(`INFO: Backup mode: ${mode}`);
+        if (mode === "snapshot" && !canSnapshot(core.state.storages, g)) {
+          // Snapshot mode needs every volume on a storage that can snapshot; otherwise vzdump
+          // goes on in suspend mode by itself (docs/proxmox-behaviour.md#vzdump-modes-and-failures).
+          log.line("INFO: mode failure - some volumes do not support snapshots");
+          log.line("INFO: trying 'suspend' mode instead");
+          log.line("INFO: backup mode: suspend");
+        } else {
+          log.line(`INFO: backup mode: ${mode}`);
+        }
         g.config.lock = "backup";
         jobs.push(g);
       }
@@ -169,6 +193,20 @@ export function vzdump(ctx: RequestContext): string {
           for (const g of jobs) {
             delete g.config.lock;
             const file = `vzdump-lxc-${g.vmid}-${stamp(now)}.${ext}`;
+            const size = 200_000_000 + (g.vmid % 97) * 1_000_000;
+            if (storage.total - core.state.used(storage) < size) {
+              // The archive pipeline dies when the target fills up; the guest fails, the
+              // job goes on with the next and ends `job errors` (docs/proxmox-behaviour.md#vzdump-modes-and-failures).
+              done.line(
+                "INFO: zstd: error 70 : Write error : cannot write block : No space left on device",
+              );
+              done.line(
+                `ERROR: Backup of VM ${g.vmid} failed - command 'tar cpf - … | zstd' failed: exit code 70`,
+              );
+              done.line(`INFO: Failed at ${timeText(now)}`);
+              errors++;
+              continue;
+            }
             const volid = `${storageId}:backup/${file}`;
             const config = copyConfig(g.config);
             const hostname =
@@ -177,7 +215,7 @@ export function vzdump(ctx: RequestContext): string {
               volid,
               content: "backup",
               format: ext,
-              size: 200_000_000 + (g.vmid % 97) * 1_000_000,
+              size,
               ctime: Math.floor(now / 1000),
               vmid: g.vmid,
               ...(notesTemplate === undefined
