@@ -24,3 +24,4 @@ export { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "./task-error.
 export { normalizeTrust, type TlsTrust } from "./tls-trust.ts";
 export { classifyTransient, type ProxmoxReach, type TransientVerdict } from "./transient.ts";
 export * from "./transport-errors.ts";
+export type * from "./schema-disks.ts";

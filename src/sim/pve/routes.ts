@@ -25,6 +25,7 @@ import {
   updateSnapshotConfig,
 } from "./handlers/snapshots.ts";
 import { updateStorage } from "./handlers/storage-config.ts";
+import { diskSmart, listDisks } from "./handlers/disks.ts";
 import { createStorage, deleteStorage } from "./handlers/storage-create.ts";
 import { listTasks, stopTask, taskLog, taskStatus } from "./handlers/tasks.ts";
 import { vzdump } from "./handlers/vzdump.ts";
@@ -51,6 +52,18 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
     path: "/nodes/{node}/time",
     perm: { kind: "check", path: "/nodes/{node}", privs: ["Sys.Audit"] },
     handler: nodeTime,
+  },
+  {
+    method: "GET",
+    path: "/nodes/{node}/disks/list",
+    perm: { kind: "check", path: "/nodes/{node}", privs: ["Sys.Audit"] },
+    handler: listDisks,
+  },
+  {
+    method: "GET",
+    path: "/nodes/{node}/disks/smart",
+    perm: { kind: "check", path: "/", privs: ["Sys.Audit"] },
+    handler: diskSmart,
   },
   { method: "GET", path: "/nodes/{node}/lxc", perm: ALL, handler: listLxc },
   { method: "POST", path: "/nodes/{node}/lxc", perm: HANDLER, handler: createCt },
