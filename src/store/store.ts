@@ -22,6 +22,7 @@ import {
   type SignedIntentInput,
   type SignedIntentResult,
 } from "./signed-intent.ts";
+import { HealthAlerts } from "./health-alerts.ts";
 import { StoragePresence } from "./storage-presence.ts";
 
 export interface StoreInfo {
@@ -71,6 +72,7 @@ export class Store {
   readonly enrolledSigners: EnrolledSigners;
   readonly operatorRequests: OperatorRequests;
   readonly storagePresence: StoragePresence;
+  readonly healthAlerts: HealthAlerts;
   private closed = false;
 
   constructor(
@@ -111,6 +113,7 @@ export class Store {
     this.enrolledSigners = new EnrolledSigners(db, clock);
     this.operatorRequests = new OperatorRequests(db, clock);
     this.storagePresence = new StoragePresence(db, clock, this.audit);
+    this.healthAlerts = new HealthAlerts(db, clock, this.audit);
   }
 
   /**
