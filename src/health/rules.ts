@@ -175,9 +175,7 @@ export function evaluate(
       severity: "critical",
       level: ready > 0 ? "clear" : "fire",
       detail:
-        t.state === "ok"
-          ? `${ready} ready connections`
-          : `cloudflared not answering: ${t.reason}`,
+        t.state === "ok" ? `${ready} ready connections` : `cloudflared not answering: ${t.reason}`,
     });
   }
   if (s.store?.state === "ok") {

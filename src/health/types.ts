@@ -1,7 +1,15 @@
 import type { TargetStatus } from "../reconcile/storage-presence.ts";
 
 /** The collectors, each run on its own schedule and failing on its own (docs/health.md#collectors). */
-export const COLLECTORS = ["disks", "sensors", "node", "storage", "backups", "tunnel", "store"] as const;
+export const COLLECTORS = [
+  "disks",
+  "sensors",
+  "node",
+  "storage",
+  "backups",
+  "tunnel",
+  "store",
+] as const;
 export type CollectorName = (typeof COLLECTORS)[number];
 
 /** One collector's last result: data, or why there is none. Never both. */

@@ -14,8 +14,8 @@ import type {
   PermissionMap,
   PveVersion,
 } from "./schema-cluster.ts";
-import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
 import type { DiskEntry } from "./schema-disks.ts";
+import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
 import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
 import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
 import type { NodeTime } from "./schema-time.ts";

@@ -12,6 +12,7 @@ export type { DecodedList, ListItemProblem } from "./decode-list.ts";
 export { normalizeDescription } from "./description.ts";
 export * from "./failure-reason.ts";
 export type * from "./schema-cluster.ts";
+export type * from "./schema-disks.ts";
 export type * from "./schema-guest.ts";
 export type * from "./schema-storage.ts";
 export {
@@ -24,4 +25,3 @@ export { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "./task-error.
 export { normalizeTrust, type TlsTrust } from "./tls-trust.ts";
 export { classifyTransient, type ProxmoxReach, type TransientVerdict } from "./transient.ts";
 export * from "./transport-errors.ts";
-export type * from "./schema-disks.ts";

@@ -37,7 +37,9 @@ export class HealthAlerts {
 
   list(): StoredAlert[] {
     return this.db
-      .query("SELECT kind, subject, severity, since, detail FROM health_alerts ORDER BY since, subject")
+      .query(
+        "SELECT kind, subject, severity, since, detail FROM health_alerts ORDER BY since, subject",
+      )
       .all() as StoredAlert[];
   }
 

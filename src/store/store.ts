@@ -10,6 +10,7 @@ import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
+import { HealthAlerts } from "./health-alerts.ts";
 import { HubJobs } from "./hub-jobs.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
@@ -22,7 +23,6 @@ import {
   type SignedIntentInput,
   type SignedIntentResult,
 } from "./signed-intent.ts";
-import { HealthAlerts } from "./health-alerts.ts";
 import { StoragePresence } from "./storage-presence.ts";
 
 export interface StoreInfo {

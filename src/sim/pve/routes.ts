@@ -11,6 +11,7 @@ import {
   storageContent,
   version,
 } from "./handlers/cluster.ts";
+import { diskSmart, listDisks } from "./handlers/disks.ts";
 import { putConfig } from "./handlers/lxc-config.ts";
 import { createCt } from "./handlers/lxc-create.ts";
 import { destroy, resize } from "./handlers/lxc-disk.ts";
@@ -25,7 +26,6 @@ import {
   updateSnapshotConfig,
 } from "./handlers/snapshots.ts";
 import { updateStorage } from "./handlers/storage-config.ts";
-import { diskSmart, listDisks } from "./handlers/disks.ts";
 import { createStorage, deleteStorage } from "./handlers/storage-create.ts";
 import { listTasks, stopTask, taskLog, taskStatus } from "./handlers/tasks.ts";
 import { vzdump } from "./handlers/vzdump.ts";
