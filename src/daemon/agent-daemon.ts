@@ -1,5 +1,6 @@
 import { createEd25519 } from "../authz/ed25519.ts";
 import { ReversibilityGate } from "../gate/gate.ts";
+import type { HealthMonitor, HealthSources } from "../health/monitor.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { createHubLink } from "../hub/create-link.ts";
 import { type HubIdentity, identityExists, readIdentity } from "../hub/identity.ts";
@@ -31,6 +32,7 @@ import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { buildHealthMonitor, runHealthLoop } from "./health-loop.ts";
 import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
@@ -77,6 +79,12 @@ export interface AgentDaemonOptions {
   privileged?: Pick<Privileged, "mountUSBByUUID">;
   /** Where USB disks are seen attached and mounted; default the kernel's tables. */
   mounts?: MountProbe;
+  /** Host health: the root side for SMART and sensors (the demo passes the simulator's). */
+  healthPrivileged?: Pick<Privileged, "smart" | "sensors">;
+  /** The backup history's freshness per guest (docs/health.md#collectors); absent = none. */
+  backupFreshness?: HealthSources["backupFreshness"];
+  /** Called with the health monitor once built, so tests and the demo can tick it. */
+  onHealth?: (monitor: HealthMonitor) => void;
 }
 
 /** Why the daemon returned: stopped by its signal, or to be restarted on another version. */
@@ -163,6 +171,29 @@ export async function runAgentDaemon(
     ...(o.privileged ? { privileged: o.privileged } : {}),
     logger,
   });
+  const targetsNow = (sig: AbortSignal) =>
+    checkTargets({
+      client,
+      mounts,
+      targets: lookups.state()?.storageTargets,
+      presence: store.storagePresence,
+      signal: sig,
+    });
+  const monitor = cfg.health.enabled
+    ? buildHealthMonitor({
+        config: cfg.health,
+        privilegedConfig: cfg.privileged,
+        client,
+        store,
+        stateDir: cfg.state_dir,
+        clock,
+        logger,
+        storageTargets: targetsNow,
+        ...(o.backupFreshness ? { backupFreshness: o.backupFreshness } : {}),
+        ...(o.healthPrivileged ? { privileged: o.healthPrivileged } : {}),
+      })
+    : undefined;
+  if (monitor) o.onHealth?.(monitor);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
 
@@ -199,14 +230,8 @@ export async function runAgentDaemon(
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
           signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
-          storageTargets: (sig) =>
-            checkTargets({
-              client,
-              mounts,
-              targets: lookups.state()?.storageTargets,
-              presence: store.storagePresence,
-              signal: sig,
-            }),
+          storageTargets: targetsNow,
+          ...(monitor ? { alerts: () => monitor.alerts() } : {}),
           now: () => clock.now(),
         }),
       clock,
@@ -276,6 +301,7 @@ export async function runAgentDaemon(
   let localApi: StartedLocalApi | undefined;
   let linkRun: Promise<void> = Promise.resolve();
   let requestsRun: Promise<void> = Promise.resolve();
+  let healthRun: Promise<void> = Promise.resolve();
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -315,6 +341,9 @@ export async function runAgentDaemon(
       { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
       life.signal,
     );
+    if (monitor) {
+      healthRun = runHealthLoop(monitor, clock, logger.child({ component: "health" }), life.signal);
+    }
     recovered = true;
     const link = hub?.link;
     updating = updates.run(life.signal, () =>
@@ -402,6 +431,7 @@ export async function runAgentDaemon(
     await updating.catch(() => {});
     await linkRun.catch(() => {});
     await requestsRun.catch(() => {});
+    await healthRun.catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});

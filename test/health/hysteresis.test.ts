@@ -100,7 +100,9 @@ describe("hysteresis", () => {
             closeAfterMs: { nvme_wear: closeAfter },
           };
           const { events, open } = run(levels, timing);
-          events.forEach((e, i) => expect(e.startsWith(i % 2 === 0 ? "open" : "close")).toBe(true));
+          for (const [i, e] of events.entries()) {
+            expect(e.startsWith(i % 2 === 0 ? "open" : "close")).toBe(true);
+          }
           expect(open.length).toBe(events.length % 2);
         },
       ),
