@@ -12,6 +12,12 @@ import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
 import {
+  type HealthStatusStore,
+  type HealthStatusView,
+  healthStatus,
+  healthText,
+} from "./status-health.ts";
+import {
   checkProxmoxPin,
   type PinCheck,
   type PresentedProbe,
@@ -29,6 +35,13 @@ checks that the endpoint still presents that certificate (a TLS handshake, nothi
 changed one is a problem, "Proxmox certificate changed; run \`felhom-agent setup --repin\` as
 root", and the daemon refuses to talk to Proxmox until then.
 
+Host health, as the running daemon last collected it (docs/health.md): whether the daemon is
+collecting, Proxmox reachability, the hub outbox, guests in the desired state, held
+operations, backup targets, backups, disks (SMART), temperatures, the tunnel and the open
+alerts. \`--json\` prints one object with the keys daemon, proxmox, hub, guests, pending,
+storage, backups, disks, sensors, tunnel and alerts (an array), beside enrollment, store,
+proxmox_certificate, signers and problems.
+
 Options:
   --json      machine-readable output
   -h, --help  show this help`,
@@ -38,7 +51,7 @@ Options:
 });
 
 /** The parts of the store `status` reads; tests inject one. */
-export interface StatusStoreHandle {
+export interface StatusStoreHandle extends HealthStatusStore {
   audit: { head(): AuditHead };
   /** The enrolled signer set (src/store/README.md#enrolled-signers); absent in older stubs. */
   enrolledSigners?: StoredSignersSource;
@@ -54,6 +67,7 @@ export interface StatusDeps {
   openStore?: (path: string) => Promise<StatusStoreHandle> | StatusStoreHandle;
   /** Reads the certificate the Proxmox endpoint presents; a TLS handshake by default. */
   presented?: PresentedProbe;
+  now?: () => number;
 }
 
 interface StoreSummary {
@@ -84,7 +98,11 @@ export async function runStatus(
   const cfg = await loadConfigOrReport(ctx, "status");
   if (!cfg) return EXIT_USAGE;
   const { defaultStorePath } = await import("../store/open.ts");
-  const { summary: store, stored } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
+  const {
+    summary: store,
+    stored,
+    health,
+  } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
   const trust = await trustSummary(cfg, stored);
   const problems: string[] = [];
   const pin = await checkProxmoxPin(cfg.proxmox, ctx.deps?.presented ?? probePresented);
@@ -101,6 +119,15 @@ export async function runStatus(
     ctx.stdout(
       `${JSON.stringify(
         {
+          ...health,
+          hub: {
+            enrolled: trust.enrollment.state === "enrolled",
+            ...(trust.enrollment.state === "enrolled" ? { hub_url: trust.enrollment.hub_url } : {}),
+            ...health.hub,
+            ...(store.audit_head
+              ? { audit_undelivered: store.audit_head.seq - store.audit_head.delivered_seq }
+              : {}),
+          },
           enrollment: trust.enrollment,
           store,
           proxmox_certificate: pin,
@@ -112,7 +139,9 @@ export async function runStatus(
       )}\n`,
     );
   } else {
-    ctx.stdout(statusText(trust.enrollment, store, pin, trust.signers, problems));
+    ctx.stdout(
+      statusText(trust.enrollment, store, pin, trust.signers, problems) + healthText(health),
+    );
   }
   return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
@@ -120,10 +149,12 @@ export async function runStatus(
 async function readStore(
   path: string,
   deps: StatusDeps | undefined,
-): Promise<{ summary: StoreSummary; stored?: StoredSigners }> {
+): Promise<{ summary: StoreSummary; stored?: StoredSigners; health: HealthStatusView }> {
+  const now = deps?.now?.() ?? Date.now();
+  const none = healthStatus(undefined, now);
   // Opening would create the directory; a host without state simply has none yet.
   if (deps?.openStore === undefined && !existsSync(path)) {
-    return { summary: { path, state: "missing" } };
+    return { summary: { path, state: "missing" }, health: none };
   }
   let handle: StatusStoreHandle;
   try {
@@ -135,6 +166,7 @@ async function readStore(
           err.kind === "missing"
             ? { path, state: "missing" }
             : { path, state: "error", error: err.message },
+        health: none,
       };
     }
     throw err;
@@ -143,6 +175,7 @@ async function readStore(
     const h = handle.audit.head();
     const signers = handle.enrolledSigners;
     return {
+      health: healthStatus(handle, now),
       summary: {
         path,
         state: "ok",
@@ -158,7 +191,9 @@ async function readStore(
         : {}),
     };
   } catch (err) {
-    if (err instanceof StoreError) return { summary: { path, state: "error", error: err.message } };
+    if (err instanceof StoreError) {
+      return { summary: { path, state: "error", error: err.message }, health: none };
+    }
     throw err;
   } finally {
     handle.close();
