@@ -1,5 +1,6 @@
 import { createEd25519 } from "../authz/ed25519.ts";
 import { ReversibilityGate } from "../gate/gate.ts";
+import { renderMetrics } from "../health/metrics.ts";
 import type { HealthMonitor, HealthSources } from "../health/monitor.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { createHubLink } from "../hub/create-link.ts";
@@ -37,6 +38,8 @@ import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
+import { metricsInput, type PassCounters } from "./metrics-input.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
@@ -85,6 +88,8 @@ export interface AgentDaemonOptions {
   backupFreshness?: HealthSources["backupFreshness"];
   /** Called with the health monitor once built, so tests and the demo can tick it. */
   onHealth?: (monitor: HealthMonitor) => void;
+  /** Called with the `/metrics` URL once the listener runs (`metrics.listen` set). */
+  onMetrics?: (url: string) => void;
 }
 
 /** Why the daemon returned: stopped by its signal, or to be restarted on another version. */
@@ -196,6 +201,7 @@ export async function runAgentDaemon(
   if (monitor) o.onHealth?.(monitor);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
+  const passes: PassCounters = { passes: 0, errors: 0 };
 
   const submitter = new LateSubmitter();
   const life = new AbortController();
@@ -302,6 +308,7 @@ export async function runAgentDaemon(
   let linkRun: Promise<void> = Promise.resolve();
   let requestsRun: Promise<void> = Promise.resolve();
   let healthRun: Promise<void> = Promise.resolve();
+  let metricsServer: MetricsServer | undefined;
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -341,6 +348,33 @@ export async function runAgentDaemon(
       { store, gate, submitter, clock, logger: logger.child({ component: "pending" }) },
       life.signal,
     );
+    const listen = cfg.metrics.listen;
+    if (listen !== undefined) {
+      try {
+        metricsServer = startMetricsServer(
+          listen,
+          () =>
+            renderMetrics(
+              metricsInput({
+                version: AGENT_VERSION,
+                store,
+                monitor,
+                passes,
+                ...(hubLink ? { hub: () => hubLink.status() } : {}),
+              }),
+            ),
+          logger.child({ component: "metrics" }),
+        );
+        o.onMetrics?.(metricsServer.url);
+      } catch (err) {
+        startFailure = new AgentStartError(`metrics listener: ${(err as Error).message}`);
+        logger.error("the metrics listener could not start; stopping", {
+          error: (err as Error).message,
+        });
+        life.abort(startFailure);
+        return;
+      }
+    }
     if (monitor) {
       healthRun = runHealthLoop(monitor, clock, logger.child({ component: "health" }), life.signal);
     }
@@ -398,6 +432,9 @@ export async function runAgentDaemon(
         },
         onPass: (report) => {
           health.lastPassAt = clock.now();
+          passes.passes++;
+          passes.lastPassAt = health.lastPassAt;
+          if (report.failed > 0) passes.errors++;
           health.lastPassOk = report.failed === 0;
           health.failures = report.failed === 0 ? 0 : health.failures + 1;
           const failed = report.results.find((r) => r.state !== "done");
@@ -415,6 +452,9 @@ export async function runAgentDaemon(
         onPassError: (err) => {
           upkeep.afterPass();
           health.lastPassAt = clock.now();
+          passes.passes++;
+          passes.errors++;
+          passes.lastPassAt = health.lastPassAt;
           health.lastPassOk = false;
           health.failures++;
           health.lastError = (err as Error)?.message ?? String(err);
@@ -432,6 +472,7 @@ export async function runAgentDaemon(
     await linkRun.catch(() => {});
     await requestsRun.catch(() => {});
     await healthRun.catch(() => {});
+    await metricsServer?.stop().catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});
