@@ -174,6 +174,7 @@ export async function runAgentDaemon(
     lookups,
     privilegedConfig: cfg.privileged,
     ...(o.privileged ? { privileged: o.privileged } : {}),
+    tunnelTokenPath: cfg.health.tunnel.token_file,
     logger,
   });
   const targetsNow = (sig: AbortSignal) =>

@@ -14,6 +14,11 @@ const healthSchema = z
         enabled: z.boolean().default(false),
         /** cloudflared's `--metrics 127.0.0.1:<port>`; the unit install.sh writes uses 20241. */
         metrics_port: z.number().int().min(1).max(65535).default(20241),
+        /** Where `tunnel.configure` writes the token; the directory install.sh creates. */
+        token_file: z
+          .string()
+          .regex(/^\/[A-Za-z0-9._/-]+$/, "must be an absolute path")
+          .default("/etc/felhom-agent/tunnel/token"),
       })
       .prefault({}),
   })

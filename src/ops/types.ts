@@ -21,6 +21,7 @@ export const OP_NAMES = [
   "signers.rotate",
   "agent.update",
   "golden.register",
+  "tunnel.configure",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

@@ -34,7 +34,12 @@ export type ExecClient = Pick<
  */
 export type OpParams = Omit<
   OpParamsOf,
-  "golden.register" | "signers.rotate" | "agent.update" | "storage.add" | "storage.remove"
+  | "golden.register"
+  | "signers.rotate"
+  | "agent.update"
+  | "storage.add"
+  | "storage.remove"
+  | "tunnel.configure"
 >;
 
 export type ExecOp = keyof OpParams;
