@@ -18,7 +18,7 @@ const healthSchema = z
         token_file: z
           .string()
           .regex(/^\/[A-Za-z0-9._/-]+$/, "must be an absolute path")
-          .default("/etc/felhom-agent/tunnel/token"),
+          .default("/etc/felhom-tunnel/token"),
       })
       .prefault({}),
   })
