@@ -1,5 +1,11 @@
 import { existsSync } from "node:fs";
 import {
+  type HealthStatusStore,
+  type HealthStatusView,
+  healthStatus,
+  healthText,
+} from "../health/status-view.ts";
+import {
   type SignerInForce,
   type StoredSigners,
   signersText,
@@ -11,12 +17,6 @@ import { StoreError } from "../store/errors.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import { type CliContext, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, renderHelp } from "./context.ts";
 import { parseFlags } from "./flags.ts";
-import {
-  type HealthStatusStore,
-  type HealthStatusView,
-  healthStatus,
-  healthText,
-} from "./status-health.ts";
 import {
   checkProxmoxPin,
   type PinCheck,

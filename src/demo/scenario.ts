@@ -5,6 +5,7 @@ import { createLogger } from "../log/logger.ts";
 import { createProxmoxClient } from "../proxmox/client.ts";
 import { startPveSimulator } from "../sim/pve/index.ts";
 import { daemonSteps } from "./steps/daemon.ts";
+import { HEALTH_STEPS } from "./steps/health.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
 import { RECONCILE_STEPS } from "./steps/reconcile.ts";
 import { STORAGE_STEPS } from "./steps/storage.ts";
@@ -15,7 +16,13 @@ import type { DemoEnv, DemoIo, DemoStep, DemoStepResult } from "./types.ts";
  * area of the agent contributes its steps from src/demo/steps/.
  */
 export function demoSteps(): DemoStep[] {
-  return [...PROXMOX_BASICS, ...RECONCILE_STEPS, ...daemonSteps(), ...STORAGE_STEPS];
+  return [
+    ...PROXMOX_BASICS,
+    ...RECONCILE_STEPS,
+    ...daemonSteps(),
+    ...STORAGE_STEPS,
+    ...HEALTH_STEPS,
+  ];
 }
 
 export async function runDemoScenario(
