@@ -49,6 +49,8 @@ export const SIMULATED_ENDPOINTS = [
   "PUT /storage/{storage}",
   "POST /storage",
   "DELETE /storage/{storage}",
+  "GET /nodes/{node}/disks/list",
+  "GET /nodes/{node}/disks/smart",
 ] as const;
 
 /**

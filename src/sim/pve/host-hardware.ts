@@ -139,7 +139,11 @@ export class SimHardware {
       rpm: 0,
       gpt: 1,
       osdid: -1,
-      "osdid-list": null,
+      // PVE sends `"osdid-list": null` and leaves `mounted` out unless the device node itself
+      // is mounted; its declared schema has both as required, and the simulator answers to the
+      // schema here. The agent reads neither.
+      "osdid-list": [],
+      mounted: 0,
     };
   }
 
