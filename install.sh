@@ -30,6 +30,22 @@ UNIT_NAME=felhom-agent.service
 UNIT_FILE=/etc/systemd/system/felhom-agent.service
 WRAPPERS="pct findmnt mkdir mount tee smartctl"
 COMPLETION_FILE=/usr/share/bash-completion/completions/felhom-agent
+# The tunnel (--with-tunnel). The token lives in its own directory: /etc/felhom-agent is
+# root:felhom-agent 0750, which cloudflared's user cannot enter, and the agent replaces the
+# token by rename, which needs a directory it may write. Set-group-id, so every file the agent
+# creates there belongs to the group cloudflared reads it as.
+TUNNEL_DIR=/etc/felhom-tunnel
+TUNNEL_TOKEN=/etc/felhom-tunnel/token
+TUNNEL_USER=cloudflared
+TUNNEL_BIN=/usr/bin/cloudflared
+# cloudflared's --metrics address; the agent's health.tunnel.metrics_port says the same.
+TUNNEL_METRICS=127.0.0.1:20241
+TUNNEL_UNIT=felhom-cloudflared.service
+TUNNEL_UNIT_FILE=/etc/systemd/system/felhom-cloudflared.service
+TUNNEL_PATH_UNIT=felhom-cloudflared-token.path
+TUNNEL_PATH_FILE=/etc/systemd/system/felhom-cloudflared-token.path
+TUNNEL_RESTART_UNIT=felhom-cloudflared-restart.service
+TUNNEL_RESTART_FILE=/etc/systemd/system/felhom-cloudflared-restart.service
 
 # Options (set by parse_args).
 MODE=install
@@ -44,6 +60,7 @@ SETUP=no
 ALLOW_DOWNGRADE=no
 ENROLL_CODE=""
 HUB_URL=""
+WITH_TUNNEL=no
 
 # Run state.
 # The uid this script runs as, asked once: every file placed checks whether it may chown.
@@ -82,6 +99,10 @@ Other options:
   --purge           with --uninstall: also remove configuration, state and the service user
   --allow-downgrade install a release older than the installed one (refused without it: the
                     older version may not open the state database the newer one migrated)
+  --with-tunnel     also set up the Cloudflare tunnel as an agent-managed service: the
+                    felhom-cloudflared units and the token directory. cloudflared itself must
+                    come from Cloudflare's signed apt repository (apt verifies the package
+                    signature); the installer never downloads it. See README, "The tunnel".
   --dry-run         print every action instead of doing it (downloads and checks still run)
   --root DIR        install below DIR instead of / (image builds, tests): no user is created,
                     no package installed and systemctl is not called; owners come from
@@ -150,6 +171,7 @@ parse_args() {
         ;;
       --binary=* | --sums=* | --url=* | --root=* | --enroll=* | --hub=*) set_value "${opt%%=*}" "${opt#*=}" ;;
       --setup) SETUP=yes ;;
+      --with-tunnel) WITH_TUNNEL=yes ;;
       --uninstall) MODE=uninstall ;;
       --purge) PURGE=yes ;;
       --dry-run) DRY_RUN=yes ;;
@@ -823,6 +845,137 @@ WantedBy=multi-user.target
 EOF
 }
 
+# ---- the tunnel (--with-tunnel) ------------------------------------------------------------
+
+# cloudflared must be the Debian package from Cloudflare's signed repository: apt checked its
+# signature when it was installed. A binary that no package owns is refused, never replaced.
+check_cloudflared() {
+  [ -x "$ROOT$TUNNEL_BIN" ] ||
+    die "--with-tunnel: $TUNNEL_BIN is missing; install the cloudflared package from Cloudflare's apt repository first (README, \"The tunnel\")"
+  under_root && return 0
+  if ! dpkg-query -S "$TUNNEL_BIN" >/dev/null 2>&1; then
+    die "--with-tunnel: $TUNNEL_BIN belongs to no Debian package; install cloudflared with apt from Cloudflare's signed repository"
+  fi
+}
+
+ensure_tunnel_user() {
+  if under_root; then
+    say "skipped    user $TUNNEL_USER: not created under --root"
+    return 0
+  fi
+  if id -u "$TUNNEL_USER" >/dev/null 2>&1; then
+    say "unchanged  user $TUNNEL_USER"
+    return 0
+  fi
+  CHANGES=$((CHANGES + 1))
+  run useradd --system --user-group --home-dir /nonexistent --no-create-home \
+    --shell /usr/sbin/nologin --comment "cloudflared for felhom-agent" "$TUNNEL_USER"
+}
+
+tunnel_unit_text() {
+  cat <<EOF
+# felhom-cloudflared: the Cloudflare tunnel, managed by felhom-agent. Written by install.sh
+# --with-tunnel, which replaces this file on every run. The token comes from the hub
+# (tunnel.configure); felhom-cloudflared-token.path restarts this unit when it changes.
+[Unit]
+Description=Cloudflare tunnel for Felhom (managed by felhom-agent)
+Wants=network-online.target
+After=network-online.target
+# No token yet: nothing to run until the agent writes one.
+ConditionPathExists=$TUNNEL_TOKEN
+StartLimitIntervalSec=0
+
+[Service]
+Type=notify
+User=$TUNNEL_USER
+Group=$TUNNEL_USER
+# --no-autoupdate: cloudflared is updated by apt like any package, never by itself.
+# --metrics on a fixed loopback port: the agent reads /ready there.
+ExecStart=$TUNNEL_BIN --no-autoupdate tunnel --metrics $TUNNEL_METRICS run --token-file $TUNNEL_TOKEN
+Restart=on-failure
+RestartSec=5s
+TimeoutStartSec=30s
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+tunnel_path_text() {
+  cat <<EOF
+# Restarts the Felhom tunnel when felhom-agent replaces its token, so the agent needs no
+# sudo rule for it. Written by install.sh --with-tunnel.
+[Unit]
+Description=Watch the Felhom tunnel token
+
+[Path]
+PathChanged=$TUNNEL_TOKEN
+Unit=$TUNNEL_RESTART_UNIT
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+tunnel_restart_text() {
+  cat <<EOF
+# Started by $TUNNEL_PATH_UNIT when the token changes. Written by install.sh --with-tunnel.
+[Unit]
+Description=Restart the Felhom tunnel after a token change
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/systemctl restart $TUNNEL_UNIT
+EOF
+}
+
+install_tunnel_files() {
+  check_cloudflared
+  ensure_tunnel_user
+  group=$TUNNEL_USER
+  [ -n "$(gid_of "$group")" ] || group=root
+  ensure_dir "$TUNNEL_DIR" 2750 "$SERVICE_USER" "$group"
+  tunnel_unit_text >"$WORK/tunnel-unit"
+  put_file "$WORK/tunnel-unit" "$TUNNEL_UNIT_FILE" 644 root root
+  [ "$LAST_CHANGED" = no ] || UNIT_CHANGED=yes
+  tunnel_path_text >"$WORK/tunnel-path"
+  put_file "$WORK/tunnel-path" "$TUNNEL_PATH_FILE" 644 root root
+  [ "$LAST_CHANGED" = no ] || UNIT_CHANGED=yes
+  tunnel_restart_text >"$WORK/tunnel-restart"
+  put_file "$WORK/tunnel-restart" "$TUNNEL_RESTART_FILE" 644 root root
+  [ "$LAST_CHANGED" = no ] || UNIT_CHANGED=yes
+}
+
+# The tunnel's units go with the agent; the token directory only with --purge. cloudflared
+# itself is the operator's package and stays.
+uninstall_tunnel() {
+  if ! under_root && systemd_running && [ -e "$TUNNEL_UNIT_FILE" ]; then
+    run systemctl disable --now "$TUNNEL_PATH_UNIT" "$TUNNEL_UNIT" || warn "could not stop the tunnel"
+  fi
+  remove_path "$TUNNEL_PATH_FILE"
+  remove_path "$TUNNEL_RESTART_FILE"
+  remove_path "$TUNNEL_UNIT_FILE"
+}
+
+tunnel_service_actions() {
+  if under_root || ! systemd_running; then
+    say "skipped    enabling $TUNNEL_PATH_UNIT and $TUNNEL_UNIT"
+    return 0
+  fi
+  run systemctl daemon-reload
+  for u in "$TUNNEL_PATH_UNIT" "$TUNNEL_UNIT"; do
+    if ! systemctl is-enabled --quiet "$u" 2>/dev/null; then
+      CHANGES=$((CHANGES + 1))
+      run systemctl enable --now "$u"
+    fi
+  done
+}
+
 # The node name Proxmox uses is the short host name.
 node_name() {
   if under_root; then
@@ -1162,7 +1315,9 @@ do_install() {
   ensure_sudo
   ensure_user
   install_files
+  [ "$WITH_TUNNEL" = no ] || install_tunnel_files
   service_actions
+  [ "$WITH_TUNNEL" = no ] || tunnel_service_actions
   say ""
   if [ "$CHANGES" -eq 0 ]; then
     say "felhom-agent is up to date: nothing changed."
@@ -1185,6 +1340,7 @@ do_uninstall() {
     run systemctl disable --now "$UNIT_NAME" || warn "could not stop $UNIT_NAME"
   fi
   remove_path "$UNIT_FILE"
+  uninstall_tunnel
   if ! under_root && systemd_running && [ "$CHANGES" -gt 0 ]; then
     run systemctl daemon-reload
   fi
@@ -1197,6 +1353,7 @@ do_uninstall() {
   remove_path "$COMPLETION_FILE"
   if [ "$PURGE" = yes ]; then
     remove_path "$CONF_DIR"
+    remove_path "$TUNNEL_DIR"
     remove_path "$STATE_DIR"
     if under_root; then
       say "skipped    user $SERVICE_USER: not removed under --root"

@@ -52,6 +52,8 @@ export const SIMULATED_ENDPOINTS = [
   "GET /nodes/{node}/storage/{storage}/prunebackups",
   "DELETE /nodes/{node}/storage/{storage}/prunebackups",
   "DELETE /nodes/{node}/storage/{storage}/content/{volume}",
+  "GET /nodes/{node}/disks/list",
+  "GET /nodes/{node}/disks/smart",
 ] as const;
 
 /**

@@ -78,6 +78,10 @@ export interface RunDeps {
   /** The root side for USB mounts and the mount table (the demo and tests: the simulator's host). */
   privileged?: AgentDaemonOptions["privileged"];
   mounts?: AgentDaemonOptions["mounts"];
+  /** Host health: the root side for SMART and sensors, and where /metrics came up (tests). */
+  healthPrivileged?: AgentDaemonOptions["healthPrivileged"];
+  onHealth?: AgentDaemonOptions["onHealth"];
+  onMetrics?: AgentDaemonOptions["onMetrics"];
 }
 
 export async function runDaemon(
@@ -179,6 +183,9 @@ export async function runDaemon(
         },
         ...(deps.privileged ? { privileged: deps.privileged } : {}),
         ...(deps.mounts ? { mounts: deps.mounts } : {}),
+        ...(deps.healthPrivileged ? { healthPrivileged: deps.healthPrivileged } : {}),
+        ...(deps.onHealth ? { onHealth: deps.onHealth } : {}),
+        ...(deps.onMetrics ? { onMetrics: deps.onMetrics } : {}),
       },
       stop.signal,
     );

@@ -1,5 +1,11 @@
 import { existsSync } from "node:fs";
 import {
+  type HealthStatusStore,
+  type HealthStatusView,
+  healthStatus,
+  healthText,
+} from "../health/status-view.ts";
+import {
   type SignerInForce,
   type StoredSigners,
   signersText,
@@ -30,6 +36,13 @@ changed one is a problem, "Proxmox certificate changed; run \`felhom-agent setup
 root", and the daemon refuses to talk to Proxmox until then. A configuration without a
 \`proxmox\` section is fine here: status then says Proxmox is not configured and checks no pin.
 
+Host health, as the running daemon last collected it (docs/health.md): whether the daemon is
+collecting, Proxmox reachability, the hub outbox, guests in the desired state, held
+operations, backup targets, backups, disks (SMART), temperatures, the tunnel and the open
+alerts. \`--json\` prints one object with the keys daemon, proxmox, hub, guests, pending,
+storage, backups, disks, sensors, tunnel and alerts (an array), beside enrollment, store,
+proxmox_certificate, signers and problems.
+
 Options:
   --json      machine-readable output
   -h, --help  show this help`,
@@ -39,7 +52,7 @@ Options:
 });
 
 /** The parts of the store `status` reads; tests inject one. */
-export interface StatusStoreHandle {
+export interface StatusStoreHandle extends HealthStatusStore {
   audit: { head(): AuditHead };
   /** The enrolled signer set (src/store/README.md#enrolled-signers); absent in older stubs. */
   enrolledSigners?: StoredSignersSource;
@@ -55,6 +68,7 @@ export interface StatusDeps {
   openStore?: (path: string) => Promise<StatusStoreHandle> | StatusStoreHandle;
   /** Reads the certificate the Proxmox endpoint presents; a TLS handshake by default. */
   presented?: PresentedProbe;
+  now?: () => number;
 }
 
 interface StoreSummary {
@@ -87,7 +101,11 @@ export async function runStatus(
   const cfg = await loadProxmoxOptionalConfigOrReport(ctx, "status");
   if (!cfg) return EXIT_USAGE;
   const { defaultStorePath } = await import("../store/open.ts");
-  const { summary: store, stored } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
+  const {
+    summary: store,
+    stored,
+    health,
+  } = await readStore(defaultStorePath(cfg.state_dir), ctx.deps);
   const trust = await trustSummary(cfg, stored);
   const problems: string[] = [];
   const pin = await checkProxmoxPin(cfg.proxmox, ctx.deps?.presented ?? probePresented);
@@ -104,6 +122,15 @@ export async function runStatus(
     ctx.stdout(
       `${JSON.stringify(
         {
+          ...health,
+          hub: {
+            enrolled: trust.enrollment.state === "enrolled",
+            ...(trust.enrollment.state === "enrolled" ? { hub_url: trust.enrollment.hub_url } : {}),
+            ...health.hub,
+            ...(store.audit_head
+              ? { audit_undelivered: store.audit_head.seq - store.audit_head.delivered_seq }
+              : {}),
+          },
           enrollment: trust.enrollment,
           store,
           proxmox_certificate: pin,
@@ -115,7 +142,9 @@ export async function runStatus(
       )}\n`,
     );
   } else {
-    ctx.stdout(statusText(trust.enrollment, store, pin, trust.signers, problems));
+    ctx.stdout(
+      statusText(trust.enrollment, store, pin, trust.signers, problems) + healthText(health),
+    );
   }
   return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
@@ -123,10 +152,12 @@ export async function runStatus(
 async function readStore(
   path: string,
   deps: StatusDeps | undefined,
-): Promise<{ summary: StoreSummary; stored?: StoredSigners }> {
+): Promise<{ summary: StoreSummary; stored?: StoredSigners; health: HealthStatusView }> {
+  const now = deps?.now?.() ?? Date.now();
+  const none = healthStatus(undefined, now);
   // Opening would create the directory; a host without state simply has none yet.
   if (deps?.openStore === undefined && !existsSync(path)) {
-    return { summary: { path, state: "missing" } };
+    return { summary: { path, state: "missing" }, health: none };
   }
   let handle: StatusStoreHandle;
   try {
@@ -138,6 +169,7 @@ async function readStore(
           err.kind === "missing"
             ? { path, state: "missing" }
             : { path, state: "error", error: err.message },
+        health: none,
       };
     }
     throw err;
@@ -146,6 +178,7 @@ async function readStore(
     const h = handle.audit.head();
     const signers = handle.enrolledSigners;
     return {
+      health: healthStatus(handle, now),
       summary: {
         path,
         state: "ok",
@@ -161,7 +194,9 @@ async function readStore(
         : {}),
     };
   } catch (err) {
-    if (err instanceof StoreError) return { summary: { path, state: "error", error: err.message } };
+    if (err instanceof StoreError) {
+      return { summary: { path, state: "error", error: err.message }, health: none };
+    }
     throw err;
   } finally {
     handle.close();

@@ -5,6 +5,7 @@ import { type ProxmoxConfig, proxmoxSection } from "../config/proxmox-section.ts
 import { redactSections, secretsOfSections } from "../config/redact.ts";
 import { type ConfigOf, defineSection, envName } from "../config/section.ts";
 import { gateSections } from "../gate/config-section.ts";
+import { healthSection, metricsSection } from "../health/config-section.ts";
 import { hubSection } from "../hub/config-section.ts";
 import { localApiSection } from "../localapi/config-section.ts";
 import { backupSection } from "../reconcile/backup-config-section.ts";
@@ -29,6 +30,8 @@ export const agentSections = [
   reconcileSection,
   backupSection,
   ...gateSections,
+  healthSection,
+  metricsSection,
 ] as const;
 
 export type AgentConfig = ConfigOf<typeof agentSections>;

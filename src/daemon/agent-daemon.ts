@@ -1,5 +1,7 @@
 import { createEd25519 } from "../authz/ed25519.ts";
 import { ReversibilityGate } from "../gate/gate.ts";
+import { renderMetrics } from "../health/metrics.ts";
+import type { HealthMonitor, HealthSources } from "../health/monitor.ts";
 import { hubIdentityPath } from "../hub/config-section.ts";
 import { createHubLink } from "../hub/create-link.ts";
 import { type HubIdentity, identityExists, readIdentity } from "../hub/identity.ts";
@@ -33,10 +35,13 @@ import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { runBackupLoop } from "./backup-loop.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { buildHealthMonitor, runHealthLoop } from "./health-loop.ts";
 import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
+import { metricsInput, type PassCounters } from "./metrics-input.ts";
+import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
@@ -79,6 +84,14 @@ export interface AgentDaemonOptions {
   privileged?: Pick<Privileged, "mountUSBByUUID">;
   /** Where USB disks are seen attached and mounted; default the kernel's tables. */
   mounts?: MountProbe;
+  /** Host health: the root side for SMART and sensors (the demo passes the simulator's). */
+  healthPrivileged?: Pick<Privileged, "smart" | "sensors">;
+  /** The backup history's freshness per guest (docs/health.md#collectors); absent = none. */
+  backupFreshness?: HealthSources["backupFreshness"];
+  /** Called with the health monitor once built, so tests and the demo can tick it. */
+  onHealth?: (monitor: HealthMonitor) => void;
+  /** Called with the `/metrics` URL once the listener runs (`metrics.listen` set). */
+  onMetrics?: (url: string) => void;
 }
 
 /** Why the daemon returned: stopped by its signal, or to be restarted on another version. */
@@ -163,10 +176,35 @@ export async function runAgentDaemon(
     lookups,
     privilegedConfig: cfg.privileged,
     ...(o.privileged ? { privileged: o.privileged } : {}),
+    tunnelTokenPath: cfg.health.tunnel.token_file,
     logger,
   });
+  const targetsNow = (sig: AbortSignal) =>
+    checkTargets({
+      client,
+      mounts,
+      targets: lookups.state()?.storageTargets,
+      presence: store.storagePresence,
+      signal: sig,
+    });
+  const monitor = cfg.health.enabled
+    ? buildHealthMonitor({
+        config: cfg.health,
+        privilegedConfig: cfg.privileged,
+        client,
+        store,
+        stateDir: cfg.state_dir,
+        clock,
+        logger,
+        storageTargets: targetsNow,
+        ...(o.backupFreshness ? { backupFreshness: o.backupFreshness } : {}),
+        ...(o.healthPrivileged ? { privileged: o.healthPrivileged } : {}),
+      })
+    : undefined;
+  if (monitor) o.onHealth?.(monitor);
   const upkeep = new StoreUpkeep({ store, config: cfg.state, clock, logger });
   const health: ReconcileHealth = { failures: 0 };
+  const passes: PassCounters = { passes: 0, errors: 0 };
 
   const submitter = new LateSubmitter();
   const life = new AbortController();
@@ -201,14 +239,7 @@ export async function runAgentDaemon(
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
           signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
-          storageTargets: (sig) =>
-            checkTargets({
-              client,
-              mounts,
-              targets: lookups.state()?.storageTargets,
-              presence: store.storagePresence,
-              signal: sig,
-            }),
+          storageTargets: targetsNow,
           backups: (vmids) => {
             const inForce = store.backupPolicies.inForce();
             if (inForce === undefined) return undefined;
@@ -219,6 +250,7 @@ export async function runAgentDaemon(
               clock.now(),
             );
           },
+          ...(monitor ? { alerts: () => monitor.alerts() } : {}),
           now: () => clock.now(),
         }),
       clock,
@@ -289,6 +321,8 @@ export async function runAgentDaemon(
   let linkRun: Promise<void> = Promise.resolve();
   let requestsRun: Promise<void> = Promise.resolve();
   let backupsRun: Promise<void> = Promise.resolve();
+  let healthRun: Promise<void> = Promise.resolve();
+  let metricsServer: MetricsServer | undefined;
   let started: Promise<void> = Promise.resolve();
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -343,6 +377,36 @@ export async function runAgentDaemon(
       },
       life.signal,
     );
+    const listen = cfg.metrics.listen;
+    if (listen !== undefined) {
+      try {
+        metricsServer = startMetricsServer(
+          listen,
+          () =>
+            renderMetrics(
+              metricsInput({
+                version: AGENT_VERSION,
+                store,
+                monitor,
+                passes,
+                ...(hubLink ? { hub: () => hubLink.status() } : {}),
+              }),
+            ),
+          logger.child({ component: "metrics" }),
+        );
+        o.onMetrics?.(metricsServer.url);
+      } catch (err) {
+        startFailure = new AgentStartError(`metrics listener: ${(err as Error).message}`);
+        logger.error("the metrics listener could not start; stopping", {
+          error: (err as Error).message,
+        });
+        life.abort(startFailure);
+        return;
+      }
+    }
+    if (monitor) {
+      healthRun = runHealthLoop(monitor, clock, logger.child({ component: "health" }), life.signal);
+    }
     recovered = true;
     const link = hub?.link;
     updating = updates.run(life.signal, () =>
@@ -397,6 +461,9 @@ export async function runAgentDaemon(
         },
         onPass: (report) => {
           health.lastPassAt = clock.now();
+          passes.passes++;
+          passes.lastPassAt = health.lastPassAt;
+          if (report.failed > 0) passes.errors++;
           health.lastPassOk = report.failed === 0;
           health.failures = report.failed === 0 ? 0 : health.failures + 1;
           const failed = report.results.find((r) => r.state !== "done");
@@ -414,6 +481,9 @@ export async function runAgentDaemon(
         onPassError: (err) => {
           upkeep.afterPass();
           health.lastPassAt = clock.now();
+          passes.passes++;
+          passes.errors++;
+          passes.lastPassAt = health.lastPassAt;
           health.lastPassOk = false;
           health.failures++;
           health.lastError = (err as Error)?.message ?? String(err);
@@ -431,6 +501,8 @@ export async function runAgentDaemon(
     await linkRun.catch(() => {});
     await requestsRun.catch(() => {});
     await backupsRun.catch(() => {});
+    await healthRun.catch(() => {});
+    await metricsServer?.stop().catch(() => {});
     await localApi?.server.stop().catch(() => {});
     hub?.close();
     await watching.catch(() => {});

@@ -9,6 +9,7 @@ import { createSpawnRunner } from "../proxmox/runner.ts";
 import { storageReferences } from "../reconcile/desired-state.ts";
 import type { HostOpDeps } from "../reconcile/storage-executors.ts";
 import type { DesiredLookups } from "./desired-lookups.ts";
+import { tunnelTokenFile } from "./tunnel-token-file.ts";
 
 export interface HostOpsInput {
   client: ProxmoxClient;
@@ -17,6 +18,8 @@ export interface HostOpsInput {
   privilegedConfig: { mode: PrivilegedMode; sudo_path: string };
   /** Injected by the demo and tests (the simulator's fake runner); else the real root side. */
   privileged?: Pick<Privileged, "mountUSBByUUID">;
+  /** Where tunnel.configure writes the token (health.tunnel.token_file). */
+  tunnelTokenPath?: string;
   logger: Logger;
 }
 
@@ -52,5 +55,6 @@ export function buildHostOps(i: HostOpsInput): HostOpDeps {
       return openSealed(secret, seed);
     },
     storageReferences: () => storageReferences(i.lookups.state()),
+    ...(i.tunnelTokenPath !== undefined ? { tunnelToken: tunnelTokenFile(i.tunnelTokenPath) } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { createProxmoxClient } from "../proxmox/client.ts";
 import { startPveSimulator } from "../sim/pve/index.ts";
 import { BACKUP_STEPS } from "./steps/backups.ts";
 import { daemonSteps } from "./steps/daemon.ts";
+import { HEALTH_STEPS } from "./steps/health.ts";
 import { PROXMOX_BASICS } from "./steps/proxmox-basics.ts";
 import { RECONCILE_STEPS } from "./steps/reconcile.ts";
 import { STORAGE_STEPS } from "./steps/storage.ts";
@@ -23,6 +24,7 @@ export function demoSteps(): DemoStep[] {
     ...STORAGE_STEPS,
     // After the storage step: it defines the NAS this one backs up to.
     ...BACKUP_STEPS,
+    ...HEALTH_STEPS,
   ];
 }
 

@@ -16,6 +16,7 @@ import {
   guestSnapshotParams,
 } from "../ops/params/guest-snapshot.ts";
 import { storageAddParams, storageRemoveParams } from "../ops/params/storage.ts";
+import { tunnelConfigureParams } from "../ops/params/tunnel-configure.ts";
 import type { OpOrigin } from "../ops/types.ts";
 import { GIB, parseGrowth } from "./disk-size.ts";
 import { type NetProblem, netProblem } from "./net-property.ts";
@@ -447,6 +448,11 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       return storageAdd(params, facts);
     case "signers.rotate":
       return destructive("host_change", "changing the signers changes who may destroy data");
+    case "tunnel.configure": {
+      const problem = paramProblem(tunnelConfigureParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      return destructive("tunnel_token", "a wrong tunnel token takes the customer's domain down");
+    }
     case "agent.update":
       return destructive("host_change", "a new agent binary can do anything");
     case "golden.register":

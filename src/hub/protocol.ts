@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hostIdSchema } from "../authz/host-id.ts";
+import { ALERT_KINDS } from "../health/types.ts";
 import { OP_NAMES } from "../ops/types.ts";
 import { desiredStateSchema } from "./desired-schema.ts";
 
@@ -175,6 +176,16 @@ export const storageTargetReportSchema = z.strictObject({
   reason: z.string().nullable(),
 });
 
+/** One open host-health alert (docs/health.md#alerts). */
+export const alertReportSchema = z.strictObject({
+  kind: z.enum(ALERT_KINDS),
+  severity: z.enum(["warning", "critical"]),
+  /** `disk:/dev/sda`, `sensor:<chip>/<feature>`, `storage:<id>`, `guest:<vmid>`, `tunnel:cloudflared`. */
+  subject: z.string().min(1).max(256),
+  since: z.iso.datetime({ offset: true }),
+  detail: z.string().max(512),
+});
+
 /** One periodic status snapshot (telemetry; the oldest are dropped first when the outbox is full). */
 export const statusReportSchema = z.strictObject({
   /** Agent-assigned, increasing; the hub ignores a seq it has already recorded. */
@@ -279,6 +290,12 @@ export const statusReportSchema = z.strictObject({
       }),
     )
     .optional(),
+  /**
+   * The host-health alerts open when the report was made (docs/health.md#alerts); an alert that
+   * opened or closed in between also wrote an audit row. Optional: reports from agents before
+   * this field have none.
+   */
+  alerts: z.array(alertReportSchema).max(500).optional(),
 });
 
 /** A row of the hash-chained audit log (docs/architecture.md#everything-is-audited); never dropped, delivered in order. */

@@ -1,3 +1,4 @@
+import type { Alert } from "../health/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { GuestOverride } from "../store/guest-overrides.ts";
 import type { StatusReport } from "./protocol.ts";
@@ -35,6 +36,8 @@ export interface ReportSources {
   ) => Promise<NonNullable<StatusReportBody["storage_targets"]>>;
   /** Backup freshness per guest per tier (reconcile/backup-freshness.ts); store reads only. */
   backups?: (vmids: number[]) => NonNullable<StatusReportBody["backups"]> | undefined;
+  /** The open host-health alerts (health/monitor.ts); absent = no health monitor. */
+  alerts?: () => Alert[];
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -159,6 +162,18 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`backup history unavailable: ${errorText(err)}`);
   }
+  let alerts: StatusReportBody["alerts"];
+  try {
+    alerts = s.alerts?.().map((a) => ({
+      kind: a.kind,
+      severity: a.severity,
+      subject: a.subject,
+      since: iso(a.since),
+      detail: a.detail.slice(0, 512),
+    }));
+  } catch (err) {
+    unavailable.push(`health alerts unavailable: ${errorText(err)}`);
+  }
   if (unavailable.length > 0) {
     reconcile.last_error = [...unavailable, reconcile.last_error]
       .filter((e) => e !== undefined)
@@ -177,5 +192,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     ...(signers === undefined ? {} : { signers }),
     ...(targets !== undefined ? { storage_targets: targets } : {}),
     ...(backups !== undefined ? { backups } : {}),
+    ...(alerts !== undefined ? { alerts } : {}),
   };
 }

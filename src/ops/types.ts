@@ -24,6 +24,7 @@ export const OP_NAMES = [
   "agent.update",
   "golden.register",
   "backup.policy",
+  "tunnel.configure",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

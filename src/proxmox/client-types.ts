@@ -14,6 +14,7 @@ import type {
   PermissionMap,
   PveVersion,
 } from "./schema-cluster.ts";
+import type { DiskEntry } from "./schema-disks.ts";
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
 import type {
   NodeStorage,
@@ -161,6 +162,8 @@ export interface ProxmoxClient {
   version(o?: CallOptions): Promise<PveVersion>;
   nodes(o?: CallOptions): Promise<DecodedList<NodeEntry>>;
   nodeStatus(o?: CallOptions): Promise<NodeStatus>;
+  /** The node's physical disks, without SMART (docs/proxmox-behaviour.md#disk-inventory). */
+  listDisks(o?: CallOptions): Promise<DecodedList<DiskEntry>>;
   /** The node's clock, to measure how far it is from ours (docs/proxmox-behaviour.md#node-time). */
   nodeTime(o?: CallOptions): Promise<NodeTime>;
   /**

@@ -27,6 +27,7 @@ import {
   permissionsSchema,
   versionSchema,
 } from "./schema-cluster.ts";
+import { diskEntrySchema } from "./schema-disks.ts";
 import { lxcConfigSchema, lxcStatusSchema, snapshotListSchema } from "./schema-guest.ts";
 import {
   createdStorageSchema,
@@ -52,6 +53,7 @@ import { readTail, waitForTask } from "./wait-task.ts";
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 const LXC: ListSpec = { list: "lxc", identify: (r) => ({ vmid: rawVmid(r.vmid) }) };
+const DISKS: ListSpec = { list: "disks", identify: (r) => ({ id: rawId(r.devpath) }) };
 const NODES: ListSpec = { list: "nodes", identify: (r) => ({ id: rawId(r.node) }) };
 const STORAGE: ListSpec = { list: "storage", identify: (r) => ({ id: rawId(r.storage) }) };
 const NODE_STORAGE: ListSpec = {
@@ -183,6 +185,10 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
     version: async (o) => get("/version", versionSchema, undefined, o?.signal),
     nodes: async (o) => list("/nodes", nodeEntrySchema, NODES, undefined, o?.signal),
     nodeStatus: async (o) => get(`${nodePath}/status`, nodeStatusSchema, undefined, o?.signal),
+    // skipsmart=1: the node would run smartctl itself per disk, 10 s each; the agent reads
+    // SMART through its own fenced side (docs/proxmox-behaviour.md#disk-inventory).
+    listDisks: async (o) =>
+      list(`${nodePath}/disks/list`, diskEntrySchema, DISKS, { skipsmart: 1 }, o?.signal),
     nodeTime: async (o) => get(`${nodePath}/time`, nodeTimeSchema, undefined, o?.signal),
     listLXC: async (o) => list(`${nodePath}/lxc`, lxcStatusSchema, LXC, undefined, o?.signal),
     guestStatus: async (vmid, o) =>

@@ -12,6 +12,7 @@ export type { DecodedList, ListItemProblem } from "./decode-list.ts";
 export { normalizeDescription } from "./description.ts";
 export * from "./failure-reason.ts";
 export type * from "./schema-cluster.ts";
+export type * from "./schema-disks.ts";
 export type * from "./schema-guest.ts";
 export type * from "./schema-storage.ts";
 export {

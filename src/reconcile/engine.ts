@@ -795,7 +795,7 @@ export class Engine implements OperationSubmitter {
     await this.opts.hooks?.at?.("intent", id);
     const outcome = await runHostSteps(exec, deps, params, id, {
       journal: this.opts.store.journal,
-      logger: this.opts.logger.child({ op: status.op, storage: exec.storageId(params) }),
+      logger: this.opts.logger.child({ op: status.op, subject: exec.subject(params) }),
       step: (point) => Promise.resolve(this.opts.hooks?.at?.(point, id)),
     });
     if (outcome.state === "done") status.result = outcome.result;

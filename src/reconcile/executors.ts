@@ -44,6 +44,7 @@ export type OpParams = Omit<
   | "storage.add"
   | "storage.remove"
   | "backup.policy"
+  | "tunnel.configure"
 >;
 
 export type ExecOp = keyof OpParams;

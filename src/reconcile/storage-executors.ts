@@ -18,6 +18,7 @@ import type { CreateStorageParams, ProxmoxClient } from "../proxmox/client-types
 import type { Privileged } from "../proxmox/privileged.ts";
 import type { StorageConfigEntry } from "../proxmox/schema-storage.ts";
 import type { Journal } from "../store/journal.ts";
+import { type TunnelTokenFile, tunnelConfigure } from "./tunnel-executor.ts";
 
 /**
  * Host-level operations that call Proxmox (docs/reconcile.md#host-operations): unlike the
@@ -36,6 +37,8 @@ export interface HostOpDeps {
   storageReferences(): ReadonlyMap<string, readonly string[]>;
   /** The journal, for the UUID a USB target was attached with (set by the engine). */
   journal?: Pick<Journal, "forHost">;
+  /** Where `tunnel.configure` writes the token; without it the operation fails. */
+  tunnelToken?: TunnelTokenFile;
 }
 
 /** The instant between two steps of a host operation (tests stop the process there). */
@@ -51,8 +54,8 @@ export interface ApiHostExecutor<P> {
   ): Promise<Record<string, unknown>>;
   /** Whether Proxmox already shows the operation's effect (recovery, lost answers). */
   inEffect(deps: HostOpDeps, params: P): Promise<boolean>;
-  /** The storage the add or remove is about, for the gate's facts and audit rows. */
-  storageId(params: P): string;
+  /** What the operation is about (a storage id, `tunnel`), for log lines. */
+  subject(params: P): string;
 }
 
 /** A storage the remove would cut off is still used for backups; nothing was changed. */
@@ -231,7 +234,7 @@ export function keyFingerprint(keyJson: string): string | undefined {
 
 const storageAdd: ApiHostExecutor<StorageAddParams> = {
   parseParams: (raw) => storageAddParams.parse(raw),
-  storageId: (p) => p.id,
+  subject: (p) => p.id,
   async run(deps, p, step) {
     const existing = await configured(deps, p.id);
     if (existing !== undefined) {
@@ -285,7 +288,7 @@ const storageAdd: ApiHostExecutor<StorageAddParams> = {
 
 const storageRemove: ApiHostExecutor<StorageRemoveParams> = {
   parseParams: (raw) => storageRemoveParams.parse(raw),
-  storageId: (p) => p.id,
+  subject: (p) => p.id,
   async run(deps, p, step) {
     const users = deps.storageReferences().get(p.id);
     if (users !== undefined && users.length > 0) throw new StorageInUseError(p.id, users);
@@ -309,6 +312,7 @@ const storageRemove: ApiHostExecutor<StorageRemoveParams> = {
 const API_HOST_EXECUTORS: Partial<Record<OpName, ApiHostExecutor<unknown>>> = {
   "storage.add": storageAdd as ApiHostExecutor<unknown>,
   "storage.remove": storageRemove as ApiHostExecutor<unknown>,
+  "tunnel.configure": tunnelConfigure as ApiHostExecutor<unknown>,
 };
 
 export function apiHostExecutorFor(op: string): ApiHostExecutor<unknown> | undefined {

@@ -380,6 +380,27 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK ((state = 'done') = (outcome IS NOT NULL))
       ) STRICT;
       CREATE INDEX backup_requests_waiting ON backup_requests (id) WHERE state = 'waiting';
+      `,
+  },
+  {
+    name: "health alerts",
+    sql: `
+      -- Open health alerts (src/store/README.md#health-alerts): one row per kind and subject
+      -- while open; opening and closing each append one audit row in the same transaction.
+      CREATE TABLE health_alerts (
+        kind TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 64),
+        subject TEXT NOT NULL CHECK (length(subject) BETWEEN 1 AND 256),
+        severity TEXT NOT NULL CHECK (severity IN ('warning', 'critical')),
+        since INTEGER NOT NULL,
+        detail TEXT NOT NULL CHECK (length(detail) <= 512),
+        PRIMARY KEY (kind, subject)
+      ) STRICT, WITHOUT ROWID;
+      -- Each collector's last result, for felhom-agent status (a cache the daemon rewrites).
+      CREATE TABLE health_collections (
+        collector TEXT PRIMARY KEY CHECK (length(collector) BETWEEN 1 AND 32),
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL CHECK (json_valid(body) AND length(body) <= 262144)
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];

@@ -13,6 +13,7 @@ import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
+import { HealthAlerts } from "./health-alerts.ts";
 import { HubJobs } from "./hub-jobs.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
@@ -77,6 +78,7 @@ export class Store {
   readonly backupPolicies: BackupPolicies;
   readonly backupHistory: BackupHistory;
   readonly backupRequests: BackupRequests;
+  readonly healthAlerts: HealthAlerts;
   private closed = false;
 
   constructor(
@@ -120,6 +122,7 @@ export class Store {
     this.backupPolicies = new BackupPolicies(db, clock);
     this.backupHistory = new BackupHistory(db, clock);
     this.backupRequests = new BackupRequests(db, clock);
+    this.healthAlerts = new HealthAlerts(db, clock, this.audit);
   }
 
   /**

@@ -453,6 +453,7 @@ describe("buildPayload: guest exactly for guest.* operations", () => {
       "signers.rotate",
       "storage.add",
       "storage.remove",
+      "tunnel.configure",
     ]);
   });
 });

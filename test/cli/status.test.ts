@@ -200,3 +200,75 @@ test("a proxmox section that is there is still checked: invalid is a configurati
   expect(await runStatus([], c)).toBe(1);
   expect(out).toContain("problem: Proxmox certificate changed");
 });
+
+test("status --json: host health from the daemon's last collections, open alerts", async () => {
+  const store = openStore({ path: defaultStorePath(stateDir) });
+  const at = Date.UTC(2026, 5, 1, 12);
+  store.healthAlerts.putCollection("disks", at, {
+    state: "ok",
+    at,
+    data: [{ devpath: "/dev/sda", passed: false, temperatureC: 41 }],
+  });
+  store.healthAlerts.putCollection("tunnel", at, {
+    state: "unavailable",
+    at,
+    reason: "connection refused",
+  });
+  store.healthAlerts.putCollection("node", at, { state: "ok", at, data: { pveVersion: "9.1.2" } });
+  store.healthAlerts.apply(
+    [
+      {
+        kind: "smart_failing",
+        subject: "disk:/dev/sda",
+        severity: "critical",
+        since: at,
+        detail: "SMART overall verdict FAILED",
+      },
+    ],
+    [],
+  );
+  store.close();
+  const deps = { now: () => at + 60_000 };
+  expect(await runStatus(["--json"], { ...ctx(), deps })).toBe(0);
+  const doc = JSON.parse(out);
+  for (const key of [
+    "daemon",
+    "proxmox",
+    "hub",
+    "guests",
+    "pending",
+    "storage",
+    "backups",
+    "disks",
+    "sensors",
+    "tunnel",
+    "alerts",
+  ]) {
+    expect(doc).toHaveProperty(key);
+  }
+  expect(doc.daemon).toEqual({ state: "running", last_collection_at: new Date(at).toISOString() });
+  expect(doc.proxmox).toEqual({ reachable: true, node: { pveVersion: "9.1.2" } });
+  expect(doc.disks.state).toBe("ok");
+  expect(doc.tunnel).toEqual({
+    state: "unavailable",
+    at: new Date(at).toISOString(),
+    reason: "connection refused",
+  });
+  expect(doc.sensors).toEqual({ state: "not_collected" });
+  expect(doc.pending).toEqual({ held: 0 });
+  expect(doc.hub).toMatchObject({ enrolled: false, outbox_depth: 0 });
+  expect(doc.alerts).toEqual([
+    {
+      kind: "smart_failing",
+      severity: "critical",
+      subject: "disk:/dev/sda",
+      since: new Date(at).toISOString(),
+      detail: "SMART overall verdict FAILED",
+    },
+  ]);
+  expect(await runStatus([], { ...ctx(), deps: { now: () => at + 3_600_000 } })).toBe(0);
+  expect(out).toContain("daemon: not seen");
+  expect(out).toContain("disks: /dev/sda FAILING 41°C");
+  expect(out).toContain("tunnel: unavailable (connection refused)");
+  expect(out).toContain("critical smart_failing disk:/dev/sda");
+});

@@ -488,6 +488,20 @@ const TABLE: Row[] = [
   ],
   // host level
   [
+    "tunnel configure",
+    { op: "tunnel.configure", params: { token: { sealed: "AAAA" } } },
+    none,
+    "destructive",
+    "tunnel_token",
+  ],
+  [
+    "tunnel configure with a clear token",
+    { op: "tunnel.configure", params: { token: "eyJhIjoiYiJ9" } },
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
     "storage remove",
     { op: "storage.remove", params: { id: "usb1" } },
     none,

@@ -173,6 +173,10 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
       ],
     },
     "storage.remove": { ok: [{ id: "usb1" }], bad: [{ id: "-x" }, { id: "usb1", force: true }] },
+    "tunnel.configure": {
+      ok: [{ token: { sealed: "AAAA" } }],
+      bad: [{ token: "eyJhIjoi" }, { token: { sealed: "AAAA" }, restart: true }],
+    },
   };
 
 function parserFor(op: string): ((raw: unknown) => unknown) | undefined {

@@ -318,6 +318,31 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ]);
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "health alerts") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO health_alerts (kind, subject, severity, since, detail)
+         VALUES ('smart_failing', 'disk:/dev/sda', 'critical', ${T0}, 'SMART overall verdict FAILED')`,
+      );
+      db.run(
+        `INSERT INTO health_collections (collector, at, body) VALUES ('tunnel', ${T0}, '{"state":"ok"}')`,
+      );
+    },
+    check(store) {
+      expect(store.healthAlerts.list()).toEqual([
+        {
+          kind: "smart_failing",
+          subject: "disk:/dev/sda",
+          severity: "critical",
+          since: T0,
+          detail: "SMART overall verdict FAILED",
+        },
+      ]);
+      expect(store.healthAlerts.collections()).toEqual([
+        { collector: "tunnel", at: T0, body: { state: "ok" } },
+      ]);
+    },
+  },
 };
 
 let tmp: TempStateDir;

@@ -20,6 +20,7 @@ import {
 } from "./guest-snapshot.ts";
 import { signersRotateParams } from "./signers-rotate.ts";
 import { storageAddParams, storageRemoveParams } from "./storage.ts";
+import { tunnelConfigureParams } from "./tunnel-configure.ts";
 
 /**
  * The one parameter shape of every operation the agent can carry out, by name. The executor's
@@ -47,6 +48,7 @@ export const OP_PARAMS = {
   "storage.add": storageAddParams,
   "storage.remove": storageRemoveParams,
   "backup.policy": backupPolicyParams,
+  "tunnel.configure": tunnelConfigureParams,
 } as const satisfies Partial<Record<OpName, z.ZodType>>;
 
 export type ParamOp = keyof typeof OP_PARAMS;

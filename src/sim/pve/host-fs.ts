@@ -1,5 +1,6 @@
 import type { MountProbe } from "../../proxmox/mount-probe.ts";
 import type { Runner, RunResult } from "../../proxmox/runner.ts";
+import { SimHardware } from "./host-hardware.ts";
 
 /**
  * The simulated host below Proxmox: which USB filesystems are plugged in, what is mounted
@@ -14,6 +15,8 @@ export class SimHostFs {
   private readonly mounts = new Map<string, string>();
   private readonly offlineServers = new Set<string>();
   readonly fstab: string[] = [];
+  /** Disks (SMART) and sensors, read by `smartctl` and `sensors` through the runner. */
+  readonly hardware = new SimHardware();
   /** Every command the fake runner was asked to run, in order (for tests). */
   readonly calls: { cmd: string; args: readonly string[]; stdin?: string }[] = [];
 
@@ -80,6 +83,8 @@ export class SimHostFs {
     const name = cmd.slice(cmd.lastIndexOf("/") + 1);
     if (name === "findmnt") return this.findmnt(args);
     if (name === "mkdir") return ok("");
+    if (name === "smartctl") return this.hardware.smartctl(args);
+    if (name === "sensors") return this.hardware.sensors();
     if (name === "mount") {
       const source = args.find((a) => a.startsWith("UUID="));
       const target = args.at(-1);

@@ -11,6 +11,7 @@ import {
   storageContent,
   version,
 } from "./handlers/cluster.ts";
+import { diskSmart, listDisks } from "./handlers/disks.ts";
 import { putConfig } from "./handlers/lxc-config.ts";
 import { createCt } from "./handlers/lxc-create.ts";
 import { destroy, resize } from "./handlers/lxc-disk.ts";
@@ -52,6 +53,18 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
     path: "/nodes/{node}/time",
     perm: { kind: "check", path: "/nodes/{node}", privs: ["Sys.Audit"] },
     handler: nodeTime,
+  },
+  {
+    method: "GET",
+    path: "/nodes/{node}/disks/list",
+    perm: { kind: "check", path: "/nodes/{node}", privs: ["Sys.Audit"] },
+    handler: listDisks,
+  },
+  {
+    method: "GET",
+    path: "/nodes/{node}/disks/smart",
+    perm: { kind: "check", path: "/", privs: ["Sys.Audit"] },
+    handler: diskSmart,
   },
   { method: "GET", path: "/nodes/{node}/lxc", perm: ALL, handler: listLxc },
   { method: "POST", path: "/nodes/{node}/lxc", perm: HANDLER, handler: createCt },
