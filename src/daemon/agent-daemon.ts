@@ -35,6 +35,7 @@ import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { runBackupLoop } from "./backup-loop.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
+import { historyBackupFreshness } from "./health-backup-freshness.ts";
 import { buildHealthMonitor, runHealthLoop } from "./health-loop.ts";
 import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
@@ -197,7 +198,14 @@ export async function runAgentDaemon(
         clock,
         logger,
         storageTargets: targetsNow,
-        ...(o.backupFreshness ? { backupFreshness: o.backupFreshness } : {}),
+        backupFreshness:
+          o.backupFreshness ??
+          (async () =>
+            historyBackupFreshness(
+              store,
+              () => [...(lookups.state()?.guests.keys() ?? [])],
+              () => clock.now(),
+            )),
         ...(o.healthPrivileged ? { privileged: o.healthPrivileged } : {}),
       })
     : undefined;
