@@ -10,6 +10,7 @@ import { GoldenImages } from "./golden-images.ts";
 import { GuestIdentities } from "./guest-identities.ts";
 import { GuestOverrides } from "./guest-overrides.ts";
 import { GuestTokens } from "./guest-tokens.ts";
+import { BootstrapCodes } from "./bootstrap-codes.ts";
 import { HubJobs } from "./hub-jobs.ts";
 import { Journal } from "./journal.ts";
 import { Nonces } from "./nonces.ts";
@@ -60,6 +61,7 @@ export class Store {
   readonly nonces: Nonces;
   readonly audit: AuditLog;
   readonly guestTokens: GuestTokens;
+  readonly bootstrapCodes: BootstrapCodes;
   readonly guestIdentities: GuestIdentities;
   readonly goldenImages: GoldenImages;
   readonly agentUpdates: AgentUpdates;
@@ -101,6 +103,7 @@ export class Store {
     this.audit = new AuditLog(db, clock);
     this.guestIdentities = new GuestIdentities(db, clock);
     this.guestTokens = new GuestTokens(db, clock, this.guestIdentities);
+    this.bootstrapCodes = new BootstrapCodes(db, clock, this.guestIdentities);
     this.goldenImages = new GoldenImages(db, clock);
     this.agentUpdates = new AgentUpdates(db, clock);
     this.desired = new DesiredCache(db, clock);
