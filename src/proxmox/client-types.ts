@@ -15,6 +15,7 @@ import type {
   PveVersion,
 } from "./schema-cluster.ts";
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
+import type { GuestInterface } from "./schema-interfaces.ts";
 import type { NodeStorage, StorageConfigEntry, StorageVolume } from "./schema-storage.ts";
 import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
 import type { NodeTime } from "./schema-time.ts";
@@ -170,6 +171,8 @@ export interface ProxmoxClient {
     o?: CallOptions & { current?: boolean; snapshot?: string },
   ): Promise<LxcConfig>;
   listSnapshots(vmid: number, o?: CallOptions): Promise<SnapshotList>;
+  /** The CT's network interfaces as the guest configured them; null while it is not running. */
+  guestInterfaces(vmid: number, o?: CallOptions): Promise<GuestInterface[] | null>;
   listStorage(o?: CallOptions & { type?: string }): Promise<DecodedList<StorageConfigEntry>>;
   nodeStorage(
     o?: CallOptions & { content?: string; enabled?: boolean },

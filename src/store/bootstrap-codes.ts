@@ -188,7 +188,9 @@ export class BootstrapCodes {
         if (live?.uid !== row.guest_uid) {
           // The guest the code was made for is gone; the code dies with it.
           this.db
-            .query("UPDATE bootstrap_codes SET redeemed_at = NULL, revoked_at = $now WHERE id = $id")
+            .query(
+              "UPDATE bootstrap_codes SET redeemed_at = NULL, revoked_at = $now WHERE id = $id",
+            )
             .run({ now, id: row.id });
           return null;
         }
@@ -229,9 +231,9 @@ export class BootstrapCodes {
   }
 
   byId(id: string): BootstrapRecord | undefined {
-    const row = this.db.query("SELECT * FROM bootstrap_codes WHERE id = $id").get({ id }) as
-      | Row
-      | null;
+    const row = this.db
+      .query("SELECT * FROM bootstrap_codes WHERE id = $id")
+      .get({ id }) as Row | null;
     return row ? toRecord(row, this.clock.now()) : undefined;
   }
 

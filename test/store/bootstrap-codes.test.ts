@@ -1,6 +1,6 @@
+import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { Database } from "bun:sqlite";
 import { DEFAULT_BOOTSTRAP_TTL_MS } from "../../src/store/bootstrap-codes.ts";
 import type { Store } from "../../src/store/store.ts";
 import { TempStateDir, thrown } from "./support.ts";
