@@ -9,6 +9,9 @@ import { normalizeDescription } from "../proxmox/description.ts";
 import { parseUpid } from "../proxmox/upid.ts";
 import { PVE_DEFAULT_MEMORY_MIB } from "./planner.ts";
 
+/** The variable a new guest's controller reads from PID 1's environment. */
+export const BOOTSTRAP_ENV_KEY = "FELHOM_BOOTSTRAP";
+
 export type ExecClient = Pick<
   ProxmoxClient,
   | "start"
@@ -39,6 +42,21 @@ export type OpParams = Omit<
 
 export type ExecOp = keyof OpParams;
 
+/**
+ * Secrets an executor sends but the params only name, held in memory by their owner: today
+ * the bootstrap code `guest.config` writes into a new guest's `env`
+ * (docs/architecture.md#provisioning-constraints).
+ */
+export interface ExecSecrets {
+  /** The `env` value for a bootstrap id; undefined once the code is no longer held. */
+  bootstrapEnv(id: string): string | undefined;
+}
+
+/** Thrown when params name a secret the agent no longer holds (e.g. after a restart). */
+export class SecretNotHeldError extends Error {
+  override readonly name = "SecretNotHeldError";
+}
+
 /** What an executor learns about the request besides its params. */
 export interface ExecContext {
   origin: OpOrigin;
@@ -60,6 +78,7 @@ export interface OpExecutor<K extends ExecOp> {
     vmid: number,
     params: OpParams[K],
     signal?: AbortSignal,
+    secrets?: ExecSecrets,
   ): Promise<string | null>;
   /** Whether actual state already shows the change; needed when `taskType` is null. */
   inEffect?(client: ExecClient, vmid: number, params: OpParams[K]): Promise<boolean>;
@@ -172,9 +191,18 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
   "guest.config": {
     parseParams: parserOf("guest.config"),
     taskType: null,
-    post: (c, vmid, p, signal) => {
+    post: (c, vmid, p, signal, secrets) => {
       const update: LxcConfigUpdate = {};
       const remove = new Set(p.delete ?? []);
+      if (p.bootstrap !== undefined) {
+        const env = secrets?.bootstrapEnv(p.bootstrap);
+        if (env === undefined) {
+          throw new SecretNotHeldError(
+            `bootstrap code ${p.bootstrap} is no longer held by the agent; issue a new one`,
+          );
+        }
+        update.env = env;
+      }
       if (p.cores !== undefined) update.cores = p.cores;
       if (p.memoryMiB !== undefined) update.memoryMiB = p.memoryMiB;
       if (p.swapMiB !== undefined) update.swapMiB = p.swapMiB;
@@ -199,6 +227,10 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
         p.description !== undefined &&
         normalizeDescription(cfg.description) !== normalizeDescription(p.description)
       ) {
+        return false;
+      }
+      // The code itself is not in the params; a bootstrap `env` of ours is what to look for.
+      if (p.bootstrap !== undefined && !cfg.raw.env?.startsWith(`${BOOTSTRAP_ENV_KEY}=`)) {
         return false;
       }
       return (p.delete ?? []).every((key) => cfg.raw[key] === undefined);

@@ -1,5 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
+import { BOOTSTRAP_ID_SHAPE } from "../ops/params/guest-config.ts";
 import type { Clock } from "../util/clock.ts";
 import { invalidArgument } from "./errors.ts";
 import type { GuestIdentities } from "./guest-identities.ts";
@@ -8,7 +9,6 @@ import { checkText, checkVmid } from "./validate.ts";
 /** 24 random bytes: 192 bits, 32 characters of URL-safe base64 (printable, fits PVE's `env`). */
 const CODE_BYTES = 24;
 export const BOOTSTRAP_CODE_SHAPE = /^[A-Za-z0-9_-]{32}$/;
-export const BOOTSTRAP_ID_SHAPE = /^bc-[0-9a-f]{16}$/;
 /** A code nobody redeemed within this long is dead (the operator reissues it). */
 export const DEFAULT_BOOTSTRAP_TTL_MS = 30 * 60_000;
 
