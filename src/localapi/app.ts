@@ -104,7 +104,8 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
   );
 
   if (deps.bootstrap) {
-    const bootstrapBuckets = new TokenBuckets(deps.clock, 10, 5);
+    // Per source address: codes are 192 random bits, so this bounds load, not guessing odds.
+    const bootstrapBuckets = new TokenBuckets(deps.clock, 30, 10);
     app.post(
       BOOTSTRAP_PATH,
       bootstrapRateLimit(bootstrapBuckets),
