@@ -30,6 +30,8 @@ import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
+import { createBootstrapRedeemer } from "./bootstrap-redeemer.ts";
+import { BootstrapSecrets } from "./bootstrap-secrets.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { HealthSummary } from "./health-summary.ts";
 import { buildHostOps } from "./host-ops.ts";
@@ -277,6 +279,9 @@ export async function runAgentDaemon(
   let linkRun: Promise<void> = Promise.resolve();
   let requestsRun: Promise<void> = Promise.resolve();
   let started: Promise<void> = Promise.resolve();
+  // The clear bootstrap codes between issue and `PUT …/config`, for the engine's executor.
+  const bootstrapSecrets = new BootstrapSecrets();
+  const hostId = effectiveHostId(cfg.host_id, identity, logger);
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
     await lookups.refreshDefaultBackupStorage(client, life.signal);
@@ -296,6 +301,20 @@ export async function runAgentDaemon(
             clock,
             logger: logger.child({ component: "localapi" }),
             version: AGENT_VERSION,
+            bootstrap: createBootstrapRedeemer({
+              store,
+              client,
+              engine,
+              grantInfo: () => ({
+                hostId: hostId ?? null,
+                hubUrl: cfg.hub.url ?? null,
+                pins: {
+                  leafSha256: localApi?.certificate.leafSha256 ?? "",
+                  spkiSha256: localApi?.certificate.spkiSha256 ?? "",
+                },
+              }),
+              logger,
+            }),
           },
           logger,
         });
@@ -348,6 +367,7 @@ export async function runAgentDaemon(
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
         hostOps,
+        secrets: bootstrapSecrets,
         // Enrolled, the report cycle records presence; otherwise each pass does.
         storage: {
           client,

@@ -140,9 +140,10 @@ describe("Proxmox VE before 9.1", () => {
 
   test("the simulated 8.4 answers env with PVE's 400 naming the property", async () => {
     o = await OnboardingRig.start(old());
-    const err = await o.rig.client
-      .setConfig(100, { env: "A=b" })
-      .catch((e: unknown) => e as { status?: number; message?: string; errors?: unknown });
+    const err = (await o.rig.client.setConfig(100, { env: "A=b" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { status?: number };
     expect(err.status).toBe(400);
     expect(JSON.stringify(err)).toContain("property is not defined in schema");
   });
