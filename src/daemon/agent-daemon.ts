@@ -38,6 +38,7 @@ import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
+import { type ProvisionDeps, resumeProvisioning } from "./provisioning.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
@@ -91,12 +92,23 @@ export type AgentExit = "stopped" | "restart";
  */
 class LateSubmitter implements OperationSubmitter {
   engine: Engine | undefined;
+  /**
+   * Runs once a `guest.provision` (a hub job's, a held one's release) has restored its
+   * guest: the bootstrap code, `env` and start follow (provisioning.ts).
+   */
+  onProvisioned?: (vmid: number) => void;
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
     if (this.engine === undefined || this.engine.stopped) {
       throw new Error("the agent is starting or stopping; the request was not taken");
     }
-    return this.engine.submit(req);
+    if (req.op !== "guest.provision" || req.vmid === undefined) return this.engine.submit(req);
+    const vmid = req.vmid;
+    const { status, settled } = await this.engine.enqueue(req);
+    void settled.then((s) => {
+      if (s.state === "done") this.onProvisioned?.(vmid);
+    });
+    return status;
   }
 
   status(id: string): OperationStatus | undefined {
@@ -284,6 +296,28 @@ export async function runAgentDaemon(
   const hostId = effectiveHostId(cfg.host_id, identity, logger);
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
+    const provisioning: ProvisionDeps = {
+      engine,
+      client,
+      store,
+      secrets: bootstrapSecrets,
+      logger: logger.child({ component: "provisioning" }),
+    };
+    submitter.onProvisioned = (vmid) => {
+      resumeProvisioning(provisioning, vmid).then(
+        (out) => {
+          if (out.step !== "started") {
+            logger.warn("provisioning stopped half way; resume it", {
+              vmid,
+              step: out.step,
+              reason: out.failed?.reason,
+            });
+          }
+        },
+        (err: Error) =>
+          logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
+      );
+    };
     await lookups.refreshDefaultBackupStorage(client, life.signal);
     if (life.signal.aborted) return;
     if (cfg.local_api.enabled) {
