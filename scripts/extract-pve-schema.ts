@@ -49,6 +49,7 @@ export const SIMULATED_ENDPOINTS = [
   "PUT /storage/{storage}",
   "POST /storage",
   "DELETE /storage/{storage}",
+  "GET /nodes/{node}/lxc/{vmid}/interfaces",
 ] as const;
 
 /**
