@@ -303,7 +303,7 @@ export async function runAgentDaemon(
       secrets: bootstrapSecrets,
       logger: logger.child({ component: "provisioning" }),
     };
-    submitter.onProvisioned = (vmid) => {
+    const resume = (vmid: number) => {
       resumeProvisioning(provisioning, vmid).then(
         (out) => {
           if (out.step !== "started") {
@@ -318,6 +318,13 @@ export async function runAgentDaemon(
           logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
       );
     };
+    submitter.onProvisioned = resume;
+    // A code that never reached env died with the last process's memory, one in env waits
+    // for a start, a traded one still has env to remove: carry those on now. A started guest
+    // keeps its code (the hash is stored, the guest's env holds it), so it is left waiting.
+    for (const r of store.bootstrapCodes.unfinished()) {
+      if (r.step === "issued" || r.step === "env_set" || r.step === "redeemed") resume(r.vmid);
+    }
     await lookups.refreshDefaultBackupStorage(client, life.signal);
     if (life.signal.aborted) return;
     if (cfg.local_api.enabled) {
