@@ -38,7 +38,7 @@ import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
-import { type ProvisionDeps, resumeProvisioning } from "./provisioning.ts";
+import { continueAfterRestore, type ProvisionDeps, resumeProvisioning } from "./provisioning.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
@@ -96,7 +96,7 @@ class LateSubmitter implements OperationSubmitter {
    * Runs once a `guest.provision` (a hub job's, a held one's release) has restored its
    * guest: the bootstrap code, `env` and start follow (provisioning.ts).
    */
-  onProvisioned?: (vmid: number) => void;
+  onProvisioned?: (vmid: number, params: Record<string, unknown>) => void;
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
     if (this.engine === undefined || this.engine.stopped) {
@@ -106,7 +106,7 @@ class LateSubmitter implements OperationSubmitter {
     const vmid = req.vmid;
     const { status, settled } = await this.engine.enqueue(req);
     void settled.then((s) => {
-      if (s.state === "done") this.onProvisioned?.(vmid);
+      if (s.state === "done") this.onProvisioned?.(vmid, req.params);
     });
     return status;
   }
@@ -303,8 +303,11 @@ export async function runAgentDaemon(
       secrets: bootstrapSecrets,
       logger: logger.child({ component: "provisioning" }),
     };
-    const resume = (vmid: number) => {
-      resumeProvisioning(provisioning, vmid).then(
+    const resume = (vmid: number, params?: Record<string, unknown>) => {
+      (params
+        ? continueAfterRestore(provisioning, vmid, params)
+        : resumeProvisioning(provisioning, vmid)
+      ).then(
         (out) => {
           if (out.step !== "started") {
             logger.warn("provisioning stopped half way; resume it", {

@@ -105,6 +105,9 @@ export async function provisionGuest(
     op: "guest.provision",
     vmid,
     params: {
+      ...(input.hubCredential !== undefined
+        ? { hub_credential: { sealed: input.hubCredential } }
+        : {}),
       archive: input.archive,
       hostname: input.hostname,
       storage,
@@ -208,7 +211,7 @@ async function bootstrapAndStart(
 export async function resumeProvisioning(
   deps: ProvisionDeps,
   vmid: number,
-  input: Pick<ProvisionInput, "ttlMs"> = {},
+  input: Pick<ProvisionInput, "ttlMs" | "hubCredential"> = {},
 ): Promise<ProvisionOutcome> {
   const latest = deps.store.bootstrapCodes.latest(vmid);
   if (latest?.step === "env_removed") return { vmid, step: "started", bootstrap: latest };
@@ -233,7 +236,9 @@ export async function resumeProvisioning(
     vmid,
     {
       origin: "reconcile",
-      ...(latest?.hubCredential ? { hubCredential: latest.hubCredential } : {}),
+      ...((input.hubCredential ?? latest?.hubCredential)
+        ? { hubCredential: input.hubCredential ?? latest?.hubCredential ?? undefined }
+        : {}),
       ...(input.ttlMs !== undefined ? { ttlMs: input.ttlMs } : {}),
     },
     latest?.journalId ?? null,
@@ -259,4 +264,22 @@ export async function cleanupProvisioning(
   const latest = deps.store.bootstrapCodes.latest(vmid);
   if (env.state === "done" && latest) deps.store.bootstrapCodes.mark(latest.id, "env_removed");
   return { revoked, env };
+}
+
+/**
+ * What follows a `guest.provision` that restored its guest outside `provisionGuest` (a hub
+ * job, a held one released): the bootstrap code, `env` and start, with the sealed
+ * controller credential the job carried.
+ */
+export function continueAfterRestore(
+  deps: ProvisionDeps,
+  vmid: number,
+  params: Record<string, unknown>,
+): Promise<ProvisionOutcome> {
+  const sealed = (params.hub_credential as { sealed?: unknown } | undefined)?.sealed;
+  return resumeProvisioning(
+    deps,
+    vmid,
+    typeof sealed === "string" ? { hubCredential: sealed } : {},
+  );
 }

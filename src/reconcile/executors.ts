@@ -197,8 +197,10 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       if (p.bootstrap !== undefined) {
         const env = secrets?.bootstrapEnv(p.bootstrap);
         if (env === undefined) {
-          throw new SecretNotHeldError(
-            `bootstrap code ${p.bootstrap} is no longer held by the agent; issue a new one`,
+          return Promise.reject(
+            new SecretNotHeldError(
+              `bootstrap code ${p.bootstrap} is no longer held by the agent; issue a new one`,
+            ),
           );
         }
         update.env = env;
@@ -330,14 +332,17 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
     // PVE keeps the archive's MAC addresses and its privilege (src/gate/README.md,
     // docs/proxmox-behaviour.md#restore-keeps-the-archives-settings).
-    post: (c, vmid, p, signal) =>
-      restoreCall(
+    post: (c, vmid, p, signal) => {
+      // The sealed controller credential is for the guest's bootstrap grant, not for Proxmox.
+      const { hub_credential: _relayed, ...restore } = p;
+      return restoreCall(
         c,
         vmid,
-        { ...p, unique: p.unique ?? true, unprivileged: p.unprivileged ?? true },
+        { ...restore, unique: p.unique ?? true, unprivileged: p.unprivileged ?? true },
         false,
         signal,
-      ),
+      );
+    },
     alreadyDone: () => false,
     provenance: (vmid) => agentProvenance({ created: [{ kind: "guest", vmid }] }),
     result: async (_c, vmid) => ({ vmid }),

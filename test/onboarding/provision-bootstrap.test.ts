@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { provisionGuest } from "../../src/daemon/provisioning.ts";
+import { continueAfterRestore, provisionGuest } from "../../src/daemon/provisioning.ts";
+import { EXECUTORS, SecretNotHeldError } from "../../src/reconcile/executors.ts";
+import { classifyFailure } from "../../src/reconcile/failure.ts";
 import { codeFromGuestEnv, GOLDEN_ARCHIVE, OnboardingRig, redeem } from "./support.ts";
 
 /** The guest's static address is the test's loopback, so the controller's requests come from it. */
@@ -136,6 +138,55 @@ describe("provisioning and the controller's bootstrap", () => {
       error: "unauthorized",
       message: "the bootstrap code was not accepted",
     });
+  });
+
+  test("a hub job's guest.provision carries the sealed controller credential through to the grant", async () => {
+    const params = {
+      archive: GOLDEN_ARCHIVE,
+      hostname: "customer-job",
+      storage: "local-lvm",
+      net: NET_LOOPBACK,
+      hub_credential: { sealed: "c2VhbGVkLWJ5LXRoZS1odWI=" },
+    };
+    const { settled } = await o.rig.engine.enqueue({
+      op: "guest.provision",
+      vmid: 420,
+      params,
+      origin: "job",
+      jobId: "job-onboard",
+      priority: "interactive",
+    });
+    // Sent to Proxmox without the credential (PVE would refuse an unknown parameter).
+    expect((await settled).state).toBe("done");
+    const out = await continueAfterRestore(o.deps, 420, params);
+    expect(out.step).toBe("started");
+    const res = await redeem(o, codeFromGuestEnv(o, 420) as string);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { hub_credential: string }).hub_credential).toBe(
+      "c2VhbGVkLWJ5LXRoZS1odWI=",
+    );
+  });
+
+  test("guest.config naming a code the agent no longer holds sends nothing and says so", async () => {
+    const exec = EXECUTORS["guest.config"];
+    let sent = false;
+    const client = {
+      setConfig: async () => {
+        sent = true;
+        return null;
+      },
+    } as never;
+    const err = await exec
+      .post(client, 420, { bootstrap: "bc-0123456789abcdef" }, undefined, {
+        bootstrapEnv: () => undefined,
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(SecretNotHeldError);
+    expect(sent).toBe(false);
+    expect(classifyFailure(err)).toMatchObject({ class: "operator", cause: "secret_not_held" });
   });
 
   test("MACs are unique across provisioned guests", () => {
