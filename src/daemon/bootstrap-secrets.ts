@@ -6,18 +6,19 @@ import { BOOTSTRAP_ENV_KEY, type ExecSecrets } from "../reconcile/executors.ts";
  * one (src/store/README.md#bootstrap-codes). The engine's `guest.config` executor reads them.
  */
 export class BootstrapSecrets implements ExecSecrets {
-  private readonly held = new Map<string, string>();
+  private readonly held = new Map<string, { vmid: number; code: string }>();
 
-  hold(id: string, code: string): void {
-    this.held.set(id, code);
+  hold(id: string, vmid: number, code: string): void {
+    this.held.set(id, { vmid, code });
   }
 
   forget(id: string): void {
     this.held.delete(id);
   }
 
-  bootstrapEnv(id: string): string | undefined {
-    const code = this.held.get(id);
-    return code === undefined ? undefined : `${BOOTSTRAP_ENV_KEY}=${code}`;
+  /** A code goes only into the guest it was issued to, whoever names its id. */
+  bootstrapEnv(id: string, vmid: number): string | undefined {
+    const h = this.held.get(id);
+    return h === undefined || h.vmid !== vmid ? undefined : `${BOOTSTRAP_ENV_KEY}=${h.code}`;
   }
 }

@@ -143,7 +143,7 @@ async function bootstrapAndStart(
     ...(input.hubCredential !== undefined ? { hubCredential: input.hubCredential } : {}),
     ...(input.ttlMs !== undefined ? { ttlMs: input.ttlMs } : {}),
   });
-  deps.secrets.hold(record.id, code);
+  deps.secrets.hold(record.id, vmid, code);
   let env: OperationStatus;
   try {
     env = await run(deps, {

@@ -48,8 +48,11 @@ export type ExecOp = keyof OpParams;
  * (docs/architecture.md#provisioning-constraints).
  */
 export interface ExecSecrets {
-  /** The `env` value for a bootstrap id; undefined once the code is no longer held. */
-  bootstrapEnv(id: string): string | undefined;
+  /**
+   * The `env` value for a bootstrap id, only for the guest it was issued to; undefined once
+   * the code is no longer held, or for another vmid.
+   */
+  bootstrapEnv(id: string, vmid: number): string | undefined;
 }
 
 /** Thrown when params name a secret the agent no longer holds (e.g. after a restart). */
@@ -195,7 +198,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       const update: LxcConfigUpdate = {};
       const remove = new Set(p.delete ?? []);
       if (p.bootstrap !== undefined) {
-        const env = secrets?.bootstrapEnv(p.bootstrap);
+        const env = secrets?.bootstrapEnv(p.bootstrap, vmid);
         if (env === undefined) {
           return Promise.reject(
             new SecretNotHeldError(

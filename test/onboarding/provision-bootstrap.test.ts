@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BootstrapSecrets } from "../../src/daemon/bootstrap-secrets.ts";
 import { continueAfterRestore, provisionGuest } from "../../src/daemon/provisioning.ts";
 import { EXECUTORS, SecretNotHeldError } from "../../src/reconcile/executors.ts";
 import { classifyFailure } from "../../src/reconcile/failure.ts";
@@ -187,6 +188,17 @@ describe("provisioning and the controller's bootstrap", () => {
     expect(err).toBeInstanceOf(SecretNotHeldError);
     expect(sent).toBe(false);
     expect(classifyFailure(err)).toMatchObject({ class: "operator", cause: "secret_not_held" });
+  });
+
+  test("a held code is written only into the guest it was issued to", () => {
+    const secrets = new BootstrapSecrets();
+    secrets.hold("bc-0123456789abcdef", 150, "A".repeat(32));
+    expect(secrets.bootstrapEnv("bc-0123456789abcdef", 150)).toBe(
+      `FELHOM_BOOTSTRAP=${"A".repeat(32)}`,
+    );
+    expect(secrets.bootstrapEnv("bc-0123456789abcdef", 151)).toBeUndefined();
+    secrets.forget("bc-0123456789abcdef");
+    expect(secrets.bootstrapEnv("bc-0123456789abcdef", 150)).toBeUndefined();
   });
 
   test("MACs are unique across provisioned guests", () => {
