@@ -2,6 +2,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { EXIT_FAILURE, EXIT_OK } from "../../src/cli/context.ts";
 import { runGolden } from "../../src/cli/golden.ts";
 import { runGuest } from "../../src/cli/guest.ts";
+import { runStatus } from "../../src/cli/status.ts";
 import { defaultStorePath, openStore } from "../../src/store/open.ts";
 import { CliTemp } from "../localapi/cli-temp.ts";
 
@@ -58,4 +59,16 @@ test("guest provisioning lists unfinished provisionings with their step, never a
   expect(await runGuest(["provisioning", "--json"], t.ctx())).toBe(EXIT_FAILURE);
   expect(JSON.parse(t.out)).toMatchObject([{ vmid: 140, step: "env_set" }]);
   expect(t.out).not.toContain(code);
+});
+
+test("status names unfinished provisionings", async () => {
+  const store = openStore({ path: defaultStorePath(t.stateDir), exclusive: false });
+  try {
+    store.guestIdentities.ensure(141);
+    store.bootstrapCodes.issue({ vmid: 141 });
+  } finally {
+    store.close();
+  }
+  await runStatus(["--json"], { ...t.ctx(), deps: { presented: async () => undefined as never } });
+  expect(JSON.parse(t.out).store.unfinished_provisioning).toEqual([{ vmid: 141, step: "issued" }]);
 });
