@@ -38,7 +38,13 @@ import { buildHostOps } from "./host-ops.ts";
 import { ackRecordingPorts } from "./hub-ack-recorder.ts";
 import { hubAcksPath } from "./hub-acks.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
-import { continueAfterRestore, type ProvisionDeps, resumeProvisioning } from "./provisioning.ts";
+import {
+  continueAfterRestore,
+  journalIdOf,
+  type ProvisionDeps,
+  restoredWithoutCode,
+  resumeProvisioning,
+} from "./provisioning.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
@@ -96,7 +102,7 @@ class LateSubmitter implements OperationSubmitter {
    * Runs once a `guest.provision` (a hub job's, a held one's release) has restored its
    * guest: the bootstrap code, `env` and start follow (provisioning.ts).
    */
-  onProvisioned?: (vmid: number, params: Record<string, unknown>) => void;
+  onProvisioned?: (vmid: number, params: Record<string, unknown>, journalId: number | null) => void;
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
     if (this.engine === undefined || this.engine.stopped) {
@@ -106,7 +112,7 @@ class LateSubmitter implements OperationSubmitter {
     const vmid = req.vmid;
     const { status, settled } = await this.engine.enqueue(req);
     void settled.then((s) => {
-      if (s.state === "done") this.onProvisioned?.(vmid, req.params);
+      if (s.state === "done") this.onProvisioned?.(vmid, req.params, journalIdOf(s));
     });
     return status;
   }
@@ -303,9 +309,9 @@ export async function runAgentDaemon(
       secrets: bootstrapSecrets,
       logger: logger.child({ component: "provisioning" }),
     };
-    const resume = (vmid: number, params?: Record<string, unknown>) => {
-      (params
-        ? continueAfterRestore(provisioning, vmid, params)
+    const resume = (vmid: number, after?: { params: unknown; journalId: number | null }) => {
+      (after
+        ? continueAfterRestore(provisioning, vmid, after.params, after.journalId)
         : resumeProvisioning(provisioning, vmid)
       ).then(
         (out) => {
@@ -321,13 +327,15 @@ export async function runAgentDaemon(
           logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
       );
     };
-    submitter.onProvisioned = resume;
+    submitter.onProvisioned = (vmid, params, journalId) => resume(vmid, { params, journalId });
     // A code that never reached env died with the last process's memory, one in env waits
     // for a start, a traded one still has env to remove: carry those on now. A started guest
     // keeps its code (the hash is stored, the guest's env holds it), so it is left waiting.
     for (const r of store.bootstrapCodes.unfinished()) {
       if (r.step === "issued" || r.step === "env_set" || r.step === "redeemed") resume(r.vmid);
     }
+    // A restore that ended (or was settled by recovery) with no code made after it.
+    for (const r of restoredWithoutCode(store, clock.now())) resume(r.vmid, r);
     await lookups.refreshDefaultBackupStorage(client, life.signal);
     if (life.signal.aborted) return;
     if (cfg.local_api.enabled) {

@@ -2,7 +2,7 @@ import type { Logger } from "../log/types.ts";
 import type { OperationStatus, OpOrigin, SignedEnvelope } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { parseOperationId } from "../reconcile/operation-ids.ts";
-import type { BootstrapRecord } from "../store/bootstrap-codes.ts";
+import { type BootstrapRecord, DEFAULT_BOOTSTRAP_TTL_MS } from "../store/bootstrap-codes.ts";
 import type { Store } from "../store/store.ts";
 import type { SettlingSubmitter } from "./bootstrap-redeemer.ts";
 import type { BootstrapSecrets } from "./bootstrap-secrets.ts";
@@ -49,6 +49,12 @@ export interface ProvisionOutcome {
 /** A provisioning the agent will not start; nothing was changed. */
 export class ProvisionRefusedError extends Error {
   override readonly name = "ProvisionRefusedError";
+}
+
+/** The journal entry behind an operation's status, when it has one. */
+export function journalIdOf(status: OperationStatus): number | null {
+  const parsed = parseOperationId(status.id);
+  return parsed?.kind === "journal" ? parsed.journalId : null;
 }
 
 function releaseAtLeast(release: string, min: readonly [number, number]): boolean {
@@ -123,8 +129,7 @@ export async function provisionGuest(
     priority: "interactive",
   });
   if (restored.state !== "done") return { vmid, step: "restore", failed: restored };
-  const parsed = parseOperationId(restored.id);
-  return bootstrapAndStart(deps, vmid, input, parsed?.kind === "journal" ? parsed.journalId : null);
+  return bootstrapAndStart(deps, vmid, input, journalIdOf(restored));
 }
 
 /**
@@ -268,18 +273,52 @@ export async function cleanupProvisioning(
 
 /**
  * What follows a `guest.provision` that restored its guest outside `provisionGuest` (a hub
- * job, a held one released): the bootstrap code, `env` and start, with the sealed
- * controller credential the job carried.
+ * job, a held one released, one a crash interrupted): the bootstrap code, `env` and start,
+ * with the sealed controller credential the job carried.
  */
-export function continueAfterRestore(
+export async function continueAfterRestore(
   deps: ProvisionDeps,
   vmid: number,
-  params: Record<string, unknown>,
+  params: unknown,
+  journalId: number | null,
 ): Promise<ProvisionOutcome> {
-  const sealed = (params.hub_credential as { sealed?: unknown } | undefined)?.sealed;
-  return resumeProvisioning(
+  const sealed = (params as { hub_credential?: { sealed?: unknown } } | null)?.hub_credential
+    ?.sealed;
+  await requireEnvSupport(deps.client);
+  return bootstrapAndStart(
     deps,
     vmid,
-    typeof sealed === "string" ? { hubCredential: sealed } : {},
+    { origin: "reconcile", ...(typeof sealed === "string" ? { hubCredential: sealed } : {}) },
+    journalId,
   );
+}
+
+/** Ops after which the guest at a vmid is another one than a provision left there. */
+const REPLACES_GUEST = new Set(["guest.provision", "guest.restore", "guest.destroy"]);
+
+/**
+ * Provisions whose restore is done but that never got a bootstrap code: the process stopped
+ * between the restore and the code (a crash, or the restore settled by crash recovery). Only
+ * the newest guest-replacing operation of each vmid counts: a guest destroyed or restored over
+ * since is not continued.
+ */
+export function restoredWithoutCode(
+  store: Pick<Store, "journal" | "bootstrapCodes">,
+  now: number,
+  limit = 500,
+): { vmid: number; journalId: number; params: unknown }[] {
+  const out: { vmid: number; journalId: number; params: unknown }[] = [];
+  const seen = new Set<number>();
+  for (const e of store.journal.recent(limit)) {
+    if (e.vmid === null || !REPLACES_GUEST.has(e.op) || e.phase !== "done") continue;
+    if (seen.has(e.vmid)) continue;
+    seen.add(e.vmid);
+    // Only a recent one: a guest provisioned long ago (or before codes existed) runs as it
+    // is, and restarting it with a new env would be a surprise, not a resume.
+    const recent = now - e.updatedAt < DEFAULT_BOOTSTRAP_TTL_MS;
+    if (e.op === "guest.provision" && recent && !store.bootstrapCodes.issuedFor(e.id)) {
+      out.push({ vmid: e.vmid, journalId: e.id, params: e.params });
+    }
+  }
+  return out;
 }

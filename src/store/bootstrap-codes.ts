@@ -237,6 +237,15 @@ export class BootstrapCodes {
     return row ? toRecord(row, this.clock.now()) : undefined;
   }
 
+  /** Whether any code was issued for the provisioning journaled as `journalId`. */
+  issuedFor(journalId: number): boolean {
+    return (
+      this.db.query("SELECT 1 FROM bootstrap_codes WHERE journal_id = $j LIMIT 1").get({
+        j: journalId,
+      }) !== null
+    );
+  }
+
   /** The newest code of `vmid`, whatever its step. */
   latest(vmid: number): BootstrapRecord | undefined {
     const row = this.db

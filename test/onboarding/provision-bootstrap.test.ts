@@ -159,7 +159,7 @@ describe("provisioning and the controller's bootstrap", () => {
     });
     // Sent to Proxmox without the credential (PVE would refuse an unknown parameter).
     expect((await settled).state).toBe("done");
-    const out = await continueAfterRestore(o.deps, 420, params);
+    const out = await continueAfterRestore(o.deps, 420, params, null);
     expect(out.step).toBe("started");
     const res = await redeem(o, codeFromGuestEnv(o, 420) as string);
     expect(res.status).toBe(200);

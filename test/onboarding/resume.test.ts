@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import {
   cleanupProvisioning,
+  continueAfterRestore,
   ProvisionRefusedError,
   provisionGuest,
+  restoredWithoutCode,
   resumeProvisioning,
 } from "../../src/daemon/provisioning.ts";
 import { defaultSeed } from "../../src/sim/pve/seed.ts";
@@ -46,6 +48,19 @@ describe("a provisioning that stopped half way resumes", () => {
     expect(o.rig.sim.state.guest(300)?.running).toBe(true);
     const res = await redeem(o, codeFromGuestEnv(o, 300) as string);
     expect(res.status).toBe(200);
+  });
+
+  test("a restore whose continuation a crash lost is found in the journal and continued", async () => {
+    o = await OnboardingRig.start();
+    await restoreOnly(o, 302);
+    const found = restoredWithoutCode(o.rig.store, o.rig.clock.now());
+    expect(found.map((f) => f.vmid)).toEqual([302]);
+    const f = found[0] as (typeof found)[number];
+    const out = await continueAfterRestore(o.deps, f.vmid, f.params, f.journalId);
+    expect(out.step).toBe("started");
+    expect(out.bootstrap?.journalId).toBe(f.journalId);
+    // Continued once: nothing is found again.
+    expect(restoredWithoutCode(o.rig.store, o.rig.clock.now())).toEqual([]);
   });
 
   test("crash between issuing the code and writing it: the held code is gone, a new one replaces it", async () => {
