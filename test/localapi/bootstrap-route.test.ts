@@ -123,3 +123,13 @@ describe("POST /v1/bootstrap", () => {
     expect(normalizeSource("")).toBeUndefined();
   });
 });
+
+test("the OpenAPI document describes POST /v1/bootstrap without a bearer requirement", async () => {
+  const app = appWith({ redeem: async () => GRANT });
+  const doc = (await (await app.request("/v1/openapi.json")).json()) as {
+    paths: Record<string, { post?: { security?: unknown[]; responses: Record<string, unknown> } }>;
+  };
+  const op = doc.paths["/v1/bootstrap"]?.post;
+  expect(op?.security).toEqual([]);
+  expect(Object.keys(op?.responses ?? {})).toContain("401");
+});
