@@ -42,6 +42,7 @@ import {
   continueAfterRestore,
   journalIdOf,
   type ProvisionDeps,
+  reportedProvisioning,
   restoredWithoutCode,
   resumeProvisioning,
 } from "./provisioning.ts";
@@ -218,6 +219,7 @@ export async function runAgentDaemon(
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
+          provisioning: () => reportedProvisioning(store.bootstrapCodes.unfinished()),
           signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
           storageTargets: (sig) =>
             checkTargets({

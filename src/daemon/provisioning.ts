@@ -322,3 +322,28 @@ export function restoredWithoutCode(
   }
   return out;
 }
+
+/** Unfinished provisionings as the status report carries them (never a code). */
+export function reportedProvisioning(records: readonly BootstrapRecord[]): {
+  vmid: number;
+  guest_uid: string;
+  step: Exclude<BootstrapRecord["step"], "env_removed">;
+  since: string;
+  expires_at: string;
+}[] {
+  return records.flatMap((r) =>
+    r.step === "env_removed"
+      ? []
+      : [
+          {
+            vmid: r.vmid,
+            guest_uid: r.guestUid,
+            step: r.step,
+            since: new Date(
+              Math.max(r.createdAt, r.envSetAt ?? 0, r.startedAt ?? 0, r.redeemedAt ?? 0),
+            ).toISOString(),
+            expires_at: new Date(r.expiresAt).toISOString(),
+          },
+        ],
+  );
+}

@@ -33,6 +33,8 @@ export interface ReportSources {
   storageTargets?: (
     signal: AbortSignal,
   ) => Promise<NonNullable<StatusReportBody["storage_targets"]>>;
+  /** Provisionings that stopped half way (the store's bootstrapCodes.unfinished). */
+  provisioning?: () => NonNullable<StatusReportBody["provisioning"]>;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -143,6 +145,12 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`signers unavailable: ${errorText(err)}`);
   }
+  let provisioning: StatusReportBody["provisioning"];
+  try {
+    provisioning = s.provisioning?.();
+  } catch (err) {
+    unavailable.push(`provisioning unavailable: ${errorText(err)}`);
+  }
   let targets: StatusReportBody["storage_targets"];
   if (s.storageTargets !== undefined && host.reachable) {
     try {
@@ -168,5 +176,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     guest_overrides: overrides,
     ...(signers === undefined ? {} : { signers }),
     ...(targets !== undefined ? { storage_targets: targets } : {}),
+    ...(provisioning !== undefined && provisioning.length > 0 ? { provisioning } : {}),
   };
 }

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { BootstrapSecrets } from "../../src/daemon/bootstrap-secrets.ts";
-import { continueAfterRestore, provisionGuest } from "../../src/daemon/provisioning.ts";
+import {
+  continueAfterRestore,
+  provisionGuest,
+  reportedProvisioning,
+} from "../../src/daemon/provisioning.ts";
+import { statusReportSchema } from "../../src/hub/protocol.ts";
 import { EXECUTORS, SecretNotHeldError } from "../../src/reconcile/executors.ts";
 import { classifyFailure } from "../../src/reconcile/failure.ts";
 import { codeFromGuestEnv, GOLDEN_ARCHIVE, OnboardingRig, redeem } from "./support.ts";
@@ -199,6 +204,16 @@ describe("provisioning and the controller's bootstrap", () => {
     expect(secrets.bootstrapEnv("bc-0123456789abcdef", 151)).toBeUndefined();
     secrets.forget("bc-0123456789abcdef");
     expect(secrets.bootstrapEnv("bc-0123456789abcdef", 150)).toBeUndefined();
+  });
+
+  test("unfinished provisionings go into the status report without a code, valid for the hub", () => {
+    const rows = reportedProvisioning(o.rig.store.bootstrapCodes.unfinished());
+    // customer-a, -c (one of the racers won, env removal may still run), -d, the job's guest.
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const r of rows) expect(r.step).not.toBe("env_removed");
+    const parsed = statusReportSchema.shape.provisioning.parse(rows);
+    expect(parsed).toEqual(rows);
+    expect(JSON.stringify(rows)).not.toMatch(/FELHOM_BOOTSTRAP/);
   });
 
   test("MACs are unique across provisioned guests", () => {
