@@ -301,6 +301,8 @@ export async function runAgentDaemon(
   let started: Promise<void> = Promise.resolve();
   // The clear bootstrap codes between issue and `PUT …/config`, for the engine's executor.
   const bootstrapSecrets = new BootstrapSecrets();
+  const continuing = new Set<number>();
+  let continueRestored: (() => void) | undefined;
   const hostId = effectiveHostId(cfg.host_id, identity, logger);
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
@@ -312,22 +314,28 @@ export async function runAgentDaemon(
       logger: logger.child({ component: "provisioning" }),
     };
     const resume = (vmid: number, after?: { params: unknown; journalId: number | null }) => {
+      // One continuation per guest at a time: the hook, the start-up scan and each pass's
+      // scan may all find the same one.
+      if (continuing.has(vmid)) return;
+      continuing.add(vmid);
       (after
         ? continueAfterRestore(provisioning, vmid, after.params, after.journalId)
         : resumeProvisioning(provisioning, vmid)
-      ).then(
-        (out) => {
-          if (out.step !== "started") {
-            logger.warn("provisioning stopped half way; resume it", {
-              vmid,
-              step: out.step,
-              reason: out.failed?.reason,
-            });
-          }
-        },
-        (err: Error) =>
-          logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
-      );
+      )
+        .finally(() => continuing.delete(vmid))
+        .then(
+          (out) => {
+            if (out.step !== "started") {
+              logger.warn("provisioning stopped half way; resume it", {
+                vmid,
+                step: out.step,
+                reason: out.failed?.reason,
+              });
+            }
+          },
+          (err: Error) =>
+            logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
+        );
     };
     submitter.onProvisioned = (vmid, params, journalId) => resume(vmid, { params, journalId });
     // A code that never reached env died with the last process's memory, one in env waits
@@ -336,8 +344,12 @@ export async function runAgentDaemon(
     for (const r of store.bootstrapCodes.unfinished()) {
       if (r.step === "issued" || r.step === "env_set" || r.step === "redeemed") resume(r.vmid);
     }
-    // A restore that ended (or was settled by recovery) with no code made after it.
-    for (const r of restoredWithoutCode(store, clock.now())) resume(r.vmid, r);
+    // A restore that ended (or was settled by recovery, or was a held one released) with no
+    // code made after it: now, and before every pass.
+    continueRestored = () => {
+      for (const r of restoredWithoutCode(store, clock.now())) resume(r.vmid, r);
+    };
+    continueRestored();
     await lookups.refreshDefaultBackupStorage(client, life.signal);
     if (life.signal.aborted) return;
     if (cfg.local_api.enabled) {
@@ -436,6 +448,13 @@ export async function runAgentDaemon(
               error: (err as Error).message,
             });
             throw err;
+          }
+          try {
+            continueRestored?.();
+          } catch (err) {
+            logger.warn("could not look for provisionings to continue", {
+              error: (err as Error).message,
+            });
           }
         },
         onReady: (engine) => {

@@ -1,14 +1,12 @@
 import type { Logger } from "../log/types.ts";
 import type { OperationStatus, OpOrigin, SignedEnvelope } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
+import { requireEnvSupport } from "../reconcile/env-support.ts";
 import { parseOperationId } from "../reconcile/operation-ids.ts";
 import { type BootstrapRecord, DEFAULT_BOOTSTRAP_TTL_MS } from "../store/bootstrap-codes.ts";
 import type { Store } from "../store/store.ts";
 import type { SettlingSubmitter } from "./bootstrap-redeemer.ts";
 import type { BootstrapSecrets } from "./bootstrap-secrets.ts";
-
-/** The first PVE release whose containers take the `env` option (docs/proxmox-behaviour.md#the-lxc-env-option). */
-export const ENV_MIN_RELEASE: readonly [number, number] = [9, 1];
 
 export interface ProvisionInput {
   archive: string;
@@ -46,7 +44,7 @@ export interface ProvisionOutcome {
   failed?: OperationStatus;
 }
 
-/** A provisioning the agent will not start; nothing was changed. */
+/** A provisioning the agent will not start (no storage for it); nothing was changed. */
 export class ProvisionRefusedError extends Error {
   override readonly name = "ProvisionRefusedError";
 }
@@ -55,28 +53,6 @@ export class ProvisionRefusedError extends Error {
 export function journalIdOf(status: OperationStatus): number | null {
   const parsed = parseOperationId(status.id);
   return parsed?.kind === "journal" ? parsed.journalId : null;
-}
-
-function releaseAtLeast(release: string, min: readonly [number, number]): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (!m) return false;
-  const major = Number(m[1]);
-  const minor = Number(m[2]);
-  return major > min[0] || (major === min[0] && minor >= min[1]);
-}
-
-/**
- * PVE before 9.1 has no `env`: the code could only travel by a root-only bind mount, which
- * the agent does not do (docs/architecture.md#provisioning-constraints), so it refuses up
- * front rather than leave a restored guest that can never bootstrap.
- */
-export async function requireEnvSupport(client: ProvisionDeps["client"]): Promise<void> {
-  const v = await client.version();
-  if (!releaseAtLeast(v.release, ENV_MIN_RELEASE)) {
-    throw new ProvisionRefusedError(
-      `Proxmox VE ${v.release} has no container env option (needs ${ENV_MIN_RELEASE.join(".")} or later), so a new guest cannot receive its bootstrap code; upgrade the host before provisioning`,
-    );
-  }
 }
 
 async function defaultStorage(client: ProvisionDeps["client"]): Promise<string> {

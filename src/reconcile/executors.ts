@@ -7,6 +7,7 @@ import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { LxcConfigUpdate, ProxmoxClient } from "../proxmox/client-types.ts";
 import { normalizeDescription } from "../proxmox/description.ts";
 import { parseUpid } from "../proxmox/upid.ts";
+import { requireEnvSupport } from "./env-support.ts";
 import { PVE_DEFAULT_MEMORY_MIB } from "./planner.ts";
 
 /** The variable a new guest's controller reads from PID 1's environment. */
@@ -29,6 +30,7 @@ export type ExecClient = Pick<
   | "restoreLXC"
   | "storageContent"
   | "taskLogTail"
+  | "version"
 >;
 
 /**
@@ -335,7 +337,10 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
     // PVE keeps the archive's MAC addresses and its privilege (src/gate/README.md,
     // docs/proxmox-behaviour.md#restore-keeps-the-archives-settings).
-    post: (c, vmid, p, signal) => {
+    post: async (c, vmid, p, signal) => {
+      // A new guest gets its bootstrap code through `env`; on a release without it the guest
+      // could never bootstrap, so nothing is restored (docs/proxmox-behaviour.md#the-lxc-env-option).
+      await requireEnvSupport(c);
       // The sealed controller credential is for the guest's bootstrap grant, not for Proxmox.
       const { hub_credential: _relayed, ...restore } = p;
       return restoreCall(

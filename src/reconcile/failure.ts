@@ -6,6 +6,7 @@ import {
   ProxmoxNetworkError,
   ProxmoxTlsError,
 } from "../proxmox/transport-errors.ts";
+import { EnvUnsupportedError } from "./env-support.ts";
 import { SecretNotHeldError } from "./executors.ts";
 
 /**
@@ -82,6 +83,10 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   if (err instanceof ProxmoxDecodeError) {
     // The request was answered, but not in a form we understand: whether it ran is unknown.
     return { class: "unknown_outcome", cause: "decode", message, detail: { path: err.path } };
+  }
+  if (err instanceof EnvUnsupportedError) {
+    // Nothing was sent: the host must be upgraded before it can provision.
+    return { class: "operator", cause: "pve_without_env", message, detail: { message } };
   }
   if (err instanceof SecretNotHeldError) {
     // Nothing was sent; the owner of the secret (the provisioning) issues a new one.

@@ -2,11 +2,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import {
   cleanupProvisioning,
   continueAfterRestore,
-  ProvisionRefusedError,
   provisionGuest,
   restoredWithoutCode,
   resumeProvisioning,
 } from "../../src/daemon/provisioning.ts";
+import { EnvUnsupportedError } from "../../src/reconcile/env-support.ts";
 import { defaultSeed } from "../../src/sim/pve/seed.ts";
 import { codeFromGuestEnv, GOLDEN_ARCHIVE, OnboardingRig, redeem } from "./support.ts";
 
@@ -148,8 +148,25 @@ describe("Proxmox VE before 9.1", () => {
       hostname: "x",
       origin: "operator",
     }).catch((e) => e);
-    expect(err).toBeInstanceOf(ProvisionRefusedError);
+    expect(err).toBeInstanceOf(EnvUnsupportedError);
     expect(String(err.message)).toContain("8.4 has no container env option");
+    expect(o.rig.sim.state.guests().length).toBe(before);
+  });
+
+  test("a hub job's guest.provision fails in the executor before anything is restored", async () => {
+    o = await OnboardingRig.start(old());
+    const before = o.rig.sim.state.guests().length;
+    const { settled } = await o.rig.engine.enqueue({
+      op: "guest.provision",
+      vmid: 303,
+      params: { archive: GOLDEN_ARCHIVE, hostname: "x", storage: "local-lvm" },
+      origin: "job",
+      jobId: "job-old",
+      priority: "interactive",
+    });
+    const s = await settled;
+    expect(s.state).toBe("failed");
+    expect(String(s.reason)).toContain("pve_without_env");
     expect(o.rig.sim.state.guests().length).toBe(before);
   });
 
