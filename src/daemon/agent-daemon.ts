@@ -112,9 +112,13 @@ class LateSubmitter implements OperationSubmitter {
     if (req.op !== "guest.provision" || req.vmid === undefined) return this.engine.submit(req);
     const vmid = req.vmid;
     const { status, settled } = await this.engine.enqueue(req);
-    void settled.then((s) => {
-      if (s.state === "done") this.onProvisioned?.(vmid, req.params, journalIdOf(s));
-    });
+    // A settle that throws is the engine stopping; the pass-time scan carries it on later.
+    settled.then(
+      (s) => {
+        if (s.state === "done") this.onProvisioned?.(vmid, req.params, journalIdOf(s));
+      },
+      () => undefined,
+    );
     return status;
   }
 
