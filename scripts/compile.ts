@@ -32,7 +32,8 @@ export function compileBinary(opts: CompileOptions): { ok: boolean; stderr: stri
     `--outfile=${opts.outfile}`,
   ];
   if (opts.target) args.push(`--target=${opts.target}`);
-  if (opts.version) args.push(`--define=FELHOM_AGENT_BUILD_VERSION=${JSON.stringify(opts.version)}`);
+  if (opts.version)
+    args.push(`--define=FELHOM_AGENT_BUILD_VERSION=${JSON.stringify(opts.version)}`);
   if (opts.executable) args.push(`--compile-executable-path=${opts.executable}`);
   const r = Bun.spawnSync(args, { cwd: root, stdout: "ignore", stderr: "pipe" });
   return { ok: r.exitCode === 0, stderr: r.stderr.toString() };

@@ -54,6 +54,7 @@ export const SIMULATED_ENDPOINTS = [
   "DELETE /nodes/{node}/storage/{storage}/content/{volume}",
   "GET /nodes/{node}/disks/list",
   "GET /nodes/{node}/disks/smart",
+  "GET /nodes/{node}/lxc/{vmid}/interfaces",
 ] as const;
 
 /**

@@ -105,6 +105,18 @@ export const COMMANDS: Command[] = [
     run: async (argv, ctx) => (await import("./state.ts")).runState(argv, ctx),
   },
   {
+    name: "golden",
+    subcommands: ["list"],
+    summary: "golden list [--json]: the archives new guests may be provisioned from unsigned",
+    run: async (argv, ctx) => (await import("./golden.ts")).runGolden(argv, ctx),
+  },
+  {
+    name: "guest",
+    subcommands: ["provisioning"],
+    summary: "guest provisioning [--json]: provisionings that stopped half way, and their step",
+    run: async (argv, ctx) => (await import("./guest.ts")).runGuest(argv, ctx),
+  },
+  {
     name: "token",
     subcommands: ["mint", "list", "revoke"],
     summary: "local-API tokens for guests: token mint --vmid N, token list, token revoke",

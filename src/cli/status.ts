@@ -56,6 +56,8 @@ export interface StatusStoreHandle extends HealthStatusStore {
   audit: { head(): AuditHead };
   /** The enrolled signer set (src/store/README.md#enrolled-signers); absent in older stubs. */
   enrolledSigners?: StoredSignersSource;
+  /** Provisionings that stopped half way (src/store/README.md#bootstrap-codes); absent in older stubs. */
+  bootstrapCodes?: { unfinished(): { vmid: number; step: string }[] };
   close(): void;
 }
 
@@ -76,6 +78,8 @@ interface StoreSummary {
   state: "ok" | "missing" | "error";
   error?: string;
   audit_head?: { seq: number; hash: string; delivered_seq: number; anchor_seq: number };
+  /** Guests whose provisioning has not finished, with the step it reached. */
+  unfinished_provisioning?: { vmid: number; step: string }[];
 }
 
 async function defaultOpen(path: string): Promise<StatusStoreHandle> {
@@ -149,6 +153,15 @@ export async function runStatus(
   return problems.length > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
+/** Present only when some provisioning has not finished, so a quiet host's output is unchanged. */
+function unfinishedOf(handle: StatusStoreHandle): Pick<StoreSummary, "unfinished_provisioning"> {
+  const list = (handle.bootstrapCodes?.unfinished() ?? []).map((r) => ({
+    vmid: r.vmid,
+    step: r.step,
+  }));
+  return list.length > 0 ? { unfinished_provisioning: list } : {};
+}
+
 async function readStore(
   path: string,
   deps: StatusDeps | undefined,
@@ -188,6 +201,7 @@ async function readStore(
           delivered_seq: h.deliveredSeq,
           anchor_seq: h.anchorSeq,
         },
+        ...unfinishedOf(handle),
       },
       ...(signers
         ? { stored: { importedFrom: signers.importedFrom(), list: signers.list() } }
@@ -228,6 +242,12 @@ function statusText(
     );
   }
   if (pin.state !== "changed") lines.push(`proxmox certificate: ${pin.state}, ${pin.detail}`);
+  const unfinished = store.unfinished_provisioning ?? [];
+  if (unfinished.length > 0) {
+    lines.push(
+      `unfinished provisioning: ${unfinished.map((u) => `${u.vmid} (${u.step})`).join(", ")}; see 'felhom-agent guest provisioning'`,
+    );
+  }
   lines.push("operator signers in force (fingerprint, role, source, name):");
   let text = `${lines.join("\n")}\n${signersText(signers)}`;
   for (const p of problems) text += `problem: ${p}\n`;

@@ -34,6 +34,8 @@ import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
 import type { AgentConfig } from "./agent-config.ts";
 import { runBackupLoop } from "./backup-loop.ts";
+import { createBootstrapRedeemer } from "./bootstrap-redeemer.ts";
+import { BootstrapSecrets } from "./bootstrap-secrets.ts";
 import { DesiredLookups } from "./desired-lookups.ts";
 import { historyBackupFreshness } from "./health-backup-freshness.ts";
 import { buildHealthMonitor, runHealthLoop } from "./health-loop.ts";
@@ -44,6 +46,14 @@ import { hubAcksPath } from "./hub-acks.ts";
 import { metricsInput, type PassCounters } from "./metrics-input.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics-server.ts";
 import { runOperatorRequests } from "./operator-requests.ts";
+import {
+  continueAfterRestore,
+  journalIdOf,
+  type ProvisionDeps,
+  reportedProvisioning,
+  restoredWithoutCode,
+  resumeProvisioning,
+} from "./provisioning.ts";
 import { runReconcileDaemon } from "./reconcile-daemon.ts";
 import { reportedSigners } from "./reported-signers.ts";
 import { signersInForce } from "./signers-in-force.ts";
@@ -105,12 +115,27 @@ export type AgentExit = "stopped" | "restart";
  */
 class LateSubmitter implements OperationSubmitter {
   engine: Engine | undefined;
+  /**
+   * Runs once a `guest.provision` (a hub job's, a held one's release) has restored its
+   * guest: the bootstrap code, `env` and start follow (provisioning.ts).
+   */
+  onProvisioned?: (vmid: number, params: Record<string, unknown>, journalId: number | null) => void;
 
   async submit(req: OperationRequest): Promise<OperationStatus> {
     if (this.engine === undefined || this.engine.stopped) {
       throw new Error("the agent is starting or stopping; the request was not taken");
     }
-    return this.engine.submit(req);
+    if (req.op !== "guest.provision" || req.vmid === undefined) return this.engine.submit(req);
+    const vmid = req.vmid;
+    const { status, settled } = await this.engine.enqueue(req);
+    // A settle that throws is the engine stopping; the pass-time scan carries it on later.
+    settled.then(
+      (s) => {
+        if (s.state === "done") this.onProvisioned?.(vmid, req.params, journalIdOf(s));
+      },
+      () => undefined,
+    );
+    return status;
   }
 
   status(id: string): OperationStatus | undefined {
@@ -246,6 +271,7 @@ export async function runAgentDaemon(
           reconcileHealth: () => ({ ...health }),
           pendingSignatures: () => pendingSignatures(store),
           guestOverrides: () => store.guestOverrides.inForce(),
+          provisioning: () => reportedProvisioning(store.bootstrapCodes.unfinished()),
           signers: () => reportedSigners(signers(), cfg.signers, store.enrolledSigners.list()),
           storageTargets: targetsNow,
           backups: (vmids) => {
@@ -332,8 +358,57 @@ export async function runAgentDaemon(
   let healthRun: Promise<void> = Promise.resolve();
   let metricsServer: MetricsServer | undefined;
   let started: Promise<void> = Promise.resolve();
+  // The clear bootstrap codes between issue and `PUT …/config`, for the engine's executor.
+  const bootstrapSecrets = new BootstrapSecrets();
+  const continuing = new Set<number>();
+  let continueRestored: (() => void) | undefined;
+  const hostId = effectiveHostId(cfg.host_id, identity, logger);
   const startServices = async (engine: Engine): Promise<void> => {
     submitter.engine = engine;
+    const provisioning: ProvisionDeps = {
+      engine,
+      client,
+      store,
+      secrets: bootstrapSecrets,
+      logger: logger.child({ component: "provisioning" }),
+    };
+    const resume = (vmid: number, after?: { params: unknown; journalId: number | null }) => {
+      // One continuation per guest at a time: the hook, the start-up scan and each pass's
+      // scan may all find the same one.
+      if (continuing.has(vmid)) return;
+      continuing.add(vmid);
+      (after
+        ? continueAfterRestore(provisioning, vmid, after.params, after.journalId)
+        : resumeProvisioning(provisioning, vmid)
+      )
+        .finally(() => continuing.delete(vmid))
+        .then(
+          (out) => {
+            if (out.step !== "started") {
+              logger.warn("provisioning stopped half way; resume it", {
+                vmid,
+                step: out.step,
+                reason: out.failed?.reason,
+              });
+            }
+          },
+          (err: Error) =>
+            logger.warn("provisioning stopped half way; resume it", { vmid, error: err.message }),
+        );
+    };
+    submitter.onProvisioned = (vmid, params, journalId) => resume(vmid, { params, journalId });
+    // A code that never reached env died with the last process's memory, one in env waits
+    // for a start, a traded one still has env to remove: carry those on now. A started guest
+    // keeps its code (the hash is stored, the guest's env holds it), so it is left waiting.
+    for (const r of store.bootstrapCodes.unfinished()) {
+      if (r.step === "issued" || r.step === "env_set" || r.step === "redeemed") resume(r.vmid);
+    }
+    // A restore that ended (or was settled by recovery, or was a held one released) with no
+    // code made after it: now, and before every pass.
+    continueRestored = () => {
+      for (const r of restoredWithoutCode(store, clock.now())) resume(r.vmid, r);
+    };
+    continueRestored();
     await lookups.refreshDefaultBackupStorage(client, life.signal);
     if (life.signal.aborted) return;
     if (cfg.local_api.enabled) {
@@ -351,6 +426,20 @@ export async function runAgentDaemon(
             clock,
             logger: logger.child({ component: "localapi" }),
             version: AGENT_VERSION,
+            bootstrap: createBootstrapRedeemer({
+              store,
+              client,
+              engine,
+              grantInfo: () => ({
+                hostId: hostId ?? null,
+                hubUrl: cfg.hub.url ?? null,
+                pins: {
+                  leafSha256: localApi?.certificate.leafSha256 ?? "",
+                  spkiSha256: localApi?.certificate.spkiSha256 ?? "",
+                },
+              }),
+              logger,
+            }),
           },
           logger,
         });
@@ -448,6 +537,7 @@ export async function runAgentDaemon(
         ...(o.onPlan ? { onPlan: o.onPlan } : {}),
         desiredGuest: (vmid) => lookups.specFor(vmid),
         hostOps,
+        secrets: bootstrapSecrets,
         // Enrolled, the report cycle records presence; otherwise each pass does.
         storage: {
           client,
@@ -462,6 +552,13 @@ export async function runAgentDaemon(
               error: (err as Error).message,
             });
             throw err;
+          }
+          try {
+            continueRestored?.();
+          } catch (err) {
+            logger.warn("could not look for provisionings to continue", {
+              error: (err as Error).message,
+            });
           }
         },
         onReady: (engine) => {

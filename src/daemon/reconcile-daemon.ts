@@ -6,6 +6,7 @@ import type { ReconcileConfig } from "../reconcile/config-section.ts";
 import type { DesiredProvider } from "../reconcile/desired-provider.ts";
 import type { DesiredGuestSpec } from "../reconcile/desired-state.ts";
 import { Engine, type EngineClient, type EngineHooks } from "../reconcile/engine.ts";
+import type { ExecSecrets } from "../reconcile/executors.ts";
 import { storeOverrideBook } from "../reconcile/override-book.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import { quickResend } from "../reconcile/quick-retry.ts";
@@ -53,6 +54,8 @@ export interface ReconcileDaemonOptions {
   onReady?: (engine: Engine) => void;
   /** Host operations that call Proxmox (storage.add, storage.remove); refused without. */
   hostOps?: HostOpDeps;
+  /** Secrets operation params only name (the bootstrap codes of new guests). */
+  secrets?: ExecSecrets;
   /** Reconcile the desired state's backup targets each pass. */
   storage?: Pick<StoragePassOptions, "client" | "mounts" | "presence">;
 }
@@ -103,6 +106,7 @@ export async function runReconcileDaemon(
     ...(opts.clockOffset ? { clockOffset: opts.clockOffset } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.hostOps ? { hostOps: opts.hostOps } : {}),
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
     desiredGuest: opts.desiredGuest ?? defaultDesiredGuest(opts.store, logger),
     // A finished operation changed actual state: look again now rather than after the interval.
     onSettled: () => wake.wake(),

@@ -296,6 +296,22 @@ export const statusReportSchema = z.strictObject({
    * this field have none.
    */
   alerts: z.array(alertReportSchema).max(500).optional(),
+  /**
+   * Guests whose provisioning has not finished, with the step its bootstrap code reached
+   * (docs/hub-protocol.md#unfinished-provisioning). Never a code. Optional: reports from agents
+   * before this field have none.
+   */
+  provisioning: z
+    .array(
+      z.strictObject({
+        vmid: z.number().int(),
+        guest_uid: z.string(),
+        step: z.enum(["issued", "env_set", "started", "redeemed", "expired", "revoked"]),
+        since: z.iso.datetime({ offset: true }),
+        expires_at: z.iso.datetime({ offset: true }),
+      }),
+    )
+    .optional(),
 });
 
 /** A row of the hash-chained audit log (docs/architecture.md#everything-is-audited); never dropped, delivered in order. */

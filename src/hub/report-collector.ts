@@ -38,6 +38,8 @@ export interface ReportSources {
   backups?: (vmids: number[]) => NonNullable<StatusReportBody["backups"]> | undefined;
   /** The open host-health alerts (health/monitor.ts); absent = no health monitor. */
   alerts?: () => Alert[];
+  /** Provisionings that stopped half way (the store's bootstrapCodes.unfinished). */
+  provisioning?: () => NonNullable<StatusReportBody["provisioning"]>;
   now: () => number;
   /**
    * How long the Proxmox reads may take in all; default 15 s. The hub link waits for the report
@@ -148,6 +150,12 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
   } catch (err) {
     unavailable.push(`signers unavailable: ${errorText(err)}`);
   }
+  let provisioning: StatusReportBody["provisioning"];
+  try {
+    provisioning = s.provisioning?.();
+  } catch (err) {
+    unavailable.push(`provisioning unavailable: ${errorText(err)}`);
+  }
   let targets: StatusReportBody["storage_targets"];
   if (s.storageTargets !== undefined && host.reachable) {
     try {
@@ -193,5 +201,6 @@ export async function collectStatusReport(s: ReportSources): Promise<StatusRepor
     ...(targets !== undefined ? { storage_targets: targets } : {}),
     ...(backups !== undefined ? { backups } : {}),
     ...(alerts !== undefined ? { alerts } : {}),
+    ...(provisioning !== undefined && provisioning.length > 0 ? { provisioning } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { silentLogger } from "../log/types.ts";
 import { isProxmoxError } from "../proxmox/is-proxmox-error.ts";
 import { auditMutation } from "./audit.ts";
 import { limitBody } from "./body.ts";
+import { BOOTSTRAP_PATH, bootstrapHandler, bootstrapRateLimit } from "./bootstrap.ts";
 import { defaultLocalApiLimits, type LocalApiDeps } from "./deps.ts";
 import type { LocalApiEnv } from "./env.ts";
 import { LocalApiError } from "./errors.ts";
@@ -101,6 +102,17 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
   app.get(OPENAPI_PATH, (c) =>
     c.body(openapi, 200, { "content-type": "application/json; charset=UTF-8" }),
   );
+
+  if (deps.bootstrap) {
+    // Per source address: codes are 192 random bits, so this bounds load, not guessing odds.
+    const bootstrapBuckets = new TokenBuckets(deps.clock, 30, 10);
+    app.post(
+      BOOTSTRAP_PATH,
+      bootstrapRateLimit(bootstrapBuckets),
+      limitBody(limits.bodyLimitBytes),
+      bootstrapHandler(deps.bootstrap, deps.audit, logger),
+    );
+  }
 
   // Hono's `/v1/self/*` matches `/v1/self` itself too; registering both would run the
   // middleware twice and charge the rate limit double.

@@ -3,6 +3,7 @@ import type { OperationSubmitter } from "../ops/types.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { AuditSink } from "../store/audit.ts";
 import type { Clock } from "../util/clock.ts";
+import type { BootstrapRedeemer } from "./bootstrap.ts";
 
 /** The guest a bearer token stands for; the store's GuestTokens satisfies this. */
 /**
@@ -61,6 +62,8 @@ export interface LocalApiDeps {
    * `Origin` is refused (a page on the LAN must not drive a guest's token through a browser).
    */
   allowedOrigins?: readonly string[];
+  /** Trades bootstrap codes (`POST /v1/bootstrap`); without it the route answers 404. */
+  bootstrap?: BootstrapRedeemer;
   /** Agent version, for the OpenAPI document. */
   version?: string;
 }

@@ -13,6 +13,11 @@ export interface CallerGuest {
 }
 
 export interface LocalApiEnv {
+  /** What the server tells the app about the connection (server.ts). */
+  Bindings: {
+    /** The peer's address as the socket saw it; the bootstrap route checks it. */
+    remoteAddress?: string;
+  };
   Variables: {
     guest: CallerGuest;
     /** Set once a mutation was handed to the queue; read by the audit middleware. */

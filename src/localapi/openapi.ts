@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BOOTSTRAP_PATH, bootstrapBody, bootstrapGrantSchema } from "./bootstrap.ts";
 import { GUEST_ROUTES, type RouteSpec } from "./route-table.ts";
 import { errorSchema } from "./schemas.ts";
 
@@ -51,6 +52,32 @@ function operation(r: RouteSpec) {
   };
 }
 
+/** The one route without a bearer token: the code in the body is the credential. */
+function bootstrapOperation() {
+  const refusal = { content: jsonContent(errorSchema, "output") };
+  return {
+    operationId: "bootstrap",
+    summary:
+      "Trade the one-time code from FELHOM_BOOTSTRAP for the guest's token, the pins, host id, hub URL and the sealed controller credential; once, from the guest's own address",
+    requestBody: { required: true, content: jsonContent(bootstrapBody, "input") },
+    responses: {
+      "200": {
+        description: "OK; shown once",
+        content: jsonContent(bootstrapGrantSchema, "output"),
+      },
+      "401": {
+        description: "The code was not accepted (no detail, whatever the cause)",
+        ...refusal,
+      },
+      "413": { description: STATUS_TEXT[413], ...refusal },
+      "415": { description: STATUS_TEXT[415], ...refusal },
+      "422": { description: STATUS_TEXT[422], ...refusal },
+      "429": { description: "Over the per-address attempt limit; see Retry-After", ...refusal },
+    },
+    security: [],
+  };
+}
+
 /**
  * The OpenAPI 3.1 document of the guest routes, made from the route table and the zod schemas
  * that validate the requests.
@@ -62,6 +89,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     paths[p] ??= {};
     (paths[p] as Record<string, unknown>)[r.method.toLowerCase()] = operation(r);
   }
+  paths[BOOTSTRAP_PATH] = { post: bootstrapOperation() };
   return {
     openapi: "3.1.0",
     info: {

@@ -29,7 +29,9 @@ export function startLocalApiServer(opts: LocalApiServerOptions): LocalApiServer
     tls: { cert: opts.tls.cert, key: opts.tls.key },
     // Headroom over the app's limit so the app answers with its JSON 413 for near misses.
     maxRequestBodySize: (opts.maxRequestBodySize ?? 16_384) * 4,
-    fetch: (req) => opts.app.fetch(req),
+    // The peer address goes to the app as its env: `POST /v1/bootstrap` accepts a code only
+    // from the guest's own address.
+    fetch: (req, srv) => opts.app.fetch(req, { remoteAddress: srv.requestIP(req)?.address }),
   });
   const port = server.port ?? opts.port;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;

@@ -16,6 +16,7 @@ import type {
 } from "./schema-cluster.ts";
 import type { DiskEntry } from "./schema-disks.ts";
 import type { LxcConfig, LxcStatus, SnapshotList } from "./schema-guest.ts";
+import type { GuestInterface } from "./schema-interfaces.ts";
 import type {
   NodeStorage,
   PruneMark,
@@ -178,6 +179,8 @@ export interface ProxmoxClient {
     o?: CallOptions & { current?: boolean; snapshot?: string },
   ): Promise<LxcConfig>;
   listSnapshots(vmid: number, o?: CallOptions): Promise<SnapshotList>;
+  /** The CT's network interfaces as the guest configured them; null while it is not running. */
+  guestInterfaces(vmid: number, o?: CallOptions): Promise<GuestInterface[] | null>;
   listStorage(o?: CallOptions & { type?: string }): Promise<DecodedList<StorageConfigEntry>>;
   nodeStorage(
     o?: CallOptions & { content?: string; enabled?: boolean },

@@ -29,6 +29,7 @@ import {
 } from "./schema-cluster.ts";
 import { diskEntrySchema } from "./schema-disks.ts";
 import { lxcConfigSchema, lxcStatusSchema, snapshotListSchema } from "./schema-guest.ts";
+import { guestInterfacesSchema } from "./schema-interfaces.ts";
 import {
   createdStorageSchema,
   nodeStorageSchema,
@@ -200,6 +201,8 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         { current: o?.current, snapshot: o?.snapshot },
         o?.signal,
       ),
+    guestInterfaces: async (vmid, o) =>
+      get(`${ctPath(vmid)}/interfaces`, guestInterfacesSchema, undefined, o?.signal),
     listSnapshots: async (vmid, o) => {
       const l = await get(`${ctPath(vmid)}/snapshot`, snapshotListSchema, undefined, o?.signal);
       for (const p of l.problems ?? []) report({ ...p, vmid });

@@ -17,7 +17,7 @@ import { canonicalJson } from "../util/canonical-json.ts";
 import type { Clock } from "../util/clock.ts";
 import type { ClockOffsetSource } from "./clock-offset.ts";
 import type { DesiredGuestSpec } from "./desired-state.ts";
-import { type ExecOp, executorFor, type OpExecutor } from "./executors.ts";
+import { type ExecOp, type ExecSecrets, executorFor, type OpExecutor } from "./executors.ts";
 import { classifyFailure } from "./failure.ts";
 import { gateFacts } from "./gate-facts.ts";
 import { type ExecutionJournal, lifecycleJournal } from "./guest-lifecycle.ts";
@@ -57,6 +57,8 @@ export type EngineClient = ResolveClient & Pick<ProxmoxClient, "waitTask">;
 
 export interface EngineOptions {
   store: Store;
+  /** Secrets params only name (executors.ts `ExecSecrets`); none held without it. */
+  secrets?: ExecSecrets;
   client: EngineClient;
   gate: Gate;
   /** Global concurrency of mutations. */
@@ -463,7 +465,7 @@ export class Engine implements OperationSubmitter {
     // A refusal that ran nothing is sent again within seconds, not after the reconciler's
     // back-off (docs/reconcile.md#transient-refusals).
     const sent = await sendWithQuickRetry(
-      () => exec.post(this.opts.client, vmid, req.params as never),
+      () => exec.post(this.opts.client, vmid, req.params as never, undefined, this.opts.secrets),
       {
         policy: this.opts.quickRetry ?? defaultQuickRetry,
         random: this.opts.random ?? Math.random,

@@ -8,7 +8,11 @@ import { ProxmoxApiError } from "../proxmox/api-error.ts";
 import type { LxcConfigUpdate, ProxmoxClient } from "../proxmox/client-types.ts";
 import { normalizeDescription } from "../proxmox/description.ts";
 import { parseUpid } from "../proxmox/upid.ts";
+import { requireEnvSupport } from "./env-support.ts";
 import { PVE_DEFAULT_MEMORY_MIB } from "./planner.ts";
+
+/** The variable a new guest's controller reads from PID 1's environment. */
+export const BOOTSTRAP_ENV_KEY = "FELHOM_BOOTSTRAP";
 
 export type ExecClient = Pick<
   ProxmoxClient,
@@ -30,6 +34,7 @@ export type ExecClient = Pick<
   | "deleteVolume"
   | "pruneDryRun"
   | "pruneBackups"
+  | "version"
 >;
 
 /**
@@ -48,6 +53,24 @@ export type OpParams = Omit<
 >;
 
 export type ExecOp = keyof OpParams;
+
+/**
+ * Secrets an executor sends but the params only name, held in memory by their owner: today
+ * the bootstrap code `guest.config` writes into a new guest's `env`
+ * (docs/architecture.md#provisioning-constraints).
+ */
+export interface ExecSecrets {
+  /**
+   * The `env` value for a bootstrap id, only for the guest it was issued to; undefined once
+   * the code is no longer held, or for another vmid.
+   */
+  bootstrapEnv(id: string, vmid: number): string | undefined;
+}
+
+/** Thrown when params name a secret the agent no longer holds (e.g. after a restart). */
+export class SecretNotHeldError extends Error {
+  override readonly name = "SecretNotHeldError";
+}
 
 /** What an executor learns about the request besides its params. */
 export interface ExecContext {
@@ -70,6 +93,7 @@ export interface OpExecutor<K extends ExecOp> {
     vmid: number,
     params: OpParams[K],
     signal?: AbortSignal,
+    secrets?: ExecSecrets,
   ): Promise<string | null>;
   /** Whether actual state already shows the change; needed when `taskType` is null. */
   inEffect?(client: ExecClient, vmid: number, params: OpParams[K]): Promise<boolean>;
@@ -182,9 +206,20 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
   "guest.config": {
     parseParams: parserOf("guest.config"),
     taskType: null,
-    post: (c, vmid, p, signal) => {
+    post: (c, vmid, p, signal, secrets) => {
       const update: LxcConfigUpdate = {};
       const remove = new Set(p.delete ?? []);
+      if (p.bootstrap !== undefined) {
+        const env = secrets?.bootstrapEnv(p.bootstrap, vmid);
+        if (env === undefined) {
+          return Promise.reject(
+            new SecretNotHeldError(
+              `bootstrap code ${p.bootstrap} is no longer held by the agent; issue a new one`,
+            ),
+          );
+        }
+        update.env = env;
+      }
       if (p.cores !== undefined) update.cores = p.cores;
       if (p.memoryMiB !== undefined) update.memoryMiB = p.memoryMiB;
       if (p.swapMiB !== undefined) update.swapMiB = p.swapMiB;
@@ -209,6 +244,10 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
         p.description !== undefined &&
         normalizeDescription(cfg.description) !== normalizeDescription(p.description)
       ) {
+        return false;
+      }
+      // The code itself is not in the params; a bootstrap `env` of ours is what to look for.
+      if (p.bootstrap !== undefined && !cfg.raw.env?.startsWith(`${BOOTSTRAP_ENV_KEY}=`)) {
         return false;
       }
       return (p.delete ?? []).every((key) => cfg.raw[key] === undefined);
@@ -346,14 +385,20 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     // `unique` and `unprivileged` are always sent, 1 unless signed params said 0: left out,
     // PVE keeps the archive's MAC addresses and its privilege (src/gate/README.md,
     // docs/proxmox-behaviour.md#restore-keeps-the-archives-settings).
-    post: (c, vmid, p, signal) =>
-      restoreCall(
+    post: async (c, vmid, p, signal) => {
+      // A new guest gets its bootstrap code through `env`; on a release without it the guest
+      // could never bootstrap, so nothing is restored (docs/proxmox-behaviour.md#the-lxc-env-option).
+      await requireEnvSupport(c);
+      // The sealed controller credential is for the guest's bootstrap grant, not for Proxmox.
+      const { hub_credential: _relayed, ...restore } = p;
+      return restoreCall(
         c,
         vmid,
-        { ...p, unique: p.unique ?? true, unprivileged: p.unprivileged ?? true },
+        { ...restore, unique: p.unique ?? true, unprivileged: p.unprivileged ?? true },
         false,
         signal,
-      ),
+      );
+    },
     alreadyDone: () => false,
     provenance: (vmid) => agentProvenance({ created: [{ kind: "guest", vmid }] }),
     result: async (_c, vmid) => ({ vmid }),

@@ -6,6 +6,8 @@ import {
   ProxmoxNetworkError,
   ProxmoxTlsError,
 } from "../proxmox/transport-errors.ts";
+import { EnvUnsupportedError } from "./env-support.ts";
+import { SecretNotHeldError } from "./executors.ts";
 
 /**
  * What to do about a failed operation:
@@ -81,6 +83,14 @@ export function classifyFailure(err: unknown): ClassifiedFailure {
   if (err instanceof ProxmoxDecodeError) {
     // The request was answered, but not in a form we understand: whether it ran is unknown.
     return { class: "unknown_outcome", cause: "decode", message, detail: { path: err.path } };
+  }
+  if (err instanceof EnvUnsupportedError) {
+    // Nothing was sent: the host must be upgraded before it can provision.
+    return { class: "operator", cause: "pve_without_env", message, detail: { message } };
+  }
+  if (err instanceof SecretNotHeldError) {
+    // Nothing was sent; the owner of the secret (the provisioning) issues a new one.
+    return { class: "operator", cause: "secret_not_held", message, detail: { message } };
   }
   return { class: "operator", cause: "internal", message, detail: { message } };
 }

@@ -401,6 +401,32 @@ export const MIGRATIONS: readonly Migration[] = [
         at INTEGER NOT NULL,
         body TEXT NOT NULL CHECK (json_valid(body) AND length(body) <= 262144)
       ) STRICT, WITHOUT ROWID;
+      `,
+  },
+  {
+    name: "bootstrap codes",
+    sql: `
+      -- One-time codes a newly provisioned guest trades for its local-API token
+      -- (src/store/README.md#bootstrap-codes). Only the code's SHA-256 is kept; a code belongs
+      -- to one guest identity and vmid. The step columns say how far the provisioning got, so
+      -- a half-done one is visible and can be resumed. hub_credential is the controller's hub
+      -- credential as the hub sealed it for the guest: relayed, never opened here.
+      CREATE TABLE bootstrap_codes (
+        id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 4 AND 64),
+        code_hash BLOB NOT NULL UNIQUE CHECK (length(code_hash) = 32),
+        vmid INTEGER NOT NULL CHECK (vmid BETWEEN 100 AND 999999999),
+        guest_uid TEXT NOT NULL CHECK (length(guest_uid) BETWEEN 1 AND 128),
+        journal_id INTEGER,
+        hub_credential TEXT CHECK (hub_credential IS NULL OR length(hub_credential) <= 16384),
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        env_set_at INTEGER,
+        started_at INTEGER,
+        redeemed_at INTEGER,
+        env_removed_at INTEGER,
+        revoked_at INTEGER
+      ) STRICT;
+      CREATE INDEX bootstrap_codes_vmid ON bootstrap_codes (vmid, created_at);
     `,
   },
 ];

@@ -6,6 +6,7 @@ import { AuditLog } from "./audit.ts";
 import { BackupHistory } from "./backup-history.ts";
 import { BackupPolicies } from "./backup-policies.ts";
 import { BackupRequests } from "./backup-requests.ts";
+import { BootstrapCodes } from "./bootstrap-codes.ts";
 import { DesiredCache } from "./desired-cache.ts";
 import { EnrolledSigners } from "./enrolled-signers.ts";
 import { StoreError } from "./errors.ts";
@@ -64,6 +65,7 @@ export class Store {
   readonly nonces: Nonces;
   readonly audit: AuditLog;
   readonly guestTokens: GuestTokens;
+  readonly bootstrapCodes: BootstrapCodes;
   readonly guestIdentities: GuestIdentities;
   readonly goldenImages: GoldenImages;
   readonly agentUpdates: AgentUpdates;
@@ -109,6 +111,7 @@ export class Store {
     this.audit = new AuditLog(db, clock);
     this.guestIdentities = new GuestIdentities(db, clock);
     this.guestTokens = new GuestTokens(db, clock, this.guestIdentities);
+    this.bootstrapCodes = new BootstrapCodes(db, clock, this.guestIdentities);
     this.goldenImages = new GoldenImages(db, clock);
     this.agentUpdates = new AgentUpdates(db, clock);
     this.desired = new DesiredCache(db, clock);

@@ -152,6 +152,11 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
     job("job-p1", "guest.provision", 150, provision);
     await resultOf("job-p1", "ok");
     expect(pve.state.guest(150)?.config.unprivileged).toBe(1);
+    // The daemon carries the provisioning on: a bootstrap code in env, then the guest starts.
+    await until("guest 150 started with its bootstrap code", () => {
+      const g = pve.state.guest(150);
+      return g?.running === true && String(g.config.env).startsWith("FELHOM_BOOTSTRAP=");
+    });
 
     // An absurd grow is held; a modest one runs.
     job("job-huge", "guest.resize", 101, { disk: "rootfs", size: "+999999999999T" });
@@ -170,7 +175,8 @@ test("unsigned paths to customer data are held or refused, end to end", async ()
     expect(await self(token)).toBe(200);
 
     // Destroyed with a signature bound to its identity: the token dies with the guest.
-    await signed("job-d1", "guest.destroy", { vmid: 150, uid: uid1 }, {});
+    // It runs now, and PVE destroys a running CT only when forced.
+    await signed("job-d1", "guest.destroy", { vmid: 150, uid: uid1 }, { force: true });
     await resultOf("job-d1", "ok");
     expect(pve.state.guest(150)).toBeUndefined();
     expect(await self(token)).toBe(401);

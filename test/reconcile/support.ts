@@ -54,6 +54,7 @@ export interface RigOptions {
       | "clockOffset"
       | "taskDeadlineMs"
       | "hostOps"
+      | "secrets"
     >
   >;
 }

@@ -343,6 +343,22 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       ]);
     },
   },
+  [MIGRATIONS.findIndex((m) => m.name === "bootstrap codes") + 1]: {
+    write(db) {
+      db.run(`INSERT INTO guest_identities (uid, vmid, created_at) VALUES ('g-boot', 140, ${T0})`);
+      db.run(
+        `INSERT INTO bootstrap_codes (id, code_hash, vmid, guest_uid, created_at, expires_at, env_set_at)
+         VALUES ('bc-00000000000000aa', zeroblob(32), 140, 'g-boot', ${T0}, ${T0 + 1_800_000}, ${T0 + 1})`,
+      );
+    },
+    check(store) {
+      expect(store.bootstrapCodes.byId("bc-00000000000000aa")).toMatchObject({
+        vmid: 140,
+        guestUid: "g-boot",
+        envSetAt: T0 + 1,
+      });
+    },
+  },
 };
 
 let tmp: TempStateDir;

@@ -161,7 +161,13 @@ async function provisionHeld(env: DemoEnv, l: Live, list: Checklist): Promise<vo
       id: "job-new",
       op: "guest.provision",
       vmid: NEW_GUEST,
-      params: { archive: GOLDEN_ARCHIVE, ...AT },
+      // The guest's address is the demo's loopback, so its controller stand-in's requests
+      // come from it (the agent checks them against the guest's interfaces).
+      params: {
+        archive: GOLDEN_ARCHIVE,
+        ...AT,
+        net: { net0: "name=eth0,bridge=vmbr0,ip=127.0.0.1/8" },
+      },
     },
     l.identity.host_id,
   );
@@ -184,15 +190,15 @@ async function provisionHeld(env: DemoEnv, l: Live, list: Checklist): Promise<vo
  * (src/gate/README.md#guest-identity-binding).
  */
 async function tokenDiesWithGuest(env: DemoEnv, l: Live, list: Checklist): Promise<void> {
-  const minted = withAgentStore(l, (s) => s.guestTokens.mint(NEW_GUEST));
+  const minted = await onboard(env, l, list);
   const alive = await asController(l, minted.token, "GET", "/v1/self");
-  env.io.out(`    token minted for guest ${NEW_GUEST}: GET /v1/self -> ${alive.status}\n`);
   const uid = minted.guestUid;
   await addSignedJob(env, l, {
     id: "job-destroy",
     op: "guest.destroy",
     guest: { vmid: NEW_GUEST, uid },
-    params: {},
+    // The new guest runs (its provisioning started it); PVE destroys a running CT only forced.
+    params: { force: true },
   });
   await hubResult(l, "job-destroy", "ok");
   const dead = await asController(l, minted.token, "GET", "/v1/self");
@@ -268,4 +274,47 @@ async function setRetention(env: DemoEnv, value: string): Promise<void> {
   });
   await res.text();
   if (!res.ok) throw new Error(`PUT /storage/local prune-backups=${value}: HTTP ${res.status}`);
+}
+
+/**
+ * The new guest's onboarding, as its controller sees it: the daemon started the guest with a
+ * one-time code in its `env`; the controller stand-in reads it (what PID 1's environment
+ * holds), trades it over pinned HTTPS for its token, takes its first snapshot with it, and the
+ * agent removes `env` (docs/architecture.md#provisioning-constraints).
+ */
+async function onboard(
+  env: DemoEnv,
+  l: Live,
+  list: Checklist,
+): Promise<{ token: string; guestUid: string }> {
+  const code = await until(`guest ${NEW_GUEST} started with its bootstrap code`, () => {
+    const g = env.sim.state.guest(NEW_GUEST);
+    const item = String(g?.config.env ?? "")
+      .split(/\0+/)
+      .find((i) => i.startsWith("FELHOM_BOOTSTRAP="));
+    return g?.running && item ? item.slice("FELHOM_BOOTSTRAP=".length) : undefined;
+  });
+  const grant = await asController(l, "-", "POST", "/v1/bootstrap", { code });
+  const again = await asController(l, "-", "POST", "/v1/bootstrap", { code });
+  const token = String(grant.body.token);
+  const snap = await asController(l, token, "POST", "/v1/self/snapshots", { name: "first" });
+  const id = snap.status === 202 ? opId(snap.body) : "";
+  const done = await until(
+    `guest ${NEW_GUEST}'s first snapshot`,
+    async () => {
+      const r = await asController(l, token, "GET", `/v1/self/operations/${id}`);
+      return r.body.state === "done" || r.body.state === "failed" ? r.body.state : undefined;
+    },
+    250,
+  );
+  const envGone = await until("env removed after the trade", () =>
+    withAgentStore(l, (s) => s.bootstrapCodes.latest(NEW_GUEST)?.step) === "env_removed"
+      ? true
+      : undefined,
+  );
+  list.check(
+    `guest ${NEW_GUEST} booted with a one-time code in env; POST /v1/bootstrap -> ${grant.status} (its token, pins, hub URL), again -> ${again.status}; first snapshot through the local API -> ${String(done)}; env removed`,
+    grant.status === 200 && again.status === 401 && done === "done" && envGone,
+  );
+  return { token, guestUid: String(grant.body.guest_uid) };
 }

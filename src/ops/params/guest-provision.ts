@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { guestResources, storageId } from "./common.ts";
+import { sealedSecretSchema } from "./sealed.ts";
 
 /**
  * A guest from a vzdump archive (docs/proxmox-behaviour.md#lxc-restore-from-archive). Volumes
@@ -29,6 +30,12 @@ const fromArchive = {
 export const guestProvisionParams = z.strictObject({
   ...fromArchive,
   force: z.literal(false).optional(),
+  /**
+   * The in-guest controller's hub credential, sealed by the hub for the guest: the agent
+   * relays it in the guest's bootstrap grant and never opens it
+   * (docs/architecture.md#provisioning-constraints). Not sent to Proxmox.
+   */
+  hub_credential: sealedSecretSchema.optional(),
 });
 
 /** `guest.restore` replaces an existing guest, which PVE allows only with `force`. */

@@ -15,6 +15,7 @@ import { diskSmart, listDisks } from "./handlers/disks.ts";
 import { putConfig } from "./handlers/lxc-config.ts";
 import { createCt } from "./handlers/lxc-create.ts";
 import { destroy, resize } from "./handlers/lxc-disk.ts";
+import { interfaces } from "./handlers/lxc-interfaces.ts";
 import { reboot, shutdown, start, stop } from "./handlers/lxc-power.ts";
 import { getConfig, getPending, listLxc, statusCurrent } from "./handlers/lxc-read.ts";
 import { deleteVolume, pruneDelete, pruneDryRun } from "./handlers/prune.ts";
@@ -74,6 +75,7 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
   { method: "POST", path: `${CT}/status/shutdown`, perm: vm("VM.PowerMgmt"), handler: shutdown },
   { method: "POST", path: `${CT}/status/reboot`, perm: vm("VM.PowerMgmt"), handler: reboot },
   { method: "GET", path: `${CT}/config`, perm: vm("VM.Audit"), handler: getConfig },
+  { method: "GET", path: `${CT}/interfaces`, perm: vm("VM.Audit"), handler: interfaces },
   {
     method: "PUT",
     path: `${CT}/config`,

@@ -8,6 +8,7 @@ import { fail, PveHttpError } from "./errors.ts";
 import { extractParams } from "./request-params.ts";
 import type { Router } from "./router.ts";
 import { checkParams } from "./validate-params.ts";
+import { unknownOnRelease } from "./version-profile.ts";
 
 export interface ServerStats {
   requests: number;
@@ -167,6 +168,8 @@ export async function handleRequest(
     const raw = extractParams(method, search, req.headers["content-type"], body, pathParams);
     const checked = checkParams(method as HttpMethod, route.path, raw);
     if (!checked.ok) throw new PveHttpError(400, "Parameter verification failed.", checked.errors);
+    const older = unknownOnRelease(core.version.release, method, route.path, raw);
+    if (older) throw new PveHttpError(400, "Parameter verification failed.", older);
     const ctx: RequestContext = {
       core,
       who: auth.principal,

@@ -42,7 +42,9 @@ export function getConfig(ctx: RequestContext): unknown {
   if (snapname !== undefined) {
     const snap = g.snapshots.get(snapname);
     if (snap === undefined) throw fail(`snapshot '${snapname}' does not exist`);
-    return { ...snap.config, digest: ctx.core.state.digest(g) };
+    const conf: Record<string, unknown> = { ...snap.config, digest: ctx.core.state.digest(g) };
+    hideRestricted(ctx, g.vmid, conf);
+    return conf;
   }
   const conf: Record<string, unknown> = { ...g.config };
   if (!boolParam(ctx, "current")) {
@@ -51,7 +53,16 @@ export function getConfig(ctx: RequestContext): unknown {
   }
   if (g.parent !== undefined) conf.parent = g.parent;
   conf.digest = ctx.core.state.digest(g);
+  hideRestricted(ctx, g.vmid, conf);
   return conf;
+}
+
+/**
+ * `env` is read-restricted: without VM.Config.Options it is left out silently, no error, no
+ * placeholder, and the digest still covers it (docs/proxmox-behaviour.md#the-lxc-env-option).
+ */
+function hideRestricted(ctx: RequestContext, vmid: number, conf: Record<string, unknown>): void {
+  if (!ctx.core.access.has(ctx.who, `/vms/${vmid}`, "VM.Config.Options")) delete conf.env;
 }
 
 /** GET …/pending: current value, pending value and pending deletion per key (docs/proxmox-behaviour.md#sync-and-async-endpoints). */
@@ -59,7 +70,9 @@ export function getPending(ctx: RequestContext): unknown {
   const g = requireGuest(ctx);
   const keys = new Set([...Object.keys(g.config), ...Object.keys(g.pending), ...g.pendingDelete]);
   const out: Record<string, unknown>[] = [];
+  const hidden = !ctx.core.access.has(ctx.who, `/vms/${g.vmid}`, "VM.Config.Options");
   for (const key of [...keys].sort()) {
+    if (hidden && key === "env") continue;
     const e: Record<string, unknown> = { key };
     if (g.config[key] !== undefined) e.value = g.config[key];
     if (g.pending[key] !== undefined) e.pending = g.pending[key];
