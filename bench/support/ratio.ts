@@ -23,12 +23,12 @@ export function formatSpread(s: Spread, unit: string, digits = 1): string {
 }
 
 /** Runs every measurement `rounds` times, taking turns, and returns each one's samples. */
-export async function alternate<K extends string>(
+export async function alternate<K extends string, V = number>(
   rounds: number,
-  measures: Record<K, () => number | Promise<number>>,
-): Promise<Record<K, number[]>> {
+  measures: Record<K, () => V | Promise<V>>,
+): Promise<Record<K, V[]>> {
   const keys = Object.keys(measures) as K[];
-  const out = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as Record<K, number[]>;
+  const out = Object.fromEntries(keys.map((k) => [k, [] as V[]])) as Record<K, V[]>;
   for (let i = 0; i < rounds; i++) {
     // Swap the order every round so neither side always runs first.
     const order = i % 2 === 0 ? keys : [...keys].reverse();
