@@ -16,7 +16,7 @@ import {
  * content `backup`, re-read by `refreshDefaultBackupStorage` (each pass).
  */
 export class DesiredLookups implements QuotaSource, BackupTargetSource {
-  private parsed: { key: string; state: DesiredHostState | undefined } | undefined;
+  private parsed: { key: string; stamp?: string; state: DesiredHostState | undefined } | undefined;
   private defaultBackup: string | undefined;
 
   constructor(
@@ -68,10 +68,18 @@ export class DesiredLookups implements QuotaSource, BackupTargetSource {
   }
 
   private current(): DesiredHostState | undefined {
+    // The stamp answers "may the document have changed?" without reading it, so a local-API
+    // request costs no read of the whole document (docs/architecture.md#local-api-request-path).
+    const stamp = this.cache.stamp?.();
+    if (stamp !== undefined && this.parsed?.stamp === stamp) return this.parsed.state;
     const row = this.cache.get();
-    if (row === undefined) return undefined;
+    if (row === undefined) {
+      this.parsed = stamp === undefined ? undefined : { key: "", stamp, state: undefined };
+      return undefined;
+    }
+    // Without a stamp, the row's own fields stand in for one.
     const key = `${row.receivedAt}:${row.document.length}:${row.etag ?? ""}`;
-    if (this.parsed?.key === key) return this.parsed.state;
+    if (stamp === undefined && this.parsed?.key === key) return this.parsed.state;
     let state: DesiredHostState | undefined;
     try {
       state = parseDesiredText(row.document, "cache");
@@ -81,7 +89,7 @@ export class DesiredLookups implements QuotaSource, BackupTargetSource {
       });
       state = undefined;
     }
-    this.parsed = { key, state };
+    this.parsed = { key, state, ...(stamp !== undefined ? { stamp } : {}) };
     return state;
   }
 }

@@ -37,6 +37,9 @@ const TOKEN_PARAMS = /^(access_token|token|bearer|auth|authorization|api_key|api
  */
 export function refuseQueryToken(): MiddlewareHandler<LocalApiEnv> {
   return async (c, next) => {
+    // Most requests carry no query: skip parsing the URL for them
+    // (docs/architecture.md#local-api-request-path).
+    if (!c.req.url.includes("?")) return next();
     const url = new URL(c.req.url);
     for (const name of url.searchParams.keys()) {
       if (TOKEN_PARAMS.test(name)) {

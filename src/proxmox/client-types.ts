@@ -27,14 +27,20 @@ import type { TaskLogLine, TaskStatus, TaskSummary } from "./schema-task.ts";
 import type { NodeTime } from "./schema-time.ts";
 import type { TlsTrust } from "./tls-trust.ts";
 
-/** Task polling backoff: `initialMs`, then ×`factor` per poll, capped at `maxMs`. */
+/**
+ * Task polling: the first poll `initialMs` after the start, then back-off by ×`factor`, capped
+ * at `maxMs`, and never more polls than a loop every `maxMs` would have made by then
+ * (`nextPollAtMs` in wait-task.ts).
+ */
 export interface PollSchedule {
   initialMs: number;
   factor: number;
   maxMs: number;
 }
 
-export const defaultPollSchedule: PollSchedule = { initialMs: 250, factor: 1.5, maxMs: 2000 };
+// A 1 s grid: a 2 s cap made the expected delay before a long task's end is seen 1 s instead of
+// 0.5 s (docs/proxmox-behaviour.md#task-poll-timing).
+export const defaultPollSchedule: PollSchedule = { initialMs: 250, factor: 1.5, maxMs: 1000 };
 
 export interface TaskProgress {
   upid: string;

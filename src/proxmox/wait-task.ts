@@ -28,9 +28,21 @@ const WARNING_SCAN_LINES = 5000;
 const LOG_PAGE = 500;
 
 /**
- * Polls a task until it stops. Backoff from ~250 ms to a 2 s cap keeps short tasks (snapshot,
- * start) snappy and long ones (restore, vzdump) cheap; PVE's own clients poll at a fixed 1–2 s
- * (docs/proxmox-behaviour.md#task-not-yet-visible). `OK` and `WARNINGS: N` succeed (docs/proxmox-behaviour.md#task-status).
+ * When poll number `k` (from 0) is due, in ms after the wait began: the schedule's back-off
+ * (250 ms first, for the many tasks that end within a second), but never sooner than
+ * `k × maxMs`. So at every moment the wait has made no more polls than a loop that polls at
+ * once and then every `maxMs`, and it sees a task's end no later than that loop
+ * (docs/proxmox-behaviour.md#task-poll-timing).
+ */
+export function nextPollAtMs(s: PollSchedule, k: number, previousAtMs: number): number {
+  const backoff = k === 0 ? s.initialMs : previousAtMs + backoffCeilingMs(pollBackoff(s), k);
+  return Math.max(backoff, k * s.maxMs);
+}
+
+/**
+ * Polls a task until it stops, on the schedule of `nextPollAtMs`; PVE's own clients poll at a
+ * fixed 1–2 s (docs/proxmox-behaviour.md#task-not-yet-visible). `OK` and `WARNINGS: N` succeed
+ * (docs/proxmox-behaviour.md#task-status).
  */
 export async function waitForTask(
   deps: TaskWaitDeps,
@@ -42,15 +54,24 @@ export async function waitForTask(
   const schedule = opts.schedule ?? deps.schedule;
   const started = clock.now();
   const deadline = started + Math.max(0, opts.deadlineMs);
-  const backoff = pollBackoff(schedule);
-  let sleeps = 0;
   let polls = 0;
+  let dueAt = 0;
   let seenRunning = false;
 
   const aborted = (cause: unknown) => new TaskWaitAbortedError(upid, polls, cause);
 
   for (;;) {
     if (opts.signal?.aborted) throw aborted(opts.signal.reason);
+    // The task was started a moment ago: the first look is after the schedule's first step.
+    dueAt = nextPollAtMs(schedule, polls, dueAt);
+    const wait = Math.min(started + dueAt, deadline) - clock.now();
+    if (wait > 0) {
+      try {
+        await clock.sleep(wait, opts.signal);
+      } catch (err) {
+        throw aborted(opts.signal?.reason ?? err);
+      }
+    }
     let status: TaskStatus | undefined;
     try {
       status = await deps.status(upid, opts.signal);
@@ -95,12 +116,6 @@ export async function waitForTask(
     const now = clock.now();
     if (now >= deadline) {
       throw new TaskTimeoutError(upid, now - started, polls, seenRunning ? "running" : "unknown");
-    }
-    try {
-      const delay = backoffCeilingMs(backoff, sleeps++);
-      await clock.sleep(Math.min(delay, deadline - now), opts.signal);
-    } catch (err) {
-      throw aborted(opts.signal?.reason ?? err);
     }
   }
 }

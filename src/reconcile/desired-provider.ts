@@ -16,6 +16,8 @@ export interface DesiredProvider {
 /** The store's desired cache as providers read it (src/store DesiredCache satisfies it). */
 export interface DesiredCacheReader {
   get(): { document: string; source?: string; etag: string | null; receivedAt: number } | undefined;
+  /** A value that changes whenever `get()` may answer differently; see the store's cache. */
+  stamp?(): string;
 }
 
 /** Its writing side too, for providers that persist what they receive. */

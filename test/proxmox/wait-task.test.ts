@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ProxmoxApiError } from "../../src/proxmox/api-error.ts";
 import { createProxmoxClient } from "../../src/proxmox/client.ts";
-import type { ProxmoxClient, TaskProgress } from "../../src/proxmox/client-types.ts";
+import {
+  defaultPollSchedule,
+  type ProxmoxClient,
+  type TaskProgress,
+} from "../../src/proxmox/client-types.ts";
 import { TaskError, TaskTimeoutError, TaskWaitAbortedError } from "../../src/proxmox/task-error.ts";
+import { nextPollAtMs } from "../../src/proxmox/wait-task.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { TOKEN, TOKEN_ID, TOKEN_SECRET } from "./support/constants.ts";
 import { type FixtureServer, notFound, startFixtureServer } from "./support/fixture-server.ts";
@@ -39,18 +44,15 @@ function setup(task: ScriptedTask, extra: { noSuchTaskWindowMs?: number } = {}) 
 }
 
 describe("waitTask", () => {
-  test("running → OK: polls with backoff from 250 ms to the 2 s cap", async () => {
+  test("running → OK: first poll at 250 ms, then on a 1 s grid", async () => {
     const upid = makeUpid("vzsnapshot", "100");
     const { client, clock } = setup({ upid, runningPolls: 8, exitstatus: "OK", log: ["TASK OK"] });
     const seen: TaskProgress[] = [];
     const r = await client.waitTask(upid, { deadlineMs: 60_000, onProgress: (p) => seen.push(p) });
     expect(r).toMatchObject({ upid, exitstatus: "OK", warnings: [], polls: 9 });
     expect(r.durationMs).toBe(clock.sleeps.reduce((a, b) => a + b, 0));
-    expect(clock.sleeps[0]).toBe(250);
-    expect(clock.sleeps.at(-1)).toBe(2000);
-    for (let i = 1; i < clock.sleeps.length; i++) {
-      expect(clock.sleeps[i] as number).toBeGreaterThanOrEqual(clock.sleeps[i - 1] as number);
-    }
+    // Polls at 250 ms, 1 s, 2 s, … 8 s: never more than a loop polling at 0 s, 1 s, 2 s, …
+    expect(clock.sleeps).toEqual([250, 750, ...Array(7).fill(1000)]);
     expect(seen.map((p) => p.status.status)).toEqual([...Array(8).fill("running"), "stopped"]);
     client.close();
   });
@@ -183,8 +185,29 @@ describe("waitTask", () => {
       deadlineMs: 60_000,
       schedule: { initialMs: 10, factor: 2, maxMs: 30 },
     });
-    expect(clock.sleeps).toEqual([10, 20, 30]);
+    expect(clock.sleeps).toEqual([10, 20, 30, 30]);
     client.close();
+  });
+
+  test("no more polls than a 1 s loop at any moment, and the end seen no later", () => {
+    const s = defaultPollSchedule;
+    const at: number[] = [];
+    for (let k = 0, prev = 0; k < 60; k++) {
+      prev = nextPollAtMs(s, k, prev);
+      at.push(prev);
+    }
+    // A loop that polls at once and then every second has made floor(t / 1000) + 1 polls by t.
+    for (let t = 0; t <= 60_000; t += 50) {
+      const ours = at.filter((x) => x <= t).length;
+      expect(ours).toBeLessThanOrEqual(Math.floor(t / 1000) + 1);
+    }
+    // A task that ends at `end` is seen at the first poll after it; the loop's is ceil(end).
+    for (let end = 1; end < 59_000; end += 37) {
+      const ours = at.find((x) => x >= end) as number;
+      expect(ours).toBeLessThanOrEqual(Math.ceil(end / 1000) * 1000);
+    }
+    // And short tasks are seen sooner than a loop sees them.
+    expect(at[0]).toBe(250);
   });
 
   test("taskLogTail returns the last lines using total", async () => {
