@@ -13,6 +13,7 @@ import {
 } from "../hub/report-collector.ts";
 import { emptyMovedSigners, importEnrollmentSigners } from "../hub/signer-import.ts";
 import { effectiveHostId } from "../hub/trust.ts";
+import { RequestCounts } from "../localapi/request-counts.ts";
 import { type StartedLocalApi, startLocalApi } from "../localapi/start.ts";
 import type { Logger } from "../log/types.ts";
 import type { OperationRequest, OperationStatus, OperationSubmitter } from "../ops/types.ts";
@@ -360,6 +361,8 @@ export async function runAgentDaemon(
   let started: Promise<void> = Promise.resolve();
   // The clear bootstrap codes between issue and `PUT …/config`, for the engine's executor.
   const bootstrapSecrets = new BootstrapSecrets();
+  // Local-API answers by route and status, for `/metrics` (docs/health.md#metrics).
+  const requestCounts = new RequestCounts();
   const continuing = new Set<number>();
   let continueRestored: (() => void) | undefined;
   const hostId = effectiveHostId(cfg.host_id, identity, logger);
@@ -420,6 +423,7 @@ export async function runAgentDaemon(
             tokens: store.guestTokens,
             submitter,
             proxmox: client,
+            ...(cfg.metrics.listen !== undefined ? { requestCounts } : {}),
             quotas: lookups,
             backups: lookups,
             audit: store.audit,
@@ -487,6 +491,7 @@ export async function runAgentDaemon(
                 monitor,
                 passes,
                 ...(hubLink ? { hub: () => hubLink.status() } : {}),
+                ...(localApi ? { localApiRequests: () => requestCounts.list() } : {}),
               }),
             ),
           logger.child({ component: "metrics" }),

@@ -17,6 +17,7 @@ export function metricsInput(i: {
   monitor: HealthMonitor | undefined;
   passes: PassCounters;
   hub?: () => HubLinkStatus;
+  localApiRequests?: () => NonNullable<MetricsInput["localApiRequests"]>;
 }): MetricsInput {
   const st = i.hub?.();
   return {
@@ -28,6 +29,7 @@ export function metricsInput(i: {
     operations: operationCounts(i.store.db),
     gateDecisions: gateDecisionCounts(i.store.db),
     heldOperations: i.store.pending.list({ status: "pending", limit: 10_000 }).length,
+    ...(i.localApiRequests ? { localApiRequests: i.localApiRequests() } : {}),
     ...(st
       ? {
           hub: {

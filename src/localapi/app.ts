@@ -82,6 +82,7 @@ export function createLocalApiApp(deps: LocalApiDeps): LocalApiApp {
   // Outermost, so its headers land on refusals and errors too; then the Host check, before
   // anything that parses the URL.
   app.use(securityHeaders());
+  if (deps.requestCounts) app.use(deps.requestCounts.middleware());
   app.use(hostGuard());
   app.use(originGuard(deps.allowedOrigins ?? []));
   app.use(refuseQueryToken());

@@ -4,6 +4,7 @@ import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { AuditSink } from "../store/audit.ts";
 import type { Clock } from "../util/clock.ts";
 import type { BootstrapRedeemer } from "./bootstrap.ts";
+import type { RequestCounts } from "./request-counts.ts";
 
 /** The guest a bearer token stands for; the store's GuestTokens satisfies this. */
 /**
@@ -64,6 +65,8 @@ export interface LocalApiDeps {
   allowedOrigins?: readonly string[];
   /** Trades bootstrap codes (`POST /v1/bootstrap`); without it the route answers 404. */
   bootstrap?: BootstrapRedeemer;
+  /** Counts answers by route and status for `/metrics`; absent = not counted. */
+  requestCounts?: RequestCounts;
   /** Agent version, for the OpenAPI document. */
   version?: string;
 }
