@@ -449,6 +449,7 @@ describe("buildPayload: guest exactly for guest.* operations", () => {
   test("the host-level operations are the non-guest nouns of the vocabulary", () => {
     expect([...HOST_OP_NAMES].sort()).toEqual([
       "agent.update",
+      "backup.policy",
       "golden.register",
       "signers.rotate",
       "storage.add",
