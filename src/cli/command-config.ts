@@ -17,63 +17,54 @@ import { type CliContext, CONFIG_HINT, failureLine } from "./context.ts";
  * context.ts, naming `command`) and gives `undefined`: the caller exits 2
  * (docs/architecture.md#cli-contract).
  */
-export async function loadConfigOrReport(
+export function loadConfigOrReport(
   ctx: CliContext,
   command: string,
   opts: { path?: string; fs?: ConfigFs } = {},
 ): Promise<AgentConfig | undefined> {
-  const path = opts.path ?? ctx.configPath;
-  try {
-    return await loadConfig({
-      ...(path !== undefined ? { path, pathExplicit: true } : {}),
-      env: ctx.env,
-      ...(opts.fs ? { fs: opts.fs } : {}),
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(failureLine(command, `configuration error: ${err.message}`, CONFIG_HINT));
-      return undefined;
-    }
-    throw err;
-  }
+  return loadReporting(ctx, command, loadConfig, opts);
 }
 
 /**
  * The same for commands that never talk to Proxmox (`audit`, `op check`): the `proxmox` section
  * may be missing, and so may the file at the default path.
  */
-export async function loadOfflineConfigOrReport(
+export function loadOfflineConfigOrReport(
   ctx: CliContext,
   command: string,
 ): Promise<OfflineAgentConfig | undefined> {
-  try {
-    return await loadOfflineConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
-      env: ctx.env,
-      onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      ctx.stderr(failureLine(command, `configuration error: ${err.message}`, CONFIG_HINT));
-      return undefined;
-    }
-    throw err;
-  }
+  return loadReporting(ctx, command, loadOfflineConfig);
 }
 
 /**
  * The same for commands that use Proxmox only when it is configured (`status`): the `proxmox`
  * section may be missing (then `proxmox` is undefined), but when present it must be valid.
  */
-export async function loadProxmoxOptionalConfigOrReport(
+export function loadProxmoxOptionalConfigOrReport(
   ctx: CliContext,
   command: string,
 ): Promise<ProxmoxOptionalAgentConfig | undefined> {
+  return loadReporting(ctx, command, loadProxmoxOptionalConfig);
+}
+
+type Loader<T> = (opts: Parameters<typeof loadConfig>[0]) => Promise<T>;
+
+/**
+ * Runs one of the config loaders with the command line's path and environment, printing a
+ * configuration error as the one error line naming `command` (undefined: the caller exits 2).
+ */
+async function loadReporting<T>(
+  ctx: CliContext,
+  command: string,
+  load: Loader<T>,
+  opts: { path?: string; fs?: ConfigFs } = {},
+): Promise<T | undefined> {
+  const path = opts.path ?? ctx.configPath;
   try {
-    return await loadProxmoxOptionalConfig({
-      ...(ctx.configPath !== undefined ? { path: ctx.configPath, pathExplicit: true } : {}),
+    return await load({
+      ...(path !== undefined ? { path, pathExplicit: true } : {}),
       env: ctx.env,
+      ...(opts.fs ? { fs: opts.fs } : {}),
       onWarning: (w) => ctx.stderr(`warning: ${w.key}: ${w.message}\n`),
     });
   } catch (err) {
