@@ -1,17 +1,6 @@
-import { parseArgs } from "node:util";
-import { StoreError } from "../store/errors.ts";
 import type { GoldenImage } from "../store/golden-images.ts";
-import { loadConfigOrReport } from "./command-config.ts";
-import {
-  type CliContext,
-  EXIT_OK,
-  EXIT_USAGE,
-  inSubcommand,
-  pickSubcommand,
-  renderHelp,
-  reportFailure,
-  UsageError,
-} from "./context.ts";
+import { type CliContext, EXIT_OK, inSubcommand, pickSubcommand, renderHelp } from "./context.ts";
+import { openExistingStore, runStoreListing } from "./store-listing.ts";
 
 const HELP = renderHelp({
   usage: ["felhom-agent [--config PATH] golden list [--json]"],
@@ -39,10 +28,7 @@ export interface GoldenCliDeps {
   openStore?: (stateDir: string) => Promise<GoldenStoreHandle> | GoldenStoreHandle;
 }
 
-async function defaultOpen(stateDir: string): Promise<GoldenStoreHandle> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
-}
+const defaultOpen = (stateDir: string): Promise<GoldenStoreHandle> => openExistingStore(stateDir);
 
 export async function runGolden(
   argv: string[],
@@ -53,25 +39,8 @@ export async function runGolden(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  return inSubcommand(`golden ${sub}`, async () => {
-    let json = false;
-    try {
-      json =
-        parseArgs({ args: rest, options: { json: { type: "boolean" } }, strict: true }).values
-          .json === true;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const cfg = await loadConfigOrReport(ctx, "golden list");
-    if (!cfg) return EXIT_USAGE;
-    let store: GoldenStoreHandle;
-    try {
-      store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
-    } catch (err) {
-      if (err instanceof StoreError) return reportFailure(ctx, "golden list", err.message);
-      throw err;
-    }
-    try {
+  return inSubcommand(`golden ${sub}`, () =>
+    runStoreListing(ctx, "golden list", rest, ctx.deps?.openStore ?? defaultOpen, (store, json) => {
       const rows = store.goldenImages.list();
       if (json) {
         const out = rows.map((r) => ({
@@ -92,8 +61,6 @@ export async function runGolden(
         ctx.stdout(`${["VOLID  SOURCE  CHECKSUM  CREATED", ...lines].join("\n")}\n`);
       }
       return EXIT_OK;
-    } finally {
-      store.close();
-    }
-  });
+    }),
+  );
 }

@@ -1,18 +1,13 @@
-import { parseArgs } from "node:util";
 import type { BootstrapRecord } from "../store/bootstrap-codes.ts";
-import { StoreError } from "../store/errors.ts";
-import { loadConfigOrReport } from "./command-config.ts";
 import {
   type CliContext,
   EXIT_FAILURE,
   EXIT_OK,
-  EXIT_USAGE,
   inSubcommand,
   pickSubcommand,
   renderHelp,
-  reportFailure,
-  UsageError,
 } from "./context.ts";
+import { openExistingStore, runStoreListing } from "./store-listing.ts";
 
 const HELP = renderHelp({
   usage: ["felhom-agent [--config PATH] guest provisioning [--json]"],
@@ -46,10 +41,7 @@ export interface GuestCliDeps {
   openStore?: (stateDir: string) => Promise<GuestStoreHandle> | GuestStoreHandle;
 }
 
-async function defaultOpen(stateDir: string): Promise<GuestStoreHandle> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
-}
+const defaultOpen = (stateDir: string): Promise<GuestStoreHandle> => openExistingStore(stateDir);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -62,50 +54,37 @@ export async function runGuest(
     ctx.stdout(HELP);
     return EXIT_OK;
   }
-  return inSubcommand(`guest ${sub}`, async () => {
-    let json = false;
-    try {
-      json =
-        parseArgs({ args: rest, options: { json: { type: "boolean" } }, strict: true }).values
-          .json === true;
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-    const cfg = await loadConfigOrReport(ctx, "guest provisioning");
-    if (!cfg) return EXIT_USAGE;
-    let store: GuestStoreHandle;
-    try {
-      store = await (ctx.deps?.openStore ?? defaultOpen)(cfg.state_dir);
-    } catch (err) {
-      if (err instanceof StoreError) return reportFailure(ctx, "guest provisioning", err.message);
-      throw err;
-    }
-    try {
-      const rows = store.bootstrapCodes.unfinished();
-      if (json) {
-        const out = rows.map((r) => ({
-          vmid: r.vmid,
-          guest_uid: r.guestUid,
-          bootstrap: r.id,
-          step: r.step,
-          created_at: iso(r.createdAt),
-          expires_at: iso(r.expiresAt),
-        }));
-        ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
-      } else if (rows.length === 0) {
-        ctx.stdout("no unfinished provisioning\n");
-      } else {
-        const lines = rows.map(
-          (r) =>
-            `${String(r.vmid).padEnd(9)}  ${r.step.padEnd(9)}  ${r.id}  ${iso(r.createdAt)}  ${iso(r.expiresAt)}`,
-        );
-        ctx.stdout(
-          `${["VMID       STEP       BOOTSTRAP            CREATED  EXPIRES", ...lines].join("\n")}\n`,
-        );
-      }
-      return rows.length === 0 ? EXIT_OK : EXIT_FAILURE;
-    } finally {
-      store.close();
-    }
-  });
+  return inSubcommand(`guest ${sub}`, () =>
+    runStoreListing(
+      ctx,
+      "guest provisioning",
+      rest,
+      ctx.deps?.openStore ?? defaultOpen,
+      (store, json) => {
+        const rows = store.bootstrapCodes.unfinished();
+        if (json) {
+          const out = rows.map((r) => ({
+            vmid: r.vmid,
+            guest_uid: r.guestUid,
+            bootstrap: r.id,
+            step: r.step,
+            created_at: iso(r.createdAt),
+            expires_at: iso(r.expiresAt),
+          }));
+          ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
+        } else if (rows.length === 0) {
+          ctx.stdout("no unfinished provisioning\n");
+        } else {
+          const lines = rows.map(
+            (r) =>
+              `${String(r.vmid).padEnd(9)}  ${r.step.padEnd(9)}  ${r.id}  ${iso(r.createdAt)}  ${iso(r.expiresAt)}`,
+          );
+          ctx.stdout(
+            `${["VMID       STEP       BOOTSTRAP            CREATED  EXPIRES", ...lines].join("\n")}\n`,
+          );
+        }
+        return rows.length === 0 ? EXIT_OK : EXIT_FAILURE;
+      },
+    ),
+  );
 }
