@@ -13,6 +13,7 @@ import {
   renderHelp,
   UsageError,
 } from "./context.ts";
+import { openExistingStore } from "./existing-store.ts";
 import { parseFlags } from "./flags.ts";
 
 const HELP = renderHelp({
@@ -68,10 +69,7 @@ export interface BackupCliDeps {
   clock?: Clock;
 }
 
-async function defaultOpen(stateDir: string): Promise<BackupStoreHandle> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
-}
+const defaultOpen = (stateDir: string): Promise<BackupStoreHandle> => openExistingStore(stateDir);
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 

@@ -1,6 +1,7 @@
 import type { GoldenImage } from "../store/golden-images.ts";
 import { type CliContext, EXIT_OK, inSubcommand, pickSubcommand, renderHelp } from "./context.ts";
-import { openExistingStore, runStoreListing } from "./store-listing.ts";
+import { openExistingStore } from "./existing-store.ts";
+import { runStoreListing } from "./store-listing.ts";
 
 const HELP = renderHelp({
   usage: ["felhom-agent [--config PATH] golden list [--json]"],

@@ -7,7 +7,8 @@ import {
   pickSubcommand,
   renderHelp,
 } from "./context.ts";
-import { openExistingStore, runStoreListing } from "./store-listing.ts";
+import { openExistingStore } from "./existing-store.ts";
+import { runStoreListing } from "./store-listing.ts";
 
 const HELP = renderHelp({
   usage: ["felhom-agent [--config PATH] guest provisioning [--json]"],

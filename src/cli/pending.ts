@@ -16,6 +16,7 @@ import {
   renderHelp,
   UsageError,
 } from "./context.ts";
+import { openExistingStore } from "./existing-store.ts";
 
 const HELP = renderHelp({
   usage: [
@@ -89,11 +90,8 @@ export interface PendingCliDeps {
   clock?: Clock;
 }
 
-async function defaultOpen(stateDir: string): Promise<PendingStoreHandle> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  // Next to the running daemon; a host that never ran has nothing held.
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
-}
+// Next to the running daemon; a host that never ran has nothing held.
+const defaultOpen = (stateDir: string): Promise<PendingStoreHandle> => openExistingStore(stateDir);
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

@@ -14,6 +14,7 @@ import {
   pickSubcommand,
   renderHelp,
 } from "./context.ts";
+import { openExistingStore } from "./existing-store.ts";
 import { parseFlags } from "./flags.ts";
 import { proxmoxClientFromConfig } from "./proxmox-from-config.ts";
 
@@ -55,9 +56,8 @@ export interface StorageCliDeps {
 }
 
 async function defaultOpen(stateDir: string): Promise<StorageStoreHandle | undefined> {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
   try {
-    return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
+    return await openExistingStore(stateDir);
   } catch {
     return undefined;
   }

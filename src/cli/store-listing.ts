@@ -43,9 +43,3 @@ export async function runStoreListing<S extends ClosableStore>(
     store.close();
   }
 }
-
-/** The state database opened read-side, next to a daemon that may hold it. */
-export async function openExistingStore(stateDir: string) {
-  const { openStore, defaultStorePath } = await import("../store/open.ts");
-  return openStore({ path: defaultStorePath(stateDir), exclusive: false, mustExist: true });
-}
