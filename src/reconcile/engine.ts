@@ -664,15 +664,8 @@ export class Engine implements OperationSubmitter {
     req: OperationRequest,
     host: HostExecutor<unknown>,
   ): Promise<Submitted> {
-    let params: unknown;
-    try {
-      params = host.parseParams(req.params);
-    } catch (err) {
-      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
-        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
-        .join("; ");
-      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
-    }
+    const params = this.checkParams(host, req);
+    if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
     const refusal = host.admit?.(this.opts.store, params, this.opts.clock.now());
     if (refusal) return this.refuse(base, req, refusal.code, `${refusal.code}: ${refusal.message}`);
     const decision = await this.opts.gate.decide(req, { journal: this.opts.store.journal });
@@ -685,7 +678,7 @@ export class Engine implements OperationSubmitter {
       intentOutcome = store.transaction(() => {
         const outcome = this.recordIntent(decision, {
           op: req.op,
-          params: params as Record<string, unknown>,
+          params,
           origin: req.origin,
           jobId: req.jobId ?? null,
         });
@@ -727,15 +720,8 @@ export class Engine implements OperationSubmitter {
     deps: HostOpDeps,
     attempt: number,
   ): Promise<Submitted> {
-    let params: unknown;
-    try {
-      params = exec.parseParams(req.params);
-    } catch (err) {
-      const text = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues
-        ?.map((i) => `${i.path.map(String).join(".") || "params"}: ${i.message}`)
-        .join("; ");
-      return this.refuse(base, req, "invalid_params", `invalid_params: ${text ?? String(err)}`);
-    }
+    const params = this.checkParams(exec, req);
+    if (typeof params === "string") return this.refuse(base, req, "invalid_params", params);
     const storage =
       req.op === "storage.add"
         ? await storageFact(deps, this.opts.store.journal, params as never)
@@ -751,7 +737,7 @@ export class Engine implements OperationSubmitter {
       decision,
       {
         op: req.op,
-        params: params as Record<string, unknown>,
+        params,
         origin: req.origin,
         jobId: req.jobId ?? null,
         attempts: attempt,
@@ -824,8 +810,9 @@ export class Engine implements OperationSubmitter {
     return r;
   }
 
+  /** The request's params through the operation's one schema, or the `invalid_params` text. */
   private checkParams(
-    exec: OpExecutor<ExecOp>,
+    exec: { parseParams(raw: unknown): unknown },
     req: OperationRequest,
   ): Record<string, unknown> | string {
     try {
