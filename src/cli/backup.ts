@@ -13,6 +13,7 @@ import {
   renderHelp,
   UsageError,
 } from "./context.ts";
+import { waitForDaemon } from "./daemon-answer.ts";
 import { openExistingStore } from "./existing-store.ts";
 import { parseFlags } from "./flags.ts";
 
@@ -118,7 +119,6 @@ function intFlag(value: string | undefined, name: string, min: number, max: numb
 }
 
 const STORAGE_ID = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
-const POLL_MS = 250;
 
 async function openOrFail(ctx: CliContext & { deps?: BackupCliDeps }, stateDir: string) {
   try {
@@ -174,12 +174,12 @@ export async function runBackup(
         details: { request: queued.id, ...(storage !== undefined ? { storage } : {}) },
       });
       const clock = ctx.deps?.clock ?? systemClock;
-      const until = clock.now() + waitS * 1000;
       let r = queued;
-      while (r.state === "waiting" && clock.now() < until) {
-        await clock.sleep(POLL_MS);
+      const answered = () => {
         r = store.backupRequests.byId(queued.id) ?? r;
-      }
+        return r.state !== "waiting";
+      };
+      await waitForDaemon(answered, waitS, clock);
       return reportRun(ctx, r, values.json === true);
     } finally {
       store.close();

@@ -16,6 +16,7 @@ import {
   renderHelp,
   UsageError,
 } from "./context.ts";
+import { waitForDaemon } from "./daemon-answer.ts";
 import { openExistingStore } from "./existing-store.ts";
 
 const HELP = renderHelp({
@@ -61,7 +62,6 @@ export const PENDING_SUBCOMMANDS = ["list", "show", "approve", "decline"] as con
 const PENDING_ID = /^po-[0-9a-f]{16}$/;
 const MAX_ENVELOPE_FILE = 64 * 1024;
 const DEFAULT_WAIT_S = 30;
-const POLL_MS = 250;
 
 /** The parts of the store the command uses; tests inject one. */
 export interface PendingStoreHandle {
@@ -306,13 +306,12 @@ async function waitForAnswer(
   waitS: number,
   clock: Clock,
 ): Promise<OperatorRequest | undefined> {
-  const until = clock.now() + waitS * 1000;
-  for (;;) {
+  const answered = () => {
     const r = store.operatorRequests.byId(requestId);
-    if (r === undefined || r.state === "done") return r;
-    if (clock.now() >= until) return r;
-    await clock.sleep(POLL_MS);
-  }
+    return r === undefined || r.state === "done";
+  };
+  await waitForDaemon(answered, waitS, clock);
+  return store.operatorRequests.byId(requestId);
 }
 
 function report(ctx: CliContext, sub: string, r: OperatorRequest, json: boolean): number {
