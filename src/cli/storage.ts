@@ -3,7 +3,8 @@ import { createLogger } from "../log/logger.ts";
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import { createMountProbe, type MountProbe } from "../proxmox/mount-probe.ts";
 import { parseDesiredText } from "../reconcile/desired-state.ts";
-import { checkTargets, type TargetStatus } from "../reconcile/storage-presence.ts";
+import { checkTargets, heldStorageAdds, type TargetStatus } from "../reconcile/storage-presence.ts";
+import type { PendingOps } from "../store/pending.ts";
 import type { PresenceRow } from "../store/storage-presence.ts";
 import { loadConfigOrReport } from "./command-config.ts";
 import {
@@ -44,6 +45,8 @@ What it prints:
 export interface StorageStoreHandle {
   desired: { get(): { document: string } | undefined };
   storagePresence: { get(storage: string): PresenceRow | undefined };
+  /** Held operations: a network target waiting for its signature is shown as such. */
+  pending: Pick<PendingOps, "list">;
   close(): void;
 }
 
@@ -126,7 +129,12 @@ export async function runStorage(
       mounts: deps.mounts ?? createMountProbe(),
       targets,
       // Read only: `since` from what the daemon recorded; a look from here records nothing.
-      ...(store ? { presence: { get: (id: string) => store.storagePresence.get(id) } } : {}),
+      ...(store
+        ? {
+            presence: { get: (id: string) => store.storagePresence.get(id) },
+            held: heldStorageAdds(store.pending),
+          }
+        : {}),
     });
     ctx.stdout(values.json ? `${JSON.stringify(rows, null, 2)}\n` : table(rows));
     if (!cached) ctx.stderr("note: no desired state received yet; every storage is unmanaged\n");

@@ -29,7 +29,7 @@ import {
 import type { Engine, EngineHooks } from "../reconcile/engine.ts";
 import type { Plan } from "../reconcile/planner.ts";
 import type { PassReport } from "../reconcile/reconciler.ts";
-import { checkTargets } from "../reconcile/storage-presence.ts";
+import { checkTargets, heldStorageAdds } from "../reconcile/storage-presence.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { AGENT_VERSION } from "../version.ts";
@@ -212,6 +212,7 @@ export async function runAgentDaemon(
       mounts,
       targets: lookups.state()?.storageTargets,
       presence: store.storagePresence,
+      held: heldStorageAdds(store.pending),
       signal: sig,
     });
   const monitor = cfg.health.enabled

@@ -2,6 +2,7 @@ import { type StorageTarget, usbMountpoint } from "../ops/params/storage-target.
 import type { ProxmoxClient } from "../proxmox/client-types.ts";
 import type { MountProbe } from "../proxmox/mount-probe.ts";
 import type { NodeStorage } from "../proxmox/schema-storage.ts";
+import type { PendingOps } from "../store/pending.ts";
 import type { PresenceObservation, StoragePresence } from "../store/storage-presence.ts";
 
 /**
@@ -32,8 +33,28 @@ export interface PresenceSources {
   targets: ReadonlyMap<string, StorageTarget> | undefined;
   /** Records transitions (one audit row each) with `observe`; without it, only read (the CLI). */
   presence?: Pick<StoragePresence, "get"> & Partial<Pick<StoragePresence, "observe">>;
+  /**
+   * Targets whose `storage.add` waits for an operator's signature (a network target is
+   * destructive to add, src/gate/README.md): shown as waiting for it, not as merely missing.
+   */
+  held?: ReadonlySet<string>;
   signal?: AbortSignal;
 }
+
+/** The ids of targets whose `storage.add` is held as `pending_signature`. */
+export function heldStorageAdds(pending: Pick<PendingOps, "list">): Set<string> {
+  const ids = new Set<string>();
+  for (const op of pending.list({ status: "pending" })) {
+    if (op.op !== "storage.add" || typeof op.params !== "object" || op.params === null) continue;
+    const id = (op.params as { id?: unknown }).id;
+    if (typeof id === "string") ids.add(id);
+  }
+  return ids;
+}
+
+const NOT_DEFINED = "not defined in Proxmox yet (storage.add pending)";
+const AWAITING_SIGNATURE =
+  "waiting for an operator's signature (storage.add held; see felhom-agent pending list)";
 
 const KIND_OF_TYPE: Record<string, TargetStatus["kind"]> = {
   nfs: "nfs",
@@ -52,7 +73,9 @@ async function lookAt(
   status: NodeStorage | undefined,
   defined: boolean,
   mounts: MountProbe | undefined,
+  held: boolean,
 ): Promise<PresenceObservation> {
+  const undefinedReason = held ? AWAITING_SIGNATURE : NOT_DEFINED;
   const active = status?.active === true;
   if (t.kind === "usb") {
     const probe = mounts ? await mounts.usb(t.fs_uuid, usbMountpoint(id)) : undefined;
@@ -79,7 +102,7 @@ async function lookAt(
         storage: id,
         present: false,
         active: false,
-        reason: "not defined in Proxmox yet (storage.add pending)",
+        reason: undefinedReason,
       };
     }
     return {
@@ -94,7 +117,7 @@ async function lookAt(
       storage: id,
       present: false,
       active: false,
-      reason: "not defined in Proxmox yet (storage.add pending)",
+      reason: undefinedReason,
     };
   }
   if (!active) {
@@ -116,7 +139,8 @@ export async function checkTargets(s: PresenceSources): Promise<TargetStatus[]> 
   const defined = new Set(config.map((c) => c.storage));
   const out: TargetStatus[] = [];
   for (const [id, t] of s.targets ?? []) {
-    const seen = await lookAt(id, t, byId.get(id), defined.has(id), s.mounts);
+    const held = s.held?.has(id) ?? false;
+    const seen = await lookAt(id, t, byId.get(id), defined.has(id), s.mounts, held);
     const recorded = s.presence?.observe?.(seen).row ?? s.presence?.get(id);
     out.push({
       id,

@@ -127,6 +127,15 @@ test("hub manifest → USB attached, NFS and CIFS held → approved on the host 
       ["storage.add", "nas1"],
       ["storage.add", "smb1"],
     ]);
+    // The report says why the two are missing: a signature, not Proxmox.
+    const waiting = await until("a report naming the held targets", () => {
+      const r = hub.state.reports.filter((x) => x.hostId === identity.host_id).at(-1);
+      const nas = r?.storage_targets?.find((t) => t.id === "nas1");
+      return nas?.reason?.startsWith("waiting for an operator's signature") ? r : undefined;
+    });
+    expect(waiting.storage_targets?.find((t) => t.id === "smb1")?.reason).toContain(
+      "storage.add held",
+    );
     for (const h of held) {
       const payload = buildPayload({
         op: "storage.add",
