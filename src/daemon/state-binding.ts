@@ -1,7 +1,7 @@
 import type { Logger } from "../log/types.ts";
 import { StoreError } from "../store/errors.ts";
 import { moveAside } from "../store/move-aside.ts";
-import { lockStore, openStore } from "../store/open.ts";
+import { DAEMON_LOCK_WAIT_MS, lockStore, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { type HubAcks, HubAcksError, hubAcksPath, readHubAcks, writeHubAcks } from "./hub-acks.ts";
@@ -28,7 +28,12 @@ export function openDaemonStore(o: OpenDaemonStoreOptions): Store {
   const acks = o.enrolled ? readHubAcks(acksPath) : undefined;
   if (o.newState) return startNewState(o, acks, acksPath);
   if (acks === undefined) {
-    const store = openStore({ path: o.storePath, clock: o.clock, logger: o.logger });
+    const store = openStore({
+      path: o.storePath,
+      clock: o.clock,
+      logger: o.logger,
+      lockWaitMs: DAEMON_LOCK_WAIT_MS,
+    });
     // First run since enrollment (or since an agent that did not keep the file): this store
     // is the host's from now on.
     if (o.enrolled) {
@@ -43,7 +48,13 @@ export function openDaemonStore(o: OpenDaemonStoreOptions): Store {
   }
   let store: Store;
   try {
-    store = openStore({ path: o.storePath, clock: o.clock, logger: o.logger, mustExist: true });
+    store = openStore({
+      path: o.storePath,
+      clock: o.clock,
+      logger: o.logger,
+      mustExist: true,
+      lockWaitMs: DAEMON_LOCK_WAIT_MS,
+    });
   } catch (err) {
     if (err instanceof StoreError && err.kind === "missing") {
       throw new StoreError({
@@ -113,7 +124,7 @@ function startNewState(
   acks: HubAcks | undefined,
   acksPath: string,
 ): Store {
-  const lock = lockStore(o.storePath);
+  const lock = lockStore(o.storePath, DAEMON_LOCK_WAIT_MS);
   let store: Store;
   let keptAt: string | undefined;
   try {

@@ -54,8 +54,19 @@ export interface OpenStoreOptions {
   heldLock?: ProcessLock;
   /** How long a write waits for another connection's transaction; default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * How long an exclusive open waits for the agent lock before it reports the database in use;
+   * default 0. A side command holds the lock only while it opens (src/store/README.md#one-agent),
+   * so the daemon waits a moment rather than fail its start on such a glimpse.
+   */
+  lockWaitMs?: number;
   outbox?: OutboxOptions;
 }
+
+const LOCK_RETRY_MS = 25;
+
+/** How long the daemon waits for a side command's brief hold of the agent lock at start-up. */
+export const DAEMON_LOCK_WAIT_MS = 3000;
 
 interface MetaRow {
   value: string;
@@ -73,7 +84,7 @@ export function openStore(options: OpenStoreOptions): Store {
   const exclusive = options.exclusive ?? true;
 
   prepareDirectory(path);
-  const lock = options.heldLock ?? acquireOrExplain(path, exclusive);
+  const lock = options.heldLock ?? acquireOrExplain(path, exclusive, options.lockWaitMs ?? 0);
   let db: Database | undefined;
   try {
     const existed = existsSync(path) && statSync(path).size > 0;
@@ -198,9 +209,9 @@ export function openStore(options: OpenStoreOptions): Store {
  * `state restore`); hand it to openStore as `heldLock`. Throws StoreError `locked` (naming the
  * running daemon's pid when it can) or `path`.
  */
-export function lockStore(path: string): ProcessLock {
+export function lockStore(path: string, lockWaitMs = 0): ProcessLock {
   prepareDirectory(path);
-  const lock = acquireOrExplain(path, true);
+  const lock = acquireOrExplain(path, true, lockWaitMs);
   if (!lock) throw new Error("unreachable: an exclusive lock attempt returns a lock or throws");
   return lock;
 }
@@ -228,13 +239,23 @@ function pathError(path: string, cause: unknown): StoreError {
   });
 }
 
-function acquireOrExplain(path: string, exclusive: boolean): ProcessLock | undefined {
+function acquireOrExplain(
+  path: string,
+  exclusive: boolean,
+  waitMs: number,
+): ProcessLock | undefined {
+  const deadline = Date.now() + (exclusive ? waitMs : 0);
   let lock: ProcessLock | undefined;
-  try {
-    lock = tryAcquireLock(path);
-  } catch (cause) {
-    if (isDiskFull(cause, dirname(path))) throw diskFullError(path, cause);
-    throw pathError(lockPathFor(path), cause);
+  for (;;) {
+    try {
+      lock = tryAcquireLock(path);
+    } catch (cause) {
+      if (isDiskFull(cause, dirname(path))) throw diskFullError(path, cause);
+      throw pathError(lockPathFor(path), cause);
+    }
+    if (lock || Date.now() >= deadline) break;
+    // Opening is synchronous (bun:sqlite); the wait is short and happens once, at start-up.
+    Bun.sleepSync(LOCK_RETRY_MS);
   }
   if (lock || !exclusive) return lock;
   const pid = readHolderPid(path);

@@ -161,6 +161,30 @@ describe("a second agent on the same database", () => {
     expect(err.message).toContain("another felhom-agent process;");
   });
 
+  test.skipIf(Bun.which("flock") === null)(
+    "a lock held for a moment by another process (a side command opening) is waited for, within lockWaitMs",
+    async () => {
+      tmp.open().close();
+      // util-linux flock takes the same exclusive flock on the directory for 300 ms.
+      const holder = Bun.spawn(["flock", "-x", tmp.dir, "sleep", "0.3"]);
+      try {
+        const held = Date.now() + 2000;
+        while (Date.now() < held) {
+          const probe = storeErrorOrStore(() => openStore({ path: tmp.dbPath }));
+          if (probe === "locked") break;
+          Bun.sleepSync(5);
+        }
+        expect(storeError(() => openStore({ path: tmp.dbPath })).kind).toBe("locked");
+        const waited = openStore({ path: tmp.dbPath, lockWaitMs: 5000 });
+        expect(waited.info.exclusive).toBe(true);
+        waited.close();
+      } finally {
+        holder.kill();
+        await holder.exited;
+      }
+    },
+  );
+
   test("in another process: refused naming that process; free again once it dies", async () => {
     tmp.open().close();
     const child = await spawnWriter(tmp.dbPath, "hold");
@@ -258,3 +282,13 @@ describe("damaged or foreign files", () => {
     expect(tmp.open().info.created).toBe(true);
   });
 });
+
+/** "locked" when the open is refused for the lock; otherwise the store is closed at once. */
+function storeErrorOrStore(open: () => { close(): void }): "locked" | "opened" | "other" {
+  try {
+    open().close();
+    return "opened";
+  } catch (err) {
+    return (err as { kind?: string }).kind === "locked" ? "locked" : "other";
+  }
+}
