@@ -472,7 +472,7 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       // Only the agent's own retention step, which checked PVE's marks against its floor
       // before asking, prunes unsigned (docs/reconcile.md#backup-retention-floor).
-      if (action.origin === "reconcile") {
+      if (action.origin === "schedule") {
         return benign("own_retention", "the agent's retention step, within its floor");
       }
       return destructive("backup_prune", "pruning removes restore points");

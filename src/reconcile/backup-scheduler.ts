@@ -337,7 +337,7 @@ export class BackupScheduler {
       op: "guest.backup.prune",
       vmid,
       params: { storage, pruneBackups: retention, remove: decision.removed },
-      origin: "reconcile",
+      origin: "schedule",
       priority: "background",
     });
     void settled.catch(() => undefined);
@@ -358,7 +358,7 @@ export class BackupScheduler {
       op: "guest.backup",
       vmid,
       params,
-      origin: "reconcile",
+      origin: "schedule",
       priority: "background",
     });
     // The engine journals the intent before it answers; the settled result is read back from

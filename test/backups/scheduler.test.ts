@@ -105,6 +105,12 @@ describe("the backup scheduler through the engine", () => {
     ).toEqual([101, 103]);
     expect(hist.every((h) => h.volid?.startsWith("local:backup/vzdump-lxc-"))).toBe(true);
     expect(
+      rig.store.journal
+        .recent(50)
+        .filter((e) => e.op === "guest.backup")
+        .map((e) => e.origin),
+    ).toEqual(["schedule", "schedule"]);
+    expect(
       rig.store.audit
         .list({ limit: 1000 })
         .some((r) => r.action === "backup.policy" && r.outcome === "adopted"),
@@ -211,6 +217,14 @@ describe("the backup scheduler through the engine", () => {
     expect(details.kept.length).toBe(4);
     const prune = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.prune");
     expect(prune?.phase).toBe("done");
+    // The scheduler's own origin: its prune is benign as the agent's retention step, audited so.
+    expect(prune?.origin).toBe("schedule");
+    expect(
+      rig.store.audit
+        .list({ limit: 1000 })
+        .filter((a) => a.target === "guest:101" && a.actor === "schedule")
+        .map((a) => a.action),
+    ).toContain("guest.backup.prune");
   });
 
   test("a hub job asking to prune is held for a signature", async () => {

@@ -623,11 +623,25 @@ const TABLE: Row[] = [
         pruneBackups: "keep-last=3",
         remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
       }),
-      origin: "reconcile",
+      origin: "schedule",
     },
     none,
     "benign",
     "own_retention",
+  ],
+  [
+    "guest.backup.prune from a reconcile pass: never its job",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=3",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "reconcile",
+    },
+    none,
+    "destructive",
+    "backup_prune",
   ],
   [
     "guest.backup.prune asked by the hub",
