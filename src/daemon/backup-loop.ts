@@ -11,7 +11,10 @@ export interface BackupLoopOptions {
   config: BackupConfig;
   store: Store;
   engine: BackupEnqueue;
-  client: Pick<ProxmoxClient, "listLXC" | "pruneDryRun" | "storageContent">;
+  client: Pick<
+    ProxmoxClient,
+    "listLXC" | "pruneDryRun" | "storageContent" | "guestConfig" | "listTasks"
+  >;
   desired: () => DesiredHostState | undefined;
   clock: Clock;
   logger: Logger;
@@ -75,6 +78,33 @@ async function listGuests(client: Pick<ProxmoxClient, "listLXC">): Promise<Sched
     }));
 }
 
+/** How many of a guest's tasks are read at most; a full page means "cannot tell". */
+const TASKS_LIMIT = 200;
+
+/**
+ * A stopped guest's config digest and every task on it since its last backup started, by any
+ * user (the token has `Sys.Audit` on the node), for the stopped-and-unchanged check
+ * (docs/reconcile.md#stopped-and-unchanged-guests).
+ */
+export async function guestSince(
+  client: Pick<ProxmoxClient, "guestConfig" | "listTasks">,
+  vmid: number,
+  sinceMs: number,
+) {
+  const config = await client.guestConfig(vmid);
+  const tasks = await client.listTasks({
+    vmid,
+    since: Math.floor(sinceMs / 1000),
+    source: "all",
+    limit: TASKS_LIMIT,
+  });
+  return {
+    configDigest: config.digest,
+    tasks: tasks.map((t) => ({ type: t.type, upid: t.upid })),
+    tasksTruncated: tasks.length >= TASKS_LIMIT || (tasks.problems?.length ?? 0) > 0,
+  };
+}
+
 /**
  * Runs the backup scheduler every `tick_s` until `signal` aborts. Started after recovery, so a
  * backup a crash left in flight is settled before the first tick reads the journal.
@@ -88,6 +118,7 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     listGuests: () => listGuests(o.client),
     pruneDryRun: (storage, p) => o.client.pruneDryRun(storage, p),
     backupListing: (storage) => o.client.storageContent(storage, { content: "backup" }),
+    guestSince: (vmid, sinceMs) => guestSince(o.client, vmid, sinceMs),
     clock,
     config: {
       floor: { keepNewest: c.floor_keep_newest, minAgeMs: c.floor_min_age_days * 86_400_000 },

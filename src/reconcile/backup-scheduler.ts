@@ -20,6 +20,7 @@ import {
   type PruneDecision,
   type PruneMarkEntry,
 } from "./backup-floor.ts";
+import { type GuestNow, judgeUnchanged } from "./backup-unchanged.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import { journalOperationId, statusFromJournal } from "./operation-ids.ts";
 
@@ -59,6 +60,12 @@ export interface BackupSchedulerDeps {
    * backups made by hand enter the history too; absent, none are imported.
    */
   backupListing?: (storage: string) => Promise<readonly StorageVolume[]>;
+  /**
+   * A stopped guest's config digest and its tasks since `sinceMs`, read only when it is due
+   * (docs/reconcile.md#stopped-and-unchanged-guests); absent, a stopped guest is backed up
+   * like any other.
+   */
+  guestSince?: (vmid: number, sinceMs: number) => Promise<Omit<GuestNow, "status">>;
   clock: Clock;
   config: BackupSchedulerConfig;
 }
@@ -94,6 +101,8 @@ export class BackupScheduler {
   private guests: ScheduleGuest[] | undefined;
   private guestsReadAt = 0;
   private heldPolicy: string | undefined;
+  /** Per guest and tier, the period a stopped guest was last found changed in: read once. */
+  private readonly foundChanged = new Map<string, number>();
 
   constructor(private readonly deps: BackupSchedulerDeps) {
     this.startedAtMs = deps.clock.now();
@@ -149,7 +158,15 @@ export class BackupScheduler {
     let p = plan(guests);
     if (p.start.length > 0 && this.guestsReadAt < now) {
       // Something is due: its lock and run state are read fresh before it starts.
-      p = plan(await this.readGuests(result));
+      guests = await this.readGuests(result);
+      p = plan(guests);
+    }
+    // A stopped guest unchanged since its last good backup is not backed up again; the check
+    // costs two reads, once per guest, tier and period, and only when it is due.
+    for (;;) {
+      const found = await this.confirmUnchanged(p, guests, history, result);
+      if (found === 0) break;
+      p = plan(guests);
     }
     result.plan = p;
     for (const due of p.start) {
@@ -157,6 +174,44 @@ export class BackupScheduler {
       if (started !== undefined) result.started.push(started);
     }
     return result;
+  }
+
+  /**
+   * Judges each stopped guest about to start whose newest good backup recorded a config
+   * digest; one found unchanged is marked so in the history (and in `history`, so the next plan
+   * skips it). Returns how many were found unchanged.
+   */
+  private async confirmUnchanged(
+    p: DuePlan,
+    guests: readonly ScheduleGuest[],
+    history: Map<string, TierHistory>,
+    result: TickResult,
+  ): Promise<number> {
+    const read = this.deps.guestSince;
+    if (read === undefined) return 0;
+    let found = 0;
+    for (const due of p.start) {
+      const guest = guests.find((g) => g.vmid === due.vmid);
+      const key = historyKey(due.vmid, due.storage);
+      if (guest?.status !== "stopped" || this.foundChanged.get(key) === due.periodStartMs) continue;
+      const base = this.deps.store.backupHistory.newestGood(due.vmid, due.storage);
+      if (base?.configDigest == null || base.startedAt === null) continue;
+      result.proxmoxReads += 2;
+      const now = await read(due.vmid, base.startedAt).catch(() => undefined);
+      const verdict =
+        now === undefined
+          ? ({ unchanged: false, why: "it could not be read" } as const)
+          : judgeUnchanged(base, { status: "stopped", ...now });
+      if (!verdict.unchanged) {
+        this.foundChanged.set(key, due.periodStartMs);
+        continue;
+      }
+      const at = this.deps.clock.now();
+      this.deps.store.backupHistory.markUnchanged(due.vmid, due.storage, at);
+      history.set(key, { ...history.get(key), unchangedAt: at });
+      found++;
+    }
+    return found;
   }
 
   private async readGuests(result: TickResult): Promise<ScheduleGuest[]> {
@@ -272,6 +327,7 @@ export class BackupScheduler {
     for (const s of store.backupHistory.summaries()) {
       history.set(historyKey(s.vmid, s.storage), {
         ...(s.lastGoodAt !== undefined ? { lastGoodAt: s.lastGoodAt } : {}),
+        ...(s.unchangedAt !== undefined ? { unchangedAt: s.unchangedAt } : {}),
         ...(s.lastFailedAt !== undefined ? { lastFailedAt: s.lastFailedAt } : {}),
       });
     }
@@ -395,7 +451,14 @@ function recordFromJournal(
   };
   if (status.state === "done") {
     const volid = typeof archive === "string" ? archive : null;
-    history.record({ ...base, volid, result: "ok", reason: null });
+    const digest = status.result?.config_digest;
+    history.record({
+      ...base,
+      volid,
+      result: "ok",
+      reason: null,
+      configDigest: typeof digest === "string" ? digest : null,
+    });
   } else if (status.state === "failed") {
     history.record({ ...base, volid: null, result: "failed", reason: status.reason ?? "failed" });
   }

@@ -31,6 +31,7 @@ export type ExecClient = Pick<
   | "restoreLXC"
   | "storageContent"
   | "taskLogTail"
+  | "taskLog"
   | "deleteVolume"
   | "pruneDryRun"
   | "pruneBackups"
@@ -121,6 +122,25 @@ export interface OpExecutor<K extends ExecOp> {
 function backupRetention(p: GuestBackupParams): { extra?: Record<string, string> } {
   const retention = p.pruneBackups ?? (p.remove === true ? undefined : BACKUP_KEEP_ALL);
   return retention === undefined ? {} : { extra: { "prune-backups": retention } };
+}
+
+/** vzdump names the guest's run state near the top of its log (docs/proxmox-behaviour.md#vzdump-status-line). */
+const VZDUMP_STOPPED = /^INFO: status = stopped$/;
+
+/**
+ * The guest's config digest after a backup vzdump took of it stopped, so a later schedule can
+ * tell it is unchanged (docs/reconcile.md#stopped-and-unchanged-guests); undefined when it ran
+ * during the backup, or still runs now.
+ */
+async function stoppedDigest(
+  c: ExecClient,
+  vmid: number,
+  upid: string,
+): Promise<string | undefined> {
+  const head = await c.taskLog(upid, 0, 40);
+  if (!head.lines.some((l) => VZDUMP_STOPPED.test(l.t))) return undefined;
+  if ((await c.guestStatus(vmid)).status !== "stopped") return undefined;
+  return (await c.guestConfig(vmid)).digest;
 }
 
 /** Parses with the operation's one schema (src/ops/params); throws ZodError. */
@@ -318,7 +338,12 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     alreadyDone: () => false,
     result: async (c, vmid, p, upid) => {
       const archive = await findArchive(c, vmid, p.storage, upid).catch(() => undefined);
-      return { storage: p.storage, ...(archive !== undefined ? { archive } : {}) };
+      const digest = await stoppedDigest(c, vmid, upid).catch(() => undefined);
+      return {
+        storage: p.storage,
+        ...(archive !== undefined ? { archive } : {}),
+        ...(digest !== undefined ? { config_digest: digest } : {}),
+      };
     },
   },
   "guest.backup.delete": {

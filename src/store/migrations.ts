@@ -439,7 +439,7 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    name: "schedule origin",
+    name: "schedule origin and backup history details",
     rebuildsTables: true,
     sql: `
       -- Scheduled backups are journaled with their own origin. A CHECK cannot be altered in
@@ -499,6 +499,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE pending_ops_new RENAME TO pending_ops;
       CREATE UNIQUE INDEX pending_ops_job ON pending_ops (job_id) WHERE job_id IS NOT NULL;
       CREATE INDEX pending_ops_status ON pending_ops (status, created_at);
+
+      -- What the schedule needs besides: the guest's config digest when a backup of it was
+      -- taken while stopped (a stopped guest unchanged since is skipped, and when that was last
+      -- found), whether the archive is protected, and when a backup was removed (its row stays,
+      -- result 'removed', with the why).
+      ALTER TABLE backup_history ADD COLUMN config_digest TEXT
+        CHECK (config_digest IS NULL OR length(config_digest) <= 128);
+      ALTER TABLE backup_history ADD COLUMN protected INTEGER NOT NULL DEFAULT 0
+        CHECK (protected IN (0, 1));
+      ALTER TABLE backup_history ADD COLUMN removed_at INTEGER;
+      -- A stopped guest found unchanged since this backup: its period counts as covered.
+      ALTER TABLE backup_history ADD COLUMN unchanged_at INTEGER;
     `,
   },
 ];

@@ -313,7 +313,7 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
     },
     check(store) {
       expect(store.backupPolicies.inForce()?.policy.tiers.nas1?.retention.keep_last).toBe(3);
-      expect(store.backupHistory.summaries()).toEqual([
+      expect(store.backupHistory.summaries().filter((x) => x.vmid === 101)).toEqual([
         { vmid: 101, storage: "nas1", lastGoodAt: T0 + 60, goodCount: 1, goodBytes: 4096 },
       ]);
     },
@@ -359,7 +359,7 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
       });
     },
   },
-  [MIGRATIONS.findIndex((m) => m.name === "schedule origin") + 1]: {
+  [MIGRATIONS.findIndex((m) => m.name === "schedule origin and backup history details") + 1]: {
     write(db) {
       db.run(
         `INSERT INTO journal (vmid, op, params, origin, phase, created_at, updated_at)
@@ -369,12 +369,34 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
         `INSERT INTO pending_ops (id, op, vmid, params, origin, status, reason, created_at, updated_at)
          VALUES ('po-sched', 'guest.backup.prune', 150, '{}', 'schedule', 'pending', 'destructive', ${T0}, ${T0})`,
       );
+      db.run(
+        `INSERT INTO backup_history (vmid, storage, volid, result, started_at, finished_at, size,
+           reason, config_digest, protected, removed_at, unchanged_at)
+         VALUES (150, 'nas1', 'nas1:backup/vzdump-lxc-150-2026_01_01-01_00_00.tar.zst', 'removed',
+           ${T0}, ${T0 + 60}, 10, 'pruned', '${"d".repeat(40)}', 1, ${T0 + 120}, NULL),
+                (150, 'nas1', 'nas1:backup/vzdump-lxc-150-2026_01_02-01_00_00.tar.zst', 'ok',
+           ${T0 + 86_400_000}, ${T0 + 86_400_060}, 10, NULL, '${"e".repeat(40)}', 0, NULL, ${T0 + 90_000_000})`,
+      );
     },
     check(store) {
       expect(store.journal.forGuest(150)).toMatchObject([
         { op: "guest.backup", origin: "schedule", phase: "done" },
       ]);
       expect(store.pending.byId("po-sched")).toMatchObject({ origin: "schedule", vmid: 150 });
+      expect(store.backupHistory.list({ vmid: 150 }).map((h) => h.result)).toEqual(["ok"]);
+      expect(store.backupHistory.list({ vmid: 150, all: true })[1]).toMatchObject({
+        result: "removed",
+        reason: "pruned",
+        protected: true,
+        removedAt: T0 + 120,
+      });
+      expect(store.backupHistory.newestGood(150, "nas1")).toEqual({
+        volid: "nas1:backup/vzdump-lxc-150-2026_01_02-01_00_00.tar.zst",
+        startedAt: T0 + 86_400_000,
+        finishedAt: T0 + 86_400_060,
+        configDigest: "e".repeat(40),
+        unchangedAt: T0 + 90_000_000,
+      });
     },
   },
 };
@@ -428,7 +450,8 @@ describe("migrations", () => {
   });
 
   describe("the schedule origin rebuild", () => {
-    const scheduleVersion = MIGRATIONS.findIndex((m) => m.name === "schedule origin") + 1;
+    const scheduleVersion =
+      MIGRATIONS.findIndex((m) => m.name === "schedule origin and backup history details") + 1;
     const schemaOf = (db: Database, tables: string[]) =>
       db
         .query(
