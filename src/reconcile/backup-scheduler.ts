@@ -101,6 +101,8 @@ export class BackupScheduler {
   private guests: ScheduleGuest[] | undefined;
   private guestsReadAt = 0;
   private heldPolicy: string | undefined;
+  /** Settled prunes and deletes already written into the history as `removed` rows. */
+  private readonly removalsSeen = new Set<number>();
   /** Per guest and tier, the period a stopped guest was last found changed in: read once. */
   private readonly foundChanged = new Map<string, number>();
 
@@ -235,6 +237,7 @@ export class BackupScheduler {
     for (const storage of storages) {
       result.proxmoxReads++;
       const volumes = await list(storage).catch(() => undefined);
+      if (volumes !== undefined) this.noteGone(storage, volumes);
       for (const v of volumes ?? []) {
         if (v.vmid === undefined || v.vmid < 100 || !v.volid.startsWith(`${storage}:`)) continue;
         this.deps.store.backupHistory.record({
@@ -248,8 +251,30 @@ export class BackupScheduler {
           reason: null,
           logTail: null,
           journalId: null,
+          protected: v.protected === true,
         });
       }
+    }
+  }
+
+  /**
+   * Archives the history counts as present that a complete listing of their storage no longer
+   * shows were removed outside the agent's retention (by hand, or by PVE's own): their rows
+   * become `removed`, so freshness stops counting them. A listing with unreadable items proves
+   * nothing and is skipped.
+   */
+  private noteGone(
+    storage: string,
+    volumes: readonly StorageVolume[] & { problems?: unknown[] },
+  ): void {
+    if ((volumes.problems?.length ?? 0) > 0) return;
+    const listed = new Set(volumes.map((v) => v.volid));
+    const gone = this.deps.store.backupHistory
+      .present(storage)
+      .filter((h) => !listed.has(h.volid))
+      .map((h) => ({ ...h, storage }));
+    if (gone.length > 0) {
+      this.deps.store.backupHistory.markRemoved(gone, "no longer in the storage's backup listing");
     }
   }
 
@@ -306,6 +331,9 @@ export class BackupScheduler {
     const journalGood = new Map<string, number>();
     const fresh = new Map<string, { vmid: number; storage: string }>();
     for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+      if (e.vmid !== null && e.phase === "done" && !this.removalsSeen.has(e.id)) {
+        if (recordRemovals(store.backupHistory, e, e.vmid)) this.removalsSeen.add(e.id);
+      }
       if (e.op !== "guest.backup" || e.vmid === null) continue;
       const storage = (e.params as { storage?: unknown } | null)?.storage;
       if (typeof storage !== "string") continue;
@@ -462,6 +490,39 @@ function recordFromJournal(
   } else if (status.state === "failed") {
     history.record({ ...base, volid: null, result: "failed", reason: status.reason ?? "failed" });
   }
+}
+
+/**
+ * A settled `guest.backup.prune` or `guest.backup.delete` into the history: each archive it
+ * removed keeps its row, now `removed`, with why. Returns whether the entry was one.
+ */
+function recordRemovals(history: Store["backupHistory"], e: JournalEntry, vmid: number): boolean {
+  const p = e.params as {
+    storage?: unknown;
+    remove?: unknown;
+    volid?: unknown;
+    pruneBackups?: unknown;
+  };
+  if (typeof p?.storage !== "string") return false;
+  const storage = p.storage;
+  if (e.op === "guest.backup.prune" && Array.isArray(p.remove)) {
+    const volids = p.remove.filter((v): v is string => typeof v === "string");
+    history.markRemoved(
+      volids.map((volid) => ({ vmid, storage, volid })),
+      `pruned by retention (${String(p.pruneBackups)}), ${e.origin === "schedule" ? "the agent's retention step" : `asked by ${e.origin}`}`,
+      e.updatedAt,
+    );
+    return true;
+  }
+  if (e.op === "guest.backup.delete" && typeof p.volid === "string") {
+    history.markRemoved(
+      [{ vmid, storage, volid: p.volid }],
+      `deleted by guest.backup.delete (${e.origin})`,
+      e.updatedAt,
+    );
+    return true;
+  }
+  return false;
 }
 
 function toEntries(marks: readonly PruneMark[]): PruneMarkEntry[] {

@@ -217,6 +217,19 @@ describe("the backup scheduler through the engine", () => {
     expect(details.kept.length).toBe(4);
     const prune = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.prune");
     expect(prune?.phase).toBe("done");
+    // The removed archives keep their history rows, `removed` with why; freshness skips them.
+    await s.tick();
+    const removed = rig.store.backupHistory
+      .list({ vmid: 101, all: true })
+      .filter((h) => h.result === "removed");
+    expect(removed.map((h) => h.volid).sort()).toEqual(old.slice(3).sort());
+    expect(removed[0]?.reason).toBe(
+      "pruned by retention (keep-last=4), the agent's retention step",
+    );
+    expect(rig.store.backupHistory.list({ vmid: 101 }).some((h) => h.result === "removed")).toBe(
+      false,
+    );
+    expect(rig.store.backupHistory.summaries().find((x) => x.vmid === 101)?.goodCount).toBe(4);
     // The scheduler's own origin: its prune is benign as the agent's retention step, audited so.
     expect(prune?.origin).toBe("schedule");
     expect(
@@ -259,6 +272,32 @@ describe("the backup scheduler through the engine", () => {
     expect(started).toEqual(["101/local"]);
     const seen = rig.store.backupHistory.list({ vmid: 103 });
     expect(seen.map((h) => [h.volid, h.result, h.size])).toEqual([[volid, "seen", 4242]]);
+  });
+
+  test("an archive deleted by hand leaves the listing: its row becomes removed, with why", async () => {
+    const local = rig.sim.state.storage("local");
+    if (local === undefined) throw new Error("no local storage");
+    const volid = "local:backup/vzdump-lxc-103-2026_01_01-00_00_00.tar.zst";
+    local.volumes.set(volid, {
+      volid,
+      content: "backup",
+      format: "tar.zst",
+      size: 4242,
+      ctime: Math.floor(clock.now() / 1000) - 60,
+      vmid: 103,
+    });
+    const s = scheduler();
+    await s.tick();
+    expect(rig.store.backupHistory.list({ vmid: 103 }).map((h) => h.result)).toEqual(["seen"]);
+    local.volumes.delete(volid);
+    await settle();
+    clock.jump(2 * 3_600_000);
+    await s.tick();
+    const rows = rig.store.backupHistory.list({ vmid: 103, all: true });
+    expect(rows.find((h) => h.volid === volid)).toMatchObject({
+      result: "removed",
+      reason: "no longer in the storage's backup listing",
+    });
   });
 
   test("without a policy nothing is scheduled, but a backup asked by a hub job enters the history", async () => {
