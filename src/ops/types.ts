@@ -15,6 +15,7 @@ export const OP_NAMES = [
   "guest.backup",
   "guest.backup.delete",
   "guest.backup.prune",
+  "guest.backup.protect",
   "guest.provision",
   "guest.restore",
   "guest.destroy",

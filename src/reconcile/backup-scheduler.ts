@@ -20,6 +20,7 @@ import {
   type PruneDecision,
   type PruneMarkEntry,
 } from "./backup-floor.ts";
+import { monthlyPointToProtect } from "./backup-monthly-point.ts";
 import { type GuestNow, judgeUnchanged } from "./backup-unchanged.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import { journalOperationId, statusFromJournal } from "./operation-ids.ts";
@@ -81,6 +82,8 @@ export interface TickResult {
     retention: string;
     decision: PruneDecision;
     pruneId?: string;
+    /** The `guest.backup.protect` of the tier's monthly point, when one was asked. */
+    protectId?: string;
   }[];
   started: { vmid: number; storage: string; id: string; reason: string }[];
   proxmoxReads: number;
@@ -388,22 +391,29 @@ export class BackupScheduler {
     const { floor } = this.deps.config;
     const now = this.deps.clock.now();
     let retention = pruneBackupsText(tier.retention);
-    let decision = decidePrune(
-      toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
-      floor,
-      now,
+    let lastMarks = toEntries(
+      await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention }),
     );
+    let decision = decidePrune(lastMarks, floor, now);
     if (decision.method === "per_volume") {
       const raised = raiseKeepLast(tier, decision);
       retention = pruneBackupsText(raised);
-      decision = decidePrune(
-        toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
-        floor,
-        now,
+      lastMarks = toEntries(
+        await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention }),
       );
+      decision = decidePrune(lastMarks, floor, now);
     }
     const held = decision.method === "per_volume";
     const removing = !held && decision.removed.length > 0;
+    const protect =
+      tier.protected_monthly === true
+        ? monthlyPointToProtect(
+            lastMarks,
+            new Set(removing ? decision.removed : []),
+            now,
+            this.deps.config.utcOffsetMs,
+          )
+        : undefined;
     this.deps.store.audit.append({
       actor: "agent",
       action: "backup.retention",
@@ -414,18 +424,33 @@ export class BackupScheduler {
         retention,
         kept: decision.kept.map((k) => ({ volid: k.volid, why: k.reason })),
         removed: held ? [] : decision.removed,
+        ...(protect !== undefined ? { protect } : {}),
       },
     });
-    if (!removing) return { vmid, storage, retention, decision };
-    const { status, settled } = await this.deps.engine.enqueue({
-      op: "guest.backup.prune",
-      vmid,
-      params: { storage, pruneBackups: retention, remove: decision.removed },
-      origin: "schedule",
-      priority: "background",
-    });
-    void settled.catch(() => undefined);
-    return { vmid, storage, retention, decision, pruneId: status.id };
+    const out: TickResult["retention"][number] = { vmid, storage, retention, decision };
+    if (removing) {
+      const { status, settled } = await this.deps.engine.enqueue({
+        op: "guest.backup.prune",
+        vmid,
+        params: { storage, pruneBackups: retention, remove: decision.removed },
+        origin: "schedule",
+        priority: "background",
+      });
+      void settled.catch(() => undefined);
+      out.pruneId = status.id;
+    }
+    if (protect !== undefined) {
+      const { status, settled } = await this.deps.engine.enqueue({
+        op: "guest.backup.protect",
+        vmid,
+        params: { storage, volid: protect },
+        origin: "schedule",
+        priority: "background",
+      });
+      void settled.catch(() => undefined);
+      out.protectId = status.id;
+    }
+    return out;
   }
 
   private async launch(
@@ -493,8 +518,9 @@ function recordFromJournal(
 }
 
 /**
- * A settled `guest.backup.prune` or `guest.backup.delete` into the history: each archive it
- * removed keeps its row, now `removed`, with why. Returns whether the entry was one.
+ * A settled `guest.backup.prune`, `guest.backup.delete` or `guest.backup.protect` into the
+ * history: each archive removed keeps its row, now `removed`, with why; a protected one is
+ * marked so. Returns whether the entry was one of them.
  */
 function recordRemovals(history: Store["backupHistory"], e: JournalEntry, vmid: number): boolean {
   const p = e.params as {
@@ -512,6 +538,10 @@ function recordRemovals(history: Store["backupHistory"], e: JournalEntry, vmid: 
       `pruned by retention (${String(p.pruneBackups)}), ${e.origin === "schedule" ? "the agent's retention step" : `asked by ${e.origin}`}`,
       e.updatedAt,
     );
+    return true;
+  }
+  if (e.op === "guest.backup.protect" && typeof p.volid === "string") {
+    history.markProtected(p.volid);
     return true;
   }
   if (e.op === "guest.backup.delete" && typeof p.volid === "string") {

@@ -33,6 +33,7 @@ export type ExecClient = Pick<
   | "taskLogTail"
   | "taskLog"
   | "deleteVolume"
+  | "updateVolumeAttributes"
   | "pruneDryRun"
   | "pruneBackups"
   | "version"
@@ -383,6 +384,24 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     },
     alreadyDone: () => false,
     result: async (_c, _vmid, p) => ({ storage: p.storage, removed: p.remove }),
+  },
+  "guest.backup.protect": {
+    parseParams: parserOf("guest.backup.protect"),
+    // A synchronous PUT (docs/proxmox-behaviour.md#protected-backups): in effect once the
+    // storage lists the volume protected.
+    taskType: null,
+    post: async (c, vmid, p, signal) => {
+      const owner = Number(BACKUP_VOLID.exec(p.volid)?.[1]);
+      if (owner !== vmid) throw new Error(`${p.volid} is not a backup of guest ${vmid}`);
+      await c.updateVolumeAttributes(p.storage, p.volid, { protected: true }, opts(signal));
+      return null;
+    },
+    inEffect: async (c, vmid, p) =>
+      (await c.storageContent(p.storage, { content: "backup", vmid })).some(
+        (v) => v.volid === p.volid && v.protected === true,
+      ),
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ storage: p.storage, protected: p.volid }),
   },
   "guest.resize": {
     parseParams: parserOf("guest.resize"),

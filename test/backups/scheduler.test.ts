@@ -240,6 +240,63 @@ describe("the backup scheduler through the engine", () => {
     ).toContain("guest.backup.prune");
   });
 
+  test("protected_monthly: the month's first backup is protected by the schedule, once a month", async () => {
+    const policy: BackupPolicy = {
+      tiers: {
+        local: {
+          schedule: { every_hours: 24 },
+          retention: { keep_last: 3 },
+          protected_monthly: true,
+        },
+      },
+      guests: { "102": { exclude: true }, "103": { exclude: true } },
+    };
+    const s = scheduler(policy);
+    await s.tick();
+    await settle();
+    const r = await s.tick();
+    expect(r.retention.length).toBe(1);
+    expect(r.retention[0]?.protectId).toBeDefined();
+    await settle();
+    const protectedNow = () =>
+      [...(rig.sim.state.storage("local")?.volumes.values() ?? [])]
+        .filter((v) => v.vmid === 101 && v.protected === true)
+        .map((v) => v.volid);
+    const mine = rig.store.backupHistory.list({ vmid: 101 }).find((h) => h.result === "ok");
+    expect(protectedNow()).toEqual([mine?.volid as string]);
+    const protect = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.protect");
+    expect([protect?.phase, protect?.origin]).toEqual(["done", "schedule"]);
+    const audit = rig.store.audit.list({ limit: 1000 });
+    expect(
+      audit.some(
+        (a) =>
+          a.action === "guest.backup.protect" && a.actor === "schedule" && a.outcome !== "failed",
+      ),
+    ).toBe(true);
+    await s.tick();
+    expect(
+      rig.store.backupHistory.list({ vmid: 101 }).find((h) => h.volid === mine?.volid)?.protected,
+    ).toBe(true);
+
+    // Another backup this month (a hub job): its retention step protects nothing more.
+    await Bun.sleep(1100);
+    const st = await rig.engine.submit({
+      op: "guest.backup",
+      vmid: 101,
+      params: { storage: "local" },
+      origin: "job",
+      jobId: "job-extra",
+      priority: "background",
+    });
+    expect(["queued", "running"]).toContain(st.state);
+    await settle();
+    const again = await s.tick();
+    expect(again.retention.length).toBe(1);
+    expect(again.retention[0]?.protectId).toBeUndefined();
+    await settle();
+    expect(protectedNow()).toEqual([mine?.volid as string]);
+  });
+
   test("a hub job asking to prune is held for a signature", async () => {
     const status = await rig.engine.submit({
       op: "guest.backup.prune",

@@ -644,6 +644,46 @@ const TABLE: Row[] = [
     "backup_prune",
   ],
   [
+    "guest.backup.protect from the agent's retention step",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+      }),
+      origin: "schedule",
+    },
+    none,
+    "benign",
+    "own_monthly_point",
+  ],
+  [
+    "guest.backup.protect asked by the hub: protected backups could fill the storage",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+      }),
+      origin: "job",
+    },
+    none,
+    "destructive",
+    "backup_protect",
+  ],
+  [
+    "guest.backup.protect with a stray key, even from the schedule",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+        protected: false,
+      }),
+      origin: "schedule",
+    },
+    none,
+    "destructive",
+    "unknown_params",
+  ],
+  [
     "guest.backup.prune asked by the hub",
     {
       ...g("guest.backup.prune", {
