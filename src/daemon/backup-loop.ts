@@ -13,7 +13,7 @@ export interface BackupLoopOptions {
   engine: BackupEnqueue;
   client: Pick<
     ProxmoxClient,
-    "listLXC" | "pruneDryRun" | "storageContent" | "guestConfig" | "listTasks"
+    "listLXC" | "pruneDryRun" | "storageContent" | "guestConfig" | "listTasks" | "taskLogTail"
   >;
   desired: () => DesiredHostState | undefined;
   clock: Clock;
@@ -119,6 +119,7 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     pruneDryRun: (storage, p) => o.client.pruneDryRun(storage, p),
     backupListing: (storage) => o.client.storageContent(storage, { content: "backup" }),
     guestSince: (vmid, sinceMs) => guestSince(o.client, vmid, sinceMs),
+    taskLogTail: (upid) => o.client.taskLogTail(upid, 30),
     clock,
     config: {
       floor: { keepNewest: c.floor_keep_newest, minAgeMs: c.floor_min_age_days * 86_400_000 },

@@ -67,6 +67,11 @@ export interface BackupSchedulerDeps {
    * like any other.
    */
   guestSince?: (vmid: number, sinceMs: number) => Promise<Omit<GuestNow, "status">>;
+  /**
+   * The last lines of a task's log, read once per failed backup for its reason and log tail
+   * (docs/reconcile.md#backup-schedule); absent, a failure is recorded with the journal's reason.
+   */
+  taskLogTail?: (upid: string) => Promise<readonly string[]>;
   clock: Clock;
   config: BackupSchedulerConfig;
 }
@@ -104,6 +109,8 @@ export class BackupScheduler {
   private guests: ScheduleGuest[] | undefined;
   private guestsReadAt = 0;
   private heldPolicy: string | undefined;
+  /** Failed backups PVE refused because someone else held the guest's lock: not failures. */
+  private readonly lockRefused = new Set<number>();
   /** Settled prunes and deletes already written into the history as `removed` rows. */
   private readonly removalsSeen = new Set<number>();
   /** Per guest and tier, the period a stopped guest was last found changed in: read once. */
@@ -120,6 +127,7 @@ export class BackupScheduler {
     // Without a policy nothing is scheduled or pruned, but every settled backup still enters
     // the history (`backup list`), whoever asked for it.
     if (inForce === undefined) {
+      await this.recordFailures(result);
       this.history();
       return result;
     }
@@ -127,6 +135,7 @@ export class BackupScheduler {
     const { config } = this.deps;
     const stale = this.guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs;
     if (stale) await this.importListings(Object.keys(inForce.policy.tiers), result);
+    await this.recordFailures(result);
     const { history, running, fresh } = this.history();
     for (const f of fresh) {
       const tier = guestTiers(inForce.policy, f.vmid).find(([id]) => id === f.storage)?.[1];
@@ -179,6 +188,46 @@ export class BackupScheduler {
       if (started !== undefined) result.started.push(started);
     }
     return result;
+  }
+
+  /**
+   * Failed backups not yet in the history, each read once from its task log: the reason is
+   * vzdump's own `ERROR: Backup of VM <vmid> failed - …` line (the task's exit status is only
+   * `job errors`), with the log's tail. One that failed because the guest was locked by a
+   * backup or snapshot someone else ran is no failure of the guest's backups: it is left out of
+   * the history, and the next tick sees the lock and skips the guest, or backs it up.
+   */
+  private async recordFailures(result: TickResult): Promise<void> {
+    const read = this.deps.taskLogTail;
+    if (read === undefined) return;
+    const { store } = this.deps;
+    for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+      if (e.op !== "guest.backup" || e.phase !== "failed" || e.vmid === null || e.upid === null)
+        continue;
+      if (this.lockRefused.has(e.id) || store.backupHistory.hasJournal(e.id)) continue;
+      const storage = (e.params as { storage?: unknown } | null)?.storage;
+      if (typeof storage !== "string") continue;
+      result.proxmoxReads++;
+      const lines = await read(e.upid).catch(() => undefined);
+      const failure = vzdumpFailure(lines ?? [], e.vmid);
+      if (failure !== undefined && LOCK_REFUSAL.test(failure)) {
+        this.lockRefused.add(e.id);
+        continue;
+      }
+      const status = statusFromJournal(e, journalOperationId(e.id));
+      store.backupHistory.record({
+        vmid: e.vmid,
+        storage,
+        volid: null,
+        result: "failed",
+        startedAt: e.createdAt,
+        finishedAt: e.updatedAt,
+        size: null,
+        reason: failure ?? status?.reason ?? "failed",
+        logTail: lines === undefined ? null : lines.join("\n"),
+        journalId: e.id,
+      });
+    }
   }
 
   /**
@@ -347,7 +396,7 @@ export class BackupScheduler {
         const key = historyKey(e.vmid, storage);
         if (e.phase === "done")
           journalGood.set(key, Math.max(journalGood.get(key) ?? 0, e.updatedAt));
-        if (!store.backupHistory.hasJournal(e.id)) {
+        if (!store.backupHistory.hasJournal(e.id) && !this.lockRefused.has(e.id)) {
           recordFromJournal(store.backupHistory, e, e.vmid, storage);
           // A new good backup: its tier's retention runs after it, once.
           if (e.phase === "done") fresh.set(key, { vmid: e.vmid, storage });
@@ -553,6 +602,26 @@ function recordRemovals(history: Store["backupHistory"], e: JournalEntry, vmid: 
     return true;
   }
   return false;
+}
+
+/** vzdump refuses a guest another task holds (docs/proxmox-behaviour.md#vzdump-modes-and-failures). */
+const LOCK_REFUSAL =
+  /^CT is locked \((backup|snapshot|snapshot-delete|create|disk|mounted|migrate|rollback)\)$/;
+
+/** A full target shows only in the compressor's output, not in vzdump's ERROR line. */
+const NO_SPACE = "No space left on device";
+
+/** vzdump's reason a guest's backup failed, from its log; undefined when it names none. */
+function vzdumpFailure(lines: readonly string[], vmid: number): string | undefined {
+  const prefix = `ERROR: Backup of VM ${vmid} failed - `;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i] as string;
+    if (!l.startsWith(prefix)) continue;
+    const reason = l.slice(prefix.length).slice(0, 900);
+    const full = !reason.includes(NO_SPACE) && lines.some((x) => x.includes(NO_SPACE));
+    return full ? `${NO_SPACE}: ${reason}` : reason;
+  }
+  return undefined;
 }
 
 function toEntries(marks: readonly PruneMark[]): PruneMarkEntry[] {
