@@ -554,11 +554,13 @@ function recordFromJournal(
   if (status.state === "done") {
     const volid = typeof archive === "string" ? archive : null;
     const digest = status.result?.config_digest;
+    const size = status.result?.size;
     history.record({
       ...base,
       volid,
       result: "ok",
       reason: null,
+      size: typeof size === "number" && Number.isInteger(size) && size >= 0 ? size : null,
       configDigest: typeof digest === "string" ? digest : null,
     });
   } else if (status.state === "failed") {

@@ -170,16 +170,16 @@ function restoreCall(
 }
 
 /**
- * The archive a vzdump task wrote: named in its log (`creating vzdump archive '…/<file>'`),
- * then looked up in the storage's content by that file name; else the newest backup of the
- * guest that appeared after the task started. Undefined when neither finds it.
+ * The archive a vzdump task wrote, with its size: named in its log (`creating vzdump archive
+ * '…/<file>'`), then looked up in the storage's content by that file name; else the newest
+ * backup of the guest that appeared after the task started. Undefined when neither finds it.
  */
 async function findArchive(
   c: ExecClient,
   vmid: number,
   storage: string,
   upid: string,
-): Promise<string | undefined> {
+): Promise<{ volid: string; sizeBytes: number } | undefined> {
   const log = await c.taskLogTail(upid, 50).catch(() => [] as string[]);
   const named = log
     .map((line) => /creating vzdump archive '(?:[^']*\/)?([^'/]+)'/.exec(line)?.[1])
@@ -187,12 +187,13 @@ async function findArchive(
   const volumes = await c.storageContent(storage, { content: "backup", vmid });
   if (named !== undefined) {
     const hit = volumes.find((v) => v.volid.endsWith(`/${named}`) || v.volid.endsWith(`:${named}`));
-    if (hit) return hit.volid;
+    if (hit) return { volid: hit.volid, sizeBytes: hit.sizeBytes };
   }
   const since = parseUpid(upid).starttime - 2;
-  return volumes
+  const newest = volumes
     .filter((v) => v.vmid === vmid && (v.ctimeSec ?? 0) >= since)
-    .sort((a, b) => (b.ctimeSec ?? 0) - (a.ctimeSec ?? 0))[0]?.volid;
+    .sort((a, b) => (b.ctimeSec ?? 0) - (a.ctimeSec ?? 0))[0];
+  return newest === undefined ? undefined : { volid: newest.volid, sizeBytes: newest.sizeBytes };
 }
 
 /** A mapped type: adding an operation without an executor does not compile. */
@@ -342,7 +343,7 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
       const digest = await stoppedDigest(c, vmid, upid).catch(() => undefined);
       return {
         storage: p.storage,
-        ...(archive !== undefined ? { archive } : {}),
+        ...(archive !== undefined ? { archive: archive.volid, size: archive.sizeBytes } : {}),
         ...(digest !== undefined ? { config_digest: digest } : {}),
       };
     },

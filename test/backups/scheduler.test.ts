@@ -104,6 +104,8 @@ describe("the backup scheduler through the engine", () => {
         .sort(),
     ).toEqual([101, 103]);
     expect(hist.every((h) => h.volid?.startsWith("local:backup/vzdump-lxc-"))).toBe(true);
+    // The run's own size, known before the next listing.
+    expect(hist.every((h) => (h.size ?? 0) > 0)).toBe(true);
     expect(
       rig.store.journal
         .recent(50)
