@@ -127,16 +127,19 @@ export class BackupScheduler {
     // Without a policy nothing is scheduled or pruned, but every settled backup still enters
     // the history (`backup list`), whoever asked for it.
     if (inForce === undefined) {
-      await this.recordFailures(result);
-      this.history();
+      const recent = this.deps.store.journal.recent(JOURNAL_WINDOW);
+      await this.recordFailures(recent, result);
+      this.history(recent);
       return result;
     }
     const now = this.deps.clock.now();
     const { config } = this.deps;
     const stale = this.guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs;
     if (stale) await this.importListings(Object.keys(inForce.policy.tiers), result);
-    await this.recordFailures(result);
-    const { history, running, fresh } = this.history();
+    // One journal read per tick serves both: failures first, so the plan sees them.
+    const recent = this.deps.store.journal.recent(JOURNAL_WINDOW);
+    await this.recordFailures(recent, result);
+    const { history, running, fresh } = this.history(recent);
     for (const f of fresh) {
       const tier = guestTiers(inForce.policy, f.vmid).find(([id]) => id === f.storage)?.[1];
       if (tier === undefined) continue;
@@ -197,11 +200,14 @@ export class BackupScheduler {
    * backup or snapshot someone else ran is no failure of the guest's backups: it is left out of
    * the history, and the next tick sees the lock and skips the guest, or backs it up.
    */
-  private async recordFailures(result: TickResult): Promise<void> {
+  private async recordFailures(
+    recent: readonly JournalEntry[],
+    result: TickResult,
+  ): Promise<void> {
     const read = this.deps.taskLogTail;
     if (read === undefined) return;
     const { store } = this.deps;
-    for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+    for (const e of recent) {
       if (e.op !== "guest.backup" || e.phase !== "failed" || e.vmid === null || e.upid === null)
         continue;
       if (this.lockRefused.has(e.id) || store.backupHistory.hasJournal(e.id)) continue;
@@ -372,7 +378,7 @@ export class BackupScheduler {
    * the journal (a backup the journal has as done counts even before its archive is listed),
    * and whether one is in flight. Store reads only, never Proxmox.
    */
-  private history(): {
+  private history(recent: readonly JournalEntry[]): {
     history: Map<string, TierHistory>;
     running: number;
     fresh: { vmid: number; storage: string }[];
@@ -382,7 +388,7 @@ export class BackupScheduler {
     const inFlight = new Map<string, true>();
     const journalGood = new Map<string, number>();
     const fresh = new Map<string, { vmid: number; storage: string }>();
-    for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+    for (const e of recent) {
       if (e.vmid !== null && e.phase === "done" && !this.removalsSeen.has(e.id)) {
         if (recordRemovals(store.backupHistory, e, e.vmid)) this.removalsSeen.add(e.id);
       }
