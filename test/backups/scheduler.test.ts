@@ -155,6 +155,33 @@ describe("the backup scheduler through the engine", () => {
     expect(archives(101).length + archives(103).length).toBe(before + 2);
   });
 
+  test("a crash between the vzdump POST and its UPID: recovery finds the task, nothing runs twice", async () => {
+    const only101: BackupPolicy = {
+      ...POLICY,
+      guests: { "102": { exclude: true }, "103": { exclude: true } },
+    };
+    const before = archives(101).length;
+    // What the engine leaves when it dies right after the POST: an intent without a UPID,
+    // and PVE running the backup it was asked for.
+    rig.store.journal.recordIntent({
+      vmid: 101,
+      op: "guest.backup",
+      params: { storage: "local" },
+      origin: "schedule",
+    });
+    await rig.client.vzdump({ vmid: 101, storage: "local", remove: false });
+    await rig.restart();
+    await rig.engine.resolve("recovery");
+    await settle();
+    const [entry] = rig.store.journal.forGuest(101);
+    expect(entry?.phase).toBe("done");
+    expect(entry?.resolution ?? "").toContain("found task");
+    const started = await runUntilQuiet(scheduler(only101));
+    expect(started).toEqual([]);
+    expect(archives(101).length).toBe(before + 1);
+    expect(rig.store.backupHistory.list({ vmid: 101 }).map((h) => h.result)).toEqual(["ok"]);
+  });
+
   test("a policy below the floor is held, audited once, and nothing is scheduled by it", async () => {
     const low: BackupPolicy = {
       tiers: { local: { schedule: { every_hours: 24 }, retention: { keep_last: 1 } } },
