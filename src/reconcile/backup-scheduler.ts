@@ -200,10 +200,7 @@ export class BackupScheduler {
    * backup or snapshot someone else ran is no failure of the guest's backups: it is left out of
    * the history, and the next tick sees the lock and skips the guest, or backs it up.
    */
-  private async recordFailures(
-    recent: readonly JournalEntry[],
-    result: TickResult,
-  ): Promise<void> {
+  private async recordFailures(recent: readonly JournalEntry[], result: TickResult): Promise<void> {
     const read = this.deps.taskLogTail;
     if (read === undefined) return;
     const { store } = this.deps;
