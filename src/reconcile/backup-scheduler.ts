@@ -616,7 +616,10 @@ const LOCK_REFUSAL =
 /** A full target shows only in the compressor's output, not in vzdump's ERROR line. */
 const NO_SPACE = "No space left on device";
 
-/** vzdump's reason a guest's backup failed, from its log; undefined when it names none. */
+/**
+ * vzdump's reason a guest's backup failed, from its log: its `ERROR: Backup of VM` line, else
+ * the task's `TASK ERROR:` line; undefined when the log names none.
+ */
 function vzdumpFailure(lines: readonly string[], vmid: number): string | undefined {
   const prefix = `ERROR: Backup of VM ${vmid} failed - `;
   for (let i = lines.length - 1; i >= 0; i--) {
@@ -626,7 +629,9 @@ function vzdumpFailure(lines: readonly string[], vmid: number): string | undefin
     const full = !reason.includes(NO_SPACE) && lines.some((x) => x.includes(NO_SPACE));
     return full ? `${NO_SPACE}: ${reason}` : reason;
   }
-  return undefined;
+  // No guest line (the job itself failed): the task's own last words.
+  const task = lines.findLast((l) => l.startsWith("TASK ERROR: "));
+  return task === undefined ? undefined : task.slice("TASK ERROR: ".length).slice(0, 900);
 }
 
 function toEntries(marks: readonly PruneMark[]): PruneMarkEntry[] {
