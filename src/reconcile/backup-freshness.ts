@@ -48,7 +48,11 @@ export function backupFreshness(
       const s = byKey.get(`${vmid}/${storage}`);
       const good = s?.lastGoodAt;
       const age = good === undefined ? null : Math.max(0, Math.floor((nowMs - good) / 1000));
-      const unchanged = good === undefined ? undefined : s?.unchangedAt;
+      // Only a confirmation after the newest backup says anything about the guest now.
+      const unchanged =
+        good !== undefined && s?.unchangedAt !== undefined && s.unchangedAt > good
+          ? s.unchangedAt
+          : undefined;
       const covered = Math.max(good ?? 0, unchanged ?? 0);
       out.push({
         vmid,

@@ -98,6 +98,23 @@ test("a stopped guest found unchanged since its last backup is not overdue, and 
     NOW,
   );
   expect(stale[0]?.overdue).toBe(true);
+  // A confirmation older than the newest backup (that guest changed since) is not shown.
+  const older = backupFreshness(
+    POLICY_FOR_UNCHANGED,
+    [105],
+    [
+      {
+        vmid: 105,
+        storage: "nas1",
+        lastGoodAt: NOW - HOUR,
+        unchangedAt: NOW - 3 * HOUR,
+        goodCount: 2,
+        goodBytes: 10,
+      },
+    ],
+    NOW,
+  );
+  expect(older[0]).toMatchObject({ unchanged_at: null, overdue: false });
 });
 
 const POLICY_FOR_UNCHANGED: BackupPolicy = {
