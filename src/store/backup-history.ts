@@ -271,9 +271,11 @@ export class BackupHistory {
            max(CASE WHEN result = 'failed' THEN finished_at END) AS last_failed,
            sum(CASE WHEN result IN ('ok', 'seen') THEN 1 ELSE 0 END) AS good_count,
            sum(CASE WHEN result IN ('ok', 'seen') THEN coalesce(size, 0) ELSE 0 END) AS good_bytes,
-           (SELECT h2.reason FROM backup_history h2 WHERE h2.vmid = h.vmid
-              AND h2.storage = h.storage AND h2.result = 'failed'
-              ORDER BY h2.finished_at DESC, h2.id DESC LIMIT 1) AS last_reason
+           -- The reason is looked up only for the few guests and tiers with a failure.
+           CASE WHEN max(CASE WHEN result = 'failed' THEN finished_at END) IS NOT NULL THEN
+             (SELECT h2.reason FROM backup_history h2 WHERE h2.vmid = h.vmid
+                AND h2.storage = h.storage AND h2.result = 'failed'
+                ORDER BY h2.finished_at DESC, h2.id DESC LIMIT 1) END AS last_reason
          FROM backup_history h GROUP BY vmid, storage`,
       )
       .all() as {
