@@ -78,6 +78,24 @@ async function listGuests(client: Pick<ProxmoxClient, "listLXC">): Promise<Sched
     }));
 }
 
+/**
+ * The skips worth a log line: each guest and tier once when its skip starts or its reason
+ * changes, not at every tick. `now` is what the next tick compares against.
+ */
+export function newSkips<S extends { vmid: number; storage: string; reason: string }>(
+  before: ReadonlyMap<string, string>,
+  skipped: readonly S[],
+): { fresh: S[]; now: Map<string, string> } {
+  const now = new Map<string, string>();
+  const fresh: S[] = [];
+  for (const s of skipped) {
+    const key = `${s.vmid}/${s.storage}`;
+    now.set(key, s.reason);
+    if (before.get(key) !== s.reason) fresh.push(s);
+  }
+  return { fresh, now };
+}
+
 /** How many of a guest's tasks are read at most; a full page means "cannot tell". */
 const TASKS_LIMIT = 200;
 
@@ -133,6 +151,8 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     },
   });
   let nextTick = clock.now();
+  /** Per guest and tier, why the last tick skipped it. */
+  let skipping = new Map<string, string>();
   while (!signal.aborted) {
     try {
       await carryOutBackupRequests(o);
@@ -161,9 +181,9 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
           removed: d.decision.removed.length,
         });
       }
-      for (const s of r.plan?.skipped ?? []) {
-        logger.debug("scheduled backup skipped", { ...s });
-      }
+      const skips = newSkips(skipping, r.plan?.skipped ?? []);
+      for (const s of skips.fresh) logger.info("scheduled backup skipped", { ...s });
+      skipping = skips.now;
     } catch (err) {
       logger.warn("backup scheduler tick failed; trying again next tick", {
         error: (err as Error).message,
