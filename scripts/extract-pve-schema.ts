@@ -52,6 +52,7 @@ export const SIMULATED_ENDPOINTS = [
   "GET /nodes/{node}/storage/{storage}/prunebackups",
   "DELETE /nodes/{node}/storage/{storage}/prunebackups",
   "DELETE /nodes/{node}/storage/{storage}/content/{volume}",
+  "PUT /nodes/{node}/storage/{storage}/content/{volume}",
   "GET /nodes/{node}/disks/list",
   "GET /nodes/{node}/disks/smart",
   "GET /nodes/{node}/lxc/{vmid}/interfaces",

@@ -19,13 +19,15 @@ import { parseFlags } from "./flags.ts";
 
 const HELP = renderHelp({
   usage: [
-    "felhom-agent [--config PATH] backup list [--vmid N] [--limit N] [--json]",
+    "felhom-agent [--config PATH] backup list [--vmid N] [--limit N] [--all] [--json]",
     "felhom-agent [--config PATH] backup run --vmid N [--storage ID] [--wait S] [--json]",
   ],
   body: `list: the backups the agent knows of, newest first, from the state database (works while
 the daemon runs; nothing is changed, Proxmox is not asked): every guest.backup that ended,
 whether the schedule, a hub job, a guest or an operator asked for it, with the archive it
-wrote, or why it failed.
+wrote, or why it failed; and archives found on the storages (result seen). Backups that
+retention, a delete or someone by hand removed keep a row with result removed, shown with
+--all only.
 
 run: asks the running daemon for a backup of one guest now. The daemon submits it to its
 engine like any other operation (gated, journaled, audited; it never prunes), to --storage or
@@ -36,10 +38,11 @@ the request waits for its next start.
 Options:
   --vmid N      one guest only (list), the guest to back up (run)
   --limit N     at most N rows (default 100)
+  --all         list: removed backups too, with why and when
   --storage ID  run: the storage to write to
   --wait S      run: seconds to wait for the daemon (0..3600, default 10)
   --json        list: an array of {vmid, storage, volid, started_at, finished_at, result,
-                size, reason}; run: {request, vmid, storage, state, outcome, operation_id, detail}
+                size, reason, protected, removed_at}; run: {request, vmid, storage, state, outcome, operation_id, detail}
   -h, --help    show this help
 
 What it prints:
@@ -48,6 +51,7 @@ What it prints:
   examples: [
     "felhom-agent backup list",
     "felhom-agent backup list --vmid 101 --json",
+    "felhom-agent backup list --all",
     "felhom-agent backup run --vmid 101 --storage nas1",
   ],
   exitCodes:
@@ -56,7 +60,7 @@ What it prints:
 
 /** The store part `backup list` reads; tests inject one. */
 export interface BackupStoreHandle {
-  backupHistory: { list(o: { vmid?: number; limit?: number }): BackupRecord[] };
+  backupHistory: { list(o: { vmid?: number; limit?: number; all?: boolean }): BackupRecord[] };
   backupRequests: {
     queue(vmid: number, storage?: string): BackupRequest;
     byId(id: number): BackupRequest | undefined;
@@ -85,6 +89,8 @@ function jsonRow(r: BackupRecord) {
     result: r.result,
     size: r.size,
     reason: r.reason,
+    protected: r.protected === true,
+    removed_at: iso(r.removedAt ?? null),
   };
 }
 
@@ -96,7 +102,11 @@ function table(rows: BackupRecord[]): string {
     r.result,
     (iso(r.finishedAt) ?? "-").replace(/\.\d{3}Z$/, "Z"),
     r.size === null ? "-" : String(r.size),
-    r.result === "failed" ? (r.reason ?? "-") : (r.volid ?? "-"),
+    r.result === "failed"
+      ? (r.reason ?? "-")
+      : r.result === "removed"
+        ? `${r.volid ?? "-"} (${r.reason ?? "removed"})`
+        : `${r.volid ?? "-"}${r.protected === true ? " (protected)" : ""}`,
   ]);
   const widths = head.map((h, i) =>
     Math.max(h.length, ...lines.map((l) => (l[i] as string).length)),
@@ -143,6 +153,7 @@ export async function runBackup(
   }
   const { values } = parseFlags(rest, {
     json: { type: "boolean" },
+    all: { type: "boolean" },
     vmid: { type: "string" },
     limit: { type: "string" },
     storage: { type: "string" },
@@ -190,7 +201,11 @@ export async function runBackup(
   if (!cfg) return EXIT_USAGE;
   const store = await openOrFail(ctx, cfg.state_dir);
   try {
-    const rows = store.backupHistory.list({ ...(vmid !== undefined ? { vmid } : {}), limit });
+    const rows = store.backupHistory.list({
+      ...(vmid !== undefined ? { vmid } : {}),
+      limit,
+      all: values.all === true,
+    });
     ctx.stdout(values.json ? `${JSON.stringify(rows.map(jsonRow), null, 2)}\n` : table(rows));
     return EXIT_OK;
   } finally {

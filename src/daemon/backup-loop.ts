@@ -11,7 +11,10 @@ export interface BackupLoopOptions {
   config: BackupConfig;
   store: Store;
   engine: BackupEnqueue;
-  client: Pick<ProxmoxClient, "listLXC" | "pruneDryRun" | "storageContent">;
+  client: Pick<
+    ProxmoxClient,
+    "listLXC" | "pruneDryRun" | "storageContent" | "guestConfig" | "listTasks" | "taskLogTail"
+  >;
   desired: () => DesiredHostState | undefined;
   clock: Clock;
   logger: Logger;
@@ -76,6 +79,51 @@ async function listGuests(client: Pick<ProxmoxClient, "listLXC">): Promise<Sched
 }
 
 /**
+ * The skips worth a log line: each guest and tier once when its skip starts or its reason
+ * changes, not at every tick. `now` is what the next tick compares against.
+ */
+export function newSkips<S extends { vmid: number; storage: string; reason: string }>(
+  before: ReadonlyMap<string, string>,
+  skipped: readonly S[],
+): { fresh: S[]; now: Map<string, string> } {
+  const now = new Map<string, string>();
+  const fresh: S[] = [];
+  for (const s of skipped) {
+    const key = `${s.vmid}/${s.storage}`;
+    now.set(key, s.reason);
+    if (before.get(key) !== s.reason) fresh.push(s);
+  }
+  return { fresh, now };
+}
+
+/** How many of a guest's tasks are read at most; a full page means "cannot tell". */
+const TASKS_LIMIT = 200;
+
+/**
+ * A stopped guest's config digest and every task on it since its last backup started, by any
+ * user (the token has `Sys.Audit` on the node), for the stopped-and-unchanged check
+ * (docs/reconcile.md#stopped-and-unchanged-guests).
+ */
+export async function guestSince(
+  client: Pick<ProxmoxClient, "guestConfig" | "listTasks">,
+  vmid: number,
+  sinceMs: number,
+) {
+  const config = await client.guestConfig(vmid);
+  const tasks = await client.listTasks({
+    vmid,
+    since: Math.floor(sinceMs / 1000),
+    source: "all",
+    limit: TASKS_LIMIT,
+  });
+  return {
+    configDigest: config.digest,
+    tasks: tasks.map((t) => ({ type: t.type, upid: t.upid })),
+    tasksTruncated: tasks.length >= TASKS_LIMIT || (tasks.problems?.length ?? 0) > 0,
+  };
+}
+
+/**
  * Runs the backup scheduler every `tick_s` until `signal` aborts. Started after recovery, so a
  * backup a crash left in flight is settled before the first tick reads the journal.
  */
@@ -88,6 +136,8 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     listGuests: () => listGuests(o.client),
     pruneDryRun: (storage, p) => o.client.pruneDryRun(storage, p),
     backupListing: (storage) => o.client.storageContent(storage, { content: "backup" }),
+    guestSince: (vmid, sinceMs) => guestSince(o.client, vmid, sinceMs),
+    taskLogTail: (upid) => o.client.taskLogTail(upid, 30),
     clock,
     config: {
       floor: { keepNewest: c.floor_keep_newest, minAgeMs: c.floor_min_age_days * 86_400_000 },
@@ -101,6 +151,8 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
     },
   });
   let nextTick = clock.now();
+  /** Per guest and tier, why the last tick skipped it. */
+  let skipping = new Map<string, string>();
   while (!signal.aborted) {
     try {
       await carryOutBackupRequests(o);
@@ -129,9 +181,9 @@ export async function runBackupLoop(o: BackupLoopOptions, signal: AbortSignal): 
           removed: d.decision.removed.length,
         });
       }
-      for (const s of r.plan?.skipped ?? []) {
-        logger.debug("scheduled backup skipped", { ...s });
-      }
+      const skips = newSkips(skipping, r.plan?.skipped ?? []);
+      for (const s of skips.fresh) logger.info("scheduled backup skipped", { ...s });
+      skipping = skips.now;
     } catch (err) {
       logger.warn("backup scheduler tick failed; trying again next tick", {
         error: (err as Error).message,

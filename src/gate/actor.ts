@@ -16,6 +16,8 @@ export function requestActor(req: Pick<OperationRequest, "origin" | "vmid">): st
       return "operator";
     case "reconcile":
       return "reconcile";
+    case "schedule":
+      return "schedule";
   }
 }
 

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import {
   backupPolicyParams,
   guestBackupDeleteParams,
+  guestBackupProtectParams,
   guestBackupPruneParams,
 } from "../ops/params/backup-policy.ts";
 import { guestBackupParams } from "../ops/params/guest-backup.ts";
@@ -472,10 +473,27 @@ export function classify(action: ClassifiedAction, facts: ActionFacts): Classifi
       if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
       // Only the agent's own retention step, which checked PVE's marks against its floor
       // before asking, prunes unsigned (docs/reconcile.md#backup-retention-floor).
-      if (action.origin === "reconcile") {
+      if (action.origin === "schedule") {
         return benign("own_retention", "the agent's retention step, within its floor");
       }
       return destructive("backup_prune", "pruning removes restore points");
+    }
+    case "guest.backup.protect": {
+      const problem = paramProblem(guestBackupProtectParams, params);
+      if (problem) return destructive("unknown_params", `${problem}: unknown is destructive`);
+      // The agent's own retention step protects a tier's monthly point; from anyone else,
+      // protecting is how a storage could be filled with backups no retention may remove
+      // (docs/reconcile.md#protected-monthly-points).
+      if (action.origin === "schedule") {
+        return benign(
+          "own_monthly_point",
+          "the agent's retention step, protecting a monthly point",
+        );
+      }
+      return destructive(
+        "backup_protect",
+        "protected backups outlive every retention and fill the storage",
+      );
     }
     case "guest.backup.delete": {
       const problem = paramProblem(guestBackupDeleteParams, params);

@@ -286,6 +286,12 @@ export const statusReportSchema = z.strictObject({
         last_failure: z
           .strictObject({ at: z.iso.datetime({ offset: true }), reason: z.string() })
           .nullable(),
+        /**
+         * The guest was found stopped and unchanged since that backup at this time, so it was
+         * not backed up again (docs/reconcile.md#stopped-and-unchanged-guests). Optional:
+         * absent from agents before it.
+         */
+        unchanged_at: z.iso.datetime({ offset: true }).nullable().optional(),
         overdue: z.boolean(),
       }),
     )

@@ -15,6 +15,7 @@ export const OP_NAMES = [
   "guest.backup",
   "guest.backup.delete",
   "guest.backup.prune",
+  "guest.backup.protect",
   "guest.provision",
   "guest.restore",
   "guest.destroy",
@@ -33,8 +34,11 @@ export function isOpName(text: unknown): text is OpName {
   return typeof text === "string" && (OP_NAMES as readonly string[]).includes(text);
 }
 
-/** Who asked. Provenance claims inside params are never trusted; only the journal's are. */
-export type OpOrigin = "reconcile" | "localapi" | "job" | "operator";
+/**
+ * Who asked. `schedule` is the backup scheduler (docs/reconcile.md#backup-schedule). Provenance
+ * claims inside params are never trusted; only the journal's are.
+ */
+export type OpOrigin = "reconcile" | "localapi" | "job" | "operator" | "schedule";
 
 /** The raw signed envelope as it travelled (docs/architecture.md#signed-operations); verified by the gate. */
 export interface SignedEnvelope {

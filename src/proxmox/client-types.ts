@@ -233,6 +233,16 @@ export interface ProxmoxClient {
    * (docs/proxmox-behaviour.md#deleting-a-backup-volume).
    */
   deleteVolume(storage: string, volid: string, o?: CallOptions): Promise<string>;
+  /**
+   * A volume's protection and notes; synchronous, answers null. A protected backup is neither
+   * pruned nor deleted until unprotected (docs/proxmox-behaviour.md#protected-backups).
+   */
+  updateVolumeAttributes(
+    storage: string,
+    volid: string,
+    p: { protected?: boolean; notes?: string },
+    o?: CallOptions,
+  ): Promise<void>;
   /** PVE's marks for one guest's backups under a retention; synchronous, changes nothing. */
   pruneDryRun(
     storage: string,

@@ -401,6 +401,19 @@ export function createProxmoxClient(opts: ProxmoxClientOptions): ProxmoxClient {
         o?.signal,
       ),
 
+    updateVolumeAttributes: async (storage, volid, p, o) => {
+      await http.call({
+        method: "PUT",
+        path: `${nodePath}/storage/${enc(storageId(storage))}/content/${enc(volid)}`,
+        schema: z.null(),
+        params: {
+          ...(p.protected !== undefined ? { protected: p.protected ? 1 : 0 } : {}),
+          ...(p.notes !== undefined ? { notes: p.notes } : {}),
+        },
+        signal: o?.signal,
+      });
+    },
+
     taskStatusOnce: async (upid, o) => taskStatus(upid, o?.signal),
     taskLog: async (upid, start, limit, o) => taskLog(upid, start, limit, o?.signal),
     taskLogTail: async (upid, lines = 50, o) =>

@@ -17,14 +17,17 @@ export interface ScheduleGuest {
   lock?: string;
   /** An operation of the engine is queued or running on it. */
   busy?: boolean;
-  /** Stopped and its config and disks unchanged since its newest good backup. */
-  unchangedSinceBackup?: boolean;
 }
 
 /** What the store knows about one guest on one tier. */
 export interface TierHistory {
   /** When the newest good backup finished, epoch ms. */
   lastGoodAt?: number;
+  /**
+   * When the guest was last found stopped and unchanged since that backup, epoch ms: the
+   * backup stands for the period this falls in (docs/reconcile.md#stopped-and-unchanged-guests).
+   */
+  unchangedAt?: number;
   /** When the newest failed attempt ended, epoch ms (newer than `lastGoodAt` or absent). */
   lastFailedAt?: number;
   /** A backup of it to this tier is journaled and not yet settled. */
@@ -159,6 +162,18 @@ export function planDueBackups(input: DueInput): DuePlan {
       if (h.lastGoodAt !== undefined && h.lastGoodAt >= period.startMs) continue;
       const skip = (reason: SkipReason, detail: string) =>
         skipped.push({ vmid: guest.vmid, storage, reason, detail });
+      if (
+        h.lastGoodAt !== undefined &&
+        h.unchangedAt !== undefined &&
+        h.unchangedAt >= period.startMs &&
+        guest.status === "stopped"
+      ) {
+        skip(
+          "stopped_unchanged",
+          `stopped, config and disks unchanged since its last good backup (${new Date(h.lastGoodAt).toISOString()})`,
+        );
+        continue;
+      }
       if (h.inFlight === true) {
         skip("in_flight", "a backup to this tier is already running");
         continue;
@@ -169,14 +184,6 @@ export function planDueBackups(input: DueInput): DuePlan {
       }
       if (guest.busy === true) {
         skip("busy", "another operation on the guest is queued or running");
-        continue;
-      }
-      if (
-        guest.status === "stopped" &&
-        guest.unchangedSinceBackup === true &&
-        h.lastGoodAt !== undefined
-      ) {
-        skip("stopped_unchanged", "stopped and unchanged since its last good backup");
         continue;
       }
       const key = `${input.seed}/${guest.vmid}/${storage}/${period.startMs}`;

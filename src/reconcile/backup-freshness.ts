@@ -13,7 +13,15 @@ export interface BackupFreshness {
   count: number;
   bytes: number;
   last_failure: { at: string; reason: string } | null;
-  /** No good backup for more than twice the tier's period (or none at all). */
+  /**
+   * When the guest was last found stopped and unchanged since that backup, so the backup
+   * still stands for it (docs/reconcile.md#stopped-and-unchanged-guests); null otherwise.
+   */
+  unchanged_at: string | null;
+  /**
+   * No good backup for more than twice the tier's period (or none at all); a stopped guest
+   * found unchanged since its newest good backup counts as covered from then.
+   */
   overdue: boolean;
 }
 
@@ -40,6 +48,12 @@ export function backupFreshness(
       const s = byKey.get(`${vmid}/${storage}`);
       const good = s?.lastGoodAt;
       const age = good === undefined ? null : Math.max(0, Math.floor((nowMs - good) / 1000));
+      // Only a confirmation after the newest backup says anything about the guest now.
+      const unchanged =
+        good !== undefined && s?.unchangedAt !== undefined && s.unchangedAt > good
+          ? s.unchangedAt
+          : undefined;
+      const covered = Math.max(good ?? 0, unchanged ?? 0);
       out.push({
         vmid,
         storage,
@@ -54,7 +68,8 @@ export function backupFreshness(
                 at: new Date(s.lastFailedAt).toISOString(),
                 reason: s.lastFailureReason ?? "failed",
               },
-        overdue: age === null || age * 1000 > 2 * periodMs(tier.schedule),
+        unchanged_at: unchanged === undefined ? null : new Date(unchanged).toISOString(),
+        overdue: good === undefined || nowMs - covered > 2 * periodMs(tier.schedule),
       });
     }
   }

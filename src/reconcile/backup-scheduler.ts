@@ -20,6 +20,8 @@ import {
   type PruneDecision,
   type PruneMarkEntry,
 } from "./backup-floor.ts";
+import { monthlyPointToProtect } from "./backup-monthly-point.ts";
+import { type GuestNow, judgeUnchanged } from "./backup-unchanged.ts";
 import type { DesiredHostState } from "./desired-state.ts";
 import { journalOperationId, statusFromJournal } from "./operation-ids.ts";
 
@@ -59,6 +61,17 @@ export interface BackupSchedulerDeps {
    * backups made by hand enter the history too; absent, none are imported.
    */
   backupListing?: (storage: string) => Promise<readonly StorageVolume[]>;
+  /**
+   * A stopped guest's config digest and its tasks since `sinceMs`, read only when it is due
+   * (docs/reconcile.md#stopped-and-unchanged-guests); absent, a stopped guest is backed up
+   * like any other.
+   */
+  guestSince?: (vmid: number, sinceMs: number) => Promise<Omit<GuestNow, "status">>;
+  /**
+   * The last lines of a task's log, read once per failed backup for its reason and log tail
+   * (docs/reconcile.md#backup-schedule); absent, a failure is recorded with the journal's reason.
+   */
+  taskLogTail?: (upid: string) => Promise<readonly string[]>;
   clock: Clock;
   config: BackupSchedulerConfig;
 }
@@ -74,6 +87,8 @@ export interface TickResult {
     retention: string;
     decision: PruneDecision;
     pruneId?: string;
+    /** The `guest.backup.protect` of the tier's monthly point, when one was asked. */
+    protectId?: string;
   }[];
   started: { vmid: number; storage: string; id: string; reason: string }[];
   proxmoxReads: number;
@@ -94,6 +109,12 @@ export class BackupScheduler {
   private guests: ScheduleGuest[] | undefined;
   private guestsReadAt = 0;
   private heldPolicy: string | undefined;
+  /** Failed backups PVE refused because someone else held the guest's lock: not failures. */
+  private readonly lockRefused = new Set<number>();
+  /** Settled prunes and deletes already written into the history as `removed` rows. */
+  private readonly removalsSeen = new Set<number>();
+  /** Per guest and tier, the period a stopped guest was last found changed in: read once. */
+  private readonly foundChanged = new Map<string, number>();
 
   constructor(private readonly deps: BackupSchedulerDeps) {
     this.startedAtMs = deps.clock.now();
@@ -106,14 +127,19 @@ export class BackupScheduler {
     // Without a policy nothing is scheduled or pruned, but every settled backup still enters
     // the history (`backup list`), whoever asked for it.
     if (inForce === undefined) {
-      this.history();
+      const recent = this.deps.store.journal.recent(JOURNAL_WINDOW);
+      await this.recordFailures(recent, result);
+      this.history(recent);
       return result;
     }
     const now = this.deps.clock.now();
     const { config } = this.deps;
     const stale = this.guests === undefined || now - this.guestsReadAt >= config.guestListMaxAgeMs;
     if (stale) await this.importListings(Object.keys(inForce.policy.tiers), result);
-    const { history, running, fresh } = this.history();
+    // One journal read per tick serves both: failures first, so the plan sees them.
+    const recent = this.deps.store.journal.recent(JOURNAL_WINDOW);
+    await this.recordFailures(recent, result);
+    const { history, running, fresh } = this.history(recent);
     for (const f of fresh) {
       const tier = guestTiers(inForce.policy, f.vmid).find(([id]) => id === f.storage)?.[1];
       if (tier === undefined) continue;
@@ -149,7 +175,15 @@ export class BackupScheduler {
     let p = plan(guests);
     if (p.start.length > 0 && this.guestsReadAt < now) {
       // Something is due: its lock and run state are read fresh before it starts.
-      p = plan(await this.readGuests(result));
+      guests = await this.readGuests(result);
+      p = plan(guests);
+    }
+    // A stopped guest unchanged since its last good backup is not backed up again; the check
+    // costs two reads, once per guest, tier and period, and only when it is due.
+    for (;;) {
+      const found = await this.confirmUnchanged(p, guests, history, result);
+      if (found === 0) break;
+      p = plan(guests);
     }
     result.plan = p;
     for (const due of p.start) {
@@ -157,6 +191,84 @@ export class BackupScheduler {
       if (started !== undefined) result.started.push(started);
     }
     return result;
+  }
+
+  /**
+   * Failed backups not yet in the history, each read once from its task log: the reason is
+   * vzdump's own `ERROR: Backup of VM <vmid> failed - …` line (the task's exit status is only
+   * `job errors`), with the log's tail. One that failed because the guest was locked by a
+   * backup or snapshot someone else ran is no failure of the guest's backups: it is left out of
+   * the history, and the next tick sees the lock and skips the guest, or backs it up.
+   */
+  private async recordFailures(recent: readonly JournalEntry[], result: TickResult): Promise<void> {
+    const read = this.deps.taskLogTail;
+    if (read === undefined) return;
+    const { store } = this.deps;
+    for (const e of recent) {
+      if (e.op !== "guest.backup" || e.phase !== "failed" || e.vmid === null || e.upid === null)
+        continue;
+      if (this.lockRefused.has(e.id) || store.backupHistory.hasJournal(e.id)) continue;
+      const storage = (e.params as { storage?: unknown } | null)?.storage;
+      if (typeof storage !== "string") continue;
+      result.proxmoxReads++;
+      const lines = await read(e.upid).catch(() => undefined);
+      const failure = vzdumpFailure(lines ?? [], e.vmid);
+      if (failure !== undefined && LOCK_REFUSAL.test(failure)) {
+        this.lockRefused.add(e.id);
+        continue;
+      }
+      const status = statusFromJournal(e, journalOperationId(e.id));
+      store.backupHistory.record({
+        vmid: e.vmid,
+        storage,
+        volid: null,
+        result: "failed",
+        startedAt: e.createdAt,
+        finishedAt: e.updatedAt,
+        size: null,
+        reason: failure ?? status?.reason ?? "failed",
+        logTail: lines === undefined ? null : lines.join("\n"),
+        journalId: e.id,
+      });
+    }
+  }
+
+  /**
+   * Judges each stopped guest about to start whose newest good backup recorded a config
+   * digest; one found unchanged is marked so in the history (and in `history`, so the next plan
+   * skips it). Returns how many were found unchanged.
+   */
+  private async confirmUnchanged(
+    p: DuePlan,
+    guests: readonly ScheduleGuest[],
+    history: Map<string, TierHistory>,
+    result: TickResult,
+  ): Promise<number> {
+    const read = this.deps.guestSince;
+    if (read === undefined) return 0;
+    let found = 0;
+    for (const due of p.start) {
+      const guest = guests.find((g) => g.vmid === due.vmid);
+      const key = historyKey(due.vmid, due.storage);
+      if (guest?.status !== "stopped" || this.foundChanged.get(key) === due.periodStartMs) continue;
+      const base = this.deps.store.backupHistory.newestGood(due.vmid, due.storage);
+      if (base?.configDigest == null || base.startedAt === null) continue;
+      result.proxmoxReads += 2;
+      const now = await read(due.vmid, base.startedAt).catch(() => undefined);
+      const verdict =
+        now === undefined
+          ? ({ unchanged: false, why: "it could not be read" } as const)
+          : judgeUnchanged(base, { status: "stopped", ...now });
+      if (!verdict.unchanged) {
+        this.foundChanged.set(key, due.periodStartMs);
+        continue;
+      }
+      const at = this.deps.clock.now();
+      this.deps.store.backupHistory.markUnchanged(due.vmid, due.storage, at);
+      history.set(key, { ...history.get(key), unchangedAt: at });
+      found++;
+    }
+    return found;
   }
 
   private async readGuests(result: TickResult): Promise<ScheduleGuest[]> {
@@ -180,6 +292,7 @@ export class BackupScheduler {
     for (const storage of storages) {
       result.proxmoxReads++;
       const volumes = await list(storage).catch(() => undefined);
+      if (volumes !== undefined) this.noteGone(storage, volumes);
       for (const v of volumes ?? []) {
         if (v.vmid === undefined || v.vmid < 100 || !v.volid.startsWith(`${storage}:`)) continue;
         this.deps.store.backupHistory.record({
@@ -193,8 +306,30 @@ export class BackupScheduler {
           reason: null,
           logTail: null,
           journalId: null,
+          protected: v.protected === true,
         });
       }
+    }
+  }
+
+  /**
+   * Archives the history counts as present that a complete listing of their storage no longer
+   * shows were removed outside the agent's retention (by hand, or by PVE's own): their rows
+   * become `removed`, so freshness stops counting them. A listing with unreadable items proves
+   * nothing and is skipped.
+   */
+  private noteGone(
+    storage: string,
+    volumes: readonly StorageVolume[] & { problems?: unknown[] },
+  ): void {
+    if ((volumes.problems?.length ?? 0) > 0) return;
+    const listed = new Set(volumes.map((v) => v.volid));
+    const gone = this.deps.store.backupHistory
+      .present(storage)
+      .filter((h) => !listed.has(h.volid))
+      .map((h) => ({ ...h, storage }));
+    if (gone.length > 0) {
+      this.deps.store.backupHistory.markRemoved(gone, "no longer in the storage's backup listing");
     }
   }
 
@@ -240,7 +375,7 @@ export class BackupScheduler {
    * the journal (a backup the journal has as done counts even before its archive is listed),
    * and whether one is in flight. Store reads only, never Proxmox.
    */
-  private history(): {
+  private history(recent: readonly JournalEntry[]): {
     history: Map<string, TierHistory>;
     running: number;
     fresh: { vmid: number; storage: string }[];
@@ -250,7 +385,10 @@ export class BackupScheduler {
     const inFlight = new Map<string, true>();
     const journalGood = new Map<string, number>();
     const fresh = new Map<string, { vmid: number; storage: string }>();
-    for (const e of store.journal.recent(JOURNAL_WINDOW)) {
+    for (const e of recent) {
+      if (e.vmid !== null && e.phase === "done" && !this.removalsSeen.has(e.id)) {
+        if (recordRemovals(store.backupHistory, e, e.vmid)) this.removalsSeen.add(e.id);
+      }
       if (e.op !== "guest.backup" || e.vmid === null) continue;
       const storage = (e.params as { storage?: unknown } | null)?.storage;
       if (typeof storage !== "string") continue;
@@ -261,7 +399,7 @@ export class BackupScheduler {
         const key = historyKey(e.vmid, storage);
         if (e.phase === "done")
           journalGood.set(key, Math.max(journalGood.get(key) ?? 0, e.updatedAt));
-        if (!store.backupHistory.hasJournal(e.id)) {
+        if (!store.backupHistory.hasJournal(e.id) && !this.lockRefused.has(e.id)) {
           recordFromJournal(store.backupHistory, e, e.vmid, storage);
           // A new good backup: its tier's retention runs after it, once.
           if (e.phase === "done") fresh.set(key, { vmid: e.vmid, storage });
@@ -272,6 +410,7 @@ export class BackupScheduler {
     for (const s of store.backupHistory.summaries()) {
       history.set(historyKey(s.vmid, s.storage), {
         ...(s.lastGoodAt !== undefined ? { lastGoodAt: s.lastGoodAt } : {}),
+        ...(s.unchangedAt !== undefined ? { unchangedAt: s.unchangedAt } : {}),
         ...(s.lastFailedAt !== undefined ? { lastFailedAt: s.lastFailedAt } : {}),
       });
     }
@@ -304,22 +443,29 @@ export class BackupScheduler {
     const { floor } = this.deps.config;
     const now = this.deps.clock.now();
     let retention = pruneBackupsText(tier.retention);
-    let decision = decidePrune(
-      toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
-      floor,
-      now,
+    let lastMarks = toEntries(
+      await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention }),
     );
+    let decision = decidePrune(lastMarks, floor, now);
     if (decision.method === "per_volume") {
       const raised = raiseKeepLast(tier, decision);
       retention = pruneBackupsText(raised);
-      decision = decidePrune(
-        toEntries(await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention })),
-        floor,
-        now,
+      lastMarks = toEntries(
+        await this.deps.pruneDryRun(storage, { vmid, pruneBackups: retention }),
       );
+      decision = decidePrune(lastMarks, floor, now);
     }
     const held = decision.method === "per_volume";
     const removing = !held && decision.removed.length > 0;
+    const protect =
+      tier.protected_monthly === true
+        ? monthlyPointToProtect(
+            lastMarks,
+            new Set(removing ? decision.removed : []),
+            now,
+            this.deps.config.utcOffsetMs,
+          )
+        : undefined;
     this.deps.store.audit.append({
       actor: "agent",
       action: "backup.retention",
@@ -330,18 +476,33 @@ export class BackupScheduler {
         retention,
         kept: decision.kept.map((k) => ({ volid: k.volid, why: k.reason })),
         removed: held ? [] : decision.removed,
+        ...(protect !== undefined ? { protect } : {}),
       },
     });
-    if (!removing) return { vmid, storage, retention, decision };
-    const { status, settled } = await this.deps.engine.enqueue({
-      op: "guest.backup.prune",
-      vmid,
-      params: { storage, pruneBackups: retention, remove: decision.removed },
-      origin: "reconcile",
-      priority: "background",
-    });
-    void settled.catch(() => undefined);
-    return { vmid, storage, retention, decision, pruneId: status.id };
+    const out: TickResult["retention"][number] = { vmid, storage, retention, decision };
+    if (removing) {
+      const { status, settled } = await this.deps.engine.enqueue({
+        op: "guest.backup.prune",
+        vmid,
+        params: { storage, pruneBackups: retention, remove: decision.removed },
+        origin: "schedule",
+        priority: "background",
+      });
+      void settled.catch(() => undefined);
+      out.pruneId = status.id;
+    }
+    if (protect !== undefined) {
+      const { status, settled } = await this.deps.engine.enqueue({
+        op: "guest.backup.protect",
+        vmid,
+        params: { storage, volid: protect },
+        origin: "schedule",
+        priority: "background",
+      });
+      void settled.catch(() => undefined);
+      out.protectId = status.id;
+    }
+    return out;
   }
 
   private async launch(
@@ -358,7 +519,7 @@ export class BackupScheduler {
       op: "guest.backup",
       vmid,
       params,
-      origin: "reconcile",
+      origin: "schedule",
       priority: "background",
     });
     // The engine journals the intent before it answers; the settled result is read back from
@@ -395,10 +556,82 @@ function recordFromJournal(
   };
   if (status.state === "done") {
     const volid = typeof archive === "string" ? archive : null;
-    history.record({ ...base, volid, result: "ok", reason: null });
+    const digest = status.result?.config_digest;
+    const size = status.result?.size;
+    history.record({
+      ...base,
+      volid,
+      result: "ok",
+      reason: null,
+      size: typeof size === "number" && Number.isInteger(size) && size >= 0 ? size : null,
+      configDigest: typeof digest === "string" ? digest : null,
+    });
   } else if (status.state === "failed") {
     history.record({ ...base, volid: null, result: "failed", reason: status.reason ?? "failed" });
   }
+}
+
+/**
+ * A settled `guest.backup.prune`, `guest.backup.delete` or `guest.backup.protect` into the
+ * history: each archive removed keeps its row, now `removed`, with why; a protected one is
+ * marked so. Returns whether the entry was one of them.
+ */
+function recordRemovals(history: Store["backupHistory"], e: JournalEntry, vmid: number): boolean {
+  const p = e.params as {
+    storage?: unknown;
+    remove?: unknown;
+    volid?: unknown;
+    pruneBackups?: unknown;
+  };
+  if (typeof p?.storage !== "string") return false;
+  const storage = p.storage;
+  if (e.op === "guest.backup.prune" && Array.isArray(p.remove)) {
+    const volids = p.remove.filter((v): v is string => typeof v === "string");
+    history.markRemoved(
+      volids.map((volid) => ({ vmid, storage, volid })),
+      `pruned by retention (${String(p.pruneBackups)}), ${e.origin === "schedule" ? "the agent's retention step" : `asked by ${e.origin}`}`,
+      e.updatedAt,
+    );
+    return true;
+  }
+  if (e.op === "guest.backup.protect" && typeof p.volid === "string") {
+    history.markProtected(p.volid);
+    return true;
+  }
+  if (e.op === "guest.backup.delete" && typeof p.volid === "string") {
+    history.markRemoved(
+      [{ vmid, storage, volid: p.volid }],
+      `deleted by guest.backup.delete (${e.origin})`,
+      e.updatedAt,
+    );
+    return true;
+  }
+  return false;
+}
+
+/** vzdump refuses a guest another task holds (docs/proxmox-behaviour.md#vzdump-modes-and-failures). */
+const LOCK_REFUSAL =
+  /^CT is locked \((backup|snapshot|snapshot-delete|create|disk|mounted|migrate|rollback)\)$/;
+
+/** A full target shows only in the compressor's output, not in vzdump's ERROR line. */
+const NO_SPACE = "No space left on device";
+
+/**
+ * vzdump's reason a guest's backup failed, from its log: its `ERROR: Backup of VM` line, else
+ * the task's `TASK ERROR:` line; undefined when the log names none.
+ */
+function vzdumpFailure(lines: readonly string[], vmid: number): string | undefined {
+  const prefix = `ERROR: Backup of VM ${vmid} failed - `;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i] as string;
+    if (!l.startsWith(prefix)) continue;
+    const reason = l.slice(prefix.length).slice(0, 900);
+    const full = !reason.includes(NO_SPACE) && lines.some((x) => x.includes(NO_SPACE));
+    return full ? `${NO_SPACE}: ${reason}` : reason;
+  }
+  // No guest line (the job itself failed): the task's own last words.
+  const task = lines.findLast((l) => l.startsWith("TASK ERROR: "));
+  return task === undefined ? undefined : task.slice("TASK ERROR: ".length).slice(0, 900);
 }
 
 function toEntries(marks: readonly PruneMark[]): PruneMarkEntry[] {

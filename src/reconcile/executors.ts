@@ -31,7 +31,9 @@ export type ExecClient = Pick<
   | "restoreLXC"
   | "storageContent"
   | "taskLogTail"
+  | "taskLog"
   | "deleteVolume"
+  | "updateVolumeAttributes"
   | "pruneDryRun"
   | "pruneBackups"
   | "version"
@@ -123,6 +125,25 @@ function backupRetention(p: GuestBackupParams): { extra?: Record<string, string>
   return retention === undefined ? {} : { extra: { "prune-backups": retention } };
 }
 
+/** vzdump names the guest's run state near the top of its log (docs/proxmox-behaviour.md#vzdump-status-line). */
+const VZDUMP_STOPPED = /^INFO: status = stopped$/;
+
+/**
+ * The guest's config digest after a backup vzdump took of it stopped, so a later schedule can
+ * tell it is unchanged (docs/reconcile.md#stopped-and-unchanged-guests); undefined when it ran
+ * during the backup, or still runs now.
+ */
+async function stoppedDigest(
+  c: ExecClient,
+  vmid: number,
+  upid: string,
+): Promise<string | undefined> {
+  const head = await c.taskLog(upid, 0, 40);
+  if (!head.lines.some((l) => VZDUMP_STOPPED.test(l.t))) return undefined;
+  if ((await c.guestStatus(vmid)).status !== "stopped") return undefined;
+  return (await c.guestConfig(vmid)).digest;
+}
+
 /** Parses with the operation's one schema (src/ops/params); throws ZodError. */
 function parserOf<K extends ExecOp>(op: K): (raw: unknown) => OpParams[K] {
   return (raw) => OP_PARAMS[op].parse(raw) as OpParams[K];
@@ -149,16 +170,16 @@ function restoreCall(
 }
 
 /**
- * The archive a vzdump task wrote: named in its log (`creating vzdump archive '…/<file>'`),
- * then looked up in the storage's content by that file name; else the newest backup of the
- * guest that appeared after the task started. Undefined when neither finds it.
+ * The archive a vzdump task wrote, with its size: named in its log (`creating vzdump archive
+ * '…/<file>'`), then looked up in the storage's content by that file name; else the newest
+ * backup of the guest that appeared after the task started. Undefined when neither finds it.
  */
 async function findArchive(
   c: ExecClient,
   vmid: number,
   storage: string,
   upid: string,
-): Promise<string | undefined> {
+): Promise<{ volid: string; sizeBytes: number } | undefined> {
   const log = await c.taskLogTail(upid, 50).catch(() => [] as string[]);
   const named = log
     .map((line) => /creating vzdump archive '(?:[^']*\/)?([^'/]+)'/.exec(line)?.[1])
@@ -166,12 +187,13 @@ async function findArchive(
   const volumes = await c.storageContent(storage, { content: "backup", vmid });
   if (named !== undefined) {
     const hit = volumes.find((v) => v.volid.endsWith(`/${named}`) || v.volid.endsWith(`:${named}`));
-    if (hit) return hit.volid;
+    if (hit) return { volid: hit.volid, sizeBytes: hit.sizeBytes };
   }
   const since = parseUpid(upid).starttime - 2;
-  return volumes
+  const newest = volumes
     .filter((v) => v.vmid === vmid && (v.ctimeSec ?? 0) >= since)
-    .sort((a, b) => (b.ctimeSec ?? 0) - (a.ctimeSec ?? 0))[0]?.volid;
+    .sort((a, b) => (b.ctimeSec ?? 0) - (a.ctimeSec ?? 0))[0];
+  return newest === undefined ? undefined : { volid: newest.volid, sizeBytes: newest.sizeBytes };
 }
 
 /** A mapped type: adding an operation without an executor does not compile. */
@@ -318,7 +340,12 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     alreadyDone: () => false,
     result: async (c, vmid, p, upid) => {
       const archive = await findArchive(c, vmid, p.storage, upid).catch(() => undefined);
-      return { storage: p.storage, ...(archive !== undefined ? { archive } : {}) };
+      const digest = await stoppedDigest(c, vmid, upid).catch(() => undefined);
+      return {
+        storage: p.storage,
+        ...(archive !== undefined ? { archive: archive.volid, size: archive.sizeBytes } : {}),
+        ...(digest !== undefined ? { config_digest: digest } : {}),
+      };
     },
   },
   "guest.backup.delete": {
@@ -358,6 +385,24 @@ export const EXECUTORS: { [K in ExecOp]: OpExecutor<K> } = {
     },
     alreadyDone: () => false,
     result: async (_c, _vmid, p) => ({ storage: p.storage, removed: p.remove }),
+  },
+  "guest.backup.protect": {
+    parseParams: parserOf("guest.backup.protect"),
+    // A synchronous PUT (docs/proxmox-behaviour.md#protected-backups): in effect once the
+    // storage lists the volume protected.
+    taskType: null,
+    post: async (c, vmid, p, signal) => {
+      const owner = Number(BACKUP_VOLID.exec(p.volid)?.[1]);
+      if (owner !== vmid) throw new Error(`${p.volid} is not a backup of guest ${vmid}`);
+      await c.updateVolumeAttributes(p.storage, p.volid, { protected: true }, opts(signal));
+      return null;
+    },
+    inEffect: async (c, vmid, p) =>
+      (await c.storageContent(p.storage, { content: "backup", vmid })).some(
+        (v) => v.volid === p.volid && v.protected === true,
+      ),
+    alreadyDone: () => false,
+    result: async (_c, _vmid, p) => ({ storage: p.storage, protected: p.volid }),
   },
   "guest.resize": {
     parseParams: parserOf("guest.resize"),

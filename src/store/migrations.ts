@@ -8,9 +8,18 @@ import type { Database } from "bun:sqlite";
 export interface Migration {
   readonly name: string;
   readonly sql: string;
+  /**
+   * The step rebuilds tables other tables reference, so it runs with foreign keys off and checks
+   * them all before it commits (SQLite's documented table rebuild,
+   * src/store/README.md#rebuilding-a-table).
+   */
+  readonly rebuildsTables?: true;
 }
 
+/** The origins the released migrations allowed: frozen, their SQL never changes. */
 const ORIGINS = "'reconcile', 'localapi', 'job', 'operator'";
+/** Every origin the journal and the pending table accept since the scheduler got its own. */
+const ORIGINS_WITH_SCHEDULE = `${ORIGINS}, 'schedule'`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -429,6 +438,81 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX bootstrap_codes_vmid ON bootstrap_codes (vmid, created_at);
     `,
   },
+  {
+    name: "schedule origin and backup history details",
+    rebuildsTables: true,
+    sql: `
+      -- Scheduled backups are journaled with their own origin. A CHECK cannot be altered in
+      -- place, so journal and pending_ops are rebuilt with the same columns, rows, AUTOINCREMENT
+      -- counter and indexes (src/store/README.md#rebuilding-a-table). Other tables reference
+      -- journal by name, and the name is the same afterwards.
+      CREATE TABLE journal_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        vmid INTEGER,
+        op TEXT NOT NULL,
+        params TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN (${ORIGINS_WITH_SCHEDULE})),
+        job_id TEXT,
+        phase TEXT NOT NULL CHECK (phase IN ('intent', 'posted', 'done', 'failed', 'abandoned')),
+        upid TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 1),
+        provenance TEXT,
+        resolution TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK (phase <> 'posted' OR upid IS NOT NULL)
+      ) STRICT;
+      INSERT INTO journal_new (id, vmid, op, params, origin, job_id, phase, upid, error, attempts,
+          provenance, resolution, created_at, updated_at)
+        SELECT id, vmid, op, params, origin, job_id, phase, upid, error, attempts,
+          provenance, resolution, created_at, updated_at FROM journal;
+      -- The counter survives even past deleted rows: an id is never handed out twice.
+      DELETE FROM sqlite_sequence WHERE name = 'journal_new';
+      INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'journal_new', seq FROM sqlite_sequence WHERE name = 'journal';
+      DROP TABLE journal;
+      ALTER TABLE journal_new RENAME TO journal;
+      CREATE INDEX journal_in_flight ON journal (id) WHERE phase IN ('intent', 'posted');
+      CREATE INDEX journal_vmid ON journal (vmid, id);
+      CREATE INDEX journal_job ON journal (job_id, id) WHERE job_id IS NOT NULL;
+
+      CREATE TABLE pending_ops_new (
+        id TEXT PRIMARY KEY,
+        op TEXT NOT NULL,
+        vmid INTEGER,
+        params TEXT NOT NULL,
+        origin TEXT NOT NULL CHECK (origin IN (${ORIGINS_WITH_SCHEDULE})),
+        job_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'released', 'rejected', 'expired')),
+        reason TEXT,
+        resolution TEXT,
+        journal_id INTEGER REFERENCES journal (id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO pending_ops_new (id, op, vmid, params, origin, job_id, status, reason,
+          resolution, journal_id, created_at, updated_at)
+        SELECT id, op, vmid, params, origin, job_id, status, reason,
+          resolution, journal_id, created_at, updated_at FROM pending_ops;
+      DROP TABLE pending_ops;
+      ALTER TABLE pending_ops_new RENAME TO pending_ops;
+      CREATE UNIQUE INDEX pending_ops_job ON pending_ops (job_id) WHERE job_id IS NOT NULL;
+      CREATE INDEX pending_ops_status ON pending_ops (status, created_at);
+
+      -- What the schedule needs besides: the guest's config digest when a backup of it was
+      -- taken while stopped (a stopped guest unchanged since is skipped, and when that was last
+      -- found), whether the archive is protected, and when a backup was removed (its row stays,
+      -- result 'removed', with the why).
+      ALTER TABLE backup_history ADD COLUMN config_digest TEXT
+        CHECK (config_digest IS NULL OR length(config_digest) <= 128);
+      ALTER TABLE backup_history ADD COLUMN protected INTEGER NOT NULL DEFAULT 0
+        CHECK (protected IN (0, 1));
+      ALTER TABLE backup_history ADD COLUMN removed_at INTEGER;
+      -- A stopped guest found unchanged since this backup: its period counts as covered.
+      ALTER TABLE backup_history ADD COLUMN unchanged_at INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this build writes and understands. */
@@ -465,22 +549,46 @@ export function applyMigrations(db: Database, options: ApplyOptions = {}): numbe
   }
   const applied: number[] = [];
   for (;;) {
-    const step = db
-      .transaction(() => {
-        const current = readUserVersion(db);
-        if (current >= target) return undefined;
-        const next = current + 1;
-        const migration = migrations[current];
-        if (!migration) return undefined;
-        db.run(migration.sql);
-        if (next === 1) options.onCreate?.(db);
-        // PRAGMA takes no bound parameters; `next` is an integer computed here.
-        db.run(`PRAGMA user_version = ${next}`);
-        return next;
-      })
-      .immediate();
+    const rebuilds = migrations[readUserVersion(db)]?.rebuildsTables === true;
+    // foreign_keys is a no-op inside a transaction, so it is switched around it.
+    const fkWasOn = rebuilds && foreignKeysOn(db);
+    if (fkWasOn) db.run("PRAGMA foreign_keys = OFF");
+    let step: number | undefined;
+    try {
+      step = db
+        .transaction(() => {
+          const current = readUserVersion(db);
+          if (current >= target) return undefined;
+          const next = current + 1;
+          const migration = migrations[current];
+          if (!migration) return undefined;
+          db.run(migration.sql);
+          if (migration.rebuildsTables === true) checkForeignKeys(db, migration.name);
+          if (next === 1) options.onCreate?.(db);
+          // PRAGMA takes no bound parameters; `next` is an integer computed here.
+          db.run(`PRAGMA user_version = ${next}`);
+          return next;
+        })
+        .immediate();
+    } finally {
+      if (fkWasOn) db.run("PRAGMA foreign_keys = ON");
+    }
     if (step === undefined) return applied;
     applied.push(step);
+  }
+}
+
+function foreignKeysOn(db: Database): boolean {
+  const row = db.query("PRAGMA foreign_keys").get() as { foreign_keys: number } | null;
+  return row?.foreign_keys === 1;
+}
+
+/** A rebuild that broke a reference rolls back rather than commit a dangling row. */
+function checkForeignKeys(db: Database, name: string): void {
+  const broken = db.query("PRAGMA foreign_key_check").all() as { table: string }[];
+  if (broken.length > 0) {
+    const tables = [...new Set(broken.map((r) => r.table))].join(", ");
+    throw new Error(`migration "${name}" left broken references in ${tables}`);
   }
 }
 

@@ -1,8 +1,8 @@
 import { invalidArgument } from "./errors.ts";
 
 /** Who asked for a mutation; the gate and the audit log read it, so it is a closed set. */
-export type Origin = "reconcile" | "localapi" | "job" | "operator";
-export const ORIGINS: readonly Origin[] = ["reconcile", "localapi", "job", "operator"];
+export type Origin = "reconcile" | "localapi" | "job" | "operator" | "schedule";
+export const ORIGINS: readonly Origin[] = ["reconcile", "localapi", "job", "operator", "schedule"];
 
 // Guest ids are `pve-vmid`: minimum 100, maximum 999999999 (docs/proxmox-behaviour.md#api-schema-source).
 const VMID_MIN = 100;

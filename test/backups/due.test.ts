@@ -213,8 +213,8 @@ describe("the due-time planner", () => {
   test("locked, busy, already running and stopped-unchanged guests are skipped, with the reason", () => {
     const history = new Map<string, TierHistory>([
       [historyKey(303, "nas1"), { inFlight: true }],
-      [historyKey(304, "nas1"), { lastGoodAt: T0 - 3 * DAY }],
-      [historyKey(304, "pbs1"), { lastGoodAt: T0 - 3 * DAY }],
+      [historyKey(304, "nas1"), { lastGoodAt: T0 - 3 * DAY, unchangedAt: T0 + HOUR }],
+      [historyKey(304, "pbs1"), { lastGoodAt: T0 - 3 * DAY, unchangedAt: T0 + HOUR }],
     ]);
     const plan = planDueBackups(
       input({
@@ -223,7 +223,7 @@ describe("the due-time planner", () => {
         guests: [
           { vmid: 301, status: "running", lock: "backup" },
           { vmid: 302, status: "running", busy: true },
-          { vmid: 304, status: "stopped", unchangedSinceBackup: true },
+          { vmid: 304, status: "stopped" },
         ],
       }),
     );
@@ -240,6 +240,45 @@ describe("the due-time planner", () => {
       input({ history, nowMs: T0 + 3 * HOUR, guests: [running(303)] }),
     );
     expect(inflight.skipped.map((s) => s.reason)).toEqual(["in_flight"]);
+  });
+
+  test("found unchanged in this period, a stopped guest is skipped; otherwise it is due as usual", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 30 * DAY }),
+        fc.integer({ min: 1, max: 40 * DAY }),
+        fc.integer({ min: 0, max: 40 * DAY }),
+        fc.boolean(),
+        (offset, goodAgo, unchangedAgo, stopped) => {
+          const nowMs = T0 + offset;
+          const h: TierHistory = { lastGoodAt: nowMs - goodAgo, unchangedAt: nowMs - unchangedAgo };
+          const plan = planDueBackups(
+            input({
+              policy: { tiers: { pbs1: POLICY.tiers.pbs1 as BackupPolicy["tiers"][string] } },
+              history: new Map([[historyKey(400, "pbs1"), h]]),
+              nowMs,
+              startedAtMs: nowMs - 60 * DAY,
+              guests: [{ vmid: 400, status: stopped ? "stopped" : "running" }],
+            }),
+          );
+          const period = currentPeriod({ every_hours: 6 }, nowMs, 0);
+          const goodThisPeriod = (h.lastGoodAt as number) >= period.startMs;
+          const unchangedThisPeriod = (h.unchangedAt as number) >= period.startMs;
+          const skippedUnchanged = plan.skipped.some((x) => x.reason === "stopped_unchanged");
+          const due = plan.start.length + plan.waiting.length > 0;
+          if (goodThisPeriod) {
+            expect(due || skippedUnchanged).toBe(false);
+          } else if (stopped && unchangedThisPeriod) {
+            expect(skippedUnchanged).toBe(true);
+            expect(due).toBe(false);
+          } else {
+            expect(skippedUnchanged).toBe(false);
+            expect(due).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   test("a failure in this period is retried after the back-off, not at every tick", () => {

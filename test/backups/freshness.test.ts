@@ -45,8 +45,78 @@ test("age, count, bytes, last failure, and overdue past twice the period", () =>
     count: 4,
     bytes: 4000,
     last_failure: null,
+    unchanged_at: null,
     overdue: false,
   });
   expect(rows[2]?.last_failure?.reason).toBe("no space left on device");
   expect(rows[3]).toMatchObject({ last_good_at: null, age_s: null, count: 0, overdue: true });
 });
+
+test("a stopped guest found unchanged since its last backup is not overdue, and says since when", () => {
+  const rows = backupFreshness(
+    POLICY_FOR_UNCHANGED,
+    [105],
+    [
+      {
+        vmid: 105,
+        storage: "nas1",
+        lastGoodAt: NOW - 10 * 24 * HOUR,
+        unchangedAt: NOW - 2 * HOUR,
+        goodCount: 1,
+        goodBytes: 10,
+      },
+    ],
+    NOW,
+  );
+  expect(rows).toEqual([
+    {
+      vmid: 105,
+      storage: "nas1",
+      last_good_at: new Date(NOW - 10 * 24 * HOUR).toISOString(),
+      age_s: 10 * 24 * 3600,
+      count: 1,
+      bytes: 10,
+      last_failure: null,
+      unchanged_at: new Date(NOW - 2 * HOUR).toISOString(),
+      overdue: false,
+    },
+  ]);
+  // Found unchanged, but long ago: overdue again.
+  const stale = backupFreshness(
+    POLICY_FOR_UNCHANGED,
+    [105],
+    [
+      {
+        vmid: 105,
+        storage: "nas1",
+        lastGoodAt: NOW - 10 * 24 * HOUR,
+        unchangedAt: NOW - 49 * HOUR,
+        goodCount: 1,
+        goodBytes: 10,
+      },
+    ],
+    NOW,
+  );
+  expect(stale[0]?.overdue).toBe(true);
+  // A confirmation older than the newest backup (that guest changed since) is not shown.
+  const older = backupFreshness(
+    POLICY_FOR_UNCHANGED,
+    [105],
+    [
+      {
+        vmid: 105,
+        storage: "nas1",
+        lastGoodAt: NOW - HOUR,
+        unchangedAt: NOW - 3 * HOUR,
+        goodCount: 2,
+        goodBytes: 10,
+      },
+    ],
+    NOW,
+  );
+  expect(older[0]).toMatchObject({ unchanged_at: null, overdue: false });
+});
+
+const POLICY_FOR_UNCHANGED: BackupPolicy = {
+  tiers: { nas1: { schedule: { daily: "01:00-05:00" }, retention: { keep_last: 3 } } },
+};

@@ -104,6 +104,14 @@ describe("the backup scheduler through the engine", () => {
         .sort(),
     ).toEqual([101, 103]);
     expect(hist.every((h) => h.volid?.startsWith("local:backup/vzdump-lxc-"))).toBe(true);
+    // The run's own size, known before the next listing.
+    expect(hist.every((h) => (h.size ?? 0) > 0)).toBe(true);
+    expect(
+      rig.store.journal
+        .recent(50)
+        .filter((e) => e.op === "guest.backup")
+        .map((e) => e.origin),
+    ).toEqual(["schedule", "schedule"]);
     expect(
       rig.store.audit
         .list({ limit: 1000 })
@@ -145,6 +153,33 @@ describe("the backup scheduler through the engine", () => {
     expect(after.length).toBe(1);
     expect(after).not.toContain(`${r.started[0]?.vmid}/local`);
     expect(archives(101).length + archives(103).length).toBe(before + 2);
+  });
+
+  test("a crash between the vzdump POST and its UPID: recovery finds the task, nothing runs twice", async () => {
+    const only101: BackupPolicy = {
+      ...POLICY,
+      guests: { "102": { exclude: true }, "103": { exclude: true } },
+    };
+    const before = archives(101).length;
+    // What the engine leaves when it dies right after the POST: an intent without a UPID,
+    // and PVE running the backup it was asked for.
+    rig.store.journal.recordIntent({
+      vmid: 101,
+      op: "guest.backup",
+      params: { storage: "local" },
+      origin: "schedule",
+    });
+    await rig.client.vzdump({ vmid: 101, storage: "local", remove: false });
+    await rig.restart();
+    await rig.engine.resolve("recovery");
+    await settle();
+    const [entry] = rig.store.journal.forGuest(101);
+    expect(entry?.phase).toBe("done");
+    expect(entry?.resolution ?? "").toContain("found task");
+    const started = await runUntilQuiet(scheduler(only101));
+    expect(started).toEqual([]);
+    expect(archives(101).length).toBe(before + 1);
+    expect(rig.store.backupHistory.list({ vmid: 101 }).map((h) => h.result)).toEqual(["ok"]);
   });
 
   test("a policy below the floor is held, audited once, and nothing is scheduled by it", async () => {
@@ -211,6 +246,84 @@ describe("the backup scheduler through the engine", () => {
     expect(details.kept.length).toBe(4);
     const prune = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.prune");
     expect(prune?.phase).toBe("done");
+    // The removed archives keep their history rows, `removed` with why; freshness skips them.
+    await s.tick();
+    const removed = rig.store.backupHistory
+      .list({ vmid: 101, all: true })
+      .filter((h) => h.result === "removed");
+    expect(removed.map((h) => h.volid).sort()).toEqual(old.slice(3).sort());
+    expect(removed[0]?.reason).toBe(
+      "pruned by retention (keep-last=4), the agent's retention step",
+    );
+    expect(rig.store.backupHistory.list({ vmid: 101 }).some((h) => h.result === "removed")).toBe(
+      false,
+    );
+    expect(rig.store.backupHistory.summaries().find((x) => x.vmid === 101)?.goodCount).toBe(4);
+    // The scheduler's own origin: its prune is benign as the agent's retention step, audited so.
+    expect(prune?.origin).toBe("schedule");
+    expect(
+      rig.store.audit
+        .list({ limit: 1000 })
+        .filter((a) => a.target === "guest:101" && a.actor === "schedule")
+        .map((a) => a.action),
+    ).toContain("guest.backup.prune");
+  });
+
+  test("protected_monthly: the month's first backup is protected by the schedule, once a month", async () => {
+    const policy: BackupPolicy = {
+      tiers: {
+        local: {
+          schedule: { every_hours: 24 },
+          retention: { keep_last: 3 },
+          protected_monthly: true,
+        },
+      },
+      guests: { "102": { exclude: true }, "103": { exclude: true } },
+    };
+    const s = scheduler(policy);
+    await s.tick();
+    await settle();
+    const r = await s.tick();
+    expect(r.retention.length).toBe(1);
+    expect(r.retention[0]?.protectId).toBeDefined();
+    await settle();
+    const protectedNow = () =>
+      [...(rig.sim.state.storage("local")?.volumes.values() ?? [])]
+        .filter((v) => v.vmid === 101 && v.protected === true)
+        .map((v) => v.volid);
+    const mine = rig.store.backupHistory.list({ vmid: 101 }).find((h) => h.result === "ok");
+    expect(protectedNow()).toEqual([mine?.volid as string]);
+    const protect = rig.store.journal.recent(20).find((e) => e.op === "guest.backup.protect");
+    expect([protect?.phase, protect?.origin]).toEqual(["done", "schedule"]);
+    const audit = rig.store.audit.list({ limit: 1000 });
+    expect(
+      audit.some(
+        (a) =>
+          a.action === "guest.backup.protect" && a.actor === "schedule" && a.outcome !== "failed",
+      ),
+    ).toBe(true);
+    await s.tick();
+    expect(
+      rig.store.backupHistory.list({ vmid: 101 }).find((h) => h.volid === mine?.volid)?.protected,
+    ).toBe(true);
+
+    // Another backup this month (a hub job): its retention step protects nothing more.
+    await Bun.sleep(1100);
+    const st = await rig.engine.submit({
+      op: "guest.backup",
+      vmid: 101,
+      params: { storage: "local" },
+      origin: "job",
+      jobId: "job-extra",
+      priority: "background",
+    });
+    expect(["queued", "running"]).toContain(st.state);
+    await settle();
+    const again = await s.tick();
+    expect(again.retention.length).toBe(1);
+    expect(again.retention[0]?.protectId).toBeUndefined();
+    await settle();
+    expect(protectedNow()).toEqual([mine?.volid as string]);
   });
 
   test("a hub job asking to prune is held for a signature", async () => {
@@ -245,6 +358,32 @@ describe("the backup scheduler through the engine", () => {
     expect(started).toEqual(["101/local"]);
     const seen = rig.store.backupHistory.list({ vmid: 103 });
     expect(seen.map((h) => [h.volid, h.result, h.size])).toEqual([[volid, "seen", 4242]]);
+  });
+
+  test("an archive deleted by hand leaves the listing: its row becomes removed, with why", async () => {
+    const local = rig.sim.state.storage("local");
+    if (local === undefined) throw new Error("no local storage");
+    const volid = "local:backup/vzdump-lxc-103-2026_01_01-00_00_00.tar.zst";
+    local.volumes.set(volid, {
+      volid,
+      content: "backup",
+      format: "tar.zst",
+      size: 4242,
+      ctime: Math.floor(clock.now() / 1000) - 60,
+      vmid: 103,
+    });
+    const s = scheduler();
+    await s.tick();
+    expect(rig.store.backupHistory.list({ vmid: 103 }).map((h) => h.result)).toEqual(["seen"]);
+    local.volumes.delete(volid);
+    await settle();
+    clock.jump(2 * 3_600_000);
+    await s.tick();
+    const rows = rig.store.backupHistory.list({ vmid: 103, all: true });
+    expect(rows.find((h) => h.volid === volid)).toMatchObject({
+      result: "removed",
+      reason: "no longer in the storage's backup listing",
+    });
   });
 
   test("without a policy nothing is scheduled, but a backup asked by a hub job enters the history", async () => {

@@ -61,6 +61,29 @@ beforeEach(() => {
     logTail: null,
     journalId: 2,
   });
+  store.backupHistory.record({
+    vmid: 101,
+    storage: "nas1",
+    volid: "nas1:backup/vzdump-lxc-101-2026_05_01-01_00_00.tar.zst",
+    result: "seen",
+    startedAt: null,
+    finishedAt: Date.UTC(2026, 4, 1, 1, 0, 0),
+    size: 1024,
+    reason: null,
+    logTail: null,
+    journalId: null,
+  });
+  store.backupHistory.markRemoved(
+    [
+      {
+        vmid: 101,
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_05_01-01_00_00.tar.zst",
+      },
+    ],
+    "pruned by retention (keep-last=3), the agent's retention step",
+    at(30),
+  );
   store.close();
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,7 +93,18 @@ test("backup list --json: newest first, the documented fields", async () => {
   const rows = JSON.parse(out) as Record<string, unknown>[];
   expect(rows.map((r) => Object.keys(r).sort())).toEqual(
     Array(2).fill(
-      ["finished_at", "reason", "result", "size", "started_at", "storage", "vmid", "volid"].sort(),
+      [
+        "finished_at",
+        "reason",
+        "result",
+        "size",
+        "started_at",
+        "storage",
+        "vmid",
+        "volid",
+        "protected",
+        "removed_at",
+      ].sort(),
     ),
   );
   expect(rows.map((r) => [r.vmid, r.result])).toEqual([
@@ -94,4 +128,22 @@ test("a bad --vmid is a usage error; a missing store is a failure with a hint", 
   writeFileSync(configPath, JSON.stringify({ state_dir: join(dir, "nowhere") }));
   await expect(runBackup(["list"], ctx())).rejects.toThrow("state database could not be read");
   expect(err).toBe("");
+});
+
+test("removed backups are hidden unless --all, which shows why and when", async () => {
+  expect(await runBackup(["list", "--json"], ctx())).toBe(0);
+  expect((JSON.parse(out) as { result: string }[]).map((r) => r.result)).toEqual(["failed", "ok"]);
+  expect(await runBackup(["list", "--all", "--json"], ctx())).toBe(0);
+  const rows = JSON.parse(out) as Record<string, unknown>[];
+  expect(rows.map((r) => r.result)).toEqual(["failed", "ok", "removed"]);
+  expect(rows[2]).toMatchObject({
+    volid: "nas1:backup/vzdump-lxc-101-2026_05_01-01_00_00.tar.zst",
+    reason: "pruned by retention (keep-last=3), the agent's retention step",
+    removed_at: "2026-06-02T01:30:00.000Z",
+    size: 1024,
+  });
+  expect(await runBackup(["list", "--all"], ctx())).toBe(0);
+  expect(out).toContain(
+    "removed  2026-05-01T01:00:00Z  1024  nas1:backup/vzdump-lxc-101-2026_05_01-01_00_00.tar.zst (pruned by retention",
+  );
 });

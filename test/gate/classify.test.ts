@@ -623,11 +623,65 @@ const TABLE: Row[] = [
         pruneBackups: "keep-last=3",
         remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
       }),
-      origin: "reconcile",
+      origin: "schedule",
     },
     none,
     "benign",
     "own_retention",
+  ],
+  [
+    "guest.backup.prune from a reconcile pass: never its job",
+    {
+      ...g("guest.backup.prune", {
+        storage: "nas1",
+        pruneBackups: "keep-last=3",
+        remove: ["nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst"],
+      }),
+      origin: "reconcile",
+    },
+    none,
+    "destructive",
+    "backup_prune",
+  ],
+  [
+    "guest.backup.protect from the agent's retention step",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+      }),
+      origin: "schedule",
+    },
+    none,
+    "benign",
+    "own_monthly_point",
+  ],
+  [
+    "guest.backup.protect asked by the hub: protected backups could fill the storage",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+      }),
+      origin: "job",
+    },
+    none,
+    "destructive",
+    "backup_protect",
+  ],
+  [
+    "guest.backup.protect with a stray key, even from the schedule",
+    {
+      ...g("guest.backup.protect", {
+        storage: "nas1",
+        volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+        protected: false,
+      }),
+      origin: "schedule",
+    },
+    none,
+    "destructive",
+    "unknown_params",
   ],
   [
     "guest.backup.prune asked by the hub",

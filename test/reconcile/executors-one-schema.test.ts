@@ -67,6 +67,17 @@ const SAMPLES: Record<ParamOp, { ok: Record<string, unknown>[]; bad: Record<stri
       bad: [{ archive: "" }, { archive: GOLDEN, mp0: "local:8,mp=/srv" }],
     },
     "guest.destroy": { ok: [{}, { purge: true, force: true }], bad: [{ purge: 1 }] },
+    "guest.backup.protect": {
+      ok: [{ storage: "nas1", volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst" }],
+      bad: [
+        { storage: "nas1", volid: "usb1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst" },
+        {
+          storage: "nas1",
+          volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst",
+          protected: false,
+        },
+      ],
+    },
     "guest.backup.delete": {
       ok: [{ storage: "nas1", volid: "nas1:backup/vzdump-lxc-101-2026_01_02-03_04_05.tar.zst" }],
       bad: [

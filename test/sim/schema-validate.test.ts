@@ -37,7 +37,7 @@ describe("schema file", () => {
 
   test("says where it comes from and holds every simulated endpoint", () => {
     expect(file.source).toBe("pve-docs apidata.js, PVE 9.1");
-    expect(Object.keys(file.endpoints)).toHaveLength(43);
+    expect(Object.keys(file.endpoints)).toHaveLength(44);
     expect(schemaEndpoints()).toContainEqual({ method: "PUT", path: CONFIG });
   });
 

@@ -313,7 +313,7 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
     },
     check(store) {
       expect(store.backupPolicies.inForce()?.policy.tiers.nas1?.retention.keep_last).toBe(3);
-      expect(store.backupHistory.summaries()).toEqual([
+      expect(store.backupHistory.summaries().filter((x) => x.vmid === 101)).toEqual([
         { vmid: 101, storage: "nas1", lastGoodAt: T0 + 60, goodCount: 1, goodBytes: 4096 },
       ]);
     },
@@ -356,6 +356,46 @@ const SEEDS: Record<number, { write(db: Database): void; check(store: Store): vo
         vmid: 140,
         guestUid: "g-boot",
         envSetAt: T0 + 1,
+      });
+    },
+  },
+  [MIGRATIONS.findIndex((m) => m.name === "schedule origin and backup history details") + 1]: {
+    write(db) {
+      db.run(
+        `INSERT INTO journal (vmid, op, params, origin, phase, created_at, updated_at)
+         VALUES (150, 'guest.backup', '{"storage":"nas1"}', 'schedule', 'done', ${T0}, ${T0})`,
+      );
+      db.run(
+        `INSERT INTO pending_ops (id, op, vmid, params, origin, status, reason, created_at, updated_at)
+         VALUES ('po-sched', 'guest.backup.prune', 150, '{}', 'schedule', 'pending', 'destructive', ${T0}, ${T0})`,
+      );
+      db.run(
+        `INSERT INTO backup_history (vmid, storage, volid, result, started_at, finished_at, size,
+           reason, config_digest, protected, removed_at, unchanged_at)
+         VALUES (150, 'nas1', 'nas1:backup/vzdump-lxc-150-2026_01_01-01_00_00.tar.zst', 'removed',
+           ${T0}, ${T0 + 60}, 10, 'pruned', '${"d".repeat(40)}', 1, ${T0 + 120}, NULL),
+                (150, 'nas1', 'nas1:backup/vzdump-lxc-150-2026_01_02-01_00_00.tar.zst', 'ok',
+           ${T0 + 86_400_000}, ${T0 + 86_400_060}, 10, NULL, '${"e".repeat(40)}', 0, NULL, ${T0 + 90_000_000})`,
+      );
+    },
+    check(store) {
+      expect(store.journal.forGuest(150)).toMatchObject([
+        { op: "guest.backup", origin: "schedule", phase: "done" },
+      ]);
+      expect(store.pending.byId("po-sched")).toMatchObject({ origin: "schedule", vmid: 150 });
+      expect(store.backupHistory.list({ vmid: 150 }).map((h) => h.result)).toEqual(["ok"]);
+      expect(store.backupHistory.list({ vmid: 150, all: true })[1]).toMatchObject({
+        result: "removed",
+        reason: "pruned",
+        protected: true,
+        removedAt: T0 + 120,
+      });
+      expect(store.backupHistory.newestGood(150, "nas1")).toEqual({
+        volid: "nas1:backup/vzdump-lxc-150-2026_01_02-01_00_00.tar.zst",
+        startedAt: T0 + 86_400_000,
+        finishedAt: T0 + 86_400_060,
+        configDigest: "e".repeat(40),
+        unchangedAt: T0 + 90_000_000,
       });
     },
   },
@@ -407,6 +447,104 @@ describe("migrations", () => {
     const store = tmp.open();
     expect(store.info.migrated).toEqual([]);
     for (let v = 1; v <= SCHEMA_VERSION; v++) SEEDS[v]?.check(store);
+  });
+
+  describe("the schedule origin rebuild", () => {
+    const scheduleVersion =
+      MIGRATIONS.findIndex((m) => m.name === "schedule origin and backup history details") + 1;
+    const schemaOf = (db: Database, tables: string[]) =>
+      db
+        .query(
+          `SELECT type, name, tbl_name, sql FROM sqlite_master
+           WHERE tbl_name IN (${tables.map((t) => `'${t}'`).join(", ")}) ORDER BY type, name`,
+        )
+        .all() as { type: string; name: string; tbl_name: string; sql: string | null }[];
+
+    test("keeps rows, the id counter, indexes and references, and accepts the new origin", () => {
+      databaseAt(tmp.dbPath, scheduleVersion - 1);
+      const db = new Database(tmp.dbPath, { strict: true });
+      db.run("PRAGMA foreign_keys = ON");
+      // Ids 3..5, then 4 and 5 removed (journal retention): the counter stays at 5.
+      for (const vmid of [160, 161, 162]) {
+        db.run(
+          `INSERT INTO journal (vmid, op, params, origin, phase, created_at, updated_at)
+           VALUES (${vmid}, 'guest.config', '{"cores":2}', 'job', 'done', ${T0}, ${T0})`,
+        );
+      }
+      const last = (db.query("SELECT MAX(id) AS id FROM journal").get() as { id: number }).id;
+      db.run(`DELETE FROM journal WHERE id IN (${last - 1}, ${last})`);
+      const kept = last - 2;
+      db.run(
+        `INSERT INTO pending_ops (id, op, vmid, params, origin, status, journal_id, created_at, updated_at)
+         VALUES ('po-ref', 'guest.destroy', 160, '{}', 'operator', 'released', ${kept}, ${T0}, ${T0})`,
+      );
+      db.run(
+        `INSERT INTO guest_overrides (journal_id, vmid, field, value, created_at)
+         VALUES (${kept}, 160, 'cores', 2, ${T0})`,
+      );
+      const before = schemaOf(db, ["journal", "pending_ops"]).filter((r) => r.type === "index");
+      const rowsBefore = db.query("SELECT * FROM journal ORDER BY id").all();
+      const pendingBefore = db.query("SELECT * FROM pending_ops ORDER BY id").all();
+      db.close();
+
+      const store = tmp.open();
+      expect(store.info.migrated).toContain(scheduleVersion);
+      const after = store.db;
+      expect(after.query("SELECT * FROM journal ORDER BY id").all()).toEqual(rowsBefore);
+      expect(after.query("SELECT * FROM pending_ops ORDER BY id").all()).toEqual(pendingBefore);
+      expect(schemaOf(after, ["journal", "pending_ops"]).filter((r) => r.type === "index")).toEqual(
+        before,
+      );
+      expect(schemaOf(after, ["journal_new", "pending_ops_new"])).toEqual([]);
+      expect(after.query("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").get()).toEqual({
+        seq: last,
+      });
+      expect(after.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
+      expect(after.query("PRAGMA foreign_key_check").all()).toEqual([]);
+      // The references still bite: a pending row naming a journal id that does not exist fails.
+      expect(() =>
+        after.run(
+          `INSERT INTO pending_ops (id, op, params, origin, status, journal_id, created_at, updated_at)
+           VALUES ('po-bad', 'guest.destroy', '{}', 'job', 'released', 99999, ${T0}, ${T0})`,
+        ),
+      ).toThrow("FOREIGN KEY");
+      const id = store.journal.recordIntent({ vmid: 170, op: "guest.backup", origin: "schedule" });
+      expect(id).toBe(last + 1);
+      expect(store.journal.byId(id)).toMatchObject({ origin: "schedule" });
+      expect(() =>
+        after.run(
+          `INSERT INTO journal (op, params, origin, phase, created_at, updated_at)
+           VALUES ('guest.start', '{}', 'somebody', 'intent', ${T0}, ${T0})`,
+        ),
+      ).toThrow("CHECK");
+    });
+
+    test("a rebuild that breaks a reference rolls back and leaves foreign keys on", () => {
+      const db = new Database(":memory:", { strict: true });
+      db.run("PRAGMA foreign_keys = ON");
+      const list: Migration[] = [
+        {
+          name: "parent and child",
+          sql: `CREATE TABLE p (id INTEGER PRIMARY KEY) STRICT;
+                CREATE TABLE c (p_id INTEGER REFERENCES p (id)) STRICT;
+                INSERT INTO p VALUES (1); INSERT INTO c VALUES (1);`,
+        },
+        {
+          name: "rebuild losing a row",
+          rebuildsTables: true,
+          sql: `CREATE TABLE p_new (id INTEGER PRIMARY KEY CHECK (id > 1)) STRICT;
+                INSERT INTO p_new SELECT id FROM p WHERE id > 1;
+                DROP TABLE p; ALTER TABLE p_new RENAME TO p;`,
+        },
+      ];
+      expect(() => applyMigrations(db, { migrations: list })).toThrow(
+        'migration "rebuild losing a row" left broken references in c',
+      );
+      expect(readUserVersion(db)).toBe(1);
+      expect(db.query("SELECT id FROM p").all()).toEqual([{ id: 1 }]);
+      expect(db.query("PRAGMA foreign_keys").get()).toEqual({ foreign_keys: 1 });
+      db.close();
+    });
   });
 
   test("a failing migration rolls back entirely and leaves the earlier version", () => {

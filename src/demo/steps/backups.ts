@@ -136,6 +136,7 @@ export const BACKUP_STEPS: DemoStep[] = [
               ...(g.lock !== undefined ? { lock: g.lock } : {}),
             })),
         pruneDryRun: (storage, p) => client.pruneDryRun(storage, p),
+        taskLogTail: (upid) => client.taskLogTail(upid, 30),
         clock,
         config: {
           floor: DEFAULT_BACKUP_FLOOR,

@@ -43,7 +43,10 @@ const tierFields = {
   retention: backupRetentionSchema,
   /** vzdump's `notes-template` ({{guestname}}, {{vmid}}, … expanded by PVE). */
   notes_template: z.string().min(1).max(1024).optional(),
-  /** Mark the first backup of each month protected, so no retention removes it. */
+  /**
+   * Mark the first backup of each month protected, so neither retention nor a delete removes
+   * it (docs/reconcile.md#protected-monthly-points).
+   */
   protected_monthly: z.boolean().optional(),
 };
 
@@ -117,6 +120,23 @@ export const guestBackupDeleteParams = z
     path: ["volid"],
   });
 export type GuestBackupDeleteParams = z.output<typeof guestBackupDeleteParams>;
+
+/**
+ * `guest.backup.protect`: marks one backup of the guest protected, so neither PVE's pruning
+ * nor a delete removes it until someone unprotects it by hand. Only the agent's own retention
+ * step asks it unsigned, for a tier's monthly point (docs/reconcile.md#protected-monthly-points);
+ * it never unprotects.
+ */
+export const guestBackupProtectParams = z
+  .strictObject({
+    storage: storageId,
+    volid: z.string().max(300).regex(BACKUP_VOLID, "not a container backup volume id"),
+  })
+  .refine((p) => p.volid.startsWith(`${p.storage}:`), {
+    message: "the volume is not on that storage",
+    path: ["volid"],
+  });
+export type GuestBackupProtectParams = z.output<typeof guestBackupProtectParams>;
 
 /** A retention as PVE's `prune-backups` property string, keep counts only. */
 const PRUNE_RETENTION =

@@ -4,6 +4,7 @@ import { agentUpdateParams } from "./agent-update.ts";
 import {
   backupPolicyParams,
   guestBackupDeleteParams,
+  guestBackupProtectParams,
   guestBackupPruneParams,
 } from "./backup-policy.ts";
 import { goldenRegisterParams } from "./golden-register.ts";
@@ -39,6 +40,7 @@ export const OP_PARAMS = {
   "guest.backup": guestBackupParams,
   "guest.backup.delete": guestBackupDeleteParams,
   "guest.backup.prune": guestBackupPruneParams,
+  "guest.backup.protect": guestBackupProtectParams,
   "guest.provision": guestProvisionParams,
   "guest.restore": guestRestoreParams,
   "guest.destroy": guestDestroyParams,

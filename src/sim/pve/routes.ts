@@ -18,7 +18,12 @@ import { destroy, resize } from "./handlers/lxc-disk.ts";
 import { interfaces } from "./handlers/lxc-interfaces.ts";
 import { reboot, shutdown, start, stop } from "./handlers/lxc-power.ts";
 import { getConfig, getPending, listLxc, statusCurrent } from "./handlers/lxc-read.ts";
-import { deleteVolume, pruneDelete, pruneDryRun } from "./handlers/prune.ts";
+import {
+  deleteVolume,
+  pruneDelete,
+  pruneDryRun,
+  updateVolumeAttributes,
+} from "./handlers/prune.ts";
 import {
   createSnapshot,
   deleteSnapshot,
@@ -171,6 +176,12 @@ export const ROUTE_DEFS: readonly RouteDef[] = [
     path: "/nodes/{node}/storage/{storage}/content/{volume}",
     perm: HANDLER,
     handler: deleteVolume,
+  },
+  {
+    method: "PUT",
+    path: "/nodes/{node}/storage/{storage}/content/{volume}",
+    perm: HANDLER,
+    handler: updateVolumeAttributes,
   },
   { method: "GET", path: "/cluster/resources", perm: ALL, handler: clusterResources },
   { method: "GET", path: "/cluster/nextid", perm: ALL, handler: nextId },

@@ -1,5 +1,5 @@
 import type { RequestContext } from "../context.ts";
-import { strParam } from "../context.ts";
+import { boolParam, strParam } from "../context.ts";
 import { fail, paramError } from "../errors.ts";
 import { markBackupGroup, type PruneEntry, parseRetention, type Retention } from "../prune.ts";
 import type { SimStorage } from "../state.ts";
@@ -134,4 +134,51 @@ export function deleteVolume(ctx: RequestContext): unknown {
       return undefined;
     },
   }).upid;
+}
+
+/**
+ * `PUT /nodes/{node}/storage/{storage}/content/{volume}`: a volume's notes and protection,
+ * synchronous, `null` (docs/proxmox-behaviour.md#protected-backups). Access as for deleting
+ * the volume (a backup with an owner: `Datastore.AllocateSpace` on the storage and
+ * `VM.Backup` on the guest); protecting one more backup of a guest past the storage's
+ * `max-protected-backups` (default 5, unlimited for a caller with `Datastore.Allocate` on the
+ * storage) is refused.
+ */
+export function updateVolumeAttributes(ctx: RequestContext): unknown {
+  const { core } = ctx;
+  const id = strParam(ctx, "storage") ?? "";
+  const s = core.state.storages.get(id);
+  if (s === undefined) throw fail(`storage '${id}' does not exist`);
+  const raw = strParam(ctx, "volume") ?? "";
+  const volid = raw.includes(":") ? raw : `${id}:${raw}`;
+  const sid = volid.slice(0, volid.indexOf(":"));
+  if (sid !== id) throw paramError({ volume: `storage ID mismatch (${sid} != ${id})` });
+  const v = s.volumes.get(volid);
+  if (v?.content === "backup" && v.vmid !== undefined) {
+    core.access.check(ctx.who, `/storage/${id}`, ["Datastore.AllocateSpace"]);
+    core.access.check(ctx.who, `/vms/${v.vmid}`, ["VM.Backup"]);
+  } else {
+    core.access.check(ctx.who, `/storage/${id}`, ["Datastore.Allocate"]);
+  }
+  if (v === undefined) throw fail(`volume '${volid}' does not exist`);
+  if (ctx.params.notes !== undefined) v.notes = strParam(ctx, "notes") ?? "";
+  if (ctx.params.protected !== undefined) {
+    const want = boolParam(ctx, "protected");
+    if (want && v.protected !== true && v.content === "backup" && v.vmid !== undefined) {
+      const max =
+        s.maxProtectedBackups ??
+        (core.access.has(ctx.who, `/storage/${id}`, "Datastore.Allocate") ? -1 : 5);
+      const count = [...s.volumes.values()].filter(
+        (o) => o.content === "backup" && o.vmid === v.vmid && o.protected === true,
+      ).length;
+      if (max > -1 && count >= max) {
+        throw fail(
+          `The number of protected backups per guest is limited to ${max} on storage '${id}'`,
+        );
+      }
+    }
+    v.protected = want;
+  }
+  core.state.touch();
+  return null;
 }

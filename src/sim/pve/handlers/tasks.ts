@@ -103,6 +103,8 @@ export function listTasks(ctx: RequestContext): unknown {
     ctx.params.errors === 1 || ctx.params.errors === true || ctx.params.errors === "1";
   const start = ctx.params.start === undefined ? 0 : intParam(ctx, "start");
   const limit = ctx.params.limit === undefined ? 50 : intParam(ctx, "limit");
+  // Only tasks started at or after this epoch second (docs/proxmox-behaviour.md#task-list).
+  const since = ctx.params.since === undefined ? undefined : intParam(ctx, "since");
   const picked: Record<string, unknown>[] = [];
   const tasks = core.tasks.list();
   for (let i = tasks.length - 1; i >= 0; i--) {
@@ -112,6 +114,7 @@ export function listTasks(ctx: RequestContext): unknown {
     if (source === "active" && t.status !== "running") continue;
     if (vmid !== undefined && t.parts.id !== vmid) continue;
     if (typefilter !== undefined && t.parts.type !== typefilter) continue;
+    if (since !== undefined && t.parts.starttime < since) continue;
     if (userfilter !== undefined && !t.parts.user.includes(userfilter)) continue;
     if (errorsOnly && (t.exitstatus === undefined || t.exitstatus === "OK")) continue;
     const e = taskFields(t);

@@ -173,6 +173,8 @@ export function vzdump(ctx: RequestContext): string {
           continue;
         }
         log.line(`INFO: Starting Backup of VM ${vmid} (lxc)`);
+        // Its run state as vzdump found it (docs/proxmox-behaviour.md#vzdump-status-line).
+        log.line(`INFO: status = ${g.running ? "running" : "stopped"}`);
         if (mode === "snapshot" && !canSnapshot(core.state.storages, g)) {
           // Snapshot mode needs every volume on a storage that can snapshot; otherwise vzdump
           // goes on in suspend mode by itself (docs/proxmox-behaviour.md#vzdump-modes-and-failures).
